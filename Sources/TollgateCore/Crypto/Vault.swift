@@ -1,0 +1,75 @@
+@preconcurrency import Crypto
+import Foundation
+import Synchronization
+
+/// The key ring of one store: unwraps its data keys with the master key, seals and opens secrets,
+/// and rotates keys without logging anybody out.
+public final class Vault: Sendable {
+    private let store: any TollgateStore
+    private let master: MasterKey
+    private let box: Mutex<SecretBox>
+    /// The key under which rotated refresh-token pairs are derived (see ``TokenGenerator/derive(prefix:from:purpose:key:)``).
+    public let derivationKey: SymmetricKey
+
+    /// Loads the data keys of `store`, creating the first one on first use.
+    public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock()) throws {
+        self.store = store
+        self.master = master
+        derivationKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: master.key, info: Data("tollgate/rotation-derivation".utf8), outputByteCount: 32)
+        if try store.encryptionKeys().isEmpty {
+            let key = SymmetricKey(size: .bits256)
+            do {
+                try store.addEncryptionKey(id: 1, wrapped: try master.wrap(key, id: 1), at: clock.now())
+            } catch let error as TollgateError where error.code == .conflict {
+                // Another process created the first key at the same moment; use theirs.
+            }
+        }
+        box = Mutex(try Self.loadBox(store: store, master: master))
+    }
+
+    private static func loadBox(store: any TollgateStore, master: MasterKey) throws -> SecretBox {
+        let stored = try store.encryptionKeys()
+        guard let newest = stored.last else { throw TollgateError(.crypto, "the database has no encryption key") }
+        var keys: [UInt32: SymmetricKey] = [:]
+        for k in stored { keys[k.id] = try master.unwrap(k.wrapped, id: k.id) }
+        return SecretBox(keys: keys, activeKeyID: newest.id)
+    }
+
+    /// The id of the key that seals new values.
+    public var activeKeyID: UInt32 { box.withLock { $0.activeKeyID } }
+
+    /// Seals `plaintext` for `context` with the active key.
+    public func seal(_ plaintext: String, for context: SealContext) throws -> Data {
+        let current = box.withLock { $0 }
+        return try current.seal(plaintext, for: context)
+    }
+
+    /// Opens a sealed string; reloads the key ring once when it was sealed by a key added since
+    /// (a `keys rotate` run by another process).
+    public func open(_ sealed: Data, for context: SealContext) throws -> String {
+        let current = box.withLock { $0 }
+        if let id = SecretBox.keyID(of: sealed), current.keys[id] == nil {
+            let reloaded = try Self.loadBox(store: store, master: master)
+            box.withLock { $0 = reloaded }
+            return try reloaded.openString(sealed, for: context)
+        }
+        return try current.openString(sealed, for: context)
+    }
+
+    /// Adds a new data key, makes it active and re-seals every stored secret with it.
+    /// Returns the new key id and the number of values re-sealed. Old keys stay to open values
+    /// sealed concurrently by other processes that have not reloaded yet.
+    public func rotate(at now: Date) throws -> (keyID: UInt32, resealed: Int) {
+        let stored = try store.encryptionKeys()
+        let newID = (stored.map(\.id).max() ?? 0) + 1
+        let key = SymmetricKey(size: .bits256)
+        try store.addEncryptionKey(id: newID, wrapped: try master.wrap(key, id: newID), at: now)
+        let reloaded = try Self.loadBox(store: store, master: master)
+        box.withLock { $0 = reloaded }
+        let count = try store.resealAll { sealed, context in
+            let plain = try reloaded.open(sealed, for: context)
+            return try reloaded.seal(plain, for: context)
+        }
+        return (newID, count)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// An MCP client registered with Tollgate for one server.
+public struct Client: Sendable, Equatable, Codable {
+    /// The public `client_id`.
+    public var id: String
+    public var serverID: Int64
+    public var name: String
+    public var redirectURIs: [String]
+    public var authMethod: ClientAuthMethod
+    public var grantTypes: [String]
+    /// How the client was registered: `dynamic` (RFC 7591) or `admin`.
+    public var registeredBy: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    /// Whether the client must authenticate with a secret at the token endpoint.
+    public var isConfidential: Bool { authMethod != .none }
+}
+
+/// Client metadata as an RFC 7591 registration request carries it.
+public struct ClientRegistration: Sendable {
+    public var name: String
+    public var redirectURIs: [String]
+    public var authMethod: ClientAuthMethod
+    public var grantTypes: [String]
+
+    public init(name: String, redirectURIs: [String], authMethod: ClientAuthMethod = .none,
+                grantTypes: [String] = ["authorization_code", "refresh_token"]) {
+        self.name = name
+        self.redirectURIs = redirectURIs
+        self.authMethod = authMethod
+        self.grantTypes = grantTypes
+    }
+}
+
+/// The answer to a registration: the client and, for a confidential client, its secret (shown once).
+public struct RegisteredClient: Sendable {
+    public var client: Client
+    public var secret: Secret?
+}

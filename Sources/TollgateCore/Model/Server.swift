@@ -1,0 +1,60 @@
+import Foundation
+
+/// One protected MCP server.
+public struct Server: Sendable, Equatable, Codable {
+    /// Store identity.
+    public var id: Int64
+    /// URL-safe short name used in every path (`/mcp/{slug}`, `/oauth/{slug}`).
+    public var slug: String
+    /// Display name.
+    public var name: String
+    /// Where the gateway forwards MCP requests.
+    public var upstreamMCPURL: String
+    /// Scopes advertised in the protected-resource metadata (never `offline_access`).
+    public var scopes: [String]
+    /// Proxy access-token lifetime.
+    public var accessTokenTTL: TimeInterval
+    /// Proxy refresh-token idle lifetime (each rotation extends it up to the absolute lifetime).
+    public var refreshTokenIdleTTL: TimeInterval
+    /// Proxy refresh-token absolute lifetime, counted from the grant's creation.
+    public var refreshTokenAbsoluteTTL: TimeInterval
+    public var createdAt: Date
+
+    /// Default proxy lifetimes (SPEC §3): access 1 h, refresh 30 d idle, 90 d absolute.
+    public static let defaultAccessTTL: TimeInterval = 3600
+    public static let defaultRefreshIdleTTL: TimeInterval = 30 * 86400
+    public static let defaultRefreshAbsoluteTTL: TimeInterval = 90 * 86400
+
+    /// Whether `slug` is a valid server slug: 1–63 of `a-z 0-9 -`, starting with a letter or digit.
+    public static func isValidSlug(_ slug: String) -> Bool {
+        guard (1...63).contains(slug.count), let first = slug.unicodeScalars.first else { return false }
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-".unicodeScalars)
+        return first != "-" && slug.unicodeScalars.allSatisfy { allowed.contains($0) }
+    }
+}
+
+/// What an admin supplies to create a server.
+public struct NewServer: Sendable {
+    public var slug: String
+    public var name: String
+    public var upstreamMCPURL: String
+    public var scopes: [String]
+    public var accessTokenTTL: TimeInterval
+    public var refreshTokenIdleTTL: TimeInterval
+    public var refreshTokenAbsoluteTTL: TimeInterval
+
+    public init(
+        slug: String, name: String? = nil, upstreamMCPURL: String, scopes: [String] = [],
+        accessTokenTTL: TimeInterval = Server.defaultAccessTTL,
+        refreshTokenIdleTTL: TimeInterval = Server.defaultRefreshIdleTTL,
+        refreshTokenAbsoluteTTL: TimeInterval = Server.defaultRefreshAbsoluteTTL
+    ) {
+        self.slug = slug
+        self.name = name ?? slug
+        self.upstreamMCPURL = upstreamMCPURL
+        self.scopes = scopes
+        self.accessTokenTTL = accessTokenTTL
+        self.refreshTokenIdleTTL = refreshTokenIdleTTL
+        self.refreshTokenAbsoluteTTL = refreshTokenAbsoluteTTL
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// The kind of a proxy token.
+public enum TokenKind: String, Sendable, Codable {
+    case access
+    case refresh
+}
+
+/// A stored proxy token: only its SHA-256 is kept.
+public struct TokenRecord: Sendable, Equatable {
+    public var hash: Data
+    public var grantID: Int64
+    public var kind: TokenKind
+    public var clientID: String
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+    /// For a refresh token that has been rotated: when.
+    public var rotatedAt: Date?
+    /// For a rotated refresh token: the hash of its successor.
+    public var replacedBy: Data?
+}
+
+/// A proxy token about to be stored.
+public struct NewToken: Sendable {
+    public var hash: Data
+    public var kind: TokenKind
+    public var expiresAt: Date
+    public init(hash: Data, kind: TokenKind, expiresAt: Date) {
+        self.hash = hash
+        self.kind = kind
+        self.expiresAt = expiresAt
+    }
+}
+
+/// A stored authorization code (hash only) and what it is bound to.
+public struct AuthorizationCodeRecord: Sendable, Equatable {
+    public var hash: Data
+    public var grantID: Int64
+    public var clientID: String
+    public var redirectURI: String
+    public var codeChallenge: String
+    public var expiresAt: Date
+    public var usedAt: Date?
+}
+
+/// The result of trying to redeem a code, decided atomically by the store.
+public enum CodeRedemption: Sendable {
+    /// First use: the code is now marked used.
+    case redeemed(AuthorizationCodeRecord)
+    /// The code had been used before: a replay.
+    case replayed(AuthorizationCodeRecord)
+    case notFound
+}
+
+/// An authorization in progress between the consent page and the upstream callback.
+public struct PendingAuthorization: Sendable, Equatable {
+    /// SHA-256 of the server-side `state` sent upstream.
+    public var stateHash: Data
+    public var serverID: Int64
+    public var clientID: String
+    public var redirectURI: String
+    /// The client's own `state`, returned to it unchanged.
+    public var clientState: String?
+    /// The client's PKCE S256 challenge.
+    public var codeChallenge: String
+    public var scopes: [String]
+    public var resource: String
+    /// The upstream PKCE verifier, sealed.
+    public var sealedUpstreamVerifier: Data
+    public var createdAt: Date
+    public var expiresAt: Date
+}
+
+/// The proxy tokens handed to a client.
+public struct TokenPair: Sendable, Equatable {
+    public var accessToken: Secret
+    public var refreshToken: Secret
+    /// Seconds until the access token expires; never overstated.
+    public var expiresIn: Int
+    public var scope: String
+    public var tokenType: String { "Bearer" }
+}

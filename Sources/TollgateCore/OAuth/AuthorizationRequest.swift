@@ -1,0 +1,75 @@
+import Foundation
+
+/// The parameters of a client's authorization request (RFC 6749 §4.1.1, RFC 7636, RFC 8707).
+public struct AuthorizationRequest: Sendable {
+    public var responseType: String?
+    public var clientID: String?
+    public var redirectURI: String?
+    public var scope: String?
+    public var state: String?
+    public var codeChallenge: String?
+    public var codeChallengeMethod: String?
+    public var resource: String?
+
+    public init(responseType: String?, clientID: String?, redirectURI: String?, scope: String?, state: String?,
+                codeChallenge: String?, codeChallengeMethod: String?, resource: String?) {
+        self.responseType = responseType
+        self.clientID = clientID
+        self.redirectURI = redirectURI
+        self.scope = scope
+        self.state = state
+        self.codeChallenge = codeChallenge
+        self.codeChallengeMethod = codeChallengeMethod
+        self.resource = resource
+    }
+}
+
+/// An authorization request that passed validation: ready for the consent page.
+public struct ValidatedAuthorization: Sendable {
+    public var server: Server
+    public var client: Client
+    public var redirectURI: String
+    public var scopes: [String]
+    public var resource: String
+    public var state: String?
+    public var codeChallenge: String
+}
+
+/// Why an authorization request failed, and whether the error may be sent to the redirect URI.
+public enum AuthorizationFailure: Error, Sendable {
+    /// The client or redirect URI is not trustworthy: show a page, never redirect (no open redirect).
+    case showPage(OAuthError)
+    /// Send `error` back to the (validated) redirect URI with the client's `state` and `iss`.
+    case redirect(OAuthError, redirectURI: String, state: String?)
+}
+
+/// The result of starting an authorization: where to send the user upstream.
+public struct StartedAuthorization: Sendable {
+    /// The provider's authorization URL with Tollgate's state, PKCE challenge and scopes.
+    public var upstreamAuthorizationURL: String
+    public var expiresAt: Date
+}
+
+/// What the client's redirect URI receives at the end.
+public struct CompletedAuthorization: Sendable {
+    /// The client's redirect URI with `code`, `state` and `iss` (or `error`, `error_description`, `state`, `iss`).
+    public var redirectURL: String
+    /// The grant created, when the authorization succeeded.
+    public var grantID: Int64?
+}
+
+/// Builds redirect URLs with extra query parameters, preserving the query the URL already has.
+public enum URLQuery {
+    public static func appending(_ params: [(String, String?)], to url: String) -> String {
+        let present = params.compactMap { name, value in value.map { (name, $0) } }
+        guard !present.isEmpty else { return url }
+        var base = url
+        var fragment = ""
+        if let hash = base.firstIndex(of: "#") {
+            fragment = String(base[hash...])
+            base = String(base[..<hash])
+        }
+        let separator = base.contains("?") ? (base.hasSuffix("?") || base.hasSuffix("&") ? "" : "&") : "?"
+        return base + separator + FormEncoding.encode(present) + fragment
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+
+/// An RFC 7662 introspection answer.
+public struct Introspection: Sendable, Equatable {
+    public var active: Bool
+    public var scope: String?
+    public var clientID: String?
+    public var subject: String?
+    public var tokenType: String?
+    public var expiresAt: Date?
+    public var issuedAt: Date?
+    public var audience: String?
+    public var issuer: String?
+
+    public static let inactive = Introspection(active: false)
+
+    public init(active: Bool, scope: String? = nil, clientID: String? = nil, subject: String? = nil,
+                tokenType: String? = nil, expiresAt: Date? = nil, issuedAt: Date? = nil,
+                audience: String? = nil, issuer: String? = nil) {
+        self.active = active
+        self.scope = scope
+        self.clientID = clientID
+        self.subject = subject
+        self.tokenType = tokenType
+        self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
+        self.audience = audience
+        self.issuer = issuer
+    }
+
+    /// The JSON object of RFC 7662 §2.2.
+    public var json: [String: Any] {
+        guard active else { return ["active": false] }
+        var o: [String: Any] = ["active": true]
+        if let scope { o["scope"] = scope }
+        if let clientID { o["client_id"] = clientID }
+        if let subject { o["sub"] = subject }
+        if let tokenType { o["token_type"] = tokenType }
+        if let expiresAt { o["exp"] = Int(expiresAt.timeIntervalSince1970) }
+        if let issuedAt { o["iat"] = Int(issuedAt.timeIntervalSince1970) }
+        if let audience { o["aud"] = audience }
+        if let issuer { o["iss"] = issuer }
+        return o
+    }
+}
+
+/// A validated proxy access token: the grant it belongs to and the state of its upstream credential.
+public struct ValidatedAccess: Sendable {
+    public var grant: Grant
+    public var upstream: UpstreamState
+}
+
+/// The state of a grant's upstream credential at validation time.
+public enum UpstreamState: Sendable {
+    /// Usable as is.
+    case fresh(UpstreamCredential)
+    /// Expired or within the skew window, and refreshable: refresh before use (the credential may still work).
+    case needsRefresh(UpstreamCredential)
+    /// Expired and not refreshable: the user must authorize again.
+    case unusable(NotRefreshableReason)
+}

@@ -1,0 +1,491 @@
+import Foundation
+import Logging
+
+/// The token lifecycle of Tollgate as an authorization server: registration, authorization, code
+/// exchange, refresh with rotation, validation, revocation and introspection.
+///
+/// Every rule lives here once; the HTTP server is a thin face over it. Time comes from the injected clock.
+public struct TokenService: Sendable {
+    let store: any TollgateStore
+    let vault: Vault
+    let refresher: RefreshCoordinator
+    let upstream: UpstreamClient
+    let clock: any TollgateClock
+    let logger: Logger
+    /// How long a rotated refresh token may be presented again and get the same new pair (SPEC: 10 s).
+    public var graceWindow: TimeInterval = 10
+    /// Lifetime of an authorization code.
+    public var codeLifetime: TimeInterval = 60
+    /// Lifetime of a pending authorization (the server-side upstream `state`).
+    public var pendingLifetime: TimeInterval = 600
+
+    public init(store: any TollgateStore, vault: Vault, refresher: RefreshCoordinator, upstream: UpstreamClient,
+                clock: any TollgateClock, logger: Logger = Logger(label: "tollgate.tokens")) {
+        self.store = store
+        self.vault = vault
+        self.refresher = refresher
+        self.upstream = upstream
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: - Registration
+
+    /// Registers a client for a server (RFC 7591). Redirect URIs must be absolute `https` URLs, or `http`
+    /// on a loopback host, or a private-use scheme; no fragments.
+    public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") throws -> RegisteredClient {
+        guard let server = try store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("unknown server") }
+        guard !registration.redirectURIs.isEmpty else {
+            throw OAuthError(.invalidRedirectURI, "redirect_uris must list at least one URI")
+        }
+        for uri in registration.redirectURIs where !Self.isAcceptableRedirectURI(uri) {
+            throw OAuthError(.invalidRedirectURI, "redirect URI is not acceptable: use https, http on a loopback host, or a private-use scheme, without a fragment")
+        }
+        let allowedGrants: Set<String> = ["authorization_code", "refresh_token"]
+        if let bad = registration.grantTypes.first(where: { !allowedGrants.contains($0) }) {
+            throw OAuthError(.invalidClientMetadata, "grant type '\(UpstreamError.sanitize(bad, limit: 40))' is not supported")
+        }
+        guard registration.name.count <= 200 else { throw OAuthError(.invalidClientMetadata, "client_name is too long") }
+        let id = "tgc_" + TokenGenerator.make(prefix: "").value.prefix(22)
+        let secret = registration.authMethod == .none ? nil : TokenGenerator.make(prefix: TokenGenerator.clientSecretPrefix)
+        let client = Client(id: id, serverID: server.id, name: registration.name.isEmpty ? id : registration.name,
+                            redirectURIs: registration.redirectURIs, authMethod: registration.authMethod,
+                            grantTypes: registration.grantTypes, registeredBy: registeredBy, createdAt: clock.now(), revokedAt: nil)
+        try store.createClient(client, secretHash: secret.map(TokenGenerator.hash))
+        try store.appendAudit(NewAuditEvent(actor: registeredBy == "admin" ? "admin" : "client:\(id)", action: "client.register",
+                                            serverID: server.id, clientID: id, detail: "\(client.name) (\(client.authMethod.rawValue))"),
+                              at: clock.now())
+        return RegisteredClient(client: client, secret: secret)
+    }
+
+    /// Whether a redirect URI may be registered.
+    public static func isAcceptableRedirectURI(_ uri: String) -> Bool {
+        guard uri.count <= 2000, !uri.contains("#"), let url = URL(string: uri), let scheme = url.scheme?.lowercased() else { return false }
+        switch scheme {
+        case "https": return url.host != nil
+        case "http": return ["127.0.0.1", "localhost", "::1", "[::1]"].contains(url.host ?? "")
+        case "javascript", "data", "file", "vbscript": return false
+        default: return scheme.contains(".") || !scheme.isEmpty
+        }
+    }
+
+    /// Authenticates a client of `server` at a token, revocation or introspection endpoint.
+    public func authenticate(_ credentials: ClientCredentials, server: Server) throws -> Client {
+        guard let client = try store.client(id: credentials.clientID), client.serverID == server.id else {
+            throw OAuthError.invalidClient("unknown client")
+        }
+        guard client.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
+        if client.isConfidential {
+            guard let secret = credentials.secret, credentials.method != .none,
+                  let stored = try store.clientSecretHash(id: client.id),
+                  TokenGenerator.constantTimeEqual(TokenGenerator.hash(secret), stored) else {
+                throw OAuthError.invalidClient("client authentication failed")
+            }
+        } else if credentials.secret != nil {
+            throw OAuthError.invalidClient("the client is public and has no secret")
+        }
+        return client
+    }
+
+    // MARK: - Authorization
+
+    /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected.
+    public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs) throws -> ValidatedAuthorization {
+        guard let server = try store.server(slug: serverSlug) else {
+            throw AuthorizationFailure.showPage(.invalidRequest("unknown server"))
+        }
+        guard let clientID = r.clientID, !clientID.isEmpty else {
+            throw AuthorizationFailure.showPage(.invalidRequest("client_id is missing"))
+        }
+        guard let client = try store.client(id: clientID), client.serverID == server.id, client.revokedAt == nil else {
+            throw AuthorizationFailure.showPage(.invalidClient("unknown client"))
+        }
+        let redirectURI: String
+        if let given = r.redirectURI {
+            guard client.redirectURIs.contains(given) else {
+                throw AuthorizationFailure.showPage(.invalidRequest("redirect_uri is not registered for this client"))
+            }
+            redirectURI = given
+        } else if client.redirectURIs.count == 1 {
+            redirectURI = client.redirectURIs[0]
+        } else {
+            throw AuthorizationFailure.showPage(.invalidRequest("redirect_uri is required"))
+        }
+        func fail(_ error: OAuthError) -> AuthorizationFailure { .redirect(error, redirectURI: redirectURI, state: r.state) }
+        guard r.responseType == "code" else {
+            throw fail(OAuthError(.unsupportedResponseType, "response_type must be code"))
+        }
+        guard let challenge = r.codeChallenge, !challenge.isEmpty else {
+            throw fail(.invalidRequest("code_challenge is required (PKCE S256)"))
+        }
+        guard r.codeChallengeMethod == "S256" else {
+            throw fail(.invalidRequest("code_challenge_method must be S256"))
+        }
+        guard challenge.count == 43, Data(base64URLEncoded: challenge)?.count == 32 else {
+            throw fail(.invalidRequest("code_challenge is not a base64url SHA-256"))
+        }
+        let resource = r.resource ?? urls.resource(server.slug)
+        guard resource == urls.resource(server.slug) else {
+            throw fail(.invalidTarget("resource is not this server"))
+        }
+        let provider = try store.provider(serverID: server.id)
+        var known = Set(server.scopes).union(provider?.scopes ?? [])
+        known.insert("offline_access")
+        let requested = (r.scope ?? "").split(separator: " ").map(String.init)
+        if let unknown = requested.first(where: { !known.contains($0) }) {
+            throw fail(.invalidScope("scope '\(UpstreamError.sanitize(unknown, limit: 60))' is not supported"))
+        }
+        let scopes = requested.isEmpty ? server.scopes : requested
+        guard provider != nil else { throw fail(.init(.serverError, "the server has no upstream provider configured")) }
+        return ValidatedAuthorization(server: server, client: client, redirectURI: redirectURI, scopes: scopes,
+                                      resource: resource, state: r.state, codeChallenge: challenge)
+    }
+
+    /// After consent: records the pending authorization and returns the upstream authorization URL
+    /// (the provider's own query string preserved; `offline_access` and `prompt=consent` as SPEC §3 says).
+    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs) throws -> StartedAuthorization {
+        guard let provider = try store.provider(serverID: v.server.id) else {
+            throw OAuthError(.serverError, "the server has no upstream provider configured")
+        }
+        let now = clock.now()
+        let state = TokenGenerator.make(prefix: TokenGenerator.statePrefix)
+        let verifier = TokenGenerator.make(prefix: "")
+        let stateHash = TokenGenerator.hash(state)
+        let context = SealContext(table: "pending_authorizations", row: stateHash.base64URLEncodedString(), field: "upstream_verifier")
+        let expiresAt = now.addingTimeInterval(pendingLifetime)
+        try store.insertPendingAuthorization(PendingAuthorization(
+            stateHash: stateHash, serverID: v.server.id, clientID: v.client.id, redirectURI: v.redirectURI,
+            clientState: v.state, codeChallenge: v.codeChallenge, scopes: v.scopes, resource: v.resource,
+            sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt))
+        var params: [(String, String?)] = [
+            ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", urls.callback(v.server.slug)),
+            ("scope", provider.scopes.isEmpty ? nil : provider.scopes.joined(separator: " ")),
+            ("state", state.value), ("code_challenge", TokenGenerator.s256Challenge(of: verifier.value)),
+            ("code_challenge_method", "S256"),
+        ]
+        let reserved = Set(params.map(\.0))
+        if provider.supportsOfflineAccess, !provider.authorizeParams.contains(where: { $0.name == "prompt" }) {
+            params.append(("prompt", "consent"))
+        }
+        for p in provider.authorizeParams where !reserved.contains(p.name) { params.append((p.name, p.value)) }
+        return StartedAuthorization(upstreamAuthorizationURL: URLQuery.appending(params, to: provider.authorizationEndpoint),
+                                    expiresAt: expiresAt)
+    }
+
+    /// At the upstream callback: checks `state` exactly once, relays an upstream error, or exchanges the
+    /// upstream code and creates the grant; returns where to send the user's browser.
+    ///
+    /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state.
+    public func completeAuthorization(state: String?, upstreamCode: String?, upstreamError: String?,
+                                      upstreamErrorDescription: String?, urls: PublicURLs) async throws -> CompletedAuthorization {
+        guard let state, !state.isEmpty, let pending = try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state)) else {
+            throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state"))
+        }
+        guard let server = try store.server(id: pending.serverID) else {
+            throw AuthorizationFailure.showPage(.invalidRequest("the server no longer exists"))
+        }
+        let issuer = urls.issuer(server.slug)
+        func errorRedirect(_ code: String, _ description: String) -> CompletedAuthorization {
+            CompletedAuthorization(redirectURL: URLQuery.appending([
+                ("error", code), ("error_description", description), ("state", pending.clientState), ("iss", issuer),
+            ], to: pending.redirectURI), grantID: nil)
+        }
+        guard pending.expiresAt > clock.now() else {
+            return errorRedirect("access_denied", "the authorization took too long; start again")
+        }
+        if let upstreamError {
+            let code = UpstreamError.sanitize(upstreamError, limit: 60)
+            let known = ["access_denied", "invalid_scope", "temporarily_unavailable", "server_error", "interaction_required",
+                         "login_required", "consent_required", "account_selection_required"]
+            let relayed = known.contains(code) ? code : "access_denied"
+            return errorRedirect(relayed, "the upstream provider answered \(code)" +
+                                 (upstreamErrorDescription.map { ": " + UpstreamError.sanitize($0) } ?? ""))
+        }
+        guard let upstreamCode, !upstreamCode.isEmpty else {
+            return errorRedirect("server_error", "the upstream provider returned neither code nor error")
+        }
+        let context = SealContext(table: "pending_authorizations", row: pending.stateHash.base64URLEncodedString(), field: "upstream_verifier")
+        let verifier = Secret(try vault.open(pending.sealedUpstreamVerifier, for: context))
+        guard let access = try providerAccess(serverID: server.id) else {
+            return errorRedirect("server_error", "the server has no upstream provider configured")
+        }
+        let response: UpstreamTokenResponse
+        do {
+            response = try await upstream.exchangeCode(Secret(upstreamCode), redirectURI: urls.callback(server.slug),
+                                                       codeVerifier: verifier, with: access)
+        } catch let error as UpstreamError {
+            logger.warning("upstream code exchange failed", metadata: ["server": "\(server.slug)", "error": "\(error)"])
+            if error.kind == .misconfigured { try? store.setProviderError(providerID: access.provider.id, error.description, at: clock.now()) }
+            return errorRedirect(error.kind == .transient ? "temporarily_unavailable" : "server_error",
+                                 "the upstream token exchange failed (\(error.kind.rawValue))")
+        }
+        var subject = response.idTokenSubject
+        if subject == nil, let endpoint = access.provider.userinfoEndpoint {
+            subject = try? await upstream.userinfoSubject(accessToken: response.accessToken, endpoint: endpoint)
+        }
+        let (code, grantID) = try completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
+        return CompletedAuthorization(redirectURL: URLQuery.appending([
+            ("code", code.value), ("state", pending.clientState), ("iss", issuer),
+        ], to: pending.redirectURI), grantID: grantID)
+    }
+
+    /// Completes a pending authorization with upstream tokens already obtained: creates the grant (its
+    /// upstream credential sealed) and its single-use code, in one transaction.
+    public func completeAuthorization(_ pending: PendingAuthorization, server: Server, upstreamTokens: UpstreamTokenResponse,
+                                      subject: String?) throws -> (code: Secret, grantID: Int64) {
+        let now = clock.now()
+        let credential = upstreamTokens.credential(at: now)
+        let code = TokenGenerator.make(prefix: TokenGenerator.codePrefix)
+        let record = AuthorizationCodeRecord(hash: TokenGenerator.hash(code), grantID: 0, clientID: pending.clientID,
+                                             redirectURI: pending.redirectURI, codeChallenge: pending.codeChallenge,
+                                             expiresAt: now.addingTimeInterval(codeLifetime), usedAt: nil)
+        let grantID = try store.createGrant(
+            NewGrant(serverID: server.id, clientID: pending.clientID, subject: subject, scopes: pending.scopes,
+                     resource: pending.resource, upstream: credential.info),
+            seal: { id in
+                SealedCredential(accessToken: try vault.seal(credential.accessToken.value, for: .grant(id, "upstream_access")),
+                                 refreshToken: try credential.refreshToken.map { try vault.seal($0.value, for: .grant(id, "upstream_refresh")) },
+                                 info: credential.info)
+            },
+            code: record,
+            audit: NewAuditEvent(actor: "client:\(pending.clientID)", action: "grant.create", serverID: server.id,
+                                 clientID: pending.clientID, detail: "subject \(subject ?? "unknown"); upstream refresh token " +
+                                    (credential.refreshToken == nil ? "absent" : "present")),
+            at: now)
+        return (code, grantID)
+    }
+
+    func providerAccess(serverID: Int64) throws -> ProviderAccess? {
+        guard let provider = try store.provider(serverID: serverID) else { return nil }
+        let secret = try provider.hasClientSecret
+            ? store.sealedProviderSecret(providerID: provider.id).map { Secret(try vault.open($0, for: .provider(provider.id))) }
+            : nil
+        return ProviderAccess(provider: provider, clientSecret: secret)
+    }
+
+    // MARK: - Token endpoint
+
+    /// The `authorization_code` grant: single use (a replay revokes what the code issued), bound to the
+    /// client, the redirect URI and the PKCE verifier.
+    public func exchangeCode(serverSlug: String, credentials: ClientCredentials, code: String?, redirectURI: String?,
+                             codeVerifier: String?) throws -> TokenPair {
+        let server = try requireServer(serverSlug)
+        let client = try authenticate(credentials, server: server)
+        guard let code, !code.isEmpty else { throw OAuthError.invalidRequest("code is missing") }
+        guard let codeVerifier, !codeVerifier.isEmpty else { throw OAuthError.invalidRequest("code_verifier is missing") }
+        let now = clock.now()
+        let record: AuthorizationCodeRecord
+        switch try store.redeemCode(hash: TokenGenerator.hash(code), at: now) {
+        case .notFound:
+            throw OAuthError.invalidGrant("unknown authorization code")
+        case .replayed(let used):
+            _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
+                actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
+                clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
+            throw OAuthError.invalidGrant("authorization code already used")
+        case .redeemed(let r):
+            record = r
+        }
+        guard record.clientID == client.id else { throw OAuthError.invalidGrant("the code was issued to another client") }
+        guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired") }
+        guard redirectURI == record.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
+        guard TokenGenerator.isValidVerifier(codeVerifier),
+              TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
+            throw OAuthError.invalidGrant("PKCE verification failed")
+        }
+        guard let grant = try store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
+            throw OAuthError.invalidGrant("the authorization is no longer valid")
+        }
+        let access = TokenGenerator.make(prefix: TokenGenerator.accessPrefix)
+        let refresh = TokenGenerator.make(prefix: TokenGenerator.refreshPrefix)
+        try store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
+        return TokenPair(accessToken: access, refreshToken: refresh, expiresIn: Int(server.accessTokenTTL),
+                         scope: grant.scopes.joined(separator: " "))
+    }
+
+    func newTokens(access: Secret, refresh: Secret, grant: Grant, server: Server, now: Date) -> [NewToken] {
+        let refreshExpiry = min(now.addingTimeInterval(server.refreshTokenIdleTTL),
+                                grant.createdAt.addingTimeInterval(server.refreshTokenAbsoluteTTL))
+        return [NewToken(hash: TokenGenerator.hash(access), kind: .access, expiresAt: now.addingTimeInterval(server.accessTokenTTL)),
+                NewToken(hash: TokenGenerator.hash(refresh), kind: .refresh, expiresAt: refreshExpiry)]
+    }
+
+    func rotatedPair(from presented: Secret) -> (access: Secret, refresh: Secret) {
+        (TokenGenerator.derive(prefix: TokenGenerator.accessPrefix, from: presented, purpose: "rotate-access", key: vault.derivationKey),
+         TokenGenerator.derive(prefix: TokenGenerator.refreshPrefix, from: presented, purpose: "rotate-refresh", key: vault.derivationKey))
+    }
+
+    /// The `refresh_token` grant: bound to the client, rotated on every use. The just-rotated token
+    /// presented again within the grace window returns the same new pair; any other reuse revokes the
+    /// grant. An expired upstream credential is refreshed upstream first.
+    public func refresh(serverSlug: String, credentials: ClientCredentials, refreshToken: String?, scope: String?) async throws -> TokenPair {
+        let server = try requireServer(serverSlug)
+        let client = try authenticate(credentials, server: server)
+        guard let presentedValue = refreshToken, !presentedValue.isEmpty else { throw OAuthError.invalidRequest("refresh_token is missing") }
+        let presented = Secret(presentedValue)
+        guard let context = try store.tokenContext(hash: TokenGenerator.hash(presented)), context.token.kind == .refresh else {
+            throw OAuthError.invalidGrant("unknown refresh token")
+        }
+        let token = context.token
+        var grant = context.grant
+        guard token.clientID == client.id else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
+        guard grant.serverID == server.id else { throw OAuthError.invalidGrant("the refresh token belongs to another server") }
+        guard grant.state != .revoked, token.revokedAt == nil else { throw OAuthError.invalidGrant("the refresh token has been revoked") }
+        if let requested = scope {
+            let asked = Set(requested.split(separator: " ").map(String.init))
+            guard asked.isSubset(of: Set(grant.scopes)) else { throw OAuthError.invalidScope("the requested scope exceeds the grant") }
+        }
+        if token.rotatedAt != nil {
+            return try replayWithinGrace(token, presented: presented, grant: grant, server: server, client: client)
+        }
+        let now = clock.now()
+        guard token.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token has expired") }
+        guard grant.state == .active else { throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again") }
+
+        // Never hand out a fresh proxy pair over a dead upstream credential: refresh upstream first.
+        if refresher.needsRefresh(grant.upstream, at: now) {
+            let expired = grant.upstream.accessExpiresAt.map { $0 <= now } ?? false
+            switch grant.refreshability {
+            case .notRefreshable(let reason):
+                if expired { throw OAuthError.invalidGrant("the upstream authorization expired (\(reason.rawValue)); authorize again") }
+            case .refreshable:
+                let result = await refresher.refresh(grantID: grant.id, actor: "client:\(client.id)")
+                switch result.outcome {
+                case .refreshed: break
+                case .needsReauth, .notRefreshable, .notFound:
+                    throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again")
+                case .providerMisconfigured, .transient:
+                    if expired { throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly") }
+                }
+                if let refreshed = try store.grant(id: grant.id) { grant = refreshed }
+            }
+        }
+
+        let pair = rotatedPair(from: presented)
+        let tokens = newTokens(access: pair.access, refresh: pair.refresh, grant: grant, server: server, now: now)
+        let won = try store.rotateRefreshToken(old: token.hash, replacement: TokenGenerator.hash(pair.refresh), newTokens: tokens,
+                                               grantID: grant.id, clientID: client.id, at: now)
+        guard won else {
+            // A concurrent request rotated the same token first: it derived the very same pair.
+            guard let rotated = try store.token(hash: token.hash) else { throw OAuthError.invalidGrant("unknown refresh token") }
+            return try replayWithinGrace(rotated, presented: presented, grant: grant, server: server, client: client)
+        }
+        return TokenPair(accessToken: pair.access, refreshToken: pair.refresh, expiresIn: Int(server.accessTokenTTL),
+                         scope: grant.scopes.joined(separator: " "))
+    }
+
+    /// A rotated refresh token presented again: the same pair inside the grace window, else reuse detection.
+    private func replayWithinGrace(_ token: TokenRecord, presented: Secret, grant: Grant, server: Server, client: Client) throws -> TokenPair {
+        let now = clock.now()
+        let pair = rotatedPair(from: presented)
+        if let rotatedAt = token.rotatedAt, now.timeIntervalSince(rotatedAt) <= graceWindow, grant.state == .active,
+           let successor = token.replacedBy, TokenGenerator.constantTimeEqual(successor, TokenGenerator.hash(pair.refresh)),
+           let access = try store.token(hash: TokenGenerator.hash(pair.access)), access.revokedAt == nil, access.expiresAt > now,
+           let next = try store.token(hash: successor), next.revokedAt == nil, next.rotatedAt == nil {
+            return TokenPair(accessToken: pair.access, refreshToken: pair.refresh,
+                             expiresIn: max(0, Int(access.expiresAt.timeIntervalSince(now).rounded(.down))),
+                             scope: grant.scopes.joined(separator: " "))
+        }
+        _ = try store.revokeGrant(id: grant.id, audit: NewAuditEvent(
+            actor: "client:\(client.id)", action: "token.reuse-detected", serverID: server.id, grantID: grant.id,
+            clientID: client.id, outcome: "revoked",
+            detail: "a rotated refresh token was presented again outside the grace window; the grant was revoked"), at: now)
+        logger.warning("refresh token reuse detected; grant revoked", metadata: ["grant": "\(grant.id)"])
+        throw OAuthError.invalidGrant("the refresh token was already used")
+    }
+
+    func requireServer(_ slug: String) throws -> Server {
+        guard let server = try store.server(slug: slug) else { throw OAuthError.invalidRequest("unknown server") }
+        return server
+    }
+
+    // MARK: - Resource access
+
+    /// Validates a proxy access token for `serverSlug` (audience-bound) and reports the upstream credential's state.
+    /// Throws `invalid_token` for a missing, unknown, expired or revoked token, or one of another server.
+    public func validate(accessToken: String?, serverSlug: String) throws -> ValidatedAccess {
+        guard let accessToken, !accessToken.isEmpty else { throw OAuthError.invalidToken("missing access token") }
+        guard let context = try store.tokenContext(hash: TokenGenerator.hash(accessToken)), context.token.kind == .access else {
+            throw OAuthError.invalidToken("unknown access token")
+        }
+        let now = clock.now()
+        guard context.token.revokedAt == nil, context.grant.state != .revoked else { throw OAuthError.invalidToken("the access token has been revoked") }
+        guard context.token.expiresAt > now else { throw OAuthError.invalidToken("the access token has expired") }
+        guard context.grant.serverSlug == serverSlug else { throw OAuthError.invalidToken("the access token is for another server") }
+        guard context.grant.state == .active else { throw OAuthError.invalidToken("the upstream authorization was lost; authorize again") }
+        guard let sealed = context.sealed else { throw OAuthError.invalidToken("the grant has no upstream credential") }
+        let credential = try RefreshCoordinator.open(sealed, grantID: context.grant.id, vault: vault)
+        let state: UpstreamState
+        if refresher.needsRefresh(credential.info, at: now) {
+            if case .notRefreshable(let reason) = context.grant.refreshability {
+                state = credential.accessExpiresAt.map { $0 > now } ?? true ? .fresh(credential) : .unusable(reason)
+            } else {
+                state = .needsRefresh(credential)
+            }
+        } else {
+            state = .fresh(credential)
+        }
+        return ValidatedAccess(grant: context.grant, upstream: state)
+    }
+
+    /// The upstream access token to forward for a validated request, refreshed through the coordinator when
+    /// needed. Throws `invalid_token` when the user must re-authorize and `temporarily_unavailable` (with the
+    /// retry delay in the description) when the upstream is down and the old token has expired.
+    public func upstreamAccessToken(for access: ValidatedAccess) async throws -> Secret {
+        switch access.upstream {
+        case .fresh(let credential):
+            return credential.accessToken
+        case .unusable:
+            throw OAuthError.invalidToken("the upstream authorization expired; authorize again")
+        case .needsRefresh(let old):
+            let result = await refresher.refresh(grantID: access.grant.id, actor: "server")
+            switch result.outcome {
+            case .refreshed:
+                if let credential = result.credential { return credential.accessToken }
+                throw OAuthError.temporarilyUnavailable("the upstream credential could not be read")
+            case .needsReauth, .notRefreshable, .notFound:
+                throw OAuthError.invalidToken("the upstream authorization was lost; authorize again")
+            case .providerMisconfigured, .transient:
+                if let expiry = old.accessExpiresAt, expiry > clock.now() { return old.accessToken }
+                throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly")
+            }
+        }
+    }
+
+    // MARK: - Revocation and introspection
+
+    /// RFC 7009 revocation: unknown tokens succeed silently; a refresh token revokes its whole grant.
+    public func revoke(serverSlug: String, credentials: ClientCredentials, token: String?) throws {
+        let server = try requireServer(serverSlug)
+        let client = try authenticate(credentials, server: server)
+        guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
+        guard let record = try store.token(hash: TokenGenerator.hash(token)) else { return }
+        guard record.clientID == client.id else { throw OAuthError.unauthorizedClient("the token was not issued to this client") }
+        let now = clock.now()
+        switch record.kind {
+        case .refresh:
+            _ = try store.revokeGrant(id: record.grantID, audit: NewAuditEvent(
+                actor: "client:\(client.id)", action: "grant.revoke", serverID: server.id, grantID: record.grantID,
+                clientID: client.id, detail: "the client revoked its refresh token"), at: now)
+        case .access:
+            try store.revokeToken(hash: record.hash, at: now)
+        }
+    }
+
+    /// RFC 7662 introspection for an authenticated confidential client of the same server.
+    public func introspect(serverSlug: String, credentials: ClientCredentials, token: String?, urls: PublicURLs) throws -> Introspection {
+        let server = try requireServer(serverSlug)
+        let caller = try authenticate(credentials, server: server)
+        guard caller.isConfidential else { throw OAuthError.invalidClient("introspection requires client authentication") }
+        guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
+        guard let context = try store.tokenContext(hash: TokenGenerator.hash(token)) else { return .inactive }
+        let now = clock.now()
+        let t = context.token
+        guard t.revokedAt == nil, t.rotatedAt == nil, t.expiresAt > now, context.grant.state == .active,
+              context.grant.serverID == server.id else { return .inactive }
+        return Introspection(active: true, scope: context.grant.scopes.joined(separator: " "), clientID: t.clientID,
+                             subject: context.grant.subject, tokenType: t.kind == .access ? "Bearer" : "refresh_token",
+                             expiresAt: t.expiresAt, issuedAt: t.issuedAt, audience: urls.resource(server.slug),
+                             issuer: urls.issuer(server.slug))
+    }
+}

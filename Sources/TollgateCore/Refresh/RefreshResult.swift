@@ -1,0 +1,33 @@
+import Foundation
+
+/// What a call to the refresh coordinator came to.
+public struct RefreshResult: Sendable, CustomStringConvertible {
+    public enum Outcome: Sendable, Equatable {
+        /// The upstream credential is fresh: refreshed by this call, by a concurrent caller, or already fresh.
+        case refreshed
+        /// The grant offers no refresh; no HTTP call was made.
+        case notRefreshable(NotRefreshableReason)
+        /// `invalid_grant` upstream: the grant now needs re-authorization.
+        case needsReauth
+        /// `invalid_client` or similar: the provider is misconfigured.
+        case providerMisconfigured
+        /// Try again later; the grant is untouched.
+        case transient(retryAfter: TimeInterval)
+        /// The grant does not exist.
+        case notFound
+    }
+
+    public var outcome: Outcome
+    /// The fresh credential, when the outcome is `.refreshed`.
+    public var credential: UpstreamCredential?
+    /// A one-line explanation without secrets.
+    public var message: String
+    /// Whether this caller made the upstream call itself (false when it reused another's result).
+    public var calledUpstream: Bool
+
+    public var description: String { "\(outcome): \(message)" }
+
+    static func failure(_ outcome: Outcome, _ message: String) -> RefreshResult {
+        RefreshResult(outcome: outcome, credential: nil, message: message, calledUpstream: false)
+    }
+}

@@ -1,0 +1,335 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    static let grantSelect = """
+        SELECT g.id, g.server_id, s.slug, g.client_id, c.name, g.subject, g.scopes, g.resource, g.state,
+            g.upstream_access_expires_at, g.upstream_has_refresh, g.upstream_refresh_expires_at, g.upstream_scope,
+            g.proxy_access_expires_at, g.created_at, g.updated_at, g.last_refresh_at, g.last_refresh_outcome,
+            g.refresh_failures, g.refresh_not_before, coalesce(p.supports_refresh, 0), g.revoked_at, g.version
+        FROM grants g
+        JOIN servers s ON s.id = g.server_id
+        JOIN clients c ON c.id = g.client_id
+        LEFT JOIN providers p ON p.server_id = g.server_id
+        """
+    static let grantColumnCount = 23
+
+    static func date(_ value: Int64?) -> Date? { value.map(Date.init(millisecondsSince1970:)) }
+
+    static func grant(_ row: Row) -> Grant {
+        Grant(
+            id: row[0], serverID: row[1], serverSlug: row[2], clientID: row[3], clientName: row[4], subject: row[5],
+            scopes: splitScopes(row[6]), resource: row[7], state: GrantState(rawValue: row[8]) ?? .revoked,
+            upstream: UpstreamCredentialInfo(accessExpiresAt: date(row[9]), hasRefreshToken: row[10],
+                                             refreshExpiresAt: date(row[11]), scope: row[12]),
+            proxyAccessExpiresAt: date(row[13]), createdAt: Date(millisecondsSince1970: row[14]),
+            updatedAt: Date(millisecondsSince1970: row[15]), lastRefreshAt: date(row[16]),
+            lastRefreshOutcome: (row[17] as String?).flatMap(RefreshOutcome.init(rawValue:)),
+            refreshFailures: row[18], refreshNotBefore: date(row[19]), providerSupportsRefresh: row[20],
+            revokedAt: date(row[21]), version: row[22])
+    }
+
+    // MARK: - Grants
+
+    public func createGrant(_ new: NewGrant, seal: (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                            audit: NewAuditEvent, at: Date) throws -> Int64 {
+        try write { db in
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: """
+                INSERT INTO grants (server_id, client_id, subject, scopes, resource, state, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, 'active', ?, ?)
+                """, arguments: [new.serverID, new.clientID, new.subject, new.scopes.joined(separator: " "), new.resource, ms, ms])
+            let id = db.lastInsertedRowID
+            let sealed = try seal(id)
+            try Self.writeCredential(db, grantID: id, sealed)
+            try db.execute(sql: """
+                INSERT INTO authorization_codes (hash, grant_id, client_id, redirect_uri, code_challenge, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [code.hash, id, code.clientID, code.redirectURI, code.codeChallenge, code.expiresAt.millisecondsSince1970])
+            var audit = audit
+            audit.grantID = id
+            try Self.insertAudit(db, audit, at: at)
+            return id
+        }
+    }
+
+    static func writeCredential(_ db: Database, grantID: Int64, _ c: SealedCredential) throws {
+        try db.execute(sql: """
+            UPDATE grants SET upstream_access = ?, upstream_refresh = ?, upstream_has_refresh = ?,
+                upstream_access_expires_at = ?, upstream_refresh_expires_at = ?, upstream_scope = ?
+            WHERE id = ?
+            """, arguments: [c.accessToken, c.refreshToken, c.refreshToken != nil,
+                             c.info.accessExpiresAt?.millisecondsSince1970, c.info.refreshExpiresAt?.millisecondsSince1970,
+                             c.info.scope, grantID])
+    }
+
+    public func grant(id: Int64) throws -> Grant? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "\(Self.grantSelect) WHERE g.id = ?"), arguments: [id]).map(Self.grant)
+        }
+    }
+
+    public func countGrants() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0 }
+    }
+
+    public func sealedCredential(grantID: Int64) throws -> SealedCredential? {
+        try read { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT upstream_access, upstream_refresh, upstream_access_expires_at, upstream_refresh_expires_at,
+                    upstream_scope, version FROM grants WHERE id = ?
+                """), arguments: [grantID]), let access = row[0] as Data? else { return nil }
+            let refresh: Data? = row[1]
+            return SealedCredential(accessToken: access, refreshToken: refresh,
+                                    info: UpstreamCredentialInfo(accessExpiresAt: Self.date(row[2]), hasRefreshToken: refresh != nil,
+                                                                 refreshExpiresAt: Self.date(row[3]), scope: row[4]),
+                                    version: row[5])
+        }
+    }
+
+    /// The SQL condition selecting grants whose ``Grant/status(at:warningWindow:)`` is `status`.
+    static func statusCondition(_ status: GrantStatus) -> String {
+        let exp = "g.upstream_access_expires_at"
+        let canRefresh = "(g.upstream_has_refresh = 1 AND coalesce(p.supports_refresh, 0) = 1)"
+        let expired = "(\(exp) IS NOT NULL AND \(exp) <= :now)"
+        let soon = "((\(exp) IS NOT NULL AND \(exp) <= :soon) OR (g.proxy_access_expires_at > :now AND g.proxy_access_expires_at <= :soon))"
+        switch status {
+        case .revoked: return "g.state = 'revoked'"
+        case .needsReauth: return "(g.state = 'needs-reauth' OR (g.state = 'active' AND \(expired) AND NOT \(canRefresh)))"
+        case .expired: return "(g.state = 'active' AND \(expired) AND \(canRefresh))"
+        case .expiring: return "(g.state = 'active' AND NOT \(expired) AND \(soon))"
+        case .active: return "(g.state = 'active' AND NOT \(expired) AND NOT \(soon))"
+        }
+    }
+
+    public func grants(_ q: GrantQuery, now: Date) throws -> Page<Grant> {
+        try read { db in
+            var conditions: [String] = []
+            var args: [String: DatabaseValueConvertible?] = [:]
+            if let slug = q.serverSlug {
+                conditions.append("g.server_id = (SELECT id FROM servers WHERE slug = :slug)")
+                args["slug"] = slug
+            }
+            if let client = q.clientID { conditions.append("g.client_id = :client"); args["client"] = client }
+            if let subject = q.subject { conditions.append("g.subject = :subject"); args["subject"] = subject }
+            if let status = q.status {
+                conditions.append(Self.statusCondition(status))
+                args["now"] = now.millisecondsSince1970
+                args["soon"] = now.addingTimeInterval(Grant.defaultWarningWindow).millisecondsSince1970
+            }
+            let expiryKey = "coalesce(g.upstream_access_expires_at, 9223372036854775807)"
+            let order: String
+            switch q.sort {
+            case .newest:
+                order = "g.id DESC"
+                if let after = q.after {
+                    guard let id = Int64(after) else { throw TollgateError.invalidInput("bad page cursor") }
+                    conditions.append("g.id < :after"); args["after"] = id
+                }
+            case .oldest:
+                order = "g.id ASC"
+                if let after = q.after {
+                    guard let id = Int64(after) else { throw TollgateError.invalidInput("bad page cursor") }
+                    conditions.append("g.id > :after"); args["after"] = id
+                }
+            case .upstreamExpiry:
+                order = "\(expiryKey), g.id"
+                if let after = q.after {
+                    let parts = after.split(separator: ":")
+                    guard parts.count == 2, let key = Int64(parts[0]), let id = Int64(parts[1]) else {
+                        throw TollgateError.invalidInput("bad page cursor")
+                    }
+                    conditions.append("(\(expiryKey) > :afterKey OR (\(expiryKey) = :afterKey AND g.id > :after))")
+                    args["afterKey"] = key; args["after"] = id
+                }
+            }
+            let limit = max(1, min(q.limit, 10_000))
+            args["limit"] = limit + 1
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let sql = "\(Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT :limit"
+            var items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
+            var next: String?
+            if items.count > limit {
+                items.removeLast()
+                let last = items[items.count - 1]
+                switch q.sort {
+                case .newest, .oldest: next = String(last.id)
+                case .upstreamExpiry: next = "\(last.upstream.accessExpiresAt?.millisecondsSince1970 ?? Int64.max):\(last.id)"
+                }
+            }
+            return Page(items: items, nextCursor: next)
+        }
+    }
+
+    public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool {
+        try write { db in
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: """
+                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1
+                WHERE id = ? AND state != 'revoked'
+                """, arguments: [ms, ms, id])
+            let changed = db.changesCount > 0
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL", arguments: [ms, id])
+            try db.execute(sql: "DELETE FROM authorization_codes WHERE grant_id = ? AND used_at IS NULL", arguments: [id])
+            if changed { try Self.insertAudit(db, audit, at: at) }
+            return changed
+        }
+    }
+
+    // MARK: - Codes and tokens
+
+    public func redeemCode(hash: Data, at: Date) throws -> CodeRedemption {
+        try write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT hash, grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at
+                FROM authorization_codes WHERE hash = ?
+                """, arguments: [hash]) else { return .notFound }
+            let record = AuthorizationCodeRecord(hash: row[0], grantID: row[1], clientID: row[2], redirectURI: row[3],
+                                                 codeChallenge: row[4], expiresAt: Date(millisecondsSince1970: row[5]),
+                                                 usedAt: Self.date(row[6]))
+            if record.usedAt != nil { return .replayed(record) }
+            try db.execute(sql: "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
+                           arguments: [at.millisecondsSince1970, hash])
+            return db.changesCount == 1 ? .redeemed(record) : .replayed(record)
+        }
+    }
+
+    static func insert(_ db: Database, tokens: [NewToken], grantID: Int64, clientID: String, at: Date) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO tokens (hash, grant_id, kind, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        for t in tokens {
+            try statement.execute(arguments: [t.hash, grantID, t.kind.rawValue, clientID, at.millisecondsSince1970, t.expiresAt.millisecondsSince1970])
+        }
+        if let access = tokens.first(where: { $0.kind == .access }) {
+            try db.execute(sql: "UPDATE grants SET proxy_access_expires_at = ?, updated_at = ? WHERE id = ?",
+                           arguments: [access.expiresAt.millisecondsSince1970, at.millisecondsSince1970, grantID])
+        }
+    }
+
+    public func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws {
+        try write { db in try Self.insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
+    }
+
+    public func token(hash: Data) throws -> TokenRecord? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by
+                FROM tokens WHERE hash = ?
+                """), arguments: [hash]).map { row in
+                TokenRecord(hash: row[0], grantID: row[1], kind: TokenKind(rawValue: row[2]) ?? .access, clientID: row[3],
+                            issuedAt: Date(millisecondsSince1970: row[4]), expiresAt: Date(millisecondsSince1970: row[5]),
+                            revokedAt: Self.date(row[6]), rotatedAt: Self.date(row[7]), replacedBy: row[8])
+            }
+        }
+    }
+
+    public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
+                                   clientID: String, at: Date) throws -> Bool {
+        try write { db in
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: """
+                UPDATE tokens SET rotated_at = ?, replaced_by = ?
+                WHERE hash = ? AND rotated_at IS NULL AND revoked_at IS NULL
+                """, arguments: [ms, replacement, old])
+            guard db.changesCount == 1 else { return false }
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",
+                           arguments: [ms, grantID])
+            try Self.insert(db, tokens: newTokens, grantID: grantID, clientID: clientID, at: at)
+            return true
+        }
+    }
+
+    public func revokeToken(hash: Data, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
+                           arguments: [at.millisecondsSince1970, hash])
+        }
+    }
+
+    public func tokenContext(hash: Data) throws -> TokenContext? {
+        try read { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                \(Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: """
+                , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
+                    g.upstream_access, g.upstream_refresh
+                FROM tokens t JOIN grants g ON g.id = t.grant_id
+                """)) WHERE t.hash = ?
+                """), arguments: [hash]) else { return nil }
+            let grant = Self.grant(row)
+            let n = Self.grantColumnCount
+            let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: row[n]) ?? .access,
+                                    clientID: row[n + 1], issuedAt: Date(millisecondsSince1970: row[n + 2]),
+                                    expiresAt: Date(millisecondsSince1970: row[n + 3]), revokedAt: Self.date(row[n + 4]),
+                                    rotatedAt: Self.date(row[n + 5]), replacedBy: row[n + 6])
+            let sealed = (row[n + 7] as Data?).map {
+                SealedCredential(accessToken: $0, refreshToken: row[n + 8], info: grant.upstream, version: grant.version)
+            }
+            return TokenContext(token: token, grant: grant, sealed: sealed)
+        }
+    }
+
+    // MARK: - Refresh lease
+
+    public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) throws -> Bool {
+        try write { db in
+            try db.execute(sql: """
+                UPDATE grants SET lease_owner = ?, lease_until = ?
+                WHERE id = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)
+                """, arguments: [owner, until.millisecondsSince1970, grantID, now.millisecondsSince1970, owner])
+            return db.changesCount == 1
+        }
+    }
+
+    public func releaseRefreshLease(grantID: Int64, owner: String) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE grants SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                           arguments: [grantID, owner])
+        }
+    }
+
+    public func refreshLease(grantID: Int64) throws -> RefreshLeaseState? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT lease_owner, lease_until, version FROM grants WHERE id = ?"),
+                             arguments: [grantID]).map {
+                RefreshLeaseState(owner: $0[0], until: Self.date($0[1]), version: $0[2])
+            }
+        }
+    }
+
+    public func finishRefresh(grantID: Int64, owner: String, expectedVersion: Int64, result: RefreshWrite,
+                              audit: NewAuditEvent, at: Date) throws -> Bool {
+        try write { db in
+            let ms = at.millisecondsSince1970
+            let outcome: RefreshOutcome
+            var extra = ""
+            var extraArgs: [DatabaseValueConvertible?] = []
+            switch result {
+            case .refreshed:
+                outcome = .succeeded
+                extra = ", refresh_failures = 0, refresh_not_before = NULL"
+            case .needsReauth:
+                outcome = .needsReauth
+                extra = ", state = CASE WHEN state = 'revoked' THEN state ELSE 'needs-reauth' END"
+            case .providerMisconfigured:
+                outcome = .providerMisconfigured
+                extra = ", refresh_failures = refresh_failures + 1"
+            case .transient(let notBefore):
+                outcome = .transient
+                extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
+                extraArgs = [notBefore.millisecondsSince1970]
+            }
+            try db.execute(sql: """
+                UPDATE grants SET version = version + 1, lease_owner = NULL, lease_until = NULL,
+                    last_refresh_at = ?, last_refresh_outcome = ?, updated_at = ?\(extra)
+                WHERE id = ? AND lease_owner = ? AND version = ?
+                """, arguments: StatementArguments([ms, outcome.rawValue, ms] + extraArgs + [grantID, owner, expectedVersion]))
+            guard db.changesCount == 1 else { return false }
+            if case .refreshed(let sealed) = result {
+                try Self.writeCredential(db, grantID: grantID, sealed)
+            }
+            try Self.insertAudit(db, audit, at: at)
+            return true
+        }
+    }
+}

@@ -1,0 +1,429 @@
+import Foundation
+import GRDB
+
+/// The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
+///
+/// Foreign keys on, a busy timeout, every write in one transaction, numbered migrations, and the
+/// database file created with mode 0600.
+public final class SQLiteStore: TollgateStore, @unchecked Sendable {
+    let pool: DatabasePool
+    /// The path of the database file.
+    public let path: String
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    ///
+    /// Throws a ``TollgateError`` with code `.damaged` for a file that is not a Tollgate database or was
+    /// written by a newer version, and `.storeUnavailable` when it cannot be opened.
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                     attributes: [.posixPermissions: 0o700])
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            if fd >= 0 { close(fd) } else if errno != EEXIST {
+                throw TollgateError(.storeUnavailable, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(busyTimeout)
+        config.foreignKeysEnabled = true
+        config.maximumReaderCount = 4
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw TollgateError(.damaged, "\(path) is not a SQLite database")
+        } catch {
+            throw TollgateError(.storeUnavailable, "cannot open the database \(path): \(Self.describe(error))")
+        }
+        try migrate()
+    }
+
+    private func migrate() throws {
+        let migrator = Self.migrator
+        do {
+            try pool.read { db in
+                let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                let ours = Set(tables).contains("tollgate_meta")
+                let foreign = tables.filter { $0 != "grdb_migrations" }
+                if !ours && !foreign.isEmpty {
+                    throw TollgateError(.damaged, "\(path) is not a Tollgate database (it has other tables)")
+                }
+                if try migrator.hasBeenSuperseded(db) {
+                    throw TollgateError(.damaged, "\(path) was written by a newer Tollgate; upgrade this program")
+                }
+            }
+            try migrator.migrate(pool)
+        } catch let error as TollgateError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw TollgateError(.damaged, "\(path) is not a valid SQLite database (\(error.resultCode))")
+        } catch {
+            throw TollgateError(.storeUnavailable, "cannot prepare the database \(path): \(Self.describe(error))")
+        }
+    }
+
+    /// A one-line description of a database error without SQL arguments (they may carry secrets).
+    static func describe(_ error: Error) -> String {
+        if let db = error as? DatabaseError {
+            return "\(db.resultCode): \(db.message ?? "database error")"
+        }
+        return String(describing: error)
+    }
+
+    /// Runs a read, mapping database errors to ``TollgateError``.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch { throw Self.map(error) }
+    }
+
+    /// Runs a write transaction, mapping database errors to ``TollgateError``.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.write(body) } catch { throw Self.map(error) }
+    }
+
+    static func map(_ error: Error) -> Error {
+        if error is TollgateError { return error }
+        if let db = error as? DatabaseError {
+            switch db.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED:
+                return TollgateError(.storeUnavailable, "the database is busy; try again")
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                return TollgateError(.damaged, "the database is damaged (\(db.resultCode))")
+            case .SQLITE_CONSTRAINT:
+                return TollgateError(.conflict, "the change conflicts with existing data (\(db.message ?? "constraint"))")
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_FULL:
+                return TollgateError(.storeUnavailable, "the database cannot be written (\(db.resultCode))")
+            default:
+                return TollgateError(.storeUnavailable, "database error: \(describe(db))")
+            }
+        }
+        return error
+    }
+
+    // MARK: - Keys
+
+    public func encryptionKeys() throws -> [StoredKey] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT id, wrapped, created_at FROM encryption_keys ORDER BY id").map {
+                StoredKey(id: UInt32($0[0] as Int64), wrapped: $0[1], createdAt: Date(millisecondsSince1970: $0[2]))
+            }
+        }
+    }
+
+    public func addEncryptionKey(id: UInt32, wrapped: Data, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "INSERT INTO encryption_keys (id, wrapped, created_at) VALUES (?, ?, ?)",
+                           arguments: [Int64(id), wrapped, at.millisecondsSince1970])
+        }
+    }
+
+    public func resealAll(_ reseal: (Data, SealContext) throws -> Data) throws -> Int {
+        try write { db in
+            var count = 0
+            for row in try Row.fetchAll(db, sql: "SELECT id, client_secret FROM providers WHERE client_secret IS NOT NULL") {
+                let id: Int64 = row[0]
+                let sealed = try reseal(row[1], .provider(id))
+                try db.execute(sql: "UPDATE providers SET client_secret = ? WHERE id = ?", arguments: [sealed, id])
+                count += 1
+            }
+            let grants = try Row.fetchCursor(db, sql: "SELECT id, upstream_access, upstream_refresh FROM grants WHERE upstream_access IS NOT NULL OR upstream_refresh IS NOT NULL")
+            var updates: [(Int64, Data?, Data?)] = []
+            while let row = try grants.next() {
+                let id: Int64 = row[0]
+                let access = try (row[1] as Data?).map { try reseal($0, .grant(id, "upstream_access")) }
+                let refresh = try (row[2] as Data?).map { try reseal($0, .grant(id, "upstream_refresh")) }
+                updates.append((id, access, refresh))
+            }
+            for (id, access, refresh) in updates {
+                try db.execute(sql: "UPDATE grants SET upstream_access = ?, upstream_refresh = ? WHERE id = ?",
+                               arguments: [access, refresh, id])
+                count += (access == nil ? 0 : 1) + (refresh == nil ? 0 : 1)
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT state_hash, upstream_verifier FROM pending_authorizations") {
+                let hash: Data = row[0]
+                let context = SealContext(table: "pending_authorizations", row: hash.base64URLEncodedString(), field: "upstream_verifier")
+                try db.execute(sql: "UPDATE pending_authorizations SET upstream_verifier = ? WHERE state_hash = ?",
+                               arguments: [try reseal(row[1], context), hash])
+                count += 1
+            }
+            return count
+        }
+    }
+
+    // MARK: - Servers
+
+    static let serverColumns = "id, slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at"
+
+    static func server(_ row: Row) -> Server {
+        Server(id: row[0], slug: row[1], name: row[2], upstreamMCPURL: row[3], scopes: splitScopes(row[4]),
+               accessTokenTTL: TimeInterval(row[5] as Int64), refreshTokenIdleTTL: TimeInterval(row[6] as Int64),
+               refreshTokenAbsoluteTTL: TimeInterval(row[7] as Int64), createdAt: Date(millisecondsSince1970: row[8]))
+    }
+
+    static func splitScopes(_ s: String?) -> [String] {
+        (s ?? "").split(separator: " ").map(String.init)
+    }
+
+    public func createServer(_ new: NewServer, at: Date) throws -> Server {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM servers WHERE slug = ?", arguments: [new.slug]) == true {
+                throw TollgateError.conflict("a server with slug '\(new.slug)' already exists")
+            }
+            try db.execute(sql: """
+                INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [new.slug, new.name, new.upstreamMCPURL, new.scopes.joined(separator: " "),
+                                 Int64(new.accessTokenTTL), Int64(new.refreshTokenIdleTTL),
+                                 Int64(new.refreshTokenAbsoluteTTL), at.millisecondsSince1970])
+            let row = try Row.fetchOne(db, sql: "SELECT \(Self.serverColumns) FROM servers WHERE id = ?", arguments: [db.lastInsertedRowID])!
+            return Self.server(row)
+        }
+    }
+
+    public func server(slug: String) throws -> Server? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.serverColumns) FROM servers WHERE slug = ?"), arguments: [slug]).map(Self.server)
+        }
+    }
+
+    public func server(id: Int64) throws -> Server? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.serverColumns) FROM servers WHERE id = ?"), arguments: [id]).map(Self.server)
+        }
+    }
+
+    public func servers() throws -> [Server] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.serverColumns) FROM servers ORDER BY slug").map(Self.server)
+        }
+    }
+
+    public func removeServer(slug: String) throws -> Int {
+        try write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM servers WHERE slug = ?", arguments: [slug]) else {
+                throw TollgateError.notFound("no server with slug '\(slug)'")
+            }
+            let grants = try Int.fetchOne(db, sql: "SELECT count(*) FROM grants WHERE server_id = ?", arguments: [id]) ?? 0
+            try db.execute(sql: "DELETE FROM servers WHERE id = ?", arguments: [id])
+            return grants
+        }
+    }
+
+    // MARK: - Providers
+
+    static let providerColumns = """
+        id, server_id, kind, issuer, authorization_endpoint, token_endpoint, revocation_endpoint, userinfo_endpoint,
+        client_id, client_secret IS NOT NULL, auth_method, scopes, authorize_params, supports_refresh, last_error,
+        last_error_at, created_at
+        """
+
+    static func provider(_ row: Row) -> Provider {
+        let params = (try? JSONDecoder().decode([AuthorizeParam].self, from: Data((row[12] as String).utf8))) ?? []
+        return Provider(
+            id: row[0], serverID: row[1], kind: ProviderKind(rawValue: row[2]) ?? .oauth2, issuer: row[3],
+            authorizationEndpoint: row[4], tokenEndpoint: row[5], revocationEndpoint: row[6], userinfoEndpoint: row[7],
+            clientID: row[8], hasClientSecret: row[9], authMethod: ClientAuthMethod(rawValue: row[10]) ?? .clientSecretBasic,
+            scopes: splitScopes(row[11]), authorizeParams: params, supportsRefresh: row[13], lastError: row[14],
+            lastErrorAt: (row[15] as Int64?).map(Date.init(millisecondsSince1970:)), createdAt: Date(millisecondsSince1970: row[16]))
+    }
+
+    public func createProvider(serverID: Int64, _ new: NewProvider, resolved: ResolvedEndpoints,
+                               seal: (Int64) throws -> Data?, at: Date) throws -> Provider {
+        try write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM providers WHERE server_id = ?", arguments: [serverID]) == true {
+                let slug = try String.fetchOne(db, sql: "SELECT slug FROM servers WHERE id = ?", arguments: [serverID]) ?? "?"
+                throw TollgateError.conflict("server '\(slug)' already has a provider; a server has exactly one (remove the server to start over)")
+            }
+            let params = String(decoding: try JSONEncoder().encode(new.authorizeParams), as: UTF8.self)
+            try db.execute(sql: """
+                INSERT INTO providers (server_id, kind, issuer, authorization_endpoint, token_endpoint, revocation_endpoint,
+                    userinfo_endpoint, client_id, auth_method, scopes, authorize_params, supports_refresh, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [serverID, new.kind.rawValue, resolved.issuer, resolved.authorizationEndpoint,
+                                 resolved.tokenEndpoint, resolved.revocationEndpoint, resolved.userinfoEndpoint,
+                                 new.clientID, new.authMethod.rawValue, new.scopes.joined(separator: " "), params,
+                                 resolved.supportsRefresh, at.millisecondsSince1970])
+            let id = db.lastInsertedRowID
+            if let sealed = try seal(id) {
+                try db.execute(sql: "UPDATE providers SET client_secret = ? WHERE id = ?", arguments: [sealed, id])
+            }
+            return Self.provider(try Row.fetchOne(db, sql: "SELECT \(Self.providerColumns) FROM providers WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func provider(serverID: Int64) throws -> Provider? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.providerColumns) FROM providers WHERE server_id = ?"),
+                             arguments: [serverID]).map(Self.provider)
+        }
+    }
+
+    public func providers() throws -> [Provider] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.providerColumns) FROM providers ORDER BY server_id").map(Self.provider)
+        }
+    }
+
+    public func sealedProviderSecret(providerID: Int64) throws -> Data? {
+        try read { db in
+            try Data.fetchOne(db, sql: "SELECT client_secret FROM providers WHERE id = ?", arguments: [providerID])
+        }
+    }
+
+    public func setProviderError(providerID: Int64, _ message: String?, at: Date) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE providers SET last_error = ?, last_error_at = ? WHERE id = ?",
+                           arguments: [message, message == nil ? nil : at.millisecondsSince1970, providerID])
+        }
+    }
+
+    // MARK: - Clients
+
+    static let clientColumns = "id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at, revoked_at"
+
+    static func client(_ row: Row) -> Client {
+        let uris = (try? JSONDecoder().decode([String].self, from: Data((row[3] as String).utf8))) ?? []
+        return Client(id: row[0], serverID: row[1], name: row[2], redirectURIs: uris,
+                      authMethod: ClientAuthMethod(rawValue: row[4]) ?? .none, grantTypes: splitScopes(row[5]),
+                      registeredBy: row[6], createdAt: Date(millisecondsSince1970: row[7]),
+                      revokedAt: (row[8] as Int64?).map(Date.init(millisecondsSince1970:)))
+    }
+
+    public func createClient(_ client: Client, secretHash: Data?) throws {
+        try write { db in
+            let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
+            try db.execute(sql: """
+                INSERT INTO clients (id, server_id, name, redirect_uris, auth_method, grant_types, secret_hash, registered_by, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [client.id, client.serverID, client.name, uris, client.authMethod.rawValue,
+                                 client.grantTypes.joined(separator: " "), secretHash, client.registeredBy,
+                                 client.createdAt.millisecondsSince1970])
+        }
+    }
+
+    public func client(id: String) throws -> Client? {
+        try read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.clientColumns) FROM clients WHERE id = ?"), arguments: [id]).map(Self.client)
+        }
+    }
+
+    public func clientSecretHash(id: String) throws -> Data? {
+        try read { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT secret_hash FROM clients WHERE id = ?"), arguments: [id])
+        }
+    }
+
+    public func clients(serverID: Int64?, limit: Int, after: String?) throws -> Page<Client> {
+        try read { db in
+            var sql = "SELECT \(Self.clientColumns) FROM clients WHERE 1 = 1"
+            var args: [DatabaseValueConvertible?] = []
+            if let serverID { sql += " AND server_id = ?"; args.append(serverID) }
+            if let after { sql += " AND id > ?"; args.append(after) }
+            sql += " ORDER BY id LIMIT ?"
+            args.append(limit + 1)
+            var items = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.client)
+            var next: String?
+            if items.count > limit { items.removeLast(); next = items.last?.id }
+            return Page(items: items, nextCursor: next)
+        }
+    }
+
+    public func revokeClient(id: String, at: Date) throws -> Int {
+        try write { db in
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: "UPDATE clients SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [ms, id])
+            guard db.changesCount > 0 else { throw TollgateError.notFound("no client '\(id)'") }
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id = ?", arguments: [ms, id])
+            try db.execute(sql: """
+                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1
+                WHERE client_id = ? AND state != 'revoked'
+                """, arguments: [ms, ms, id])
+            return db.changesCount
+        }
+    }
+
+    // MARK: - Pending authorizations
+
+    public func insertPendingAuthorization(_ p: PendingAuthorization) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM pending_authorizations WHERE expires_at < ?", arguments: [p.createdAt.millisecondsSince1970])
+            try db.execute(sql: """
+                INSERT INTO pending_authorizations (state_hash, server_id, client_id, redirect_uri, client_state, code_challenge,
+                    scopes, resource, upstream_verifier, created_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [p.stateHash, p.serverID, p.clientID, p.redirectURI, p.clientState, p.codeChallenge,
+                                 p.scopes.joined(separator: " "), p.resource, p.sealedUpstreamVerifier,
+                                 p.createdAt.millisecondsSince1970, p.expiresAt.millisecondsSince1970])
+        }
+    }
+
+    public func takePendingAuthorization(stateHash: Data) throws -> PendingAuthorization? {
+        try write { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT state_hash, server_id, client_id, redirect_uri, client_state, code_challenge, scopes, resource,
+                    upstream_verifier, created_at, expires_at
+                FROM pending_authorizations WHERE state_hash = ?
+                """, arguments: [stateHash]) else { return nil }
+            try db.execute(sql: "DELETE FROM pending_authorizations WHERE state_hash = ?", arguments: [stateHash])
+            return PendingAuthorization(
+                stateHash: row[0], serverID: row[1], clientID: row[2], redirectURI: row[3], clientState: row[4],
+                codeChallenge: row[5], scopes: Self.splitScopes(row[6]), resource: row[7], sealedUpstreamVerifier: row[8],
+                createdAt: Date(millisecondsSince1970: row[9]), expiresAt: Date(millisecondsSince1970: row[10]))
+        }
+    }
+
+    // MARK: - Audit
+
+    static func insertAudit(_ db: Database, _ e: NewAuditEvent, at: Date) throws {
+        try db.execute(sql: """
+            INSERT INTO audit_events (at, actor, action, server_id, grant_id, client_id, outcome, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [at.millisecondsSince1970, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail])
+    }
+
+    public func appendAudit(_ event: NewAuditEvent, at: Date) throws {
+        try write { db in try Self.insertAudit(db, event, at: at) }
+    }
+
+    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) throws -> [AuditEvent] {
+        try read { db in
+            var sql = "SELECT id, at, actor, action, server_id, grant_id, client_id, outcome, detail FROM audit_events WHERE 1 = 1"
+            var args: [DatabaseValueConvertible?] = []
+            if let grantID { sql += " AND grant_id = ?"; args.append(grantID) }
+            if let since { sql += " AND at >= ?"; args.append(since.millisecondsSince1970) }
+            if let before { sql += " AND id < ?"; args.append(before) }
+            sql += " ORDER BY id DESC LIMIT ?"
+            args.append(limit)
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                AuditEvent(id: row[0], at: Date(millisecondsSince1970: row[1]), actor: row[2], action: row[3],
+                           serverID: row[4], grantID: row[5], clientID: row[6], outcome: row[7], detail: row[8])
+            }
+        }
+    }
+
+    public func setting(_ key: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key]) }
+    }
+
+    public func setSetting(_ key: String, _ value: String?) throws {
+        try write { db in
+            if let value {
+                try db.execute(sql: "INSERT INTO tollgate_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                               arguments: ["setting." + key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key])
+            }
+        }
+    }
+
+    public func dataVersion() throws -> Int64 {
+        do {
+            return try pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+        } catch { throw Self.map(error) }
+    }
+}

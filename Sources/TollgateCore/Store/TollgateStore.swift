@@ -1,0 +1,174 @@
+import Foundation
+
+/// Everything the core keeps, behind one interface.
+///
+/// Each method is one atomic step: single statements or one transaction inside the implementation.
+/// Compare-and-set methods (`redeemCode`, `rotateRefreshToken`, `acquireRefreshLease`, …) say in their
+/// return value whether they won, so the rules built on them stay correct with many processes sharing
+/// one store. No SQL or SQLite type appears here; a PostgreSQL store can implement the same protocol.
+public protocol TollgateStore: Sendable {
+    // MARK: Keys
+    /// The stored wrapped data-encryption keys, oldest first.
+    func encryptionKeys() throws -> [StoredKey]
+    /// Adds a wrapped data key and makes it the active one.
+    func addEncryptionKey(id: UInt32, wrapped: Data, at: Date) throws
+    /// Re-seals every stored ciphertext in one transaction with `reseal(old, context)`.
+    func resealAll(_ reseal: (Data, SealContext) throws -> Data) throws -> Int
+
+    // MARK: Servers and providers
+    func createServer(_ server: NewServer, at: Date) throws -> Server
+    func server(slug: String) throws -> Server?
+    func server(id: Int64) throws -> Server?
+    func servers() throws -> [Server]
+    /// Removes a server with its provider, clients and grants; returns how many grants went with it.
+    func removeServer(slug: String) throws -> Int
+    /// Adds the provider of a server; throws `.conflict` when the server already has one.
+    func createProvider(serverID: Int64, _ provider: NewProvider, resolved: ResolvedEndpoints,
+                        seal: (Int64) throws -> Data?, at: Date) throws -> Provider
+    func provider(serverID: Int64) throws -> Provider?
+    func providers() throws -> [Provider]
+    /// The sealed client secret of a provider, if it has one.
+    func sealedProviderSecret(providerID: Int64) throws -> Data?
+    /// Records (or clears, with `nil`) the provider's last configuration error.
+    func setProviderError(providerID: Int64, _ message: String?, at: Date) throws
+
+    // MARK: Clients
+    func createClient(_ client: Client, secretHash: Data?) throws
+    func client(id: String) throws -> Client?
+    func clientSecretHash(id: String) throws -> Data?
+    func clients(serverID: Int64?, limit: Int, after: String?) throws -> Page<Client>
+    /// Marks a client revoked and revokes all its grants; returns the number of grants revoked.
+    func revokeClient(id: String, at: Date) throws -> Int
+
+    // MARK: Authorizations in progress
+    func insertPendingAuthorization(_ pending: PendingAuthorization) throws
+    /// Takes a pending authorization exactly once (it is deleted); `nil` if unknown or already taken.
+    func takePendingAuthorization(stateHash: Data) throws -> PendingAuthorization?
+
+    // MARK: Grants, codes and tokens
+    /// Creates a grant with its upstream credential and its single-use code in one transaction.
+    func createGrant(_ grant: NewGrant, seal: (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                     audit: NewAuditEvent, at: Date) throws -> Int64
+    func grant(id: Int64) throws -> Grant?
+    func grants(_ query: GrantQuery, now: Date) throws -> Page<Grant>
+    func countGrants() throws -> Int
+    /// The sealed upstream credential of a grant.
+    func sealedCredential(grantID: Int64) throws -> SealedCredential?
+    /// Marks a code used if it was not; tells which case it was.
+    func redeemCode(hash: Data, at: Date) throws -> CodeRedemption
+    /// Stores newly issued tokens of a grant and its newest proxy access expiry.
+    func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws
+    /// A token by its hash.
+    func token(hash: Data) throws -> TokenRecord?
+    /// A token, its grant and the grant's sealed credential in one read: the hot path of validation.
+    func tokenContext(hash: Data) throws -> TokenContext?
+    /// Rotates a refresh token: if `old` is unrotated and unrevoked, marks it rotated (successor `replacement`),
+    /// revokes the grant's other access tokens and stores the new ones. `false` if another rotation won.
+    func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
+                            clientID: String, at: Date) throws -> Bool
+    /// Revokes one token; revoking a refresh token revokes the grant's access tokens too.
+    func revokeToken(hash: Data, at: Date) throws
+    /// Revokes a grant and every token of it, writing `audit` in the same transaction; `false` if already revoked.
+    func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool
+
+    // MARK: Upstream refresh
+    /// Takes the refresh lease of a grant if it is free or expired.
+    func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) throws -> Bool
+    /// Gives up a lease without writing a result.
+    func releaseRefreshLease(grantID: Int64, owner: String) throws
+    /// The lease and version of a grant, for waiters.
+    func refreshLease(grantID: Int64) throws -> RefreshLeaseState?
+    /// Writes the outcome of a refresh if `owner` still holds the lease and the version is unchanged;
+    /// bumps the version, releases the lease and appends `audit`, all in one transaction.
+    func finishRefresh(grantID: Int64, owner: String, expectedVersion: Int64, result: RefreshWrite,
+                       audit: NewAuditEvent, at: Date) throws -> Bool
+
+    // MARK: Audit
+    func appendAudit(_ event: NewAuditEvent, at: Date) throws
+    func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) throws -> [AuditEvent]
+
+    /// A named setting (for example the public URL `serve` announced); `nil` if unset.
+    func setting(_ key: String) throws -> String?
+    func setSetting(_ key: String, _ value: String?) throws
+
+    /// A number that changes whenever another connection commits (for cheap change polling).
+    func dataVersion() throws -> Int64
+}
+
+/// A wrapped data-encryption key as stored.
+public struct StoredKey: Sendable {
+    public var id: UInt32
+    public var wrapped: Data
+    public var createdAt: Date
+}
+
+/// Endpoints of a provider after OIDC discovery (or as given).
+public struct ResolvedEndpoints: Sendable {
+    public var issuer: String?
+    public var authorizationEndpoint: String
+    public var tokenEndpoint: String
+    public var revocationEndpoint: String?
+    public var userinfoEndpoint: String?
+    public var supportsRefresh: Bool
+
+    public init(issuer: String?, authorizationEndpoint: String, tokenEndpoint: String,
+                revocationEndpoint: String?, userinfoEndpoint: String?, supportsRefresh: Bool) {
+        self.issuer = issuer
+        self.authorizationEndpoint = authorizationEndpoint
+        self.tokenEndpoint = tokenEndpoint
+        self.revocationEndpoint = revocationEndpoint
+        self.userinfoEndpoint = userinfoEndpoint
+        self.supportsRefresh = supportsRefresh
+    }
+}
+
+/// A grant about to be created.
+public struct NewGrant: Sendable {
+    public var serverID: Int64
+    public var clientID: String
+    public var subject: String?
+    public var scopes: [String]
+    public var resource: String
+    public var upstream: UpstreamCredentialInfo
+}
+
+/// A grant's upstream tokens as stored: sealed.
+public struct SealedCredential: Sendable, Equatable {
+    public var accessToken: Data
+    public var refreshToken: Data?
+    public var info: UpstreamCredentialInfo
+    public var version: Int64
+
+    public init(accessToken: Data, refreshToken: Data?, info: UpstreamCredentialInfo, version: Int64 = 0) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.info = info
+        self.version = version
+    }
+}
+
+/// Who holds a grant's refresh lease, and the grant's version.
+public struct RefreshLeaseState: Sendable, Equatable {
+    public var owner: String?
+    public var until: Date?
+    public var version: Int64
+}
+
+/// What a finished refresh writes to its grant.
+public enum RefreshWrite: Sendable {
+    /// New upstream tokens (already sealed for this grant).
+    case refreshed(SealedCredential)
+    /// `invalid_grant`: the grant needs re-authorization.
+    case needsReauth
+    /// Provider misconfigured: the grant is untouched but the outcome is recorded.
+    case providerMisconfigured
+    /// Transient failure: the grant is untouched; backoff until `notBefore`.
+    case transient(notBefore: Date)
+}
+
+/// A token with its grant and the grant's sealed upstream credential.
+public struct TokenContext: Sendable {
+    public var token: TokenRecord
+    public var grant: Grant
+    public var sealed: SealedCredential?
+}

@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A provider as the upstream client needs it: endpoints and client credentials (secret in the clear,
+/// in memory only).
+public struct ProviderAccess: Sendable {
+    public var provider: Provider
+    public var clientSecret: Secret?
+
+    public init(provider: Provider, clientSecret: Secret?) {
+        self.provider = provider
+        self.clientSecret = clientSecret
+    }
+}
+
+/// Tollgate as an OAuth client of the upstream provider: code exchange, refresh, revocation, userinfo,
+/// and OIDC discovery. Every call has a timeout; every failure is an ``UpstreamError`` with its class.
+public struct UpstreamClient: Sendable {
+    let http: HTTPClient
+    /// Per-call timeout (SPEC §4: default 10 s).
+    public var timeout: TimeAmount
+    let logger: Logger
+    /// Responses larger than this are refused.
+    static let maxResponseBytes = 1 << 20
+
+    public init(http: HTTPClient, timeout: TimeInterval = 10, logger: Logger = Logger(label: "tollgate.upstream")) {
+        self.http = http
+        self.timeout = .milliseconds(Int64(timeout * 1000))
+        self.logger = logger
+    }
+
+    // MARK: Token endpoint
+
+    /// Exchanges an upstream authorization code (with its PKCE verifier).
+    public func exchangeCode(_ code: Secret, redirectURI: String, codeVerifier: Secret,
+                             with access: ProviderAccess) async throws -> UpstreamTokenResponse {
+        try await tokenRequest([
+            ("grant_type", "authorization_code"), ("code", code.value), ("redirect_uri", redirectURI),
+            ("code_verifier", codeVerifier.value),
+        ], with: access)
+    }
+
+    /// Refreshes with an upstream refresh token. `scope` and `resource` are sent only when given.
+    public func refresh(_ refreshToken: Secret, scope: String? = nil, resource: String? = nil,
+                        with access: ProviderAccess) async throws -> UpstreamTokenResponse {
+        var form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken.value)]
+        if let scope { form.append(("scope", scope)) }
+        if let resource { form.append(("resource", resource)) }
+        return try await tokenRequest(form, with: access)
+    }
+
+    func tokenRequest(_ form: [(String, String)], with access: ProviderAccess) async throws -> UpstreamTokenResponse {
+        let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access)
+        guard status == 200 else { throw Self.classify(status: status, body: body) }
+        let response = try UpstreamTokenResponse.parse(body)
+        if response.usedCamelCase {
+            logger.warning("upstream token response uses camelCase names", metadata: ["endpoint": "\(access.provider.tokenEndpoint)"])
+        }
+        return response
+    }
+
+    /// Revokes a token at the provider's revocation endpoint (RFC 7009).
+    public func revoke(_ token: Secret, hint: String, with access: ProviderAccess) async throws {
+        guard let endpoint = access.provider.revocationEndpoint else {
+            throw UpstreamError(.misconfigured, message: "the provider has no revocation endpoint")
+        }
+        let (status, body) = try await post(endpoint, form: [("token", token.value), ("token_type_hint", hint)], access: access)
+        guard status == 200 else { throw Self.classify(status: status, body: body) }
+    }
+
+    /// The `sub` from the userinfo endpoint.
+    public func userinfoSubject(accessToken: Secret, endpoint: String) async throws -> String? {
+        var request = HTTPClientRequest(url: endpoint)
+        request.headers.add(name: "Authorization", value: "Bearer \(accessToken.value)")
+        request.headers.add(name: "Accept", value: "application/json")
+        let (status, body) = try await send(request)
+        guard status == 200 else { throw Self.classify(status: status, body: body) }
+        let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+        return json?["sub"] as? String ?? (json?["sub"] as? NSNumber)?.stringValue
+    }
+
+    // MARK: Discovery
+
+    /// Reads `{issuer}/.well-known/openid-configuration` and returns the endpoints; the document's
+    /// `issuer` must equal `issuer`.
+    public func discover(issuer: String) async throws -> ResolvedEndpoints {
+        let trimmed = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
+        var request = HTTPClientRequest(url: trimmed + "/.well-known/openid-configuration")
+        request.headers.add(name: "Accept", value: "application/json")
+        let (status, body) = try await send(request)
+        guard status == 200 else {
+            throw UpstreamError(.misconfigured, message: "OIDC discovery at \(trimmed) answered HTTP \(status)", httpStatus: status)
+        }
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
+            throw UpstreamError(.misconfigured, message: "the OIDC discovery document of \(trimmed) is not a JSON object")
+        }
+        guard let docIssuer = json["issuer"] as? String, docIssuer == issuer || docIssuer == trimmed else {
+            throw UpstreamError(.misconfigured, message: "the discovery document's issuer does not match \(issuer)")
+        }
+        guard let authorize = json["authorization_endpoint"] as? String, let token = json["token_endpoint"] as? String else {
+            throw UpstreamError(.misconfigured, message: "the discovery document of \(trimmed) lacks authorization or token endpoint")
+        }
+        let grantTypes = json["grant_types_supported"] as? [String]
+        return ResolvedEndpoints(issuer: docIssuer, authorizationEndpoint: authorize, tokenEndpoint: token,
+                                 revocationEndpoint: json["revocation_endpoint"] as? String,
+                                 userinfoEndpoint: json["userinfo_endpoint"] as? String,
+                                 supportsRefresh: grantTypes?.contains("refresh_token") ?? true)
+    }
+
+    // MARK: HTTP
+
+    func post(_ url: String, form: [(String, String)], access: ProviderAccess) async throws -> (Int, Data) {
+        var form = form
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        let p = access.provider
+        switch p.authMethod {
+        case .clientSecretBasic:
+            // RFC 6749 §2.3.1: id and secret are each form-urlencoded before Basic encoding.
+            let pair = FormEncoding.encodeComponent(p.clientID) + ":" + FormEncoding.encodeComponent(access.clientSecret?.value ?? "")
+            request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
+        case .clientSecretPost:
+            form.append(("client_id", p.clientID))
+            form.append(("client_secret", access.clientSecret?.value ?? ""))
+        case .none:
+            form.append(("client_id", p.clientID))
+        }
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
+        return try await send(request)
+    }
+
+    func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+        do {
+            let response = try await http.execute(request, timeout: timeout)
+            var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            return (Int(response.status.code), Data(bytes))
+        } catch let error as HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                throw UpstreamError(.transient, message: "the upstream did not answer within \(timeout.nanoseconds / 1_000_000) ms")
+            }
+            throw UpstreamError(.transient, message: "the upstream call failed: \(error)")
+        } catch let error as NIOTooManyBytesError {
+            _ = error
+            throw UpstreamError(.transient, message: "the upstream answer exceeds \(Self.maxResponseBytes) bytes")
+        } catch {
+            throw UpstreamError(.transient, message: "the upstream call failed: \(UpstreamError.sanitize(String(describing: error)))")
+        }
+    }
+
+    /// Classifies a non-200 token-endpoint answer (RFC 6749 §5.2).
+    static func classify(status: Int, body: Data) -> UpstreamError {
+        let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+        let code = (json?["error"] as? String).map { UpstreamError.sanitize($0, limit: 60) }
+        let description = (json?["error_description"] as? String).map { UpstreamError.sanitize($0) }
+        let message = description ?? code ?? "HTTP \(status)"
+        if status == 429 || status >= 500 {
+            return UpstreamError(.transient, upstreamCode: code, message: message, httpStatus: status)
+        }
+        switch code {
+        case "invalid_grant":
+            return UpstreamError(.invalidGrant, upstreamCode: code, message: message, httpStatus: status)
+        case "temporarily_unavailable", "slow_down":
+            return UpstreamError(.transient, upstreamCode: code, message: message, httpStatus: status)
+        case nil where status == 408:
+            return UpstreamError(.transient, message: message, httpStatus: status)
+        default:
+            return UpstreamError(.misconfigured, upstreamCode: code, message: message, httpStatus: status)
+        }
+    }
+}

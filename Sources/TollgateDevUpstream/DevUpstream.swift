@@ -1,0 +1,3 @@
+import Hummingbird
+import TollgateCore
+public enum DevUpstreamPlaceholder {}
