@@ -1,0 +1,248 @@
+import Foundation
+
+/// The admin operations that the CLI and the console share: listings, details, forced refresh,
+/// revocation, well-known documents, key rotation and the audit log.
+public struct AdminService: Sendable {
+    let store: any TollgateStore
+    let vault: Vault
+    let refresher: RefreshCoordinator
+    let upstream: UpstreamClient
+    let tokens: TokenService
+    let clock: any TollgateClock
+    /// The actor recorded in the audit log for these operations.
+    public var actor = "admin"
+
+    init(store: any TollgateStore, vault: Vault, refresher: RefreshCoordinator, upstream: UpstreamClient,
+         tokens: TokenService, clock: any TollgateClock) {
+        self.store = store
+        self.vault = vault
+        self.refresher = refresher
+        self.upstream = upstream
+        self.tokens = tokens
+        self.clock = clock
+    }
+
+    // MARK: Servers
+
+    /// Adds a server; the slug must be valid and unused, the MCP URL absolute http(s).
+    public func addServer(_ new: NewServer) throws -> Server {
+        guard Server.isValidSlug(new.slug) else {
+            throw TollgateError.invalidInput("slug '\(new.slug)' is invalid: use 1-63 of a-z, 0-9 and '-'")
+        }
+        try Self.requireHTTPURL(new.upstreamMCPURL, "--upstream-mcp")
+        for (ttl, name) in [(new.accessTokenTTL, "access"), (new.refreshTokenIdleTTL, "refresh"), (new.refreshTokenAbsoluteTTL, "absolute refresh")] where ttl <= 0 {
+            throw TollgateError.invalidInput("the \(name) lifetime must be positive")
+        }
+        let server = try store.createServer(new, at: clock.now())
+        try store.appendAudit(NewAuditEvent(actor: actor, action: "server.add", serverID: server.id, detail: server.slug), at: clock.now())
+        return server
+    }
+
+    public func servers() throws -> [Server] { try store.servers() }
+
+    public func server(slug: String) throws -> Server {
+        guard let server = try store.server(slug: slug) else { throw TollgateError.notFound("no server '\(slug)'") }
+        return server
+    }
+
+    /// Removes a server with everything under it; returns how many grants went with it.
+    public func removeServer(slug: String) throws -> Int {
+        let server = try server(slug: slug)
+        let removed = try store.removeServer(slug: slug)
+        try store.appendAudit(NewAuditEvent(actor: actor, action: "server.remove", serverID: server.id,
+                                            detail: "\(slug) with \(removed) grant(s)"), at: clock.now())
+        return removed
+    }
+
+    // MARK: Providers
+
+    /// Adds the provider of a server; `oidc` providers take their endpoints from the issuer's discovery
+    /// document. A second provider for the same server is refused.
+    public func addProvider(serverSlug: String, _ new: NewProvider) async throws -> Provider {
+        let server = try server(slug: serverSlug)
+        if try store.provider(serverID: server.id) != nil {
+            throw TollgateError.conflict("server '\(serverSlug)' already has a provider; a server has exactly one")
+        }
+        guard !new.clientID.isEmpty else { throw TollgateError.invalidInput("--client-id is required") }
+        if new.authMethod != .none && new.clientSecret == nil {
+            throw TollgateError.invalidInput("\(new.authMethod.rawValue) needs a client secret (--client-secret-env or --client-secret-file)")
+        }
+        var resolved: ResolvedEndpoints
+        switch new.kind {
+        case .oidc:
+            guard let issuer = new.issuer else { throw TollgateError.invalidInput("an oidc provider needs --issuer") }
+            try Self.requireHTTPURL(issuer, "--issuer")
+            do {
+                resolved = try await upstream.discover(issuer: issuer)
+            } catch let error as UpstreamError {
+                throw TollgateError(.upstream, "OIDC discovery failed: \(error.message)")
+            }
+            if let explicit = new.authorizationEndpoint { resolved.authorizationEndpoint = explicit }
+            if let explicit = new.tokenEndpoint { resolved.tokenEndpoint = explicit }
+            if let explicit = new.revocationEndpoint { resolved.revocationEndpoint = explicit }
+            if let explicit = new.userinfoEndpoint { resolved.userinfoEndpoint = explicit }
+        case .oauth2:
+            guard let authorize = new.authorizationEndpoint, let token = new.tokenEndpoint else {
+                throw TollgateError.invalidInput("an oauth2 provider needs --authorization-endpoint and --token-endpoint")
+            }
+            resolved = ResolvedEndpoints(issuer: new.issuer, authorizationEndpoint: authorize, tokenEndpoint: token,
+                                         revocationEndpoint: new.revocationEndpoint, userinfoEndpoint: new.userinfoEndpoint,
+                                         supportsRefresh: true)
+        }
+        try Self.requireHTTPURL(resolved.authorizationEndpoint, "authorization endpoint")
+        try Self.requireHTTPURL(resolved.tokenEndpoint, "token endpoint")
+        if let r = resolved.revocationEndpoint { try Self.requireHTTPURL(r, "revocation endpoint") }
+        if let u = resolved.userinfoEndpoint { try Self.requireHTTPURL(u, "userinfo endpoint") }
+        let provider = try store.createProvider(serverID: server.id, new, resolved: resolved, seal: { id in
+            try new.clientSecret.map { try vault.seal($0.value, for: .provider(id)) }
+        }, at: clock.now())
+        try store.appendAudit(NewAuditEvent(actor: actor, action: "provider.add", serverID: server.id,
+                                            detail: "\(provider.kind.rawValue) \(provider.tokenEndpoint)"), at: clock.now())
+        return provider
+    }
+
+    /// Every provider with the slug of its server.
+    public func providers() throws -> [(server: Server, provider: Provider)] {
+        let servers = Dictionary(uniqueKeysWithValues: try store.servers().map { ($0.id, $0) })
+        return try store.providers().compactMap { p in servers[p.serverID].map { ($0, p) } }
+    }
+
+    public func provider(serverSlug: String) throws -> Provider {
+        let server = try server(slug: serverSlug)
+        guard let provider = try store.provider(serverID: server.id) else {
+            throw TollgateError.notFound("server '\(serverSlug)' has no provider")
+        }
+        return provider
+    }
+
+    // MARK: Clients
+
+    public func clients(serverSlug: String? = nil, limit: Int = 100, after: String? = nil) throws -> Page<Client> {
+        let serverID = try serverSlug.map { try server(slug: $0).id }
+        return try store.clients(serverID: serverID, limit: limit, after: after)
+    }
+
+    public func client(id: String) throws -> Client {
+        guard let client = try store.client(id: id) else { throw TollgateError.notFound("no client '\(id)'") }
+        return client
+    }
+
+    /// Registers a client as an admin (same rules as dynamic registration).
+    public func registerClient(serverSlug: String, _ registration: ClientRegistration) throws -> RegisteredClient {
+        do {
+            return try tokens.registerClient(serverSlug: serverSlug, registration, registeredBy: "admin")
+        } catch let error as OAuthError {
+            throw TollgateError.invalidInput(error.errorDescription)
+        }
+    }
+
+    /// Revokes a client and all its grants; returns the number of grants revoked.
+    public func revokeClient(id: String) throws -> Int {
+        let client = try client(id: id)
+        let count = try store.revokeClient(id: id, at: clock.now())
+        try store.appendAudit(NewAuditEvent(actor: actor, action: "client.revoke", serverID: client.serverID, clientID: id,
+                                            detail: "\(count) grant(s) revoked"), at: clock.now())
+        return count
+    }
+
+    // MARK: Grants
+
+    public func grants(_ query: GrantQuery) throws -> Page<Grant> {
+        if let slug = query.serverSlug { _ = try server(slug: slug) }
+        return try store.grants(query, now: clock.now())
+    }
+
+    public func grant(id: Int64) throws -> Grant {
+        guard let grant = try store.grant(id: id) else { throw TollgateError.notFound("no grant \(id)") }
+        return grant
+    }
+
+    /// Everything about one grant: status, refreshability, expiries and refresh history.
+    public func grantDetail(id: Int64, historyLimit: Int = 50) throws -> GrantDetail {
+        let grant = try grant(id: id)
+        let now = clock.now()
+        let events = try store.auditEvents(grantID: id, since: nil, limit: historyLimit, before: nil)
+        return GrantDetail(grant: grant, status: grant.status(at: now), refreshability: grant.refreshability,
+                           refreshHistory: events.filter { $0.action.hasPrefix("upstream.refresh") }, events: events)
+    }
+
+    /// Forces an upstream refresh through the same coordinator the gateway uses.
+    public func forceRefresh(grantID: Int64) async throws -> RefreshResult {
+        let grant = try grant(id: grantID)
+        if case .notRefreshable(let reason) = grant.refreshability {
+            throw TollgateError.invalidInput("grant \(grantID) cannot be refreshed: \(reason.rawValue)")
+        }
+        return await refresher.refresh(grantID: grantID, force: true, actor: actor)
+    }
+
+    /// Revokes a grant; with `upstream`, first revokes its upstream refresh (or access) token at the provider.
+    /// Returns a note about the upstream revocation, if one was attempted.
+    public func revokeGrant(id: Int64, upstream revokeUpstream: Bool = false) async throws -> String? {
+        let grant = try grant(id: id)
+        var note: String?
+        if revokeUpstream {
+            note = await revokeAtUpstream(grant)
+        }
+        let changed = try store.revokeGrant(id: id, audit: NewAuditEvent(
+            actor: actor, action: "grant.revoke", serverID: grant.serverID, grantID: id, clientID: grant.clientID,
+            detail: "revoked by an admin" + (note.map { "; upstream: \($0)" } ?? "")), at: clock.now())
+        if !changed && note == nil { return "the grant was already revoked" }
+        return note
+    }
+
+    private func revokeAtUpstream(_ grant: Grant) async -> String {
+        do {
+            guard let access = try tokens.providerAccess(serverID: grant.serverID) else { return "no provider" }
+            guard access.provider.revocationEndpoint != nil else { return "the provider has no revocation endpoint" }
+            guard let credential = try refresher.credential(of: grant.id) else { return "no upstream credential" }
+            if let refresh = credential.refreshToken {
+                try await upstream.revoke(refresh, hint: "refresh_token", with: access)
+                return "refresh token revoked"
+            }
+            try await upstream.revoke(credential.accessToken, hint: "access_token", with: access)
+            return "access token revoked"
+        } catch {
+            return "revocation failed (\(error))"
+        }
+    }
+
+    // MARK: Metadata, keys, audit
+
+    /// The public URLs `serve` announced in the store, or the default.
+    public func publicURLs(override: String? = nil) throws -> PublicURLs {
+        PublicURLs(base: try override ?? store.setting(PublicURLs.settingKey) ?? PublicURLs.defaultBase)
+    }
+
+    /// A well-known document of a server, byte for byte as `serve` returns it.
+    public func wellKnown(serverSlug: String, _ document: WellKnown.Document, urls: PublicURLs) throws -> Data {
+        let server = try server(slug: serverSlug)
+        return WellKnown.document(document, server: server, provider: try store.provider(serverID: server.id), urls: urls)
+    }
+
+    /// Adds a data key and re-seals every secret with it; nobody is logged out.
+    public func rotateKeys() throws -> (keyID: UInt32, resealed: Int) {
+        let result = try vault.rotate(at: clock.now())
+        try store.appendAudit(NewAuditEvent(actor: actor, action: "keys.rotate",
+                                            detail: "key \(result.keyID) active; \(result.resealed) value(s) re-sealed"), at: clock.now())
+        return result
+    }
+
+    public func audit(grantID: Int64? = nil, since: Date? = nil, limit: Int = 100, before: Int64? = nil) throws -> [AuditEvent] {
+        try store.auditEvents(grantID: grantID, since: since, limit: limit, before: before)
+    }
+
+    static func requireHTTPURL(_ s: String, _ what: String) throws {
+        guard let url = URL(string: s), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+            throw TollgateError.invalidInput("\(what) must be an absolute http(s) URL")
+        }
+    }
+}
+
+/// One grant in full, for `grant show` and the console's detail view.
+public struct GrantDetail: Sendable {
+    public var grant: Grant
+    public var status: GrantStatus
+    public var refreshability: Refreshability
+    public var refreshHistory: [AuditEvent]
+    public var events: [AuditEvent]
+}

@@ -1,0 +1,55 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+
+/// The core wired together over one store: what every face (server, console, CLI) opens.
+public final class Tollgate: Sendable {
+    public let store: any TollgateStore
+    public let vault: Vault
+    public let clock: any TollgateClock
+    public let upstream: UpstreamClient
+    public let refresher: RefreshCoordinator
+    public let tokens: TokenService
+    public let admin: AdminService
+    private let http: HTTPClient?
+
+    /// Wires the core over `store`. When `httpClient` is nil, one is created and shut down by ``shutdown()``.
+    public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock(),
+                httpClient: HTTPClient? = nil, upstreamTimeout: TimeInterval = 10, refreshSkew: TimeInterval = 30,
+                logger: Logger = Logger(label: "tollgate")) throws {
+        self.store = store
+        self.clock = clock
+        vault = try Vault(store: store, master: master, clock: clock)
+        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton,
+                                              configuration: .init(redirectConfiguration: .disallow))
+        http = httpClient == nil ? client : nil
+        upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
+        refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,
+                                       leaseDuration: max(30, upstreamTimeout * 3), logger: logger)
+        tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger)
+        admin = AdminService(store: store, vault: vault, refresher: refresher, upstream: upstream, tokens: tokens, clock: clock)
+    }
+
+    /// Opens the SQLite store at `databasePath` with its master key (environment or key file).
+    public static func open(databasePath: String, clock: any TollgateClock = SystemClock(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            upstreamTimeout: TimeInterval = 10, logger: Logger = Logger(label: "tollgate")) throws -> Tollgate {
+        let store = try SQLiteStore(path: databasePath)
+        let master = try MasterKey.load(forDatabaseAt: databasePath, environment: environment)
+        return try Tollgate(store: store, master: master, clock: clock, upstreamTimeout: upstreamTimeout, logger: logger)
+    }
+
+    /// Releases the HTTP client this instance created.
+    public func shutdown() async {
+        try? await http?.shutdown()
+    }
+
+    /// The default database path: `$TOLLGATE_DB`, else `$XDG_DATA_HOME/tollgate/tollgate.sqlite`,
+    /// else `~/.local/share/tollgate/tollgate.sqlite`.
+    public static func defaultDatabasePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let db = environment["TOLLGATE_DB"], !db.isEmpty { return db }
+        if let xdg = environment["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/tollgate/tollgate.sqlite" }
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return home + "/.local/share/tollgate/tollgate.sqlite"
+    }
+}
