@@ -48,7 +48,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TollgateCoreTests",
-            dependencies: ["TollgateCore", "TollgateDevUpstream"]
+            dependencies: [
+                "TollgateCore",
+                "TollgateDevUpstream",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
         ),
     ]
 )

@@ -70,6 +70,22 @@ public struct PendingAuthorization: Sendable, Equatable {
     public var sealedUpstreamVerifier: Data
     public var createdAt: Date
     public var expiresAt: Date
+
+    public init(stateHash: Data, serverID: Int64, clientID: String, redirectURI: String, clientState: String?,
+                codeChallenge: String, scopes: [String], resource: String, sealedUpstreamVerifier: Data,
+                createdAt: Date, expiresAt: Date) {
+        self.stateHash = stateHash
+        self.serverID = serverID
+        self.clientID = clientID
+        self.redirectURI = redirectURI
+        self.clientState = clientState
+        self.codeChallenge = codeChallenge
+        self.scopes = scopes
+        self.resource = resource
+        self.sealedUpstreamVerifier = sealedUpstreamVerifier
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
 }
 
 /// The proxy tokens handed to a client.

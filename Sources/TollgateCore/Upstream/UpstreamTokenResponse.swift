@@ -13,6 +13,17 @@ public struct UpstreamTokenResponse: Sendable, Equatable {
     /// Whether the answer used camelCase names (accepted, with a warning).
     public var usedCamelCase: Bool
 
+    public init(accessToken: Secret, refreshToken: Secret?, expiresIn: TimeInterval?, refreshExpiresIn: TimeInterval? = nil,
+                scope: String? = nil, idToken: Secret? = nil, usedCamelCase: Bool = false) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresIn = expiresIn
+        self.refreshExpiresIn = refreshExpiresIn
+        self.scope = scope
+        self.idToken = idToken
+        self.usedCamelCase = usedCamelCase
+    }
+
     /// Parses a JSON token response; accepts snake_case (RFC 6749) and camelCase, `expires_in` as a
     /// number or a numeric string. Throws a transient ``UpstreamError`` for anything malformed.
     public static func parse(_ body: Data) throws -> UpstreamTokenResponse {

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import Testing
+import TollgateCore
+
+@Suite("secrets at rest")
+struct SecretsTests {
+    @Test func aCiphertextCopiedToAnotherGrantFailsToDecrypt() async throws {
+        try await Harness.with { h in
+            let (a, _) = try await h.makeGrant(subject: "alice")
+            let (b, _) = try await h.makeGrant(subject: "bob")
+            let queue = try DatabaseQueue(path: h.databasePath)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE grants SET upstream_access = (SELECT upstream_access FROM grants WHERE id = ?) WHERE id = ?", arguments: [a, b])
+            }
+            try queue.close()
+            #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: b) }
+            #expect(try h.tollgate.refresher.credential(of: a) != nil)
+        }
+    }
+
+    @Test func aCiphertextMovedToAnotherFieldFailsToDecrypt() throws {
+        let key = SymmetricKeyFactory.make()
+        let box = SecretBox(keys: [1: key], activeKeyID: 1)
+        let sealed = try box.seal("upstream-token", for: .grant(1, "upstream_access"))
+        #expect(try box.openString(sealed, for: .grant(1, "upstream_access")) == "upstream-token")
+        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .grant(1, "upstream_refresh")) }
+        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .grant(2, "upstream_access")) }
+        var tampered = sealed
+        tampered[tampered.count - 1] ^= 1
+        #expect(throws: TollgateError.self) { _ = try box.open(tampered, for: .grant(1, "upstream_access")) }
+        #expect(throws: TollgateError.self) { _ = try box.open(Data([1, 2, 3]), for: .grant(1, "upstream_access")) }
+    }
+
+    @Test func afterKeyRotationEveryGrantStillValidatesAndRefreshes() async throws {
+        try await Harness.with { h in
+            var grants: [(Int64, TokenPair)] = []
+            for name in ["alice", "bob", "carol"] { grants.append(try await h.makeGrant(subject: name)) }
+            let oldKey = h.tollgate.vault.activeKeyID
+            let rotation = try h.tollgate.admin.rotateKeys()
+            #expect(rotation.keyID == oldKey + 1)
+            #expect(rotation.resealed >= 7) // 3 grants × 2 tokens + the provider secret
+            // A fresh process (new vault) reads everything with the new key.
+            let reopened = try Tollgate.open(databasePath: h.databasePath, clock: h.clock, environment: [:])
+            for (grantID, pair) in grants {
+                _ = try reopened.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+                #expect(try await reopened.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
+                _ = try await reopened.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
+            }
+            await reopened.shutdown()
+            // The original instance picks up the new key on its own.
+            #expect(try h.tollgate.refresher.credential(of: grants[0].0) != nil)
+        }
+    }
+
+    @Test func theDatabaseFileHoldsNoTokenOrSecretInTheClear() async throws {
+        let secret = "upstream-client-secret-0123456789"
+        try await Harness.with(upstreamClient: .init(clientID: "tollgate-dev", clientSecret: secret, authMethod: .clientSecretBasic),
+                               confidentialClient: true) { h in
+            var needles: [String] = [secret, try #require(h.client.secret?.value)]
+            for name in ["alice", "bob"] {
+                let (grantID, pair) = try await h.makeGrant(subject: name)
+                let refreshed = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
+                _ = try await h.tollgate.admin.forceRefresh(grantID: grantID)
+                let upstream = try #require(try h.tollgate.refresher.credential(of: grantID))
+                needles += [pair.accessToken.value, pair.refreshToken.value, refreshed.accessToken.value, refreshed.refreshToken.value,
+                            upstream.accessToken.value, try #require(upstream.refreshToken?.value)]
+            }
+            var bytes = Data()
+            for suffix in ["", "-wal", "-shm"] {
+                if let d = FileManager.default.contents(atPath: h.databasePath + suffix) { bytes.append(d) }
+            }
+            #expect(bytes.count > 0)
+            for needle in needles {
+                #expect(bytes.range(of: Data(needle.utf8)) == nil, "found a secret in the database bytes")
+                // Not even the random part without its prefix.
+                let core = needle.split(separator: "_").last.map(String.init) ?? needle
+                if core.count >= 16 { #expect(bytes.range(of: Data(core.utf8)) == nil) }
+            }
+        }
+    }
+
+    @Test func theDatabaseAndKeyFilesAreCreatedOwnerOnly() async throws {
+        try await Harness.with { h in
+            for path in [h.databasePath, MasterKey.keyFilePath(forDatabaseAt: h.databasePath)] {
+                let attributes = try FileManager.default.attributesOfItem(atPath: path)
+                let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1
+                #expect(mode & 0o077 == 0, "\(path) is mode \(String(mode, radix: 8))")
+            }
+        }
+    }
+
+    @Test func aWrongMasterKeyIsAClearError() async throws {
+        try await Harness.with { h in
+            let wrong = Data(repeating: 7, count: 32).base64EncodedString()
+            #expect {
+                _ = try Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": wrong])
+            } throws: { error in
+                (error as? TollgateError)?.code == .crypto && "\(error)".contains("master key")
+            }
+            #expect(throws: TollgateError.self) {
+                _ = try Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": "not base64!"])
+            }
+        }
+    }
+}
+
+import Crypto
+enum SymmetricKeyFactory {
+    static func make() -> SymmetricKey { SymmetricKey(size: .bits256) }
+}

@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Foundation
+import TollgateCore
+import TollgateDevUpstream
+
+/// One isolated Tollgate: a temporary database, a manual clock, and a dev upstream on a free loopback port.
+final class Harness: @unchecked Sendable {
+    let directory: String
+    let databasePath: String
+    let clock = ManualClock(start: Date())
+    let tollgate: Tollgate
+    let dev: DevUpstream
+    let devURL: String
+    let devTask: Task<Void, Error>
+    let server: Server
+    let provider: Provider
+    let client: RegisteredClient
+    let urls = PublicURLs(base: "http://127.0.0.1:8080")
+    static let redirectURI = "http://127.0.0.1:33418/callback"
+
+    /// - Parameters:
+    ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
+    ///   - accessTTL: upstream access-token lifetime.
+    init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
+         upstreamTimeout: TimeInterval = 5, confidentialClient: Bool = false) async throws {
+        directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        databasePath = directory + "/tollgate.sqlite"
+        var behaviour = DevUpstreamBehaviour()
+        behaviour.accessTTL = accessTTL
+        dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour, client: upstreamClient))
+        (devURL, devTask) = try await dev.start()
+        let store = try SQLiteStore(path: databasePath)
+        tollgate = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
+                                clock: clock, upstreamTimeout: upstreamTimeout)
+        server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp", scopes: ["files.read"]))
+        provider = try await tollgate.admin.addProvider(serverSlug: "files", NewProvider(
+            kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
+            clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
+            scopes: ["openid", "offline_access"]))
+        client = try tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
+            name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
+    }
+
+    func shutdown() async {
+        devTask.cancel()
+        _ = try? await devTask.value
+        await tollgate.shutdown()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var credentials: ClientCredentials {
+        ClientCredentials(clientID: client.client.id, secret: client.secret, method: client.secret == nil ? .none : .clientSecretBasic)
+    }
+
+    /// Creates a grant the way the callback does (upstream tokens straight from the dev upstream), then
+    /// exchanges its code; returns the grant id and the client's first token pair.
+    func makeGrant(subject: String = "alice", for registered: RegisteredClient? = nil) async throws -> (grantID: Int64, pair: TokenPair) {
+        let registered = registered ?? client
+        let behaviour = await dev.state.behaviour
+        let issued = await dev.state.issueTokens(subject: subject)
+        let response = UpstreamTokenResponse(accessToken: Secret(issued.access), refreshToken: issued.refresh.map(Secret.init),
+                                             expiresIn: TimeInterval(behaviour.accessTTL), scope: "openid")
+        let verifier = String(repeating: "v", count: 43) + subject.filter(\.isLetter)
+        let pending = PendingAuthorization(
+            stateHash: Data(), serverID: server.id, clientID: registered.client.id, redirectURI: Self.redirectURI, clientState: "st",
+            codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: ["files.read"], resource: urls.resource("files"),
+            sealedUpstreamVerifier: Data(), createdAt: clock.now(), expiresAt: clock.now().addingTimeInterval(600))
+        let (code, grantID) = try tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
+        let creds = ClientCredentials(clientID: registered.client.id, secret: registered.secret,
+                                      method: registered.secret == nil ? .none : .clientSecretBasic)
+        let pair = try tollgate.tokens.exchangeCode(serverSlug: "files", credentials: creds, code: code.value,
+                                                     redirectURI: Self.redirectURI, codeVerifier: verifier)
+        return (grantID, pair)
+    }
+
+    func grant(_ id: Int64) throws -> Grant { try tollgate.admin.grant(id: id) }
+
+    func stats() async -> DevUpstreamStats { await dev.state.stats }
+
+    func setBehaviour(_ change: @escaping @Sendable (inout DevUpstreamBehaviour) -> Void) async {
+        await dev.state.update(change)
+    }
+
+    /// Runs `body` and always shuts the harness down.
+    static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 5,
+                        confidentialClient: Bool = false, _ body: (Harness) async throws -> T) async throws -> T {
+        let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
+                                  confidentialClient: confidentialClient)
+        do {
+            let result = try await body(h)
+            await h.shutdown()
+            return result
+        } catch {
+            await h.shutdown()
+            throw error
+        }
+    }
+}
+
+/// Asserts that `body` throws an ``OAuthError`` with `code`.
+func oauthError(_ body: () async throws -> Void) async -> OAuthError.Code? {
+    do { try await body(); return nil } catch let e as OAuthError { return e.code } catch { return OAuthError.Code(rawValue: "other: \(error)") }
+}
