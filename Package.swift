@@ -43,7 +43,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore"],
+            dependencies: ["TollgateCore", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks"
         ),
         .testTarget(

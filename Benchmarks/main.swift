@@ -1,2 +1,177 @@
+// Tollgate core benchmarks: prints figures of one run side by side.
+//
+//   swift run -c release TollgateBenchmarks [--quick]
+//
+// Measures access-token validations per second (hash + lookup + decrypt), code exchanges per second,
+// refresh_token grants per second, and the latency of fetching a page of 100 grants from stores of
+// 10,000 and 1,000,000 grants (keyset paging: the page must cost the same at both sizes).
+import Foundation
+import GRDB
 import TollgateCore
-print("bench")
+
+let quick = CommandLine.arguments.contains("--quick")
+let bigStore = quick ? 100_000 : 1_000_000
+
+func temporaryDatabase(_ name: String) -> String {
+    let dir = NSTemporaryDirectory() + "tollgate-bench-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir + "/\(name).sqlite"
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func secondsAsync(_ body: () async throws -> Void) async rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try await body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
+
+/// A core with one server, a provider (never called: upstream tokens stay fresh) and one public client.
+struct Fixture {
+    let tollgate: Tollgate
+    let path: String
+    let client: RegisteredClient
+    let server: Server
+    let verifier = String(repeating: "b", count: 43)
+
+    init(name: String) async throws {
+        path = temporaryDatabase(name)
+        tollgate = try Tollgate.open(databasePath: path, environment: [:])
+        server = try tollgate.admin.addServer(NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400))
+        _ = try await tollgate.admin.addProvider(serverSlug: "bench", NewProvider(
+            kind: .oauth2, authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token",
+            clientID: "bench", authMethod: .none))
+        client = try tollgate.tokens.registerClient(serverSlug: "bench", ClientRegistration(name: "bench", redirectURIs: ["http://127.0.0.1:1/cb"]))
+    }
+
+    var credentials: ClientCredentials { ClientCredentials(clientID: client.client.id, secret: nil, method: .none) }
+
+    /// A grant with an unexchanged code.
+    func newCode(_ i: Int) throws -> String {
+        let now = Date()
+        let pending = PendingAuthorization(stateHash: Data(), serverID: server.id, clientID: client.client.id, redirectURI: "http://127.0.0.1:1/cb",
+                                           clientState: nil, codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: [],
+                                           resource: "http://127.0.0.1:8080/mcp/bench", sealedUpstreamVerifier: Data(), createdAt: now,
+                                           expiresAt: now.addingTimeInterval(600))
+        let upstream = UpstreamTokenResponse(accessToken: Secret("upstream-access-\(i)-" + UUID().uuidString),
+                                             refreshToken: Secret("upstream-refresh-\(i)"), expiresIn: 86400)
+        return try tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: upstream, subject: "user\(i)").code.value
+    }
+
+    func exchange(_ code: String) throws -> TokenPair {
+        try tollgate.tokens.exchangeCode(serverSlug: "bench", credentials: credentials, code: code,
+                                         redirectURI: "http://127.0.0.1:1/cb", codeVerifier: verifier)
+    }
+}
+
+/// Fills a store with `count` grants straight through SQL (the page benchmark needs millions quickly).
+func bulkGrants(path: String, serverID: Int64, clientID: String, count: Int) throws {
+    let queue = try DatabaseQueue(path: path)
+    try queue.write { db in
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO grants (server_id, client_id, subject, scopes, resource, state, upstream_access, upstream_refresh,
+                upstream_has_refresh, upstream_access_expires_at, proxy_access_expires_at, created_at, updated_at)
+            VALUES (?, ?, ?, 'files.read', 'http://127.0.0.1:8080/mcp/bench', 'active', x'00', x'00', 1, ?, ?, ?, ?)
+            """)
+        let now = Date().millisecondsSince1970
+        for i in 0..<count {
+            let expiry = now + Int64((i * 7919) % 7200) * 1000
+            try statement.execute(arguments: [serverID, clientID, "user\(i)", expiry, now + 3_600_000, now, now])
+        }
+    }
+    try queue.close()
+}
+
+func report(_ name: String, _ value: String) {
+    print(name.padding(toLength: 58, withPad: " ", startingAt: 0) + " " + value)
+}
+
+print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+
+// 1. Code exchanges and refresh grants.
+let fixture = try await Fixture(name: "tokens")
+let exchangeCount = quick ? 500 : 3000
+var codes: [String] = []
+let createTime = try seconds { for i in 0..<exchangeCount { codes.append(try fixture.newCode(i)) } }
+report("grant creations (callback: seal + grant + code) /s", String(format: "%.0f", Double(exchangeCount) / createTime))
+var pairs: [TokenPair] = []
+let exchangeTime = try seconds { for code in codes { pairs.append(try fixture.exchange(code)) } }
+report("code exchanges /s", String(format: "%.0f", Double(exchangeCount) / exchangeTime))
+
+// 2. Validations: hash + lookup + decrypt, single task and two concurrent tasks.
+let accessTokens = pairs.map(\.accessToken.value)
+let validationRounds = quick ? 50_000 : 300_000
+let singleTime = try seconds {
+    for i in 0..<validationRounds {
+        let v = try fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+        if case .unusable = v.upstream { fatalError("unexpected state") }
+    }
+}
+report("access-token validations /s (1 task)", String(format: "%.0f", Double(validationRounds) / singleTime))
+let parallelTime = try await secondsAsync {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for t in 0..<2 {
+            group.addTask {
+                for i in stride(from: t, to: validationRounds, by: 2) {
+                    _ = try fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+report("access-token validations /s (2 tasks)", String(format: "%.0f", Double(validationRounds) / parallelTime))
+
+// 3. refresh_token grants (rotation; upstream fresh so no upstream call).
+var refreshTokens = pairs.map(\.refreshToken.value)
+let refreshRounds = quick ? 1000 : 6000
+let refreshTime = try await secondsAsync {
+    for i in 0..<refreshRounds {
+        let idx = i % refreshTokens.count
+        let next = try await fixture.tollgate.tokens.refresh(serverSlug: "bench", credentials: fixture.credentials,
+                                                             refreshToken: refreshTokens[idx], scope: nil)
+        refreshTokens[idx] = next.refreshToken.value
+    }
+}
+report("refresh_token grants /s", String(format: "%.0f", Double(refreshRounds) / refreshTime))
+
+// 4. A page of 100 grants from 10,000 and from 1,000,000.
+func pageLatencies(size: Int) async throws -> (first: [Double], deep: [Double], filtered: [Double]) {
+    let f = try await Fixture(name: "page\(size)")
+    let fill = try seconds { try bulkGrants(path: f.path, serverID: f.server.id, clientID: f.client.client.id, count: size) }
+    print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
+    var first: [Double] = [], deep: [Double] = [], filtered: [Double] = []
+    let admin = f.tollgate.admin
+    _ = try admin.grants(GrantQuery(limit: 100))
+    for i in 0..<200 {
+        first.append(try seconds { _ = try admin.grants(GrantQuery(limit: 100)) } * 1000)
+        let cursor = String(size / 2 - i)
+        deep.append(try seconds { _ = try admin.grants(GrantQuery(limit: 100, after: cursor)) } * 1000)
+        filtered.append(try seconds { _ = try admin.grants(GrantQuery(sort: .upstreamExpiry, limit: 100)) } * 1000)
+    }
+    await f.tollgate.shutdown()
+    return (first, deep, filtered)
+}
+let small = try await pageLatencies(size: 10_000)
+let large = try await pageLatencies(size: bigStore)
+func ms(_ v: Double) -> String { String(format: "%.3f ms", v) }
+report("page of 100 newest, 10k grants (p50 / p99)", "\(ms(percentile(small.first, 0.5))) / \(ms(percentile(small.first, 0.99)))")
+report("page of 100 newest, \(bigStore / 1000)k grants (p50 / p99)", "\(ms(percentile(large.first, 0.5))) / \(ms(percentile(large.first, 0.99)))")
+report("page of 100 mid-table (keyset), 10k (p50)", ms(percentile(small.deep, 0.5)))
+report("page of 100 mid-table (keyset), \(bigStore / 1000)k (p50)", ms(percentile(large.deep, 0.5)))
+report("page of 100 by upstream expiry, 10k (p50)", ms(percentile(small.filtered, 0.5)))
+report("page of 100 by upstream expiry, \(bigStore / 1000)k (p50)", ms(percentile(large.filtered, 0.5)))
+report("ratio page \(bigStore / 1000)k / 10k (p50, newest)", String(format: "%.2f×", percentile(large.first, 0.5) / percentile(small.first, 0.5)))
+report("ratio page \(bigStore / 1000)k / 10k (p50, keyset mid-table)", String(format: "%.2f×", percentile(large.deep, 0.5) / percentile(small.deep, 0.5)))
+
+await fixture.tollgate.shutdown()
+print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms")
