@@ -192,7 +192,7 @@ struct UpstreamRefreshTests {
             #expect(grant.upstream.refreshExpiresAt != nil)
             // Unknown expiry is not "expired": the token is used as is, no refresh attempted.
             let calls = await h.stats().refreshCalls
-            h.clock.advance(by: 7200)
+            h.clock.advance(by: 3000)
             let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .fresh = v.upstream else { Issue.record("unknown expiry should be used as is"); return }
             #expect(await h.stats().refreshCalls == calls)
@@ -226,10 +226,10 @@ struct UpstreamRefreshTests {
     }
 
     @Test func aTransientFailureStillServesAnUnexpiredTokenAndBacksOff() async throws {
-        try await Harness.with(accessTTL: 3600) { h in
+        try await Harness.with(accessTTL: 600) { h in
             let (_, pair) = try await h.makeGrant()
             await h.setBehaviour { $0.refreshFailure = "http500" }
-            h.clock.advance(by: 3600 - 10)
+            h.clock.advance(by: 600 - 10)
             let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .needsRefresh(let old) = v.upstream else { Issue.record("expected needsRefresh"); return }
             #expect(try await h.tollgate.tokens.upstreamAccessToken(for: v) == old.accessToken)

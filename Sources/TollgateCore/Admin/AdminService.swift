@@ -30,8 +30,11 @@ public struct AdminService: Sendable {
             throw TollgateError.invalidInput("slug '\(new.slug)' is invalid: use 1-63 of a-z, 0-9 and '-'")
         }
         try Self.requireHTTPURL(new.upstreamMCPURL, "--upstream-mcp")
-        for (ttl, name) in [(new.accessTokenTTL, "access"), (new.refreshTokenIdleTTL, "refresh"), (new.refreshTokenAbsoluteTTL, "absolute refresh")] where ttl <= 0 {
-            throw TollgateError.invalidInput("the \(name) lifetime must be positive")
+        for (ttl, name) in [(new.accessTokenTTL, "access"), (new.refreshTokenIdleTTL, "refresh"), (new.refreshTokenAbsoluteTTL, "absolute refresh")] where !(ttl.isFinite && ttl >= 1 && ttl <= Self.maximumLifetime) {
+            throw TollgateError.invalidInput("the \(name) lifetime must be between 1 second and 10 years")
+        }
+        guard !new.name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw TollgateError.invalidInput("the server name must not contain control characters")
         }
         let server = try store.createServer(new, at: clock.now())
         try store.appendAudit(NewAuditEvent(actor: actor, action: "server.add", serverID: server.id, detail: server.slug), at: clock.now())
@@ -230,6 +233,9 @@ public struct AdminService: Sendable {
     public func audit(grantID: Int64? = nil, since: Date? = nil, limit: Int = 100, before: Int64? = nil) throws -> [AuditEvent] {
         try store.auditEvents(grantID: grantID, since: since, limit: limit, before: before)
     }
+
+    /// The longest token lifetime an admin may configure.
+    public static let maximumLifetime: TimeInterval = 10 * 365 * 86400
 
     static func requireHTTPURL(_ s: String, _ what: String) throws {
         guard let url = URL(string: s), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {

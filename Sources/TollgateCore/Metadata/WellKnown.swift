@@ -47,13 +47,14 @@ public enum WellKnown {
 
     /// RFC 9728 metadata of `{base}/mcp/{slug}`; scopes without `offline_access`.
     public static func protectedResourceMetadata(server: Server, urls: PublicURLs) -> Data {
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "resource": urls.resource(server.slug),
             "authorization_servers": [urls.issuer(server.slug)],
             "bearer_methods_supported": ["header"],
-            "scopes_supported": server.scopes.filter { $0 != "offline_access" },
             "resource_name": server.name,
         ]
+        let scopes = server.scopes.filter { $0 != "offline_access" }
+        if !scopes.isEmpty { object["scopes_supported"] = scopes }
         return encode(object)
     }
 

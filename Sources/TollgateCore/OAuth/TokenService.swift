@@ -34,7 +34,7 @@ public struct TokenService: Sendable {
     /// Registers a client for a server (RFC 7591). Redirect URIs must be absolute `https` URLs, or `http`
     /// on a loopback host, or a private-use scheme; no fragments.
     public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") throws -> RegisteredClient {
-        guard let server = try store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("unknown server") }
+        guard let server = try store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("no server '\(serverSlug)'") }
         guard !registration.redirectURIs.isEmpty else {
             throw OAuthError(.invalidRedirectURI, "redirect_uris must list at least one URI")
         }
@@ -46,6 +46,9 @@ public struct TokenService: Sendable {
             throw OAuthError(.invalidClientMetadata, "grant type '\(UpstreamError.sanitize(bad, limit: 40))' is not supported")
         }
         guard registration.name.count <= 200 else { throw OAuthError(.invalidClientMetadata, "client_name is too long") }
+        guard !registration.name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw OAuthError(.invalidClientMetadata, "client_name must not contain control characters")
+        }
         let id = "tgc_" + TokenGenerator.make(prefix: "").value.prefix(22)
         let secret = registration.authMethod == .none ? nil : TokenGenerator.make(prefix: TokenGenerator.clientSecretPrefix)
         let client = Client(id: id, serverID: server.id, name: registration.name.isEmpty ? id : registration.name,

@@ -165,7 +165,8 @@ extension SQLiteStore {
         try write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: """
-                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1
+                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1,
+                    proxy_access_expires_at = NULL
                 WHERE id = ? AND state != 'revoked'
                 """, arguments: [ms, ms, id])
             let changed = db.changesCount > 0

@@ -340,7 +340,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
             guard db.changesCount > 0 else { throw TollgateError.notFound("no client '\(id)'") }
             try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND client_id = ?", arguments: [ms, id])
             try db.execute(sql: """
-                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1
+                UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1,
+                    proxy_access_expires_at = NULL
                 WHERE client_id = ? AND state != 'revoked'
                 """, arguments: [ms, ms, id])
             return db.changesCount

@@ -144,13 +144,23 @@ public struct UpstreamClient: Sendable {
             if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
                 throw UpstreamError(.transient, message: "the upstream did not answer within \(timeout.nanoseconds / 1_000_000) ms")
             }
-            throw UpstreamError(.transient, message: "the upstream call failed: \(error)")
+            throw UpstreamError(.transient, message: "the upstream call failed (\(Self.shortDescription(error)))")
         } catch let error as NIOTooManyBytesError {
             _ = error
             throw UpstreamError(.transient, message: "the upstream answer exceeds \(Self.maxResponseBytes) bytes")
         } catch {
-            throw UpstreamError(.transient, message: "the upstream call failed: \(UpstreamError.sanitize(String(describing: error)))")
+            throw UpstreamError(.transient, message: "the upstream call failed (\(Self.shortDescription(error)))")
         }
+    }
+
+    /// A short, balanced description of a transport error ("connection refused", "connection reset", ...).
+    static func shortDescription(_ error: Error) -> String {
+        let text = String(describing: error).lowercased()
+        for known in ["connection refused", "connection reset", "timed out", "no route to host", "network is unreachable",
+                      "host is down", "broken pipe", "certificate", "name resolution", "remote connection closed", "tls"] where text.contains(known) {
+            return known
+        }
+        return "transport error"
     }
 
     /// Classifies a non-200 token-endpoint answer (RFC 6749 §5.2).

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import TollgateCore
 import TollgateDevUpstream
 
@@ -17,6 +18,11 @@ final class Harness: @unchecked Sendable {
     let client: RegisteredClient
     let urls = PublicURLs(base: "http://127.0.0.1:8080")
     static let redirectURI = "http://127.0.0.1:33418/callback"
+    static let logger: Logger = {
+        var l = Logger(label: "test.tollgate")
+        l.logLevel = .error
+        return l
+    }()
 
     /// - Parameters:
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
@@ -28,11 +34,13 @@ final class Harness: @unchecked Sendable {
         databasePath = directory + "/tollgate.sqlite"
         var behaviour = DevUpstreamBehaviour()
         behaviour.accessTTL = accessTTL
-        dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour, client: upstreamClient))
+        var quiet = Logger(label: "test.dev-upstream")
+        quiet.logLevel = .critical
+        dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour, client: upstreamClient), logger: quiet)
         (devURL, devTask) = try await dev.start()
         let store = try SQLiteStore(path: databasePath)
         tollgate = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
-                                clock: clock, upstreamTimeout: upstreamTimeout)
+                                clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger)
         server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp", scopes: ["files.read"]))
         provider = try await tollgate.admin.addProvider(serverSlug: "files", NewProvider(
             kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import TollgateCore
+
+/// `tollgate client …`: MCP clients registered with Tollgate.
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client", abstract: "Manage MCP clients registered with Tollgate.",
+        subcommands: [List.self, Show.self, Add.self, Revoke.self])
+
+    /// The slug of each server by id, for showing clients and grants.
+    static func serverSlugs(_ tollgate: Tollgate) throws -> [Int64: String] {
+        Dictionary(try tollgate.admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// `tollgate client list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List clients.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+        @OptionGroup var paging: PagingOptions
+
+        @Option(help: ArgumentHelp("Only clients of this server.", valueName: "slug"))
+        var server: String?
+
+        func run() async throws {
+            let (page, slugs, now) = try await CoreSession.run(database) { tollgate in
+                (try tollgate.admin.clients(serverSlug: server, limit: paging.limit, after: paging.after),
+                 try ClientCommand.serverSlugs(tollgate), tollgate.clock.now())
+            }
+            if output.json {
+                try Output.json(page.items.map { JSONView.client($0, serverSlug: slugs[$0.serverID]) })
+            } else {
+                Output.table(["ID", "SERVER", "NAME", "TYPE", "REDIRECT URIS", "REGISTERED", "STATUS"], page.items.map { c in
+                    [c.id, slugs[c.serverID] ?? "?", c.name, c.isConfidential ? "confidential" : "public",
+                     c.redirectURIs.joined(separator: " "), "\(c.registeredBy), \(Output.relative(c.createdAt, now: now))",
+                     c.revokedAt == nil ? "active" : "revoked"]
+                }, empty: "no clients")
+            }
+            paging.announce(nextCursor: page.nextCursor)
+        }
+    }
+
+    /// `tollgate client show ID`
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one client.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The client id.")
+        var id: String
+
+        func run() async throws {
+            let (client, slugs, now) = try await CoreSession.run(database) { tollgate in
+                (try tollgate.admin.client(id: id), try ClientCommand.serverSlugs(tollgate), tollgate.clock.now())
+            }
+            if output.json {
+                try Output.json(JSONView.client(client, serverSlug: slugs[client.serverID]))
+                return
+            }
+            Output.fields([
+                ("client", client.id),
+                ("server", slugs[client.serverID] ?? "?"),
+                ("name", client.name),
+                ("type", client.isConfidential ? "confidential" : "public"),
+                ("auth method", client.authMethod.rawValue),
+                ("grant types", client.grantTypes.joined(separator: " ")),
+                ("registered by", client.registeredBy),
+                ("created", Output.instant(client.createdAt, now: now)),
+                ("revoked", client.revokedAt.map { Output.instant($0, now: now) } ?? "no"),
+            ] + client.redirectURIs.map { ("redirect URI", $0) })
+        }
+    }
+
+    /// `tollgate client add --server SLUG --name N --redirect-uri URI … [--confidential]`
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a client as an admin.",
+            discussion: "A confidential client's secret is printed once, here, and never again.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: ArgumentHelp("The server's slug.", valueName: "slug"))
+        var server: String
+
+        @Option(help: "The client's display name.")
+        var name: String
+
+        @Option(name: .customLong("redirect-uri"), help: ArgumentHelp("A redirect URI (repeatable).", valueName: "uri"))
+        var redirectURIs: [String] = []
+
+        @Flag(help: "Register a confidential client (client_secret_basic) instead of a public one.")
+        var confidential = false
+
+        func validate() throws {
+            guard !name.isEmpty, name.count <= 200 else { throw ValidationError("--name must be 1-200 characters") }
+            guard !redirectURIs.isEmpty else { throw ValidationError("give at least one --redirect-uri") }
+            guard Set(redirectURIs).count == redirectURIs.count else { throw ValidationError("a --redirect-uri is given twice") }
+        }
+
+        func run() async throws {
+            let registered = try await CoreSession.run(database) { tollgate in
+                _ = try tollgate.admin.server(slug: server)
+                return try tollgate.admin.registerClient(serverSlug: server, ClientRegistration(
+                    name: name, redirectURIs: redirectURIs, authMethod: confidential ? .clientSecretBasic : .none))
+            }
+            print("client_id: \(registered.client.id)")
+            if let secret = registered.secret {
+                print("client_secret: \(secret.value)")
+                Output.note("tollgate: warning: the client secret is shown only this once; store it now")
+            }
+        }
+    }
+
+    /// `tollgate client revoke ID`
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a client and all its grants.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The client id.")
+        var id: String
+
+        func run() async throws {
+            let count = try await CoreSession.run(database) { tollgate in try tollgate.admin.revokeClient(id: id) }
+            print("client \(id) revoked; \(count) grant(s) revoked")
+        }
+    }
+}

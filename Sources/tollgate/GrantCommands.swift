@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import TollgateCore
+
+/// `tollgate grant …`: user × client × server authorizations and their upstream credentials.
+struct GrantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant", abstract: "Inspect, refresh and revoke grants.",
+        subcommands: [List.self, Show.self, Refresh.self, Revoke.self])
+
+    /// `last refresh` in words: `3m ago (succeeded)` or `never`.
+    static func lastRefresh(_ grant: Grant, now: Date) -> String {
+        guard let at = grant.lastRefreshAt else { return "never" }
+        return Output.relative(at, now: now) + (grant.lastRefreshOutcome.map { " (\($0.rawValue))" } ?? "")
+    }
+
+    /// When the grant's live proxy access token expires; a revoked grant has none, whatever the row still says.
+    static func proxyExpiry(_ grant: Grant) -> Date? {
+        grant.state == .revoked ? nil : grant.proxyAccessExpiresAt
+    }
+
+    /// `grant list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List grants, paged through the store.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Option(help: ArgumentHelp("Only grants of this server.", valueName: "slug"))
+        var server: String?
+
+        @Option(help: "Only grants with this status.")
+        var status: GrantStatus?
+
+        @Option(name: .customLong("client"), help: ArgumentHelp("Only grants of this client.", valueName: "id"))
+        var clientID: String?
+
+        @Option(help: ArgumentHelp("Only grants of this upstream subject.", valueName: "subject"))
+        var subject: String?
+
+        @Option(help: "Order of the listing.")
+        var sort: GrantSort = .newest
+
+        @OptionGroup var paging: PagingOptions
+
+        func run() async throws {
+            let query = GrantQuery(serverSlug: server, status: status, clientID: clientID, subject: subject,
+                                   sort: sort, limit: paging.limit, after: paging.after)
+            let (page, now) = try await CoreSession.run(database) { tollgate in
+                (try tollgate.admin.grants(query), tollgate.clock.now())
+            }
+            if output.json {
+                try Output.json(page.items.map { JSONView.grant($0, now: now) })
+            } else {
+                Output.table(["ID", "SERVER", "CLIENT", "SUBJECT", "STATUS", "PROXY EXPIRES", "UPSTREAM EXPIRES", "UPSTREAM RT", "LAST REFRESH"],
+                             page.items.map { g in
+                    [String(g.id), g.serverSlug, g.clientName, g.subject ?? "unknown", g.status(at: now).rawValue,
+                     Output.relative(GrantCommand.proxyExpiry(g), now: now, unknown: "none"),
+                     Output.relative(g.upstream.accessExpiresAt, now: now),
+                     Output.yesNo(g.upstream.hasRefreshToken), GrantCommand.lastRefresh(g, now: now)]
+                }, empty: "no grants")
+            }
+            paging.announce(nextCursor: page.nextCursor)
+        }
+    }
+
+    /// `grant show ID`
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a grant: expiries, status, refreshability and history.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The grant id.")
+        var id: Int64
+
+        func run() async throws {
+            let (detail, now) = try await CoreSession.run(database) { tollgate in
+                (try tollgate.admin.grantDetail(id: id), tollgate.clock.now())
+            }
+            if output.json {
+                try Output.json(JSONView.grantDetail(detail))
+                return
+            }
+            let g = detail.grant
+            var refreshable = "yes"
+            if case .notRefreshable(let reason) = detail.refreshability { refreshable = "no: \(reason.rawValue)" }
+            var fields: [(String, String)] = [
+                ("grant", String(g.id)),
+                ("server", g.serverSlug),
+                ("client", "\(g.clientName) (\(g.clientID))"),
+                ("subject", g.subject ?? "unknown"),
+                ("scopes", g.scopes.isEmpty ? "none" : g.scopes.joined(separator: " ")),
+                ("resource", g.resource),
+                ("status", detail.status.rawValue),
+                ("refreshable", refreshable),
+                ("proxy access expires", Output.instant(GrantCommand.proxyExpiry(g), now: now, unknown: "none (no live access token)")),
+                ("upstream access expires", Output.instant(g.upstream.accessExpiresAt, now: now, unknown: "unknown (the upstream did not say)")),
+                ("upstream refresh token", g.upstream.hasRefreshToken ? "present" : "absent"),
+            ]
+            if g.upstream.hasRefreshToken {
+                fields.append(("upstream refresh expires", Output.instant(g.upstream.refreshExpiresAt, now: now, unknown: "unknown (the upstream did not say)")))
+            }
+            fields.append(("upstream scope", g.upstream.scope ?? "not stated"))
+            fields.append(("last refresh", GrantCommand.lastRefresh(g, now: now)))
+            if g.refreshFailures > 0 {
+                fields.append(("refresh failures", "\(g.refreshFailures) in a row" +
+                               (g.refreshNotBefore.map { "; next automatic try \(Output.relative($0, now: now))" } ?? "")))
+            }
+            fields.append(("created", Output.instant(g.createdAt, now: now)))
+            fields.append(("updated", Output.instant(g.updatedAt, now: now)))
+            if let revokedAt = g.revokedAt { fields.append(("revoked", Output.instant(revokedAt, now: now))) }
+            Output.fields(fields)
+
+            print("\nrefresh history:")
+            Output.table(["TIME", "ACTOR", "OUTCOME", "DETAIL"], detail.refreshHistory.map { e in
+                [Output.instant(e.at, now: now), e.actor, e.outcome, e.detail]
+            }, empty: "no refresh attempts")
+            print("\naudit events:")
+            AuditCommand.printTable(detail.events, now: now, empty: "no events")
+        }
+    }
+
+    /// `grant refresh ID`
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Force an upstream refresh through the same code path the gateway uses.",
+            discussion: "Exits 1 unless the upstream credential is fresh afterwards.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The grant id.")
+        var id: Int64
+
+        /// The JSON shape of a refresh result (no credential, only its expiry).
+        struct ResultView: Encodable {
+            var grant: Int64
+            var outcome: String
+            var refreshed: Bool
+            var message: String
+            var calledUpstream: Bool
+            var retryAfterSeconds: Double?
+            var upstreamAccessExpiresAt: Date?
+        }
+
+        func run() async throws {
+            let (result, now) = try await CoreSession.run(database) { tollgate in
+                (try await tollgate.admin.forceRefresh(grantID: id), tollgate.clock.now())
+            }
+            var view = ResultView(grant: id, outcome: "", refreshed: false, message: result.message,
+                                  calledUpstream: result.calledUpstream, upstreamAccessExpiresAt: result.credential?.accessExpiresAt)
+            switch result.outcome {
+            case .refreshed: view.outcome = "refreshed"; view.refreshed = true
+            case .notRefreshable(let reason): view.outcome = "not-refreshable"; view.message = reason.rawValue
+            case .needsReauth: view.outcome = "needs-reauth"
+            case .providerMisconfigured: view.outcome = "provider-misconfigured"
+            case .transient(let retryAfter): view.outcome = "transient"; view.retryAfterSeconds = retryAfter
+            case .notFound: view.outcome = "not-found"
+            }
+            if output.json {
+                try Output.json(view)
+            } else if view.refreshed {
+                print("grant \(id): refreshed" + (view.calledUpstream ? "" : " (no upstream call was needed)") +
+                      "; upstream access expires \(Output.relative(view.upstreamAccessExpiresAt, now: now))")
+            } else {
+                print("grant \(id): \(view.outcome)" + (view.retryAfterSeconds.map { " (retry in \(Output.span($0)))" } ?? ""))
+            }
+            guard view.refreshed else {
+                throw CommandFailure("grant \(id) was not refreshed: \(view.outcome): \(view.message)")
+            }
+        }
+    }
+
+    /// `grant revoke ID [--upstream]`
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a grant and its proxy tokens.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The grant id.")
+        var id: Int64
+
+        @Flag(help: "First revoke the upstream refresh (or access) token at the provider.")
+        var upstream = false
+
+        func run() async throws {
+            let note = try await CoreSession.run(database) { tollgate in
+                try await tollgate.admin.revokeGrant(id: id, upstream: upstream)
+            }
+            switch (upstream, note) {
+            case (false, let note?): print("grant \(id): \(note)")
+            case (true, let note?): print("grant \(id) revoked; upstream: \(Output.singleLine(note))")
+            default: print("grant \(id) revoked")
+            }
+        }
+    }
+}

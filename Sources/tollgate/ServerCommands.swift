@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import TollgateCore
+
+/// `tollgate server …`: the protected MCP servers.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server", abstract: "Manage protected MCP servers.",
+        subcommands: [Add.self, List.self, Show.self, Remove.self])
+
+    /// `tollgate server add SLUG --upstream-mcp URL …`
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a protected MCP server.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "URL-safe short name used in every path: 1-63 of a-z, 0-9 and '-'.")
+        var slug: String
+
+        @Option(name: .customLong("upstream-mcp"), help: ArgumentHelp("Where the gateway forwards MCP requests.", valueName: "url"),
+                transform: Parse.httpURL)
+        var upstreamMCP: String
+
+        @Option(help: "Display name (default: the slug).")
+        var name: String?
+
+        @Option(name: .customLong("access-ttl"), help: ArgumentHelp("Proxy access-token lifetime: seconds or 30s/15m/2h/7d (default 1h).", valueName: "duration"),
+                transform: Parse.duration)
+        var accessTTL: DurationArgument?
+
+        @Option(name: .customLong("refresh-ttl"), help: ArgumentHelp("Proxy refresh-token idle lifetime (default 30d).", valueName: "duration"),
+                transform: Parse.duration)
+        var refreshTTL: DurationArgument?
+
+        @Option(help: ArgumentHelp("Scopes advertised for the server, space-separated: \"a b\".", valueName: "scopes"),
+                transform: Parse.scopes)
+        var scopes: ScopeList?
+
+        func validate() throws {
+            guard Server.isValidSlug(slug) else {
+                throw ValidationError("slug '\(Output.singleLine(slug))' is invalid: use 1-63 of a-z, 0-9 and '-', not starting with '-'")
+            }
+            if let name, name.isEmpty || name.count > 200 { throw ValidationError("--name must be 1-200 characters") }
+            if scopes?.items.contains("offline_access") == true {
+                throw ValidationError("offline_access is not a server scope: Tollgate adds it to its own metadata")
+            }
+            if let refreshTTL, Double(refreshTTL.seconds) > Server.defaultRefreshAbsoluteTTL {
+                throw ValidationError("--refresh-ttl may be at most \(Int(Server.defaultRefreshAbsoluteTTL) / 86_400)d (the absolute refresh lifetime)")
+            }
+        }
+
+        func run() async throws {
+            let server = try await CoreSession.run(database) { tollgate in
+                try tollgate.admin.addServer(NewServer(
+                    slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
+                    accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
+                    refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL))
+            }
+            print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
+        }
+    }
+
+    /// `tollgate server list`
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List servers.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let (servers, providers) = try await CoreSession.run(database) { tollgate in
+                (try tollgate.admin.servers(), try tollgate.admin.providers())
+            }
+            let providerOf = Dictionary(providers.map { ($0.server.id, $0.provider) }, uniquingKeysWith: { first, _ in first })
+            if output.json {
+                try Output.json(servers.map { JSONView.server($0, provider: providerOf[$0.id]) })
+                return
+            }
+            Output.table(["SLUG", "NAME", "UPSTREAM MCP", "PROVIDER", "ACCESS TTL", "REFRESH TTL", "SCOPES"], servers.map { s in
+                [s.slug, s.name, s.upstreamMCPURL, providerOf[s.id]?.kind.rawValue ?? "none",
+                 Output.span(s.accessTokenTTL), Output.span(s.refreshTokenIdleTTL), s.scopes.joined(separator: " ")]
+            }, empty: "no servers")
+        }
+    }
+
+    /// `tollgate server show SLUG`
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one server.")
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The server's slug.")
+        var slug: String
+
+        func run() async throws {
+            let (server, provider, urls, now) = try await CoreSession.run(database) { tollgate in
+                let server = try tollgate.admin.server(slug: slug)
+                let provider = try tollgate.admin.providers().first { $0.server.id == server.id }?.provider
+                return (server, provider, try tollgate.admin.publicURLs(), tollgate.clock.now())
+            }
+            if output.json {
+                try Output.json(JSONView.server(server, provider: provider))
+                return
+            }
+            Output.fields([
+                ("server", server.slug),
+                ("id", String(server.id)),
+                ("name", server.name),
+                ("upstream MCP URL", server.upstreamMCPURL),
+                ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
+                ("access token TTL", Output.span(server.accessTokenTTL)),
+                ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
+                ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
+                ("resource", urls.resource(server.slug)),
+                ("issuer", urls.issuer(server.slug)),
+                ("created", Output.instant(server.createdAt, now: now)),
+            ])
+        }
+    }
+
+    /// `tollgate server remove SLUG`
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a server with its provider, clients and grants.")
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The server's slug.")
+        var slug: String
+
+        func run() async throws {
+            let removed = try await CoreSession.run(database) { tollgate in try tollgate.admin.removeServer(slug: slug) }
+            print("server '\(slug)' removed with \(removed) grant(s)")
+        }
+    }
+}
