@@ -1,0 +1,177 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+import TollgateCore
+import TollgateDevUpstream
+
+/// The `tollgate` binary run as a user would, against a temporary database.
+@Suite("tollgate CLI (built binary)")
+struct CLITests {
+    func json(_ text: String) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+    }
+
+    @Test func everyCommandWorksInATemporaryDatabase() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let (grantID, pair) = try await h.makeGrant(subject: "alice")
+            let env = ["TOLLGATE_DB": h.databasePath, "EXTRA_SECRET": "mail-upstream-secret"]
+            func run(_ args: String...) async throws -> CLI.Result {
+                let r = try await CLI.run(binary, args, environment: env)
+                #expect(r.status == 0, "tollgate \(args.joined(separator: " ")) exited \(r.status): \(r.stderr)")
+                for secret in [pair.accessToken.value, pair.refreshToken.value, "mail-upstream-secret", "dev-secret"] {
+                    #expect(!r.stdout.contains(secret) && !r.stderr.contains(secret), "a secret leaked from \(args)")
+                }
+                return r
+            }
+            func runJSON(_ args: String...) async throws -> Any {
+                let r = try await CLI.run(binary, args + ["--json"], environment: env)
+                #expect(r.status == 0, "tollgate \(args.joined(separator: " ")) --json exited \(r.status): \(r.stderr)")
+                return try json(r.stdout)
+            }
+
+            _ = try await run("server", "add", "mail", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--name", "Mail")
+            let servers = try #require(try await runJSON("server", "list") as? [[String: Any]])
+            #expect(Set(servers.compactMap { $0["slug"] as? String }) == ["files", "mail"])
+            #expect(try await runJSON("server", "show", "mail") is [String: Any])
+            _ = try await run("provider", "add", "--server", "mail", "--kind", "oauth2",
+                              "--authorization-endpoint", h.devURL + "/authorize", "--token-endpoint", h.devURL + "/token",
+                              "--client-id", "mail-client", "--client-secret-env", "EXTRA_SECRET", "--scopes", "mail.read")
+            let providers = try #require(try await runJSON("provider", "list") as? [[String: Any]])
+            #expect(providers.count == 2)
+            #expect(try await runJSON("provider", "show", "files") is [String: Any])
+            let added = try await run("client", "add", "--server", "mail", "--name", "Desk", "--redirect-uri", "http://127.0.0.1:5000/cb")
+            #expect(added.stdout.contains("client_id: tgc_"))
+            let clients = try #require(try await runJSON("client", "list") as? [[String: Any]])
+            #expect(clients.count == 2)
+            _ = try await runJSON("client", "show", h.client.client.id)
+
+            let grants = try #require(try await runJSON("grant", "list", "--server", "files") as? [[String: Any]])
+            #expect(grants.count == 1)
+            let listed = try await run("grant", "list")
+            #expect(listed.stdout.contains("alice"))
+            #expect(try await runJSON("grant", "show", String(grantID)) is [String: Any])
+            let refreshed = try await run("grant", "refresh", String(grantID))
+            #expect(await h.stats().refreshCalls == 1, "\(refreshed.stdout)")
+
+            let wellKnown = try await run("wellknown", "files")
+            let expected = try h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: try h.tollgate.admin.publicURLs())
+            #expect(Data(wellKnown.stdout.utf8) == expected)
+            let prm = try await run("wellknown", "files", "--protected-resource", "--public-url", "https://p.example")
+            #expect(Data(prm.stdout.utf8) == WellKnown.protectedResourceMetadata(server: h.server, urls: PublicURLs(base: "https://p.example")))
+
+            _ = try await run("keys", "rotate")
+            _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let audit = try #require(try await runJSON("audit", "--grant", String(grantID)) as? [[String: Any]])
+            #expect(audit.contains { ($0["action"] as? String)?.hasPrefix("upstream.refresh") == true })
+            _ = try await runJSON("audit", "--since", "1h")
+
+            _ = try await run("grant", "revoke", String(grantID))
+            #expect(try h.grant(grantID).state == .revoked)
+            let shown = try await run("grant", "show", String(grantID))
+            #expect(shown.stdout.contains("revoked"))
+            _ = try await run("client", "revoke", h.client.client.id)
+            _ = try await run("server", "remove", "mail")
+            #expect(try h.tollgate.admin.servers().map(\.slug) == ["files"])
+        }
+    }
+
+    @Test func badArgumentsExitTwoWithOneClearLine() async throws {
+        let binary = try CLI.binary()
+        let dir = NSTemporaryDirectory() + "tollgate-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["TOLLGATE_DB": dir + "/t.sqlite"]
+        let usage: [[String]] = [
+            ["bogus"], ["grant", "show", "notanumber"], ["server", "add"], ["audit", "--since", "5x"],
+            ["grant", "list", "--status", "weird"], ["server", "add", "Bad Slug", "--upstream-mcp", "http://x/mcp"],
+            ["provider", "add", "--server", "x", "--kind", "saml", "--client-id", "c"], ["grant", "list", "--limit", "0"],
+        ]
+        for args in usage {
+            let r = try await CLI.run(binary, args, environment: env)
+            #expect(r.status == 2, "tollgate \(args.joined(separator: " ")) exited \(r.status)")
+            #expect(!r.stderr.isEmpty)
+        }
+        let failures: [[String]] = [["server", "show", "nope"], ["grant", "show", "999"], ["grant", "refresh", "999"]]
+        for args in failures {
+            let r = try await CLI.run(binary, args, environment: env)
+            #expect(r.status == 1, "tollgate \(args.joined(separator: " ")) exited \(r.status)")
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "expected one error line, got: \(r.stderr)")
+            #expect(r.stderr.hasPrefix("tollgate: error:"))
+        }
+        let help = try await CLI.run(binary, ["--help"], environment: env)
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("grant"))
+    }
+
+    @Test func aDamagedDatabaseIsAClearFailureAndIsLeftUntouched() async throws {
+        let binary = try CLI.binary()
+        let dir = NSTemporaryDirectory() + "tollgate-cli-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/t.sqlite"
+        let junk = Data(repeating: 0x5A, count: 8192)
+        _ = FileManager.default.createFile(atPath: path, contents: junk)
+        let r = try await CLI.run(binary, ["server", "list"], environment: ["TOLLGATE_DB": path])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("not a SQLite database") || r.stderr.contains("not a valid SQLite database"), "\(r.stderr)")
+        #expect(FileManager.default.contents(atPath: path) == junk)
+    }
+
+    @Test func secretsComeFromFilesOrTheEnvironmentNeverArguments() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let secretFile = h.directory + "/secret.txt"
+            try "file-secret-value\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+            let env = ["TOLLGATE_DB": h.databasePath]
+            _ = try await CLI.run(binary, ["server", "add", "mail", "--upstream-mcp", "http://127.0.0.1:9/mcp"], environment: env)
+            let added = try await CLI.run(binary, ["provider", "add", "--server", "mail", "--kind", "oauth2",
+                                                   "--authorization-endpoint", "http://127.0.0.1:9/a", "--token-endpoint", "http://127.0.0.1:9/t",
+                                                   "--client-id", "m", "--client-secret-file", secretFile], environment: env)
+            #expect(added.status == 0, "\(added.stderr)")
+            #expect(try h.tollgate.admin.provider(serverSlug: "mail").hasClientSecret)
+            let noSecretFlag = try await CLI.run(binary, ["provider", "add", "--server", "files", "--kind", "oauth2", "--client-secret", "x",
+                                                         "--client-id", "m"], environment: env)
+            #expect(noSecretFlag.status == 2)
+            let missingEnv = try await CLI.run(binary, ["server", "add", "x", "--upstream-mcp", "http://127.0.0.1:9/mcp"], environment: env)
+            #expect(missingEnv.status == 0)
+            let unset = try await CLI.run(binary, ["provider", "add", "--server", "x", "--kind", "oauth2",
+                                                   "--authorization-endpoint", "http://127.0.0.1:9/a", "--token-endpoint", "http://127.0.0.1:9/t",
+                                                   "--client-id", "m", "--client-secret-env", "TOLLGATE_TEST_UNSET_VAR"], environment: env)
+            #expect(unset.status != 0)
+            #expect(unset.stderr.contains("TOLLGATE_TEST_UNSET_VAR"))
+        }
+    }
+
+    @Test func devUpstreamRunsAsACommandAndStopsOnSIGTERM() async throws {
+        let binary = try CLI.binary()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["dev-upstream", "--listen", "127.0.0.1:0", "--access-ttl", "5"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var line = ""
+        let handle = out.fileHandleForReading
+        while !line.contains("\n") {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line += String(decoding: chunk, as: UTF8.self)
+        }
+        let url = try #require(line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(url.hasPrefix("http://127.0.0.1:"))
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        let response = try await http.execute(HTTPClientRequest(url: url + "/.well-known/openid-configuration"), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        try await http.shutdown()
+        let data = Data(body.readableBytesView)
+        let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(doc["issuer"] as? String == url)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit || process.terminationStatus == 0)
+    }
+}
