@@ -15,8 +15,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
+        // The shared core: everything every face does goes through it.
         .target(
             name: "TollgateCore",
             dependencies: [
@@ -25,6 +28,34 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // HTTP face: OAuth endpoints, consent page, MCP gateway, metrics.
+        .target(
+            name: "TollgateServer",
+            dependencies: [
+                "TollgateCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // Console state, reducer, renderer into a screen buffer, themes. No curses here.
+        .target(
+            name: "TollgateConsole",
+            dependencies: ["TollgateCore"]
+        ),
+        // ncursesw through a module map and a shim header; only TollgateTerminal imports it.
+        .systemLibrary(
+            name: "CNcursesw",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        // The thin terminal adapter: draws a screen buffer, reads keys.
+        .target(
+            name: "TollgateTerminal",
+            dependencies: ["CNcursesw", "TollgateConsole"]
         ),
         .target(
             name: "TollgateDevUpstream",
@@ -37,6 +68,9 @@ let package = Package(
             name: "tollgate",
             dependencies: [
                 "TollgateCore",
+                "TollgateServer",
+                "TollgateConsole",
+                "TollgateTerminal",
                 "TollgateDevUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -44,7 +78,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TollgateCore", "TollgateConsole", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks"
         ),
         .testTarget(
@@ -57,6 +91,22 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "TollgateServerTests",
+            dependencies: [
+                "TollgateServer",
+                "TollgateCore",
+                "TollgateDevUpstream",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TollgateConsoleTests",
+            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal"],
+            exclude: ["Snapshots"]
         ),
     ]
 )

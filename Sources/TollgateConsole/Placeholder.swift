@@ -1,0 +1,2 @@
+/// Console module placeholder; see the console issue.
+enum TollgateConsoleModule {}
