@@ -16,7 +16,7 @@ public final class Tollgate: Sendable {
     /// Wires the core over `store`. When `httpClient` is nil, one is created and shut down by ``shutdown()``.
     public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock(),
                 httpClient: HTTPClient? = nil, upstreamTimeout: TimeInterval = 10, refreshSkew: TimeInterval = 30,
-                logger: Logger = Logger(label: "tollgate")) throws {
+                logger: Logger = Logger(label: "tollgate"), refreshObserver: RefreshObserver? = nil) throws {
         self.store = store
         self.clock = clock
         vault = try Vault(store: store, master: master, clock: clock)
@@ -25,7 +25,7 @@ public final class Tollgate: Sendable {
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
         refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,
-                                       leaseDuration: max(30, upstreamTimeout * 3), logger: logger)
+                                       leaseDuration: max(30, upstreamTimeout * 3), logger: logger, observer: refreshObserver)
         tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger)
         admin = AdminService(store: store, vault: vault, refresher: refresher, upstream: upstream, tokens: tokens, clock: clock)
     }
@@ -33,10 +33,12 @@ public final class Tollgate: Sendable {
     /// Opens the SQLite store at `databasePath` with its master key (environment or key file).
     public static func open(databasePath: String, clock: any TollgateClock = SystemClock(),
                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                            upstreamTimeout: TimeInterval = 10, logger: Logger = Logger(label: "tollgate")) throws -> Tollgate {
+                            upstreamTimeout: TimeInterval = 10, logger: Logger = Logger(label: "tollgate"),
+                            refreshObserver: RefreshObserver? = nil) throws -> Tollgate {
         let store = try SQLiteStore(path: databasePath)
         let master = try MasterKey.load(forDatabaseAt: databasePath, environment: environment)
-        return try Tollgate(store: store, master: master, clock: clock, upstreamTimeout: upstreamTimeout, logger: logger)
+        return try Tollgate(store: store, master: master, clock: clock, upstreamTimeout: upstreamTimeout, logger: logger,
+                            refreshObserver: refreshObserver)
     }
 
     /// Releases the HTTP client this instance created.

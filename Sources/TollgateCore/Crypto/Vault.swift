@@ -35,6 +35,12 @@ public final class Vault: Sendable {
         return SecretBox(keys: keys, activeKeyID: newest.id)
     }
 
+    /// A key derived from the master key for `purpose` (for example signing consent cookies). Stable across
+    /// restarts and processes sharing the master key; independent of data-key rotation.
+    public func derivedKey(purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: master.key, info: Data("tollgate/\(purpose)".utf8), outputByteCount: 32)
+    }
+
     /// The id of the key that seals new values.
     public var activeKeyID: UInt32 { box.withLock { $0.activeKeyID } }
 

@@ -2,6 +2,9 @@ import Foundation
 import Logging
 import Synchronization
 
+/// Receives the outcome and duration (seconds) of every upstream refresh call, e.g. for metrics.
+public typealias RefreshObserver = @Sendable (RefreshOutcome, TimeInterval) -> Void
+
 /// The one upstream-refresh function used by the gateway, the `refresh_token` grant, the console and the CLI.
 ///
 /// Single flight at two levels: callers in one process share one task per grant; processes share a
@@ -22,10 +25,13 @@ public final class RefreshCoordinator: Sendable {
     /// How often a waiter polls the lease.
     public let pollInterval: TimeInterval
     private let inflight = Mutex<[Int64: Task<RefreshResult, Never>]>([:])
+    /// Told about every upstream call this coordinator makes: its outcome and how long it took.
+    let observer: RefreshObserver?
 
     public init(store: any TollgateStore, vault: Vault, upstream: UpstreamClient, clock: any TollgateClock,
                 skew: TimeInterval = 30, leaseDuration: TimeInterval = 30, pollInterval: TimeInterval = 0.05,
-                logger: Logger = Logger(label: "tollgate.refresh")) {
+                logger: Logger = Logger(label: "tollgate.refresh"), observer: RefreshObserver? = nil) {
+        self.observer = observer
         self.store = store
         self.vault = vault
         self.upstream = upstream
@@ -165,7 +171,19 @@ public final class RefreshCoordinator: Sendable {
             ? store.sealedProviderSecret(providerID: provider.id).map { Secret(try vault.open($0, for: .provider(provider.id))) }
             : nil
         do {
-            let response = try await upstream.refresh(refreshToken, with: ProviderAccess(provider: provider, clientSecret: secret))
+            let response: UpstreamTokenResponse
+            do {
+                response = try await upstream.refresh(refreshToken, with: ProviderAccess(provider: provider, clientSecret: secret))
+                observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
+            } catch let error as UpstreamError {
+                let outcome: RefreshOutcome = switch error.kind {
+                case .invalidGrant: .needsReauth
+                case .misconfigured: .providerMisconfigured
+                case .transient: .transient
+                }
+                observer?(outcome, clock.now().timeIntervalSince(startedAt))
+                throw error
+            }
             let now = clock.now()
             let fresh = response.credential(at: now, previous: previous)
             let newSealed = SealedCredential(

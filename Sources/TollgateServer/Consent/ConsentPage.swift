@@ -1,0 +1,27 @@
+import Foundation
+import TollgateCore
+
+/// The consent page: names the client, its redirect URI host and the scopes, and posts back a plain
+/// HTML form (so a test harness can approve it headlessly).
+enum ConsentPage {
+    static func render(_ v: ValidatedAuthorization, transaction: String, csrf: String, action: String) -> String {
+        let host = URLComponents(string: v.redirectURI)?.host ?? v.redirectURI
+        let scopes = v.scopes.isEmpty ? "<li>basic access</li>" : v.scopes.map { "<li><code>\(HTML.escape($0))</code></li>" }.joined()
+        return Page.document(title: "Authorize \(v.client.name)", body: """
+            <div class="card">
+            <h1>Authorize <em>\(HTML.escape(v.client.name))</em>?</h1>
+            <p><strong>\(HTML.escape(v.client.name))</strong> wants to use <strong>\(HTML.escape(v.server.name))</strong> on your behalf.
+            After you approve, you sign in at the provider and are sent back to <strong>\(HTML.escape(host))</strong>.</p>
+            <p>Requested access:</p>
+            <ul>\(scopes)</ul>
+            <form method="post" action="\(HTML.escape(action))">
+            <input type="hidden" name="transaction" value="\(HTML.escape(transaction))">
+            <input type="hidden" name="csrf_token" value="\(HTML.escape(csrf))">
+            <button type="submit" name="decision" value="approve">Approve</button>
+            <button type="submit" name="decision" value="deny">Deny</button>
+            </form>
+            <p><small>Client id <code>\(HTML.escape(v.client.id))</code></small></p>
+            </div>
+            """)
+    }
+}

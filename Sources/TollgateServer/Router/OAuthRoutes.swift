@@ -1,0 +1,221 @@
+import Foundation
+import Hummingbird
+import TollgateCore
+
+extension TollgateHTTPServer {
+    func addOAuthRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/oauth/:slug/register") { request, context in await self.register(request, slug(context)) }
+        router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
+        router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
+        router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
+        router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context)) }
+        router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
+        router.post("/oauth/:slug/introspect") { request, context in await self.introspect(request, slug(context)) }
+        @Sendable func slug(_ context: BasicRequestContext) -> String { context.parameters.get("slug") ?? "" }
+    }
+
+    // MARK: Registration (RFC 7591)
+
+    func register(_ request: Request, _ slug: String) async -> Response {
+        do {
+            let body = try await request.body.collect(upTo: min(configuration.maxBodyBytes, 64 * 1024))
+            guard let json = JSONValue.object(from: Data(buffer: body)) else {
+                throw OAuthError(.invalidClientMetadata, "the body must be a JSON object")
+            }
+            guard case .array(let rawURIs)? = json["redirect_uris"] else {
+                throw OAuthError(.invalidRedirectURI, "redirect_uris is required")
+            }
+            let uris = rawURIs.compactMap(\.stringValue)
+            guard uris.count == rawURIs.count, uris.count <= 20 else { throw OAuthError(.invalidRedirectURI, "redirect_uris must be strings") }
+            let methodName = json["token_endpoint_auth_method"]?.stringValue ?? ClientAuthMethod.clientSecretBasic.rawValue
+            guard let method = ClientAuthMethod(rawValue: methodName) else {
+                throw OAuthError(.invalidClientMetadata, "token_endpoint_auth_method '\(UpstreamErrorText.clip(methodName))' is not supported")
+            }
+            if let types = json["response_types"]?.arrayOfStrings, types != ["code"] {
+                throw OAuthError(.invalidClientMetadata, "response_types must be [\"code\"]")
+            }
+            let grantTypes = json["grant_types"]?.arrayOfStrings ?? ["authorization_code", "refresh_token"]
+            let registered = try tollgate.tokens.registerClient(serverSlug: slug, ClientRegistration(
+                name: json["client_name"]?.stringValue ?? "", redirectURIs: uris, authMethod: method, grantTypes: grantTypes))
+            var answer: [String: Any] = [
+                "client_id": registered.client.id,
+                "client_id_issued_at": Int(registered.client.createdAt.timeIntervalSince1970),
+                "client_name": registered.client.name,
+                "redirect_uris": registered.client.redirectURIs,
+                "grant_types": registered.client.grantTypes,
+                "response_types": ["code"],
+                "token_endpoint_auth_method": registered.client.authMethod.rawValue,
+            ]
+            if let secret = registered.secret {
+                answer["client_secret"] = secret.value
+                answer["client_secret_expires_at"] = 0
+            }
+            var response = Responses.json(answer, status: .created)
+            response.headers[.accessControlAllowOrigin] = "*"
+            return response
+        } catch {
+            return Responses.oauthError(internalError(error, "registration"))
+        }
+    }
+
+    // MARK: Authorization and consent
+
+    func authorizationRequest(_ q: [String: String?]) -> AuthorizationRequest {
+        func value(_ name: String) -> String? { q[name] ?? nil }
+        return AuthorizationRequest(responseType: value("response_type"), clientID: value("client_id"), redirectURI: value("redirect_uri"),
+                                    scope: value("scope"), state: value("state"), codeChallenge: value("code_challenge"),
+                                    codeChallengeMethod: value("code_challenge_method"), resource: value("resource"))
+    }
+
+    /// Where an authorization error goes: back to the (validated) client with `iss`, or onto a page.
+    func authorizationFailure(_ failure: Error, slug: String) -> Response {
+        switch failure {
+        case AuthorizationFailure.showPage(let error):
+            return Responses.errorPage(error)
+        case AuthorizationFailure.redirect(let error, let uri, let state):
+            return Responses.redirect(URLQuery.appending([
+                ("error", error.code.rawValue), ("error_description", error.errorDescription), ("state", state), ("iss", urls.issuer(slug)),
+            ], to: uri))
+        default:
+            let error = internalError(failure, "authorization")
+            return Responses.errorPage(error, status: error.code == .temporarilyUnavailable ? .serviceUnavailable : .internalServerError)
+        }
+    }
+
+    func authorize(_ request: Request, _ slug: String) async -> Response {
+        let q = request.singleQuery
+        for name in ["client_id", "redirect_uri", "state", "code_challenge", "response_type"] where q.keys.contains(name) && q[name]! == nil {
+            return Responses.errorPage(.invalidRequest("parameter '\(name)' is repeated"))
+        }
+        do {
+            let validated = try tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls)
+            let remembered = RememberedApprovals(cookie: request.cookies[RememberedApprovals.cookieName(slug)]?.value, signer: signer,
+                                                 now: tollgate.clock.now())
+            if remembered.contains(validated.client.id) {
+                let started = try tollgate.tokens.startAuthorization(validated, urls: urls)
+                return Responses.redirect(started.upstreamAuthorizationURL)
+            }
+            return consentPage(validated, request: request, slug: slug, query: q)
+        } catch {
+            return authorizationFailure(error, slug: slug)
+        }
+    }
+
+    func consentPage(_ v: ValidatedAuthorization, request: Request, slug: String, query: [String: String?]) -> Response {
+        var fields: [String: String] = ["slug": slug, "exp": String(Int(tollgate.clock.now().timeIntervalSince1970 + configuration.consentLifetime))]
+        for (k, v) in query { if let v, ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "resource"].contains(k) { fields[k] = v } }
+        if fields["redirect_uri"] == nil { fields["redirect_uri"] = v.redirectURI }
+        let transaction = signer.seal(fields)
+        let browser = request.cookies["tg_browser"]?.value ?? TokenGenerator.make(prefix: "").value
+        let csrf = signer.csrfToken(transaction: transaction, browser: browser)
+        var headers: HTTPFields = [:]
+        headers[.setCookie] = cookie("tg_browser", browser, maxAge: nil)
+        return Responses.html(ConsentPage.render(v, transaction: transaction, csrf: csrf, action: urls.issuer(slug) + "/consent"), headers: headers)
+    }
+
+    func cookie(_ name: String, _ value: String, maxAge: Int?, path: String = "/") -> String {
+        var c = "\(name)=\(value); Path=\(path); HttpOnly; SameSite=Lax"
+        if let maxAge { c += "; Max-Age=\(maxAge)" }
+        if urls.base.hasPrefix("https://") { c += "; Secure" }
+        return c
+    }
+
+    func consent(_ request: Request, _ slug: String) async -> Response {
+        do {
+            guard (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") else {
+                return Responses.errorPage(.invalidRequest("the consent form was not submitted as a form"))
+            }
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            let form = Dictionary(FormEncoding.decode(String(buffer: body)), uniquingKeysWith: { a, _ in a })
+            guard let transaction = form["transaction"], let fields = signer.unseal(transaction), fields["slug"] == slug,
+                  let exp = fields["exp"].flatMap(Int.init) else {
+                return Responses.errorPage(.invalidRequest("the consent page is not valid; start again from the application"))
+            }
+            guard exp > Int(tollgate.clock.now().timeIntervalSince1970) else {
+                return Responses.errorPage(.invalidRequest("the consent page expired; start again from the application"))
+            }
+            guard let browser = request.cookies["tg_browser"]?.value, let csrf = form["csrf_token"],
+                  signer.verify("csrf|\(browser)|\(transaction)", mac: csrf) else {
+                return Responses.errorPage(.invalidRequest("the consent form could not be verified (CSRF); start again from the application"), status: .forbidden)
+            }
+            let validated = try tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls)
+            guard form["decision"] == "approve" else {
+                return Responses.redirect(URLQuery.appending([
+                    ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
+                ], to: validated.redirectURI))
+            }
+            let started = try tollgate.tokens.startAuthorization(validated, urls: urls)
+            var remembered = RememberedApprovals(cookie: request.cookies[RememberedApprovals.cookieName(slug)]?.value, signer: signer, now: tollgate.clock.now())
+            remembered.approve(validated.client.id, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
+            var headers: HTTPFields = [:]
+            headers[.setCookie] = cookie(RememberedApprovals.cookieName(slug), remembered.cookieValue(signer: signer),
+                                         maxAge: Int(configuration.consentMemory), path: "/oauth/\(slug)")
+            return Responses.redirect(started.upstreamAuthorizationURL, headers: headers)
+        } catch {
+            return authorizationFailure(error, slug: slug)
+        }
+    }
+
+    func callback(_ request: Request) async -> Response {
+        let q = request.singleQuery
+        func value(_ name: String) -> String? { q[name] ?? nil }
+        do {
+            let done = try await tollgate.tokens.completeAuthorization(state: value("state"), upstreamCode: value("code"), upstreamError: value("error"),
+                                                                       upstreamErrorDescription: value("error_description"), urls: urls)
+            return Responses.redirect(done.redirectURL)
+        } catch {
+            return authorizationFailure(error, slug: "")
+        }
+    }
+
+    // MARK: Token, revocation, introspection
+
+    func token(_ request: Request, _ slug: String) async -> Response {
+        var grantType = "unknown"
+        do {
+            let form = try await request.form(limit: configuration.maxBodyBytes)
+            grantType = form["grant_type"].map { ["authorization_code", "refresh_token"].contains($0) ? $0 : "unsupported" } ?? "missing"
+            let credentials = try request.clientCredentials(form: form)
+            let pair: TokenPair
+            switch form["grant_type"] {
+            case "authorization_code"?:
+                pair = try tollgate.tokens.exchangeCode(serverSlug: slug, credentials: credentials, code: form["code"],
+                                                        redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"])
+            case "refresh_token"?:
+                pair = try await tollgate.tokens.refresh(serverSlug: slug, credentials: credentials, refreshToken: form["refresh_token"], scope: form["scope"])
+            case nil:
+                throw OAuthError.invalidRequest("grant_type is missing")
+            case let other?:
+                throw OAuthError(.unsupportedGrantType, "grant_type '\(UpstreamErrorText.clip(other))' is not supported")
+            }
+            metrics.tokenGrant(type: grantType, outcome: "ok")
+            return Responses.json(["access_token": pair.accessToken.value, "token_type": pair.tokenType, "expires_in": pair.expiresIn,
+                                   "refresh_token": pair.refreshToken.value, "scope": pair.scope])
+        } catch {
+            let oauth = internalError(error, "token")
+            metrics.tokenGrant(type: grantType, outcome: oauth.code.rawValue)
+            return Responses.oauthError(oauth, basicChallenge: request.basicCredentials != nil)
+        }
+    }
+
+    func revoke(_ request: Request, _ slug: String) async -> Response {
+        do {
+            let form = try await request.form(limit: configuration.maxBodyBytes)
+            try tollgate.tokens.revoke(serverSlug: slug, credentials: try request.clientCredentials(form: form), token: form["token"])
+            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+        } catch {
+            return Responses.oauthError(internalError(error, "revocation"), basicChallenge: request.basicCredentials != nil)
+        }
+    }
+
+    func introspect(_ request: Request, _ slug: String) async -> Response {
+        do {
+            let form = try await request.form(limit: configuration.maxBodyBytes)
+            let info = try tollgate.tokens.introspect(serverSlug: slug, credentials: try request.clientCredentials(form: form),
+                                                       token: form["token"], urls: urls)
+            return Responses.json(info.json)
+        } catch {
+            return Responses.oauthError(internalError(error, "introspection"), basicChallenge: request.basicCredentials != nil)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// How `tollgate serve` listens and behaves.
+public struct ServerConfiguration: Sendable {
+    /// The loopback or interface address to bind.
+    public var host: String
+    public var port: Int
+    /// The public base URL clients see (issuer, resource, redirect URIs); default `http://host:port`.
+    public var publicURL: String?
+    /// The largest request body accepted by OAuth endpoints and the gateway.
+    public var maxBodyBytes: Int
+    /// Timeout of a forwarded MCP request until the backend's response head arrives.
+    public var gatewayTimeout: TimeInterval
+    /// How long an approval remembered in the consent cookie lasts.
+    public var consentMemory: TimeInterval
+    /// How long a consent page stays valid.
+    public var consentLifetime: TimeInterval
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, maxBodyBytes: Int = 1 << 20,
+                gatewayTimeout: TimeInterval = 60, consentMemory: TimeInterval = 30 * 86400, consentLifetime: TimeInterval = 600) {
+        self.host = host
+        self.port = port
+        self.publicURL = publicURL
+        self.maxBodyBytes = maxBodyBytes
+        self.gatewayTimeout = gatewayTimeout
+        self.consentMemory = consentMemory
+        self.consentLifetime = consentLifetime
+    }
+
+    /// The public URLs for a server bound on `port`.
+    public func urls(boundPort: Int? = nil) -> PublicURLsSource {
+        PublicURLsSource(base: publicURL ?? "http://\(host.contains(":") ? "[\(host)]" : host):\(boundPort ?? port)")
+    }
+}
+
+/// The base URL the server announces.
+public struct PublicURLsSource: Sendable {
+    public var base: String
+}

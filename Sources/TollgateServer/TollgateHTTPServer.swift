@@ -1,0 +1,150 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Synchronization
+import TollgateCore
+
+/// `tollgate serve`: the OAuth 2.1 authorization server, consent page and MCP gateway, as thin HTTP
+/// faces over the core. No token rule is written here; every decision is the core's.
+public final class TollgateHTTPServer: Sendable {
+    let tollgate: Tollgate
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+    let signer: ConsentSigner
+    let gatewayClient: HTTPClient
+    let logger: Logger
+    /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
+    private let publicBase: Mutex<String>
+
+    /// - Parameters:
+    ///   - tollgate: the core; create it with `refreshObserver: metrics.upstreamRefresh` to get refresh metrics.
+    ///   - metrics: the registry `/metrics` renders.
+    public init(tollgate: Tollgate, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
+                logger: Logger = Logger(label: "tollgate.serve")) {
+        self.tollgate = tollgate
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        signer = ConsentSigner(vault: tollgate.vault)
+        publicBase = Mutex(configuration.urls().base)
+        var http = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                            timeout: .init(connect: .seconds(5), read: nil),
+                                            connectionPool: .init(idleTimeout: .seconds(60)))
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
+        http.decompression = .disabled
+        gatewayClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    /// The public URLs clients see.
+    public var urls: PublicURLs { PublicURLs(base: publicBase.withLock { $0 }) }
+
+    /// Builds the application; `onRunning` receives the bound port.
+    public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tollgate"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                if self.configuration.publicURL == nil {
+                    self.publicBase.withLock { $0 = self.configuration.urls(boundPort: port).base }
+                }
+                do {
+                    try self.tollgate.store.setSetting(PublicURLs.settingKey, self.urls.base)
+                } catch {
+                    self.logger.warning("could not record the public URL in the store", metadata: ["error": "\(error)"])
+                }
+                await onRunning(port)
+            },
+            logger: logger)
+    }
+
+    /// Runs until SIGTERM or SIGINT, then lets in-flight requests finish and releases the HTTP client.
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        do {
+            try await makeApplication(onRunning: onRunning).runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            await shutdown()
+            throw error
+        }
+        await shutdown()
+    }
+
+    /// Releases the gateway's HTTP client (for tests that build the application themselves).
+    public func shutdown() async {
+        try? await gatewayClient.shutdown()
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
+        addWellKnownRoutes(to: router)
+        addOAuthRoutes(to: router)
+        addGatewayRoutes(to: router)
+        router.get("/healthz") { _, _ in
+            do {
+                _ = try self.tollgate.store.dataVersion()
+                return Responses.json(["status": "ok"], noStore: true)
+            } catch {
+                return Responses.json(["status": "unavailable"], status: .serviceUnavailable)
+            }
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
+        }
+        return router
+    }
+
+    /// Maps an unexpected error to an OAuth error without internals, logging what happened.
+    func internalError(_ error: Error, _ what: String) -> OAuthError {
+        if let e = error as? OAuthError { return e }
+        if let e = error as? TollgateError, e.code == .storeUnavailable {
+            logger.warning("\(what): store unavailable", metadata: ["error": "\(e)"])
+            return .temporarilyUnavailable("the service is busy; try again shortly")
+        }
+        logger.error("\(what) failed", metadata: ["error": "\(error)"])
+        return OAuthError(.serverError, "internal error")
+    }
+}
+
+/// Logs each request (method, path without query, status, duration) at debug level and counts it.
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let route = Self.family(request.uri.path)
+        do {
+            let response = try await next(request, context)
+            metrics.request(route: route, status: response.status.code)
+            if logger.logLevel <= .debug {
+                logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)",
+                                                   "status": "\(response.status.code)", "ms": "\((ContinuousClock.now - start).milliseconds)"])
+            }
+            return response
+        } catch {
+            let status = (error as? HTTPResponseError)?.status.code ?? 500
+            metrics.request(route: route, status: status)
+            logger.info("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)"])
+            throw error
+        }
+    }
+
+    static func family(_ path: String) -> String {
+        if path.hasPrefix("/mcp/") { return "gateway" }
+        if path.hasPrefix("/.well-known/") { return "well-known" }
+        if path.hasPrefix("/oauth/"), let last = path.split(separator: "/").last,
+           ["register", "authorize", "consent", "callback", "token", "revoke", "introspect"].contains(last) {
+            return "oauth-" + last
+        }
+        return "other"
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TollgateCore
+import TollgateServer
+
+/// `tollgate serve`: the OAuth 2.1 authorization server and MCP gateway.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the OAuth endpoints, the consent page and the MCP gateway.",
+        discussion: "Stops gracefully on SIGTERM or SIGINT: in-flight requests finish first.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: ArgumentHelp("Where to listen; port 0 picks a free port.", valueName: "host:port"), transform: ListenAddress.parse)
+    var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+
+    @Option(name: .customLong("public-url"), help: ArgumentHelp("The base URL clients use (default: http://<listen>).", valueName: "url"),
+            transform: Parse.baseURL)
+    var publicURL: String?
+
+    @Option(name: .customLong("max-body"), help: ArgumentHelp("Largest request body in bytes.", valueName: "bytes"))
+    var maxBody = 1 << 20
+
+    @Option(name: .customLong("upstream-timeout"), help: ArgumentHelp("Timeout of calls to the upstream OAuth provider (seconds or 30s/2m).", valueName: "duration"),
+            transform: Parse.duration)
+    var upstreamTimeout = DurationArgument(seconds: 10)
+
+    @Option(name: .customLong("gateway-timeout"), help: ArgumentHelp("Time the MCP server has to start answering (seconds or 30s/2m).", valueName: "duration"),
+            transform: Parse.duration)
+    var gatewayTimeout = DurationArgument(seconds: 60)
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (1024...(64 << 20)).contains(maxBody) else { throw ValidationError("--max-body must be between 1024 and 67108864") }
+        guard Logger.Level(rawValue: logLevel.lowercased()) != nil else { throw ValidationError("--log-level '\(Output.singleLine(logLevel))' is not a level") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tollgate")
+        let metrics = ServerMetrics()
+        let tollgate: Tollgate
+        do {
+            tollgate = try Tollgate.open(databasePath: database.path, upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
+                                         refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) })
+        } catch {
+            throw CommandFailure.wrap(error)
+        }
+        let server = TollgateHTTPServer(
+            tollgate: tollgate,
+            configuration: ServerConfiguration(host: listen.host, port: listen.port, publicURL: publicURL, maxBodyBytes: maxBody,
+                                               gatewayTimeout: TimeInterval(gatewayTimeout.seconds)),
+            metrics: metrics, logger: logger)
+        let host = listen.host
+        do {
+            try await server.run(onRunning: { port in
+                Output.raw(Data("tollgate serve listening on http://\(ListenAddress(host: host, port: port).authority)\n".utf8))
+            })
+        } catch {
+            await tollgate.shutdown()
+            throw CommandFailure("serve on \(listen.authority) failed: \(error)")
+        }
+        await tollgate.shutdown()
+    }
+}
