@@ -117,6 +117,24 @@ let singleTime = try seconds {
     }
 }
 report("access-token validations /s (1 task)", String(format: "%.0f", Double(validationRounds) / singleTime))
+// Where a validation's time goes (same tokens, same run).
+do {
+    let n = quick ? 20_000 : 100_000
+    let hashes = accessTokens.map { TokenGenerator.hash($0) }
+    let hashTime = seconds { for i in 0..<n { _ = TokenGenerator.hash(accessTokens[i % accessTokens.count]) } }
+    let lookupTime = try seconds { for i in 0..<n { _ = try fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
+    let context = try fixture.tollgate.store.tokenContext(hash: hashes[0])!
+    let sealed = context.sealed!
+    let decryptTime = try seconds { for _ in 0..<n { _ = try fixture.tollgate.vault.open(sealed.accessToken, for: .grant(context.grant.id, "upstream_access")) } }
+    let pool = try DatabasePool(path: fixture.path)
+    let trivial = try seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
+    let tokenOnly = try seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }
+    report("  breakdown: GRDB round trip, SELECT 1 (µs)", String(format: "%.2f", trivial / Double(n) * 1e6))
+    report("  breakdown: token row only (µs)", String(format: "%.2f", tokenOnly / Double(n) * 1e6))
+    report("  breakdown: SHA-256 of the token (µs)", String(format: "%.2f", hashTime / Double(n) * 1e6))
+    report("  breakdown: store lookup, token + grant (µs)", String(format: "%.2f", lookupTime / Double(n) * 1e6))
+    report("  breakdown: decrypt upstream access token (µs)", String(format: "%.2f", decryptTime / Double(n) * 1e6))
+}
 let parallelTime = try await secondsAsync {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for t in 0..<2 {

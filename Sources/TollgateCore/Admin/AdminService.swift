@@ -155,6 +155,12 @@ public struct AdminService: Sendable {
         return try store.grants(query, now: clock.now())
     }
 
+    /// How many grants `query` selects, counting no further than `limit` (so a count of millions stays cheap).
+    public func countGrants(_ query: GrantQuery, upTo limit: Int) throws -> Int {
+        if let slug = query.serverSlug { _ = try server(slug: slug) }
+        return try store.countGrants(query, upTo: limit, now: clock.now())
+    }
+
     public func grant(id: Int64) throws -> Grant {
         guard let grant = try store.grant(id: id) else { throw TollgateError.notFound("no grant \(id)") }
         return grant

@@ -104,61 +104,116 @@ extension SQLiteStore {
 
     public func grants(_ q: GrantQuery, now: Date) throws -> Page<Grant> {
         try read { db in
-            var conditions: [String] = []
-            var args: [String: DatabaseValueConvertible?] = [:]
-            if let slug = q.serverSlug {
-                conditions.append("g.server_id = (SELECT id FROM servers WHERE slug = :slug)")
-                args["slug"] = slug
-            }
-            if let client = q.clientID { conditions.append("g.client_id = :client"); args["client"] = client }
-            if let subject = q.subject { conditions.append("g.subject = :subject"); args["subject"] = subject }
-            if let status = q.status {
-                conditions.append(Self.statusCondition(status))
-                args["now"] = now.millisecondsSince1970
-                args["soon"] = now.addingTimeInterval(Grant.defaultWarningWindow).millisecondsSince1970
-            }
+            var (conditions, args) = try Self.grantConditions(q, now: now)
+            let prefixPlan = try Self.prefixPlan(db, q)
+            conditions += prefixPlan.conditions
+            for (key, value) in prefixPlan.arguments { args[key] = value }
             let expiryKey = "coalesce(g.upstream_access_expires_at, 9223372036854775807)"
+            // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
+            let backwards = q.before != nil || (q.fromEnd && q.after == nil)
             let order: String
-            switch q.sort {
-            case .newest:
-                order = "g.id DESC"
-                if let after = q.after {
-                    guard let id = Int64(after) else { throw TollgateError.invalidInput("bad page cursor") }
-                    conditions.append("g.id < :after"); args["after"] = id
-                }
-            case .oldest:
-                order = "g.id ASC"
-                if let after = q.after {
-                    guard let id = Int64(after) else { throw TollgateError.invalidInput("bad page cursor") }
-                    conditions.append("g.id > :after"); args["after"] = id
-                }
-            case .upstreamExpiry:
-                order = "\(expiryKey), g.id"
-                if let after = q.after {
-                    let parts = after.split(separator: ":")
+            switch (q.sort, backwards) {
+            case (.newest, false), (.oldest, true): order = "g.id DESC"
+            case (.newest, true), (.oldest, false): order = "g.id ASC"
+            case (.upstreamExpiry, false): order = "\(expiryKey), g.id"
+            case (.upstreamExpiry, true): order = "\(expiryKey) DESC, g.id DESC"
+            }
+            if let cursor = q.before ?? q.after {
+                let ascending = (q.sort != .newest) != backwards
+                switch q.sort {
+                case .newest, .oldest:
+                    guard let id = Int64(cursor) else { throw TollgateError.invalidInput("bad page cursor") }
+                    conditions.append(ascending ? "g.id > :cursorID" : "g.id < :cursorID")
+                    args["cursorID"] = id
+                case .upstreamExpiry:
+                    let parts = cursor.split(separator: ":")
                     guard parts.count == 2, let key = Int64(parts[0]), let id = Int64(parts[1]) else {
                         throw TollgateError.invalidInput("bad page cursor")
                     }
-                    conditions.append("(\(expiryKey) > :afterKey OR (\(expiryKey) = :afterKey AND g.id > :after))")
-                    args["afterKey"] = key; args["after"] = id
+                    let op = ascending ? ">" : "<"
+                    conditions.append("(\(expiryKey) \(op) :cursorKey OR (\(expiryKey) = :cursorKey AND g.id \(op) :cursorID))")
+                    args["cursorKey"] = key; args["cursorID"] = id
                 }
             }
             let limit = max(1, min(q.limit, 10_000))
             args["limit"] = limit + 1
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let sql = "\(Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT :limit"
+            let select = prefixPlan.indexedBy.isEmpty ? Self.grantSelect
+                : Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g\(prefixPlan.indexedBy)")
+            let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
             var items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
-            var next: String?
-            if items.count > limit {
-                items.removeLast()
-                let last = items[items.count - 1]
-                switch q.sort {
-                case .newest, .oldest: next = String(last.id)
-                case .upstreamExpiry: next = "\(last.upstream.accessExpiresAt?.millisecondsSince1970 ?? Int64.max):\(last.id)"
-                }
+            let more = items.count > limit
+            if more { items.removeLast() }
+            if backwards {
+                items.reverse()
+                return Page(items: items, nextCursor: q.before == nil ? nil : items.last.map(q.sort.cursor(of:)),
+                            previousCursor: more ? items.first.map(q.sort.cursor(of:)) : nil)
             }
-            return Page(items: items, nextCursor: next)
+            return Page(items: items, nextCursor: more ? items.last.map(q.sort.cursor(of:)) : nil,
+                        previousCursor: q.after == nil ? nil : items.first.map(q.sort.cursor(of:)))
         }
+    }
+
+    /// Counts the grants `query` selects (ignoring its sort and paging), stopping at `limit`: the cost is bounded
+    /// by `limit` rows, so "10,000+" is cheap where an exact count of a million is not.
+    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int {
+        try read { db in
+            var (conditions, args) = try Self.grantConditions(query, now: now)
+            let prefixPlan = try Self.prefixPlan(db, query)
+            conditions += prefixPlan.conditions
+            for (key, value) in prefixPlan.arguments { args[key] = value }
+            if conditions.isEmpty {
+                return min(limit, try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0)
+            }
+            args["limit"] = max(0, limit)
+            let inner = "SELECT 1 FROM grants g\(prefixPlan.indexedBy) LEFT JOIN providers p ON p.server_id = g.server_id"
+            let sql = "SELECT count(*) FROM (\(inner) WHERE \(conditions.joined(separator: " AND ")) LIMIT :limit)"
+            return try Int.fetchOne(db.cachedStatement(sql: sql), arguments: StatementArguments(args)) ?? 0
+        }
+    }
+
+    /// The filter conditions of a listing (server, client, subject, status), without paging or prefix.
+    static func grantConditions(_ q: GrantQuery, now: Date) throws -> ([String], [String: DatabaseValueConvertible?]) {
+        var conditions: [String] = []
+        var args: [String: DatabaseValueConvertible?] = [:]
+        if let slug = q.serverSlug {
+            conditions.append("g.server_id = (SELECT id FROM servers WHERE slug = :slug)")
+            args["slug"] = slug
+        }
+        if let client = q.clientID { conditions.append("g.client_id = :client"); args["client"] = client }
+        if let subject = q.subject { conditions.append("g.subject = :subject"); args["subject"] = subject }
+        if let status = q.status {
+            conditions.append(Self.statusCondition(status))
+            args["now"] = now.millisecondsSince1970
+            args["soon"] = now.addingTimeInterval(Grant.defaultWarningWindow).millisecondsSince1970
+        }
+        return (conditions, args)
+    }
+
+    /// How many grants a subject prefix may cover and still be served by a range scan of the subject index
+    /// followed by a sort; above it the listing walks its own order instead and stops after a page.
+    static let prefixRangeScanLimit = 2_000
+
+    /// The index hint and extra conditions of a subject-prefix filter.
+    ///
+    /// A cheap bounded probe (a covering range scan of at most ``prefixRangeScanLimit`` index entries) decides
+    /// between the two plans, so neither a rare prefix (few rows, found through the index) nor a common one
+    /// (many rows, the first page of them is near) scans the table.
+    static func prefixPlan(_ db: Database, _ q: GrantQuery) throws
+        -> (indexedBy: String, conditions: [String], arguments: [String: DatabaseValueConvertible?]) {
+        guard let prefix = q.subjectPrefix, !prefix.isEmpty else { return ("", [], [:]) }
+        // Every string that starts with `prefix` sorts in [prefix, prefix + U+10FFFF) under binary collation.
+        let upper = prefix + "\u{10FFFF}"
+        let arguments: [String: DatabaseValueConvertible?] = ["prefix": prefix, "prefixEnd": upper]
+        let covered = try Int.fetchOne(db.cachedStatement(sql: """
+            SELECT count(*) FROM (SELECT 1 FROM grants INDEXED BY grants_by_subject
+                WHERE subject >= :prefix AND subject < :prefixEnd LIMIT :probe)
+            """), arguments: ["prefix": prefix, "prefixEnd": upper, "probe": prefixRangeScanLimit + 1]) ?? 0
+        if covered <= prefixRangeScanLimit {
+            return (" INDEXED BY grants_by_subject", ["g.subject >= :prefix", "g.subject < :prefixEnd"], arguments)
+        }
+        // Unary `+` keeps the planner off the subject index so that it walks the listing order.
+        return ("", ["+g.subject >= :prefix", "+g.subject < :prefixEnd"], arguments)
     }
 
     public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool {
@@ -248,15 +303,18 @@ extension SQLiteStore {
         }
     }
 
+    /// The validation query: a token with its grant (one primary-key lookup per table).
+    static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
+        , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
+            g.upstream_access, g.upstream_refresh
+        FROM tokens t JOIN grants g ON g.id = t.grant_id
+        """) + " WHERE t.hash = ?"
+
     public func tokenContext(hash: Data) throws -> TokenContext? {
-        try read { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                \(Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: """
-                , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-                    g.upstream_access, g.upstream_refresh
-                FROM tokens t JOIN grants g ON g.id = t.grant_id
-                """)) WHERE t.hash = ?
-                """), arguments: [hash]) else { return nil }
+        try singleStatementRead { db in
+            // A cursor row reads straight from the statement instead of copying every column first.
+            let cursor = try Row.fetchCursor(db.cachedStatement(sql: Self.tokenContextSQL), arguments: [hash])
+            guard let row = try cursor.next() else { return nil }
             let grant = Self.grant(row)
             let n = Self.grantColumnCount
             let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: row[n]) ?? .access,

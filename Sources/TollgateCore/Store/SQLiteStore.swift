@@ -81,6 +81,12 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         do { return try pool.read(body) } catch { throw Self.map(error) }
     }
 
+    /// Runs one SELECT without wrapping it in BEGIN/COMMIT: a single statement is already a consistent
+    /// snapshot in SQLite, and the hot path (token validation) saves two round trips through the engine.
+    func singleStatementRead<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.unsafeReentrantRead(body) } catch { throw Self.map(error) }
+    }
+
     /// Runs a write transaction, mapping database errors to ``TollgateError``.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
         do { return try pool.write(body) } catch { throw Self.map(error) }

@@ -52,6 +52,8 @@ public protocol TollgateStore: Sendable {
     func grant(id: Int64) throws -> Grant?
     func grants(_ query: GrantQuery, now: Date) throws -> Page<Grant>
     func countGrants() throws -> Int
+    /// How many grants `query` selects (its sort and paging ignored), counting no further than `limit`.
+    func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int
     /// The sealed upstream credential of a grant.
     func sealedCredential(grantID: Int64) throws -> SealedCredential?
     /// Marks a code used if it was not; tells which case it was.
@@ -93,6 +95,25 @@ public protocol TollgateStore: Sendable {
 
     /// A number that changes whenever another connection commits (for cheap change polling).
     func dataVersion() throws -> Int64
+}
+
+extension TollgateStore {
+    /// Counts by paging through the listing: correct for any store, but it reads up to `limit` grants.
+    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int {
+        var q = query
+        q.before = nil
+        q.fromEnd = false
+        q.after = nil
+        q.limit = min(max(1, limit), 10_000)
+        var count = 0
+        while count < limit {
+            let page = try grants(q, now: now)
+            count += page.items.count
+            guard let next = page.nextCursor else { break }
+            q.after = next
+        }
+        return min(count, limit)
+    }
 }
 
 /// A wrapped data-encryption key as stored.
