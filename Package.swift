@@ -82,11 +82,22 @@ let package = Package(
             dependencies: ["TollgateCore", "TollgateConsole", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Benchmarks"
         ),
+        // Shared by the test targets: an isolated store + dev upstream, and a runner for the built binary.
+        .target(
+            name: "TollgateTestSupport",
+            dependencies: [
+                "TollgateCore",
+                "TollgateDevUpstream",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TollgateTestSupport"
+        ),
         .testTarget(
             name: "TollgateCoreTests",
             dependencies: [
                 "TollgateCore",
                 "TollgateDevUpstream",
+                "TollgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -97,6 +108,7 @@ let package = Package(
             name: "TollgateServerTests",
             dependencies: [
                 "TollgateServer",
+                "TollgateTestSupport",
                 "TollgateCore",
                 "TollgateDevUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 import TollgateCore
+import TollgateTestSupport
 
 @Suite("authorization and code exchange")
 struct AuthorizationFlowTests {

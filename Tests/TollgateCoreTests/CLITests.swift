@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Testing
 import TollgateCore
+import TollgateTestSupport
 import TollgateDevUpstream
 
 /// The `tollgate` binary run as a user would, against a temporary database.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateTestSupport
 import TollgateDevUpstream
 
 @Suite("refresh_token grant (downstream)")

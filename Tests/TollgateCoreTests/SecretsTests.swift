@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TollgateCore
+import TollgateTestSupport
 
 @Suite("secrets at rest")
 struct SecretsTests {

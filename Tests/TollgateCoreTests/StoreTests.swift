@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TollgateCore
+import TollgateTestSupport
 
 @Suite("store")
 struct StoreTests {

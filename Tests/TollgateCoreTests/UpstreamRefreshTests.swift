@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateTestSupport
 import TollgateDevUpstream
 
 @Suite("upstream refresh against dev-upstream")
@@ -222,6 +223,20 @@ struct UpstreamRefreshTests {
             let token = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             #expect(token != before.accessToken)
             #expect(await h.stats().refreshCalls == 1)
+        }
+    }
+
+    @Test func aShortLivedUpstreamTokenIsUsedForHalfItsLifeBeforeAnEarlyRefresh() async throws {
+        try await Harness.with(accessTTL: 10) { h in
+            let (_, pair) = try await h.makeGrant()
+            h.clock.advance(by: 4)
+            guard case .fresh = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
+                Issue.record("a 10 s token must not need a refresh after 4 s (the 30 s skew is capped at half the lifetime)"); return
+            }
+            h.clock.advance(by: 2)
+            guard case .needsRefresh = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
+                Issue.record("within the last half of its life it is refreshed early"); return
+            }
         }
     }
 

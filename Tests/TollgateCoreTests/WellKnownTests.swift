@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateTestSupport
 
 @Suite("well-known metadata")
 struct WellKnownTests {

@@ -29,6 +29,16 @@ public struct UpstreamCredentialInfo: Sendable, Equatable, Codable {
     public var refreshExpiresAt: Date?
     /// The scope the upstream granted, if it said.
     public var scope: String?
+    /// When Tollgate received the current upstream access token (bounds the early-refresh window).
+    public var obtainedAt: Date?
+
+    public init(accessExpiresAt: Date?, hasRefreshToken: Bool, refreshExpiresAt: Date?, scope: String?, obtainedAt: Date? = nil) {
+        self.accessExpiresAt = accessExpiresAt
+        self.hasRefreshToken = hasRefreshToken
+        self.refreshExpiresAt = refreshExpiresAt
+        self.scope = scope
+        self.obtainedAt = obtainedAt
+    }
 }
 
 /// One user × client × server authorization.

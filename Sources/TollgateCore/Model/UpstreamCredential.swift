@@ -8,9 +8,12 @@ public struct UpstreamCredential: Sendable, Equatable, CustomStringConvertible {
     public var accessExpiresAt: Date?
     public var refreshExpiresAt: Date?
     public var scope: String?
+    /// When Tollgate received this access token.
+    public var obtainedAt: Date?
 
     public init(accessToken: Secret, refreshToken: Secret?, accessExpiresAt: Date?,
-                refreshExpiresAt: Date? = nil, scope: String? = nil) {
+                refreshExpiresAt: Date? = nil, scope: String? = nil, obtainedAt: Date? = nil) {
+        self.obtainedAt = obtainedAt
         self.accessToken = accessToken
         self.refreshToken = refreshToken
         self.accessExpiresAt = accessExpiresAt
@@ -20,7 +23,7 @@ public struct UpstreamCredential: Sendable, Equatable, CustomStringConvertible {
 
     public var info: UpstreamCredentialInfo {
         UpstreamCredentialInfo(accessExpiresAt: accessExpiresAt, hasRefreshToken: refreshToken != nil,
-                               refreshExpiresAt: refreshExpiresAt, scope: scope)
+                               refreshExpiresAt: refreshExpiresAt, scope: scope, obtainedAt: obtainedAt)
     }
 
     public var description: String {

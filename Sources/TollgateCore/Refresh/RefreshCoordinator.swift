@@ -44,9 +44,16 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// Whether `info` needs a refresh at `now` (expired or within the skew window). Unknown expiry never does.
+    ///
+    /// The window is at most half the token's lifetime, so a short-lived upstream token (say 10 s) is
+    /// used for half its life instead of being refreshed on every request.
     public func needsRefresh(_ info: UpstreamCredentialInfo, at now: Date) -> Bool {
         guard let expiry = info.accessExpiresAt else { return false }
-        return expiry.timeIntervalSince(now) <= skew
+        var window = skew
+        if let obtained = info.obtainedAt {
+            window = min(skew, max(0, expiry.timeIntervalSince(obtained)) / 2)
+        }
+        return expiry.timeIntervalSince(now) <= window
     }
 
     /// Refreshes the upstream credential of a grant, or joins the refresh already in flight.
@@ -144,7 +151,8 @@ public final class RefreshCoordinator: Sendable {
         UpstreamCredential(
             accessToken: Secret(try vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
             refreshToken: try sealed.refreshToken.map { Secret(try vault.open($0, for: .grant(grantID, "upstream_refresh"))) },
-            accessExpiresAt: sealed.info.accessExpiresAt, refreshExpiresAt: sealed.info.refreshExpiresAt, scope: sealed.info.scope)
+            accessExpiresAt: sealed.info.accessExpiresAt, refreshExpiresAt: sealed.info.refreshExpiresAt, scope: sealed.info.scope,
+            obtainedAt: sealed.info.obtainedAt)
     }
 
     /// Makes the upstream call while holding the lease and records its outcome.

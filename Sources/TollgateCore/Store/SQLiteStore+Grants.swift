@@ -6,13 +6,14 @@ extension SQLiteStore {
         SELECT g.id, g.server_id, s.slug, g.client_id, c.name, g.subject, g.scopes, g.resource, g.state,
             g.upstream_access_expires_at, g.upstream_has_refresh, g.upstream_refresh_expires_at, g.upstream_scope,
             g.proxy_access_expires_at, g.created_at, g.updated_at, g.last_refresh_at, g.last_refresh_outcome,
-            g.refresh_failures, g.refresh_not_before, coalesce(p.supports_refresh, 0), g.revoked_at, g.version
+            g.refresh_failures, g.refresh_not_before, coalesce(p.supports_refresh, 0), g.revoked_at, g.version,
+            g.upstream_obtained_at
         FROM grants g
         JOIN servers s ON s.id = g.server_id
         JOIN clients c ON c.id = g.client_id
         LEFT JOIN providers p ON p.server_id = g.server_id
         """
-    static let grantColumnCount = 23
+    static let grantColumnCount = 24
 
     static func date(_ value: Int64?) -> Date? { value.map(Date.init(millisecondsSince1970:)) }
 
@@ -21,7 +22,7 @@ extension SQLiteStore {
             id: row[0], serverID: row[1], serverSlug: row[2], clientID: row[3], clientName: row[4], subject: row[5],
             scopes: splitScopes(row[6]), resource: row[7], state: GrantState(rawValue: row[8]) ?? .revoked,
             upstream: UpstreamCredentialInfo(accessExpiresAt: date(row[9]), hasRefreshToken: row[10],
-                                             refreshExpiresAt: date(row[11]), scope: row[12]),
+                                             refreshExpiresAt: date(row[11]), scope: row[12], obtainedAt: date(row[23])),
             proxyAccessExpiresAt: date(row[13]), createdAt: Date(millisecondsSince1970: row[14]),
             updatedAt: Date(millisecondsSince1970: row[15]), lastRefreshAt: date(row[16]),
             lastRefreshOutcome: (row[17] as String?).flatMap(RefreshOutcome.init(rawValue:)),
@@ -56,11 +57,11 @@ extension SQLiteStore {
     static func writeCredential(_ db: Database, grantID: Int64, _ c: SealedCredential) throws {
         try db.execute(sql: """
             UPDATE grants SET upstream_access = ?, upstream_refresh = ?, upstream_has_refresh = ?,
-                upstream_access_expires_at = ?, upstream_refresh_expires_at = ?, upstream_scope = ?
+                upstream_access_expires_at = ?, upstream_refresh_expires_at = ?, upstream_scope = ?, upstream_obtained_at = ?
             WHERE id = ?
             """, arguments: [c.accessToken, c.refreshToken, c.refreshToken != nil,
                              c.info.accessExpiresAt?.millisecondsSince1970, c.info.refreshExpiresAt?.millisecondsSince1970,
-                             c.info.scope, grantID])
+                             c.info.scope, c.info.obtainedAt?.millisecondsSince1970, grantID])
     }
 
     public func grant(id: Int64) throws -> Grant? {
@@ -77,12 +78,13 @@ extension SQLiteStore {
         try read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT upstream_access, upstream_refresh, upstream_access_expires_at, upstream_refresh_expires_at,
-                    upstream_scope, version FROM grants WHERE id = ?
+                    upstream_scope, version, upstream_obtained_at FROM grants WHERE id = ?
                 """), arguments: [grantID]), let access = row[0] as Data? else { return nil }
             let refresh: Data? = row[1]
             return SealedCredential(accessToken: access, refreshToken: refresh,
                                     info: UpstreamCredentialInfo(accessExpiresAt: Self.date(row[2]), hasRefreshToken: refresh != nil,
-                                                                 refreshExpiresAt: Self.date(row[3]), scope: row[4]),
+                                                                 refreshExpiresAt: Self.date(row[3]), scope: row[4],
+                                                                 obtainedAt: Self.date(row[6])),
                                     version: row[5])
         }
     }

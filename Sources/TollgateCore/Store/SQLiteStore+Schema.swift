@@ -150,6 +150,9 @@ extension SQLiteStore {
             CREATE INDEX audit_by_time ON audit_events(at, id);
             """)
         }
+        migrator.registerMigration("0002-upstream-obtained-at") { db in
+            try db.execute(sql: "ALTER TABLE grants ADD COLUMN upstream_obtained_at INTEGER")
+        }
         return migrator
     }
 }

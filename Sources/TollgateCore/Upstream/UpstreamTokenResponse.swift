@@ -86,6 +86,7 @@ public struct UpstreamTokenResponse: Sendable, Equatable {
             accessExpiresAt: expiresIn.map { now.addingTimeInterval($0) },
             refreshExpiresAt: refreshExpiresIn.map { now.addingTimeInterval($0) }
                 ?? (refreshToken == nil ? previous?.refreshExpiresAt : nil),
-            scope: scope ?? previous?.scope)
+            scope: scope ?? previous?.scope,
+            obtainedAt: now)
     }
 }

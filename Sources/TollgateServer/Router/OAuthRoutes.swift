@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import TollgateCore
 
 extension TollgateHTTPServer {
@@ -18,7 +19,12 @@ extension TollgateHTTPServer {
 
     func register(_ request: Request, _ slug: String) async -> Response {
         do {
-            let body = try await request.body.collect(upTo: min(configuration.maxBodyBytes, 64 * 1024))
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: min(configuration.maxBodyBytes, 64 * 1024))
+            } catch {
+                throw OAuthError(.invalidClientMetadata, "the registration request is too large")
+            }
             guard let json = JSONValue.object(from: Data(buffer: body)) else {
                 throw OAuthError(.invalidClientMetadata, "the body must be a JSON object")
             }

@@ -1,16 +1,15 @@
 import Foundation
-import Testing
 
 /// Runs the built `tollgate` binary.
-enum CLI {
-    struct Result: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public enum CLI {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
     /// The `tollgate` executable next to the test bundle (`swift build` puts both in the same folder).
-    static func binary() throws -> String {
+    public static func binary() throws -> String {
         var dir = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? Bundle.main.bundlePath)
         for _ in 0..<4 {
             let candidate = dir.appendingPathComponent("tollgate").path
@@ -22,10 +21,10 @@ enum CLI {
         throw CLIError(message: "the tollgate binary was not found; run `swift build` before `swift test`")
     }
 
-    struct CLIError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+    public struct CLIError: Error, CustomStringConvertible { public var message: String; public var description: String { message } }
 
     /// Runs the binary with `arguments`, the given extra environment, and optional stdin; waits for it.
-    static func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
+    public static func run(_ binary: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
                     timeout: TimeInterval = 60) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {

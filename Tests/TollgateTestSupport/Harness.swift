@@ -5,20 +5,20 @@ import TollgateCore
 import TollgateDevUpstream
 
 /// One isolated Tollgate: a temporary database, a manual clock, and a dev upstream on a free loopback port.
-final class Harness: @unchecked Sendable {
-    let directory: String
-    let databasePath: String
-    let clock = ManualClock(start: Date())
-    let tollgate: Tollgate
-    let dev: DevUpstream
-    let devURL: String
-    let devTask: Task<Void, Error>
-    let server: Server
-    let provider: Provider
-    let client: RegisteredClient
-    let urls = PublicURLs(base: "http://127.0.0.1:8080")
-    static let redirectURI = "http://127.0.0.1:33418/callback"
-    static let logger: Logger = {
+public final class Harness: @unchecked Sendable {
+    public let directory: String
+    public let databasePath: String
+    public let clock = ManualClock(start: Date())
+    public let tollgate: Tollgate
+    public let dev: DevUpstream
+    public let devURL: String
+    public let devTask: Task<Void, Error>
+    public let server: Server
+    public let provider: Provider
+    public let client: RegisteredClient
+    public let urls = PublicURLs(base: "http://127.0.0.1:8080")
+    public static let redirectURI = "http://127.0.0.1:33418/callback"
+    public static let logger: Logger = {
         var l = Logger(label: "test.tollgate")
         l.logLevel = .error
         return l
@@ -27,8 +27,8 @@ final class Harness: @unchecked Sendable {
     /// - Parameters:
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
     ///   - accessTTL: upstream access-token lifetime.
-    init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
-         upstreamTimeout: TimeInterval = 5, confidentialClient: Bool = false) async throws {
+    public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
+         upstreamTimeout: TimeInterval = 5, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp") async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -41,7 +41,7 @@ final class Harness: @unchecked Sendable {
         let store = try SQLiteStore(path: databasePath)
         tollgate = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
                                 clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger)
-        server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp", scopes: ["files.read"]))
+        server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
         provider = try await tollgate.admin.addProvider(serverSlug: "files", NewProvider(
             kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
             clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
@@ -50,20 +50,20 @@ final class Harness: @unchecked Sendable {
             name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         devTask.cancel()
         _ = try? await devTask.value
         await tollgate.shutdown()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    var credentials: ClientCredentials {
+    public var credentials: ClientCredentials {
         ClientCredentials(clientID: client.client.id, secret: client.secret, method: client.secret == nil ? .none : .clientSecretBasic)
     }
 
     /// Creates a grant the way the callback does (upstream tokens straight from the dev upstream), then
     /// exchanges its code; returns the grant id and the client's first token pair.
-    func makeGrant(subject: String = "alice", for registered: RegisteredClient? = nil) async throws -> (grantID: Int64, pair: TokenPair) {
+    public func makeGrant(subject: String = "alice", for registered: RegisteredClient? = nil) async throws -> (grantID: Int64, pair: TokenPair) {
         let registered = registered ?? client
         let behaviour = await dev.state.behaviour
         let issued = await dev.state.issueTokens(subject: subject)
@@ -82,19 +82,20 @@ final class Harness: @unchecked Sendable {
         return (grantID, pair)
     }
 
-    func grant(_ id: Int64) throws -> Grant { try tollgate.admin.grant(id: id) }
+    public func grant(_ id: Int64) throws -> Grant { try tollgate.admin.grant(id: id) }
 
-    func stats() async -> DevUpstreamStats { await dev.state.stats }
+    public func stats() async -> DevUpstreamStats { await dev.state.stats }
 
-    func setBehaviour(_ change: @escaping @Sendable (inout DevUpstreamBehaviour) -> Void) async {
+    public func setBehaviour(_ change: @escaping @Sendable (inout DevUpstreamBehaviour) -> Void) async {
         await dev.state.update(change)
     }
 
     /// Runs `body` and always shuts the harness down.
-    static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 5,
-                        confidentialClient: Bool = false, _ body: (Harness) async throws -> T) async throws -> T {
+    public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 5,
+                        confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
+                        _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
-                                  confidentialClient: confidentialClient)
+                                  confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL)
         do {
             let result = try await body(h)
             await h.shutdown()
@@ -107,6 +108,6 @@ final class Harness: @unchecked Sendable {
 }
 
 /// Asserts that `body` throws an ``OAuthError`` with `code`.
-func oauthError(_ body: () async throws -> Void) async -> OAuthError.Code? {
+public func oauthError(_ body: () async throws -> Void) async -> OAuthError.Code? {
     do { try await body(); return nil } catch let e as OAuthError { return e.code } catch { return OAuthError.Code(rawValue: "other: \(error)") }
 }
