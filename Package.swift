@@ -24,6 +24,7 @@ let package = Package(
             name: "TollgateCore",
             dependencies: [
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,6 +64,7 @@ let package = Package(
                 "TollgateCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
@@ -118,7 +120,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TollgateConsoleTests",
-            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal"],
+            // The dev upstream: the end-to-end tests check that a forced refresh in the console reaches it.
+            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal", "TollgateDevUpstream",
+                           .product(name: "Logging", package: "swift-log")],
             exclude: ["Snapshots"]
         ),
     ]

@@ -71,6 +71,23 @@ public final class DevUpstream: Sendable {
             }
             return Self.json(["sub": subject])
         }
+        // A toy MCP endpoint for the demo: answers any JSON-RPC request with who the bearer is, so the
+        // gateway can be tried end to end (`tools/call whoami`).
+        router.post("/mcp") { request, _ in
+            let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            guard let bearer, let subject = await state.userinfo(bearer) else {
+                return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
+            }
+            let body = try await request.body.collect(upTo: 65536)
+            let id = JSONValue.object(from: Data(buffer: body))?["id"]
+            let idJSON: String = switch id {
+            case .number(let n)?: String(Int(n))
+            case .string(let s)?: "\"\(s.filter { $0.isLetter || $0.isNumber || $0 == "-" })\""
+            default: "null"
+            }
+            let safe = subject.filter { $0.isLetter || $0.isNumber || "-_.@".contains($0) }
+            return Self.json(data: Data(#"{"jsonrpc":"2.0","id":\#(idJSON),"result":{"content":[{"type":"text","text":"you are \#(safe)"}]}}"#.utf8))
+        }
         router.get("/_dev/stats") { _, _ in
             Self.json(data: (try? JSONEncoder().encode(await state.stats)) ?? Data("{}".utf8))
         }

@@ -17,17 +17,20 @@ extension SQLiteStore {
 
     static func date(_ value: Int64?) -> Date? { value.map(Date.init(millisecondsSince1970:)) }
 
-    static func grant(_ row: Row) -> Grant {
+    static func grant(_ row: Row) -> Grant { grant(GRDBRowColumns(row: row)) }
+
+    /// Decodes the columns of ``grantSelect`` (from a GRDB row or a raw statement alike).
+    static func grant(_ c: some ColumnSource) -> Grant {
         Grant(
-            id: row[0], serverID: row[1], serverSlug: row[2], clientID: row[3], clientName: row[4], subject: row[5],
-            scopes: splitScopes(row[6]), resource: row[7], state: GrantState(rawValue: row[8]) ?? .revoked,
-            upstream: UpstreamCredentialInfo(accessExpiresAt: date(row[9]), hasRefreshToken: row[10],
-                                             refreshExpiresAt: date(row[11]), scope: row[12], obtainedAt: date(row[23])),
-            proxyAccessExpiresAt: date(row[13]), createdAt: Date(millisecondsSince1970: row[14]),
-            updatedAt: Date(millisecondsSince1970: row[15]), lastRefreshAt: date(row[16]),
-            lastRefreshOutcome: (row[17] as String?).flatMap(RefreshOutcome.init(rawValue:)),
-            refreshFailures: row[18], refreshNotBefore: date(row[19]), providerSupportsRefresh: row[20],
-            revokedAt: date(row[21]), version: row[22])
+            id: c.int(0), serverID: c.int(1), serverSlug: c.string(2), clientID: c.string(3), clientName: c.string(4), subject: c.text(5),
+            scopes: splitScopes(c.text(6)), resource: c.string(7), state: GrantState(rawValue: c.string(8)) ?? .revoked,
+            upstream: UpstreamCredentialInfo(accessExpiresAt: c.date(9), hasRefreshToken: c.bool(10),
+                                             refreshExpiresAt: c.date(11), scope: c.text(12), obtainedAt: c.date(23)),
+            proxyAccessExpiresAt: c.date(13), createdAt: Date(millisecondsSince1970: c.int(14)),
+            updatedAt: Date(millisecondsSince1970: c.int(15)), lastRefreshAt: c.date(16),
+            lastRefreshOutcome: c.text(17).flatMap(RefreshOutcome.init(rawValue:)),
+            refreshFailures: Int(c.int(18)), refreshNotBefore: c.date(19), providerSupportsRefresh: c.bool(20),
+            revokedAt: c.date(21), version: c.int(22))
     }
 
     // MARK: - Grants
@@ -312,22 +315,23 @@ extension SQLiteStore {
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """) + " WHERE t.hash = ?"
 
+    /// The hot path of every validation: one statement on a raw connection of ``TokenLookupPool``.
     public func tokenContext(hash: Data) throws -> TokenContext? {
-        try singleStatementRead { db in
-            // A cursor row reads straight from the statement instead of copying every column first.
-            let cursor = try Row.fetchCursor(db.cachedStatement(sql: Self.tokenContextSQL), arguments: [hash])
-            guard let row = try cursor.next() else { return nil }
-            let grant = Self.grant(row)
-            let n = Self.grantColumnCount
-            let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: row[n]) ?? .access,
-                                    clientID: row[n + 1], issuedAt: Date(millisecondsSince1970: row[n + 2]),
-                                    expiresAt: Date(millisecondsSince1970: row[n + 3]), revokedAt: Self.date(row[n + 4]),
-                                    rotatedAt: Self.date(row[n + 5]), replacedBy: row[n + 6])
-            let sealed = (row[n + 7] as Data?).map {
-                SealedCredential(accessToken: $0, refreshToken: row[n + 8], info: grant.upstream, version: grant.version)
-            }
-            return TokenContext(token: token, grant: grant, sealed: sealed)
+        try tokenLookups.lookup(hash)
+    }
+
+    /// Decodes a row of ``tokenContextSQL``.
+    static func tokenContext(_ c: some ColumnSource, hash: Data) -> TokenContext {
+        let grant = Self.grant(c)
+        let n = Int32(Self.grantColumnCount)
+        let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: c.string(n)) ?? .access,
+                                clientID: c.string(n + 1), issuedAt: Date(millisecondsSince1970: c.int(n + 2)),
+                                expiresAt: Date(millisecondsSince1970: c.int(n + 3)), revokedAt: c.date(n + 4),
+                                rotatedAt: c.date(n + 5), replacedBy: c.blob(n + 6))
+        let sealed = c.blob(n + 7).map {
+            SealedCredential(accessToken: $0, refreshToken: c.blob(n + 8), info: grant.upstream, version: grant.version)
         }
+        return TokenContext(token: token, grant: grant, sealed: sealed)
     }
 
     // MARK: - Refresh lease

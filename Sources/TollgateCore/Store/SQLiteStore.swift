@@ -9,6 +9,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
     let pool: DatabasePool
     /// The path of the database file.
     public let path: String
+    /// Raw connections for the validation hot path.
+    let tokenLookups: TokenLookupPool
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date.
     ///
@@ -41,6 +43,7 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         } catch {
             throw TollgateError(.storeUnavailable, "cannot open the database \(path): \(Self.describe(error))")
         }
+        tokenLookups = TokenLookupPool(path: path, sql: Self.tokenContextSQL, busyTimeout: busyTimeout)
         try migrate()
     }
 
