@@ -33,6 +33,10 @@ struct EchoBackend {
             })
         }
         router.post("/mcp/fail") { _, _ in Response(status: .internalServerError) }
+        router.post("/mcp/slow") { _, _ in
+            try await Task.sleep(nanoseconds: 1_500_000_000)
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"slow":true}"#)))
+        }
         var quiet = Logger(label: "test.backend")
         quiet.logLevel = .critical
         let (stream, continuation) = AsyncStream<Int>.makeStream()
@@ -182,6 +186,54 @@ struct GatewayTests {
             let r = try await client.execute(uri: "/mcp/files", method: .post, headers: [.authorization: "Bearer \(pair.accessToken.value)"],
                                              body: ByteBuffer(repeating: 0x20, count: (1 << 20) + 10))
             #expect(r.status == .contentTooLarge)
+        }
+    }
+}
+
+@Suite("tollgate serve process")
+struct ServeProcessTests {
+    @Test func sigtermLetsTheInFlightRequestFinishAndExitsZero() async throws {
+        let binary = try CLI.binary()
+        let (backend, task) = try await EchoBackend.start()
+        defer { task.cancel() }
+        try await Harness.with(upstreamMCPURL: backend) { h in
+            let (_, pair) = try await h.makeGrant()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error"]
+            var env = ProcessInfo.processInfo.environment
+            env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
+            process.environment = env
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            var line = ""
+            while !line.contains("\n") {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += String(decoding: chunk, as: UTF8.self)
+            }
+            let base = try #require(line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            #expect(base.hasPrefix("http://127.0.0.1:"))
+            let http = HTTPClient(eventLoopGroupProvider: .singleton)
+            var request = HTTPClientRequest(url: base + "/mcp/files/slow")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(pair.accessToken.value)")
+            request.body = .bytes(ByteBuffer(string: "{}"))
+            let inFlight = Task { try await http.execute(request, timeout: .seconds(10)) }
+            try await Task.sleep(nanoseconds: 400_000_000)
+            process.terminate()   // SIGTERM while the request is in flight
+            let response = try await inFlight.value
+            let body = try await response.body.collect(upTo: 1024)
+            #expect(response.status.code == 200)
+            #expect(String(buffer: body) == #"{"slow":true}"#)
+            try await http.shutdown()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            // The store is consistent and usable after the shutdown.
+            _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
         }
     }
 }
