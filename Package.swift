@@ -82,7 +82,8 @@ let package = Package(
         .executableTarget(
             name: "TollgateBenchmarks",
             dependencies: ["TollgateCore", "TollgateConsole", .product(name: "GRDB", package: "GRDB.swift")],
-            path: "Benchmarks"
+            path: "Benchmarks",
+            exclude: ["gateway"]
         ),
         // Shared by the test targets: an isolated store + dev upstream, and a runner for the built binary.
         .target(

@@ -193,3 +193,6 @@ report("ratio page \(bigStore / 1000)k / 10k (p50, keyset mid-table)", String(fo
 
 await fixture.tollgate.shutdown()
 print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms")
+
+// 5. The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
+try await runConsoleBenchmark(quick: quick)

@@ -30,7 +30,9 @@ public final class TollgateHTTPServer: Sendable {
         signer = ConsentSigner(vault: tollgate.vault)
         publicBase = Mutex(configuration.urls().base)
         var http = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                            timeout: .init(connect: .seconds(5), read: nil),
+                                            // The connect timeout also bounds the wait for a pooled connection
+                                            // under load: give it the whole gateway budget.
+                                            timeout: .init(connect: .milliseconds(Int64(configuration.gatewayTimeout * 1000)), read: nil),
                                             connectionPool: .init(idleTimeout: .seconds(60)))
         http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
         http.decompression = .disabled

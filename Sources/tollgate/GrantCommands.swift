@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TollgateConsole
 import TollgateCore
 
 /// `tollgate grant …`: user × client × server authorizations and their upstream credentials.
@@ -8,16 +9,11 @@ struct GrantCommand: AsyncParsableCommand {
         commandName: "grant", abstract: "Inspect, refresh and revoke grants.",
         subcommands: [List.self, Show.self, Refresh.self, Revoke.self])
 
-    /// `last refresh` in words: `3m ago (succeeded)` or `never`.
-    static func lastRefresh(_ grant: Grant, now: Date) -> String {
-        guard let at = grant.lastRefreshAt else { return "never" }
-        return Output.relative(at, now: now) + (grant.lastRefreshOutcome.map { " (\($0.rawValue))" } ?? "")
-    }
+    /// `last refresh` in words: `3m ago (succeeded)` or `never` (shared with the console).
+    static func lastRefresh(_ grant: Grant, now: Date) -> String { GrantText.lastRefresh(grant, now: now) }
 
-    /// When the grant's live proxy access token expires; a revoked grant has none, whatever the row still says.
-    static func proxyExpiry(_ grant: Grant) -> Date? {
-        grant.state == .revoked ? nil : grant.proxyAccessExpiresAt
-    }
+    /// When the grant's live proxy access token expires; a revoked grant has none (shared with the console).
+    static func proxyExpiry(_ grant: Grant) -> Date? { GrantText.proxyExpiry(grant) }
 
     /// `grant list`
     struct List: AsyncParsableCommand {
@@ -83,8 +79,7 @@ struct GrantCommand: AsyncParsableCommand {
                 return
             }
             let g = detail.grant
-            var refreshable = "yes"
-            if case .notRefreshable(let reason) = detail.refreshability { refreshable = "no: \(reason.rawValue)" }
+            let refreshable = GrantText.refreshable(detail.refreshability)
             var fields: [(String, String)] = [
                 ("grant", String(g.id)),
                 ("server", g.serverSlug),
@@ -148,21 +143,14 @@ struct GrantCommand: AsyncParsableCommand {
             let (result, now) = try await CoreSession.run(database) { tollgate in
                 (try await tollgate.admin.forceRefresh(grantID: id), tollgate.clock.now())
             }
-            var view = ResultView(grant: id, outcome: "", refreshed: false, message: result.message,
-                                  calledUpstream: result.calledUpstream, upstreamAccessExpiresAt: result.credential?.accessExpiresAt)
-            switch result.outcome {
-            case .refreshed: view.outcome = "refreshed"; view.refreshed = true
-            case .notRefreshable(let reason): view.outcome = "not-refreshable"; view.message = reason.rawValue
-            case .needsReauth: view.outcome = "needs-reauth"
-            case .providerMisconfigured: view.outcome = "provider-misconfigured"
-            case .transient(let retryAfter): view.outcome = "transient"; view.retryAfterSeconds = retryAfter
-            case .notFound: view.outcome = "not-found"
-            }
+            let summary = RefreshSummary(result)
+            let view = ResultView(grant: id, outcome: summary.outcome, refreshed: summary.refreshed, message: summary.message,
+                                  calledUpstream: summary.calledUpstream, retryAfterSeconds: summary.retryAfter,
+                                  upstreamAccessExpiresAt: summary.upstreamAccessExpiresAt)
             if output.json {
                 try Output.json(view)
             } else if view.refreshed {
-                print("grant \(id): refreshed" + (view.calledUpstream ? "" : " (no upstream call was needed)") +
-                      "; upstream access expires \(Output.relative(view.upstreamAccessExpiresAt, now: now))")
+                print("grant \(id): \(summary.sentence(now: now))")
             } else {
                 print("grant \(id): \(view.outcome)" + (view.retryAfterSeconds.map { " (retry in \(Output.span($0)))" } ?? ""))
             }

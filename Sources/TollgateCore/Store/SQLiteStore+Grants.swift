@@ -110,25 +110,28 @@ extension SQLiteStore {
     public func grants(_ q: GrantQuery, now: Date) throws -> Page<Grant> {
         try read { db in
             var (conditions, args) = try Self.grantConditions(q, now: now)
-            let prefixPlan = try Self.prefixPlan(db, q)
-            conditions += prefixPlan.conditions
-            for (key, value) in prefixPlan.arguments { args[key] = value }
+            let plan = try Self.prefixPlan(db, q, filteredOtherwise: !conditions.isEmpty)
+            conditions += plan.conditions
+            if plan != .none, let prefix = q.subjectPrefix { args["prefix"] = prefix; args["prefixEnd"] = prefix + "\u{10FFFF}" }
             let expiryKey = "coalesce(g.upstream_access_expires_at, 9223372036854775807)"
             // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
             let backwards = q.before != nil || (q.fromEnd && q.after == nil)
+            let idDirection: String
             let order: String
             switch (q.sort, backwards) {
-            case (.newest, false), (.oldest, true): order = "g.id DESC"
-            case (.newest, true), (.oldest, false): order = "g.id ASC"
-            case (.upstreamExpiry, false): order = "\(expiryKey), g.id"
-            case (.upstreamExpiry, true): order = "\(expiryKey) DESC, g.id DESC"
+            case (.newest, false), (.oldest, true): idDirection = "DESC"; order = "g.id DESC"
+            case (.newest, true), (.oldest, false): idDirection = "ASC"; order = "g.id ASC"
+            case (.upstreamExpiry, false): idDirection = ""; order = "\(expiryKey), g.id"
+            case (.upstreamExpiry, true): idDirection = ""; order = "\(expiryKey) DESC, g.id DESC"
             }
+            var idCondition: String?
             if let cursor = q.before ?? q.after {
                 let ascending = (q.sort != .newest) != backwards
                 switch q.sort {
                 case .newest, .oldest:
                     guard let id = Int64(cursor) else { throw TollgateError.invalidInput("bad page cursor") }
-                    conditions.append(ascending ? "g.id > :cursorID" : "g.id < :cursorID")
+                    idCondition = ascending ? "id > :cursorID" : "id < :cursorID"
+                    conditions.append("g." + idCondition!)
                     args["cursorID"] = id
                 case .upstreamExpiry:
                     let parts = cursor.split(separator: ":")
@@ -142,11 +145,28 @@ extension SQLiteStore {
             }
             let limit = max(1, min(q.limit, 10_000))
             args["limit"] = limit + 1
-            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            let select = prefixPlan.indexedBy.isEmpty ? Self.grantSelect
-                : Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g\(prefixPlan.indexedBy)")
-            let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
-            var items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
+            var items: [Grant]
+            if plan == .idsFromIndex {
+                // The page's ids come from the covering subject index alone (a bounded top-k over the prefix's
+                // entries); only those rows are read.
+                var sql = "SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :prefix AND subject < :prefixEnd"
+                if let idCondition { sql += " AND \(idCondition)" }
+                sql += " ORDER BY id \(idDirection) LIMIT :limit"
+                var idArgs: [String: DatabaseValueConvertible?] = ["prefix": args["prefix"] ?? nil, "prefixEnd": args["prefixEnd"] ?? nil,
+                                                                   "limit": limit + 1]
+                if idCondition != nil { idArgs["cursorID"] = args["cursorID"] ?? nil }
+                let ids = try Int64.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(idArgs))
+                items = ids.isEmpty ? [] : try Row.fetchAll(db, sql: """
+                    \(Self.grantSelect) WHERE g.id IN (\(ids.map(String.init).joined(separator: ","))) ORDER BY \(order)
+                    """).map(Self.grant)
+            } else {
+                let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+                let select = plan == .rangeScan
+                    ? Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g INDEXED BY grants_by_subject")
+                    : Self.grantSelect
+                let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
+                items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
+            }
             let more = items.count > limit
             if more { items.removeLast() }
             if backwards {
@@ -159,20 +179,27 @@ extension SQLiteStore {
         }
     }
 
-    /// Counts the grants `query` selects (ignoring its sort and paging), stopping at `limit`: the cost is bounded
-    /// by `limit` rows, so "10,000+" is cheap where an exact count of a million is not.
+    /// Counts the grants `query` selects (ignoring its sort and paging), stopping at `limit`: with a limit the
+    /// cost is bounded by the rows it takes to find that many ("10,000+" is cheap where an exact count of a
+    /// million filtered grants is not). A subject prefix is counted through the subject index.
     public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int {
         try read { db in
             var (conditions, args) = try Self.grantConditions(query, now: now)
-            let prefixPlan = try Self.prefixPlan(db, query)
-            conditions += prefixPlan.conditions
-            for (key, value) in prefixPlan.arguments { args[key] = value }
+            var from = "grants g"
+            if let prefix = query.subjectPrefix, !prefix.isEmpty {
+                from = "grants g INDEXED BY grants_by_subject"
+                conditions += ["g.subject >= :prefix", "g.subject < :prefixEnd"]
+                args["prefix"] = prefix
+                args["prefixEnd"] = prefix + "\u{10FFFF}"
+            }
             if conditions.isEmpty {
                 return min(limit, try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0)
             }
             args["limit"] = max(0, limit)
-            let inner = "SELECT 1 FROM grants g\(prefixPlan.indexedBy) LEFT JOIN providers p ON p.server_id = g.server_id"
-            let sql = "SELECT count(*) FROM (\(inner) WHERE \(conditions.joined(separator: " AND ")) LIMIT :limit)"
+            let sql = """
+                SELECT count(*) FROM (SELECT 1 FROM \(from) LEFT JOIN providers p ON p.server_id = g.server_id
+                WHERE \(conditions.joined(separator: " AND ")) LIMIT :limit)
+                """
             return try Int.fetchOne(db.cachedStatement(sql: sql), arguments: StatementArguments(args)) ?? 0
         }
     }
@@ -195,30 +222,45 @@ extension SQLiteStore {
         return (conditions, args)
     }
 
-    /// How many grants a subject prefix may cover and still be served by a range scan of the subject index
-    /// followed by a sort; above it the listing walks its own order instead and stops after a page.
-    static let prefixRangeScanLimit = 2_000
+    /// How a subject-prefix filter is served.
+    enum PrefixPlan: Equatable {
+        case none
+        /// Few grants share the prefix: a range scan of the subject index, then those rows are sorted.
+        case rangeScan
+        /// More share it, but no more than ``prefixIndexOnlyLimit``, and nothing else filters: the page's ids
+        /// come from the covering subject index (a top-k over the prefix's index entries), then only those rows.
+        case idsFromIndex
+        /// Very many share it: walk the listing's own order and stop after a page.
+        case walk
 
-    /// The index hint and extra conditions of a subject-prefix filter.
-    ///
-    /// A cheap bounded probe (a covering range scan of at most ``prefixRangeScanLimit`` index entries) decides
-    /// between the two plans, so neither a rare prefix (few rows, found through the index) nor a common one
-    /// (many rows, the first page of them is near) scans the table.
-    static func prefixPlan(_ db: Database, _ q: GrantQuery) throws
-        -> (indexedBy: String, conditions: [String], arguments: [String: DatabaseValueConvertible?]) {
-        guard let prefix = q.subjectPrefix, !prefix.isEmpty else { return ("", [], [:]) }
-        // Every string that starts with `prefix` sorts in [prefix, prefix + U+10FFFF) under binary collation.
-        let upper = prefix + "\u{10FFFF}"
-        let arguments: [String: DatabaseValueConvertible?] = ["prefix": prefix, "prefixEnd": upper]
+        var conditions: [String] {
+            switch self {
+            case .none, .idsFromIndex: return []
+            case .rangeScan: return ["g.subject >= :prefix", "g.subject < :prefixEnd"]
+            // Unary `+` keeps the planner off the subject index so that it walks the listing order.
+            case .walk: return ["+g.subject >= :prefix", "+g.subject < :prefixEnd"]
+            }
+        }
+    }
+
+    /// Up to this many grants sharing a prefix are sorted in full (rows read and sorted).
+    static let prefixRangeScanLimit = 5_000
+    /// Up to this many, the page's ids come from the subject index alone (index entries only, no rows).
+    static let prefixIndexOnlyLimit = 150_000
+
+    /// Chooses the plan of a subject-prefix filter with one cheap bounded probe: a covering count of at most
+    /// ``prefixIndexOnlyLimit`` entries of the subject index. Every string that starts with the prefix sorts in
+    /// [prefix, prefix + U+10FFFF) under binary collation, so each plan is an index range or an ordered walk,
+    /// never a scan-and-sort of the table.
+    static func prefixPlan(_ db: Database, _ q: GrantQuery, filteredOtherwise: Bool) throws -> PrefixPlan {
+        guard let prefix = q.subjectPrefix, !prefix.isEmpty else { return .none }
         let covered = try Int.fetchOne(db.cachedStatement(sql: """
             SELECT count(*) FROM (SELECT 1 FROM grants INDEXED BY grants_by_subject
                 WHERE subject >= :prefix AND subject < :prefixEnd LIMIT :probe)
-            """), arguments: ["prefix": prefix, "prefixEnd": upper, "probe": prefixRangeScanLimit + 1]) ?? 0
-        if covered <= prefixRangeScanLimit {
-            return (" INDEXED BY grants_by_subject", ["g.subject >= :prefix", "g.subject < :prefixEnd"], arguments)
-        }
-        // Unary `+` keeps the planner off the subject index so that it walks the listing order.
-        return ("", ["+g.subject >= :prefix", "+g.subject < :prefixEnd"], arguments)
+            """), arguments: ["prefix": prefix, "prefixEnd": prefix + "\u{10FFFF}", "probe": prefixIndexOnlyLimit + 1]) ?? 0
+        if covered <= prefixRangeScanLimit { return .rangeScan }
+        if covered <= prefixIndexOnlyLimit && !filteredOtherwise && q.sort != .upstreamExpiry { return .idsFromIndex }
+        return .walk
     }
 
     public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import TollgateConsole
 
 /// Text and JSON output of the CLI: tables, key/value blocks, JSON documents, durations and stderr notes.
 ///
@@ -71,33 +72,21 @@ enum Output {
 
     // MARK: Time
 
+    // Durations and instants read the same in the CLI and the console: both use TollgateConsole's TimeText.
+
     /// A span in at most two units: `45s`, `4m 10s`, `3m`, `2h 5m`, `3d 4h`.
-    static func span(_ seconds: TimeInterval) -> String {
-        let total = Int(min(abs(seconds), 9_000_000_000))
-        let units: [(name: String, size: Int)] = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
-        guard let major = units.firstIndex(where: { total >= $0.size }) else { return "0s" }
-        var text = "\(total / units[major].size)\(units[major].name)"
-        if major + 1 < units.count {
-            let minor = (total % units[major].size) / units[major + 1].size
-            if minor > 0 { text += " \(minor)\(units[major + 1].name)" }
-        }
-        return text
-    }
+    static func span(_ seconds: TimeInterval) -> String { TimeText.span(seconds) }
 
     /// `in 4m 10s`, `3m ago`, `now`, or `unknown` for `nil`.
     static func relative(_ date: Date?, now: Date, unknown: String = "unknown") -> String {
-        guard let date else { return unknown }
-        let delta = date.timeIntervalSince(now)
-        if abs(delta) < 1 { return "now" }
-        return delta > 0 ? "in \(span(delta))" : "\(span(delta)) ago"
+        TimeText.relative(date, now: now, unknown: unknown)
     }
 
     /// An absolute ISO-8601 instant followed by the relative form: `2025-01-02T03:04:05Z (in 4m 10s)`.
     static func instant(_ date: Date?, now: Date, unknown: String = "unknown") -> String {
-        guard let date else { return unknown }
-        return "\(date.formatted(.iso8601)) (\(relative(date, now: now)))"
+        TimeText.instant(date, now: now, unknown: unknown)
     }
 
     /// `yes` or `no`.
-    static func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }
+    static func yesNo(_ flag: Bool) -> String { TimeText.yesNo(flag) }
 }

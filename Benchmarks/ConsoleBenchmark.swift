@@ -1,0 +1,127 @@
+// The console against a big store: time to the first full screen, key-to-frame latency while scrolling,
+// filter latency, and resident memory. Drives the real reducer, renderer and runner (synchronously) over a
+// real SQLite store filled with `bulkGrants`.
+import Foundation
+import TollgateConsole
+import TollgateCore
+
+/// Resident and peak resident memory of this process, in MB (from /proc/self/status).
+func residentMemory() -> (rss: Double, peak: Double) {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return (0, 0) }
+    func field(_ name: String) -> Double {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    return (field("VmRSS"), field("VmHWM"))
+}
+
+func runConsoleBenchmark(quick: Bool) async throws {
+    let size = quick ? 100_000 : 1_000_000
+    print("Console (\(size / 1000)k grants, 120×40 screen; reducer + renderer + runner, store reads included)")
+    let fixture = try await Fixture(name: "console")
+    let fill = try seconds { try bulkGrants(path: fixture.path, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
+    print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
+    await fixture.tollgate.shutdown()
+    let before = residentMemory()
+
+    // First full screen: open the store as `tollgate console` does, load the first window and the count, render.
+    var state = ConsoleState(now: Date(), columns: 120, rows: 40)
+    let renderer = Renderer()
+    var tollgate: Tollgate?
+    var runner: ConsoleRunner?
+    var screen = ScreenBuffer(columns: 0, rows: 0)
+    let firstScreen = try seconds {
+        let opened = try Tollgate.open(databasePath: fixture.path, environment: [:])
+        let r = ConsoleRunner(tollgate: opened, themes: ThemeLibrary(directories: []), post: { _ in })
+        r.settle(&state, state.start())
+        screen = renderer.render(state)
+        (tollgate, runner) = (opened, r)
+    }
+    guard let tollgate, let runner, state.grants.rows.count >= 30 else { fatalError("the console did not load grants") }
+    precondition(state.grants.count == size, "the console counted \(state.grants.count ?? -1) grants, not \(size)")
+
+    /// Counts asked for by the last key: the loop runs them on their own lane and the title updates when
+    /// they arrive, so they are timed apart from the frame.
+    var pendingCounts: [ConsoleEffect] = []
+    var countTimes: [Double] = []
+
+    /// One key: reducer, the loads it asks for (except counts), and a frame. Milliseconds.
+    func press(_ key: Key) -> Double {
+        let frame = seconds {
+            let effects = state.handle(key)
+            pendingCounts = effects.filter { if case .countGrants = $0 { true } else { false } }
+            runner.settle(&state, effects.filter { if case .countGrants = $0 { false } else { true } })
+            screen = renderer.render(state)
+        } * 1000
+        if !pendingCounts.isEmpty {
+            countTimes.append(seconds {
+                runner.settle(&state, pendingCounts)
+                screen = renderer.render(state)
+            } * 1000)
+        }
+        return frame
+    }
+
+    // Scrolling: j through 3,000 rows (the window shifts about every screen), PgDn ×300, then k back up.
+    var scroll: [Double] = []
+    for _ in 0..<3000 { scroll.append(press(.character("j"))) }
+    for _ in 0..<300 { scroll.append(press(.pageDown)) }
+    for _ in 0..<500 { scroll.append(press(.character("k"))) }
+    let bottom = press(.character("G"))
+    for _ in 0..<300 { scroll.append(press(.pageUp)) }
+    let top = press(.character("g"))
+    let deepRow = state.grants.selected?.id ?? 0
+
+    // Filters, typed live: every keystroke re-queries the window (and, separately, the bounded count).
+    func typeFilter(_ text: String) -> (perKey: [Double], apply: Double, counts: [Double]) {
+        countTimes = []
+        var keys = [press(.character("/"))]
+        for c in text { keys.append(press(.character(c))) }
+        let apply = press(.enter)
+        return (keys, apply, countTimes)
+    }
+    let rare = typeFilter("user12345")
+    let rareMatches = state.grants.count ?? -1
+    _ = press(.escape)
+    let common = typeFilter("user1")
+    let commonMatches = state.grants.count ?? -1
+    var filteredScroll: [Double] = []
+    for _ in 0..<500 { filteredScroll.append(press(.character("j"))) }
+    for _ in 0..<50 { filteredScroll.append(press(.pageDown)) }
+    _ = press(.escape)
+    let status = typeFilter("status:expiring")
+    let statusMatches = state.grants.count ?? -1
+    _ = press(.escape)
+
+    // Live data: the cost of one change check (PRAGMA data_version), and of re-reading the visible window.
+    let versionChecks = try seconds { for _ in 0..<1000 { _ = try tollgate.store.dataVersion() } } / 1000 * 1e6
+    let reload = seconds {
+        runner.settle(&state, state.apply(.dataChanged))
+        screen = renderer.render(state)
+    } * 1000
+    let tick = seconds {
+        _ = state.apply(.tick(state.now.addingTimeInterval(1)))
+        screen = renderer.render(state)
+    } * 1000
+    let after = residentMemory()
+    await tollgate.shutdown()
+
+    func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
+    func matches(_ n: Int) -> String { n >= ConsoleState.countLimit ? "\(ConsoleState.countLimit)+" : String(n) }
+    report("console: first full screen (open, window, count, render)", ms(firstScreen * 1000))
+    report("console: scroll key to frame p50/p99/max (\(scroll.count) keys)",
+           "\(ms(percentile(scroll, 0.5))) / \(ms(percentile(scroll, 0.99))) / \(ms(scroll.max() ?? 0))")
+    report("console: G (last row) / g (first row) to frame", "\(ms(bottom)) / \(ms(top))")
+    for (text, run, n) in [("user12345", rare, rareMatches), ("user1", common, commonMatches), ("status:expiring", status, statusMatches)] {
+        report("console: filter '\(text)' (\(matches(n))): slowest key to frame", ms(run.perKey.max() ?? 0))
+        report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
+    }
+    report("console: scroll within 'user1', p50/p99/max",
+           "\(ms(percentile(filteredScroll, 0.5))) / \(ms(percentile(filteredScroll, 0.99))) / \(ms(filteredScroll.max() ?? 0))")
+    report("console: data_version check / window reload on change", "\(String(format: "%.1f µs", versionChecks)) / \(ms(reload))")
+    report("console: countdown tick (re-render)", ms(tick))
+    report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
+    report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
+    _ = deepRow
+    print("targets: first screen <= 200 ms; scroll key to frame <= 16 ms; filter <= 100 ms; memory <= 64 MB")
+}

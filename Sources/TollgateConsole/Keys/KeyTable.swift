@@ -1,0 +1,124 @@
+/// What a key does. The reducer switches over these, never over raw keys.
+public enum ConsoleAction: String, Sendable, CaseIterable {
+    // Browsing
+    case down, up, top, bottom, pageDown, pageUp, scrollLeft, scrollRight
+    case open, back, filter, command, help, sortNext, sortPrevious, reload
+    case forceRefresh, revoke, wellKnown, quit
+    // Dialogs
+    case focusNext, focusPrevious, confirm, cancel
+    // Line input (filter, command)
+    case submit, abandon, deleteBackward, clearLine
+}
+
+/// Where a binding applies.
+public enum KeyContext: String, Sendable, Hashable, CaseIterable {
+    /// Browsing a view (the views are listed per binding).
+    case browse
+    /// A confirmation dialog is open.
+    case dialog
+    /// Typing a filter or a `:` command.
+    case input
+    /// The help screen is open.
+    case help
+
+    /// The heading of this context's section in the help.
+    public var heading: String {
+        switch self {
+        case .browse: return "Browsing"
+        case .dialog: return "In a confirmation dialog"
+        case .input: return "Typing a filter (/) or a command (:)"
+        case .help: return "In this help"
+        }
+    }
+}
+
+/// One row of the key table: keys, the action, where it applies, and how the footer and help describe it.
+public struct KeyBinding: Sendable {
+    public var keys: [Key]
+    public var action: ConsoleAction
+    public var context: KeyContext
+    /// The views a browse binding works in; `nil` means all.
+    public var views: Set<ViewKind>?
+    /// The help's description.
+    public var summary: String
+    /// The footer's short label; `nil` keeps the binding out of the footer.
+    public var hint: String?
+    /// Changes data (refresh, revoke): hidden and refused with `--read-only`.
+    public var dangerous: Bool
+
+    public init(_ keys: [Key], _ action: ConsoleAction, _ context: KeyContext = .browse, views: Set<ViewKind>? = nil,
+                summary: String, hint: String? = nil, dangerous: Bool = false) {
+        self.keys = keys
+        self.action = action
+        self.context = context
+        self.views = views
+        self.summary = summary
+        self.hint = hint
+        self.dangerous = dangerous
+    }
+
+    /// The keys as the footer and help write them: `j ↓`.
+    public var keysLabel: String { keys.map(\.label).joined(separator: " ") }
+
+    /// The footer's key label: the first key only, to save room.
+    public var footerKey: String { keys.first?.label ?? "" }
+
+    public func applies(in view: ViewKind) -> Bool { views?.contains(view) ?? true }
+}
+
+/// The one key table: it drives key handling, the footer hints and the `?` help.
+public enum KeyTable {
+    static let lists: Set<ViewKind> = [.servers, .providers, .clients, .grants, .audit]
+    static let text: Set<ViewKind> = [.detail, .wellKnown]
+
+    public static let bindings: [KeyBinding] = [
+        KeyBinding([.character("j"), .down], .down, summary: "move down (scroll in text views)"),
+        KeyBinding([.character("k"), .up], .up, summary: "move up"),
+        KeyBinding([.character("g"), .home], .top, summary: "go to the first row"),
+        KeyBinding([.character("G"), .end], .bottom, summary: "go to the last row"),
+        KeyBinding([.pageDown, .control("f")], .pageDown, summary: "page down"),
+        KeyBinding([.pageUp, .control("b")], .pageUp, summary: "page up"),
+        KeyBinding([.character("h"), .left], .scrollLeft, views: text, summary: "scroll left"),
+        KeyBinding([.character("l"), .right], .scrollRight, views: text, summary: "scroll right"),
+        KeyBinding([.enter], .open, views: lists, summary: "open the selection (grant detail; the grants of a server or client)", hint: "open"),
+        KeyBinding([.escape], .back, summary: "back to the previous view; in a list, clear the filter", hint: "back"),
+        KeyBinding([.character("/")], .filter, views: lists,
+                   summary: "filter: grants by subject prefix and server:SLUG client:ID status:STATUS; other lists by text", hint: "filter"),
+        KeyBinding([.character("s")], .sortNext, views: [.servers, .providers, .grants], summary: "next sort order", hint: "sort"),
+        KeyBinding([.character("S")], .sortPrevious, views: [.servers, .providers, .grants], summary: "previous sort order"),
+        KeyBinding([.character("f")], .forceRefresh, views: [.grants, .detail],
+                   summary: "force an upstream refresh of the grant", hint: "refresh", dangerous: true),
+        KeyBinding([.character("x")], .revoke, views: [.grants, .detail],
+                   summary: "revoke the grant (asks first; optionally at the upstream too)", hint: "revoke", dangerous: true),
+        KeyBinding([.character("w")], .wellKnown, views: [.servers, .providers, .grants, .detail],
+                   summary: "well-known metadata of the server", hint: "well-known"),
+        KeyBinding([.character("r")], .reload, summary: "reload from the store", hint: "reload"),
+        KeyBinding([.character(":")], .command, summary: "command: :servers :providers :clients :grants :audit :theme NAME :q", hint: "cmd"),
+        KeyBinding([.character("?")], .help, summary: "this help", hint: "help"),
+        KeyBinding([.character("q"), .control("c")], .quit, summary: "quit", hint: "quit"),
+
+        KeyBinding([.tab, .right, .character("l")], .focusNext, .dialog, summary: "next button", hint: "next"),
+        KeyBinding([.backTab, .left, .character("h")], .focusPrevious, .dialog, summary: "previous button"),
+        KeyBinding([.enter], .confirm, .dialog, summary: "press the focused button (Cancel is focused first)", hint: "choose"),
+        KeyBinding([.escape, .character("q")], .cancel, .dialog, summary: "cancel", hint: "cancel"),
+
+        KeyBinding([.enter], .submit, .input, summary: "apply", hint: "apply"),
+        KeyBinding([.escape], .abandon, .input, summary: "cancel (a filter goes back to what it was)", hint: "cancel"),
+        KeyBinding([.backspace, .delete], .deleteBackward, .input, summary: "delete the last character"),
+        KeyBinding([.control("u")], .clearLine, .input, summary: "clear the line", hint: "clear"),
+
+        KeyBinding([.character("j"), .down], .down, .help, summary: "scroll down"),
+        KeyBinding([.character("k"), .up], .up, .help, summary: "scroll up"),
+        KeyBinding([.escape, .character("?"), .character("q")], .back, .help, summary: "close the help", hint: "close"),
+    ]
+
+    /// The binding of `key` in `context` (and `view`, when browsing), read-only or not.
+    public static func binding(for key: Key, context: KeyContext, view: ViewKind) -> KeyBinding? {
+        bindings.first { $0.context == context && $0.keys.contains(key) && (context != .browse || $0.applies(in: view)) }
+    }
+
+    /// The bindings shown for `context`/`view`: dangerous ones left out when `readOnly`.
+    public static func visible(context: KeyContext, view: ViewKind, readOnly: Bool) -> [KeyBinding] {
+        bindings.filter { $0.context == context && (context != .browse || $0.applies(in: view)) && !(readOnly && $0.dangerous) }
+    }
+}

@@ -1,0 +1,28 @@
+import TollgateCore
+
+/// Everything the detail view shows about one grant (the core's ``GrantDetail``, as a console value).
+public struct GrantInfo: Sendable, Equatable {
+    /// The grant, its status now, and whether it can be refreshed.
+    public var grant: Grant
+    public var status: GrantStatus
+    public var refreshability: Refreshability
+    /// `upstream.refresh*` audit events, newest first.
+    public var refreshHistory: [AuditEvent]
+    /// Every audit event of the grant, newest first.
+    public var events: [AuditEvent]
+
+    /// A detail from its parts.
+    public init(grant: Grant, status: GrantStatus, refreshability: Refreshability, refreshHistory: [AuditEvent], events: [AuditEvent]) {
+        self.grant = grant
+        self.status = status
+        self.refreshability = refreshability
+        self.refreshHistory = refreshHistory
+        self.events = events
+    }
+
+    /// The core's detail of a grant.
+    public init(_ detail: GrantDetail) {
+        self.init(grant: detail.grant, status: detail.status, refreshability: detail.refreshability,
+                  refreshHistory: detail.refreshHistory, events: detail.events)
+    }
+}

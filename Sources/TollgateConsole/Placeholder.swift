@@ -1,2 +1,0 @@
-/// Console module placeholder; see the console issue.
-enum TollgateConsoleModule {}

@@ -1,0 +1,78 @@
+extension Renderer {
+    /// Draws scrollable lines into the body.
+    func drawText(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ lines: [StyledLine], _ position: TextPosition) {
+        let layout = state.layout
+        for row in 0..<layout.textRows {
+            let index = position.line + row
+            guard index < lines.count else { break }
+            var skip = position.column
+            var x = 1
+            for span in lines[index].spans {
+                var text = span.text
+                if skip > 0 {
+                    let dropped = String(text.prefix(skip))
+                    skip -= dropped.count
+                    text = String(text.dropFirst(dropped.count))
+                }
+                guard !text.isEmpty else { continue }
+                x = screen.write(text, column: x, row: layout.bodyTop + row, role: span.role, limit: screen.columns - 1 - x)
+            }
+        }
+    }
+
+    func drawDetail(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
+        guard let info = state.detail else {
+            let text = state.detailError.map { "error: \($0)" } ?? "loading\(glyphs.ellipsis)"
+            screen.write(text, column: 1, row: state.layout.bodyTop, role: .muted)
+            return
+        }
+        drawText(&screen, state, DetailText.lines(for: info, state: state, glyphs: glyphs), state.detailPosition)
+    }
+
+    func drawWellKnown(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
+        guard let documents = state.wellKnown else {
+            let text = state.wellKnownError.map { "error: \($0)" } ?? "loading\(glyphs.ellipsis)"
+            screen.write(text, column: 1, row: state.layout.bodyTop, role: .muted)
+            return
+        }
+        drawText(&screen, state, WellKnownText.lines(for: documents), state.wellKnownPosition)
+    }
+
+    /// The revoke confirmation, centred; the focused button is bracketed with `>` `<` as well as highlighted.
+    func drawRevokeDialog(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ dialog: RevokeDialog) {
+        let g = dialog.grant
+        let width = min(screen.columns - 4, 66)
+        let inner = width - 4
+        var body: [String] = []
+        body += wrap("Revoke grant \(g.id): subject \(g.subject ?? "unknown"), client \(g.clientName), server \(g.serverSlug)?", inner)
+        body += wrap("Its proxy tokens stop working at once; the user must authorize again.", inner)
+        body += wrap("\"Revoke + upstream\" first revokes the upstream refresh token at the provider.", inner)
+        let buttons = RevokeDialog.Button.allCases.map { button in
+            button == dialog.focus ? "[> \(button.title) <]" : "[  \(button.title)  ]"
+        }
+        let buttonLine = buttons.joined(separator: " ")
+        let buttonLines = measure.of(buttonLine) <= inner ? [buttons] : buttons.map { [$0] }
+        let height = body.count + buttonLines.count + 3
+        let left = (screen.columns - width) / 2
+        let top = max(1, (screen.rows - height) / 2)
+        for y in top..<min(screen.rows - 1, top + height) { screen.fill(row: y, from: left, to: left + width, role: .dialog) }
+        let title = " Revoke grant \(g.id)? "
+        let horizontal = String(repeating: glyphs.horizontal, count: max(0, width - 2))
+        screen.write(glyphs.topLeft + horizontal + glyphs.topRight, column: left, row: top, role: .border)
+        screen.write(title, column: left + 2, row: top, role: .dialogTitle)
+        for y in (top + 1)..<(top + height - 1) {
+            screen.write(glyphs.vertical, column: left, row: y, role: .border)
+            screen.write(glyphs.vertical, column: left + width - 1, row: y, role: .border)
+        }
+        screen.write(glyphs.bottomLeft + horizontal + glyphs.bottomRight, column: left, row: top + height - 1, role: .border)
+        for (i, line) in body.enumerated() { screen.write(line, column: left + 2, row: top + 1 + i, role: .dialog) }
+        for (i, line) in buttonLines.enumerated() {
+            var x = left + 2
+            let y = top + 2 + body.count + i
+            for label in line {
+                let focused = label.hasPrefix("[>")
+                x = screen.write(label, column: x, row: y, role: focused ? .buttonFocus : .button) + 1
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Synchronization
+import TollgateCore
+
+/// Carries out the reducer's effects against the core, off the UI thread, and posts the results back.
+///
+/// Loads run on lanes, one per kind of load; a lane runs one load at a time and keeps only the newest
+/// waiting one (an older one's answer would be dropped as stale anyway), so a burst of keys or changes
+/// never queues up work. Refreshes and revocations each run in their own task.
+public final class ConsoleRunner: Sendable {
+    let tollgate: Tollgate
+    let themes: ThemeLibrary
+    let post: @Sendable (ConsoleEvent) -> Void
+    private let lanes: [String: Lane]
+    private let watcher = Mutex<Task<Void, Never>?>(nil)
+
+    public init(tollgate: Tollgate, themes: ThemeLibrary, post: @escaping @Sendable (ConsoleEvent) -> Void) {
+        self.tollgate = tollgate
+        self.themes = themes
+        self.post = post
+        var lanes: [String: Lane] = [:]
+        for name in ["grants", "count", "servers", "providers", "clients", "audit", "detail", "wellKnown", "theme"] {
+            lanes[name] = Lane(label: "tollgate.console.\(name)")
+        }
+        self.lanes = lanes
+    }
+
+    /// Starts carrying out `effect`; its answer arrives through `post`.
+    public func perform(_ effect: ConsoleEffect) {
+        let admin = tollgate.admin
+        switch effect {
+        case .forceRefresh(let grantID):
+            let post = self.post
+            Task.detached {
+                do {
+                    let result = try await admin.forceRefresh(grantID: grantID)
+                    post(.refreshed(grantID: grantID, RefreshSummary(result)))
+                } catch {
+                    post(.actionFailed(grantID: grantID, action: "refresh", message: Self.describe(error)))
+                }
+            }
+        case .revoke(let grantID, let upstream):
+            let post = self.post
+            Task.detached {
+                do {
+                    let note = try await admin.revokeGrant(id: grantID, upstream: upstream)
+                    post(.revoked(grantID: grantID, note: note))
+                } catch {
+                    post(.actionFailed(grantID: grantID, action: "revoke", message: Self.describe(error)))
+                }
+            }
+        case .quit:
+            break
+        default:
+            guard let lane = lanes[Self.lane(of: effect)] else { return }
+            lane.submit { [self] in
+                if let event = self.answer(effect) { self.post(event) }
+            }
+        }
+    }
+
+    static func lane(of effect: ConsoleEffect) -> String {
+        switch effect {
+        case .loadGrants: return "grants"
+        case .countGrants: return "count"
+        case .loadServers: return "servers"
+        case .loadProviders: return "providers"
+        case .loadClients: return "clients"
+        case .loadAudit: return "audit"
+        case .loadDetail: return "detail"
+        case .loadWellKnown: return "wellKnown"
+        case .loadTheme: return "theme"
+        case .forceRefresh, .revoke, .quit: return ""
+        }
+    }
+
+    /// The answer to a load (or theme) effect, computed on the calling thread; `nil` for actions.
+    /// The benchmark and the tests call this directly to drive the reducer synchronously.
+    public func answer(_ effect: ConsoleEffect) -> ConsoleEvent? {
+        let admin = tollgate.admin
+        var requestID = 0
+        do {
+            switch effect {
+            case .loadGrants(let request, let query):
+                requestID = request
+                return .grants(request: request, try admin.grants(query))
+            case .countGrants(let request, let query, let limit):
+                requestID = request
+                return .grantCount(request: request, try admin.countGrants(query, upTo: limit))
+            case .loadServers(let request):
+                requestID = request
+                let providers = Dictionary(try admin.providers().map { ($0.server.id, $0.provider) }, uniquingKeysWith: { a, _ in a })
+                return .servers(request: request, try admin.servers().map { ServerEntry(server: $0, provider: providers[$0.id]) })
+            case .loadProviders(let request):
+                requestID = request
+                return .providers(request: request, try admin.providers().map { ServerEntry(server: $0.server, provider: $0.provider) })
+            case .loadClients(let request, let slug, let after, let limit):
+                requestID = request
+                let slugs = Dictionary(try admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { a, _ in a })
+                let page = try admin.clients(serverSlug: slug, limit: limit, after: after)
+                return .clients(request: request, page.items.map { ClientEntry(client: $0, serverSlug: slugs[$0.serverID] ?? "?") },
+                                nextCursor: page.nextCursor)
+            case .loadAudit(let request, let grantID, let before, let limit):
+                requestID = request
+                let events = try admin.audit(grantID: grantID, since: nil, limit: limit, before: before)
+                return .audit(request: request, events, nextBefore: events.count == limit ? events.last?.id : nil)
+            case .loadDetail(let request, let grantID):
+                requestID = request
+                return .detail(request: request, GrantInfo(try admin.grantDetail(id: grantID)))
+            case .loadWellKnown(let request, let slug):
+                requestID = request
+                let urls = try admin.publicURLs()
+                return .wellKnown(request: request, WellKnownDocuments(
+                    serverSlug: slug,
+                    authorizationServerURL: urls.authorizationServerMetadata(slug),
+                    authorizationServer: try admin.wellKnown(serverSlug: slug, .authorizationServer, urls: urls),
+                    protectedResourceURL: urls.protectedResourceMetadata(slug),
+                    protectedResource: try admin.wellKnown(serverSlug: slug, .protectedResource, urls: urls)))
+            case .loadTheme(let name):
+                do {
+                    return .theme(try themes.load(name))
+                } catch {
+                    return .themeFailed(error)
+                }
+            case .forceRefresh, .revoke, .quit:
+                return nil
+            }
+        } catch {
+            return .loadFailed(request: requestID, message: Self.describe(error))
+        }
+    }
+
+    /// Posts `.dataChanged` whenever another process commits to the store, checking every `interval`
+    /// seconds with SQLite's `data_version` (one cheap pragma; nothing is read unless it changed).
+    public func startWatching(interval: TimeInterval = 0.5) {
+        let store = tollgate.store
+        let post = self.post
+        // The baseline is read now, before the first loads: a change after it is never missed.
+        let baseline = try? store.dataVersion()
+        let task = Task.detached {
+            var last = baseline
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                guard let version = try? store.dataVersion() else { continue }
+                if let previous = last, previous != version { post(.dataChanged) }
+                last = version
+            }
+        }
+        watcher.withLock { $0?.cancel(); $0 = task }
+    }
+
+    /// Stops watching the store.
+    public func stop() {
+        watcher.withLock { $0?.cancel(); $0 = nil }
+    }
+
+    /// One line for an error, without control characters.
+    static func describe(_ error: Error) -> String {
+        String(String(describing: error).map { $0.isNewline || $0 == "\t" ? " " : $0 })
+    }
+}
+
+/// A serial queue that runs one job at a time and keeps only the newest waiting job.
+final class Lane: Sendable {
+    private let queue: DispatchQueue
+    private let state = Mutex<(running: Bool, waiting: (@Sendable () -> Void)?)>((false, nil))
+
+    init(label: String) {
+        queue = DispatchQueue(label: label)
+    }
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        let start = state.withLock { s -> Bool in
+            if s.running {
+                s.waiting = job
+                return false
+            }
+            s.running = true
+            return true
+        }
+        guard start else { return }
+        queue.async { [self] in
+            var next: (@Sendable () -> Void)? = job
+            while let current = next {
+                current()
+                next = state.withLock { s in
+                    let waiting = s.waiting
+                    s.waiting = nil
+                    if waiting == nil { s.running = false }
+                    return waiting
+                }
+            }
+        }
+    }
+}
+
+extension ConsoleRunner {
+    /// Carries out `effects` on the calling thread, feeding each answer back into `state`, until nothing is
+    /// left to load: what the event loop does asynchronously, done synchronously for the benchmark and tests.
+    /// Refreshes and revocations are skipped (they need the async path).
+    public func settle(_ state: inout ConsoleState, _ effects: [ConsoleEffect]) {
+        var queue = effects[...]
+        while let effect = queue.popFirst() {
+            if let event = answer(effect) { queue += state.apply(event) }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import TollgateCore
+
+/// Work the reducer asks for; the ``ConsoleRunner`` carries it out off the UI thread and answers with a
+/// ``ConsoleEvent``. Loads carry a request number so that an answer to a superseded request is dropped.
+public enum ConsoleEffect: Equatable, Sendable {
+    /// One window of the grants listing.
+    case loadGrants(request: Int, query: GrantQuery)
+    /// How many grants the filter selects, counting no further than `limit`.
+    case countGrants(request: Int, query: GrantQuery, limit: Int)
+    /// Every server with its provider (servers are few).
+    case loadServers(request: Int)
+    /// Every provider with its server.
+    case loadProviders(request: Int)
+    /// A page of clients.
+    case loadClients(request: Int, serverSlug: String?, after: String?, limit: Int)
+    /// A page of the audit log, newest first, older than `before`.
+    case loadAudit(request: Int, grantID: Int64?, before: Int64?, limit: Int)
+    /// One grant in full.
+    case loadDetail(request: Int, grantID: Int64)
+    /// A server's well-known documents.
+    case loadWellKnown(request: Int, serverSlug: String)
+    /// A forced upstream refresh through the core's refresh coordinator.
+    case forceRefresh(grantID: Int64)
+    /// Revokes a grant, optionally at the upstream first.
+    case revoke(grantID: Int64, upstream: Bool)
+    /// Loads a theme by name or path.
+    case loadTheme(name: String)
+    /// Leave the console.
+    case quit
+}

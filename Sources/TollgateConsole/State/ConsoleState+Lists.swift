@@ -1,0 +1,256 @@
+import Foundation
+import TollgateCore
+
+/// Filter text split into `key:value` parts the store can serve and words matched against loaded rows.
+struct ListFilter: Equatable {
+    var scoped: [String: String] = [:]
+    var words: [String] = []
+
+    init(_ text: String, keys: Set<String>) {
+        for token in text.split(separator: " ").map(String.init) {
+            if let colon = token.firstIndex(of: ":"), keys.contains(token[..<colon].lowercased()),
+               token.index(after: colon) < token.endIndex {
+                scoped[token[..<colon].lowercased()] = String(token[token.index(after: colon)...])
+            } else {
+                words.append(token.lowercased())
+            }
+        }
+    }
+
+    /// Whether every word occurs (case-insensitively) in one of `fields`.
+    func matches(_ fields: [String]) -> Bool {
+        guard !words.isEmpty else { return true }
+        let haystack = fields.joined(separator: "\u{1}").lowercased()
+        return words.allSatisfy { haystack.contains($0) }
+    }
+}
+
+/// A named order of an in-memory list.
+struct ListSort<Row>: Sendable {
+    var name: String
+    var less: @Sendable (Row, Row) -> Bool
+}
+
+extension ConsoleState {
+    static let serverSorts: [ListSort<ServerEntry>] = [
+        ListSort(name: "slug") { $0.server.slug < $1.server.slug },
+        ListSort(name: "name") { ($0.server.name.lowercased(), $0.server.slug) < ($1.server.name.lowercased(), $1.server.slug) },
+        ListSort(name: "newest") { ($0.server.createdAt, $0.server.id) > ($1.server.createdAt, $1.server.id) },
+    ]
+
+    static let providerSorts: [ListSort<ServerEntry>] = [
+        ListSort(name: "server") { $0.server.slug < $1.server.slug },
+        ListSort(name: "kind") { ($0.provider?.kind.rawValue ?? "", $0.server.slug) < ($1.provider?.kind.rawValue ?? "", $1.server.slug) },
+        ListSort(name: "last error") {
+            ($0.provider?.lastErrorAt ?? .distantPast, $1.server.slug) > ($1.provider?.lastErrorAt ?? .distantPast, $0.server.slug)
+        },
+    ]
+
+    /// The name of the current sort order of `view`.
+    public func sortName(of target: ViewKind) -> String? {
+        switch target {
+        case .grants: return grants.sort.rawValue
+        case .servers: return Self.serverSorts[servers.sortIndex % Self.serverSorts.count].name
+        case .providers: return Self.providerSorts[providers.sortIndex % Self.providerSorts.count].name
+        case .clients: return "id"
+        case .audit: return "newest"
+        case .detail, .wellKnown: return nil
+        }
+    }
+
+    /// The filter text of a list view.
+    public func filterText(of target: ViewKind) -> String {
+        switch target {
+        case .grants: return grants.filterText
+        case .servers: return servers.filterText
+        case .providers: return providers.filterText
+        case .clients: return clients.filterText
+        case .audit: return audit.filterText
+        case .detail, .wellKnown: return ""
+        }
+    }
+
+    /// Sets the filter of the current view; `final` when the user pressed Enter or Esc (errors are shown then).
+    mutating func setFilter(_ text: String, final: Bool) -> [ConsoleEffect] {
+        switch view {
+        case .grants:
+            switch GrantFilter.parse(text) {
+            case .success(let filter):
+                let changed = filter != grants.filter
+                grants.filterText = text
+                grants.filter = filter
+                return changed ? restartGrants() : []
+            case .failure(let error):
+                // `filterText` keeps the last text that parsed: the filter that is in force.
+                if final { show(.warning, "filter not applied: \(error.message)") }
+                return []
+            }
+        case .servers:
+            servers.filterText = text
+            refilterServers()
+        case .providers:
+            providers.filterText = text
+            refilterProviders()
+        case .clients:
+            let before = ListFilter(clients.filterText, keys: ["server"]).scoped
+            clients.filterText = text
+            if ListFilter(text, keys: ["server"]).scoped != before { return loadClients(appending: false) }
+            refilterClients()
+        case .audit:
+            let before = ListFilter(audit.filterText, keys: ["grant"]).scoped
+            audit.filterText = text
+            if ListFilter(text, keys: ["grant"]).scoped != before { return loadAudit(appending: false) }
+            refilterAudit()
+        case .detail, .wellKnown:
+            break
+        }
+        return []
+    }
+
+    mutating func cycleSort(by step: Int) -> [ConsoleEffect] {
+        switch view {
+        case .grants:
+            let all = GrantSort.allCases
+            let index = all.firstIndex(of: grants.sort) ?? 0
+            grants.sort = all[(index + step + all.count) % all.count]
+            return restartGrants()
+        case .servers:
+            servers.sortIndex = (servers.sortIndex + step + Self.serverSorts.count) % Self.serverSorts.count
+            refilterServers()
+        case .providers:
+            providers.sortIndex = (providers.sortIndex + step + Self.providerSorts.count) % Self.providerSorts.count
+            refilterProviders()
+        default:
+            break
+        }
+        return []
+    }
+
+    mutating func refilterServers() {
+        let filter = ListFilter(servers.filterText, keys: [])
+        let sort = Self.serverSorts[servers.sortIndex % Self.serverSorts.count]
+        Self.refilter(&servers, visible: layout.tableRows(for: .servers)) { rows in
+            rows.filter { filter.matches([$0.server.slug, $0.server.name, $0.server.upstreamMCPURL]) }.sorted(by: sort.less)
+        }
+    }
+
+    mutating func refilterProviders() {
+        let filter = ListFilter(providers.filterText, keys: [])
+        let sort = Self.providerSorts[providers.sortIndex % Self.providerSorts.count]
+        Self.refilter(&providers, visible: layout.tableRows(for: .providers)) { rows in
+            rows.filter { entry in
+                let p = entry.provider
+                return filter.matches([entry.server.slug, p?.kind.rawValue ?? "", p?.issuer ?? "", p?.tokenEndpoint ?? "",
+                                       p?.clientID ?? "", p?.lastError ?? ""])
+            }.sorted(by: sort.less)
+        }
+    }
+
+    mutating func refilterClients() {
+        let filter = ListFilter(clients.filterText, keys: ["server"])
+        Self.refilter(&clients, visible: layout.tableRows(for: .clients)) { rows in
+            rows.filter { filter.matches([$0.client.id, $0.client.name, $0.serverSlug, $0.client.registeredBy]) }
+        }
+    }
+
+    mutating func refilterAudit() {
+        let filter = ListFilter(audit.filterText, keys: ["grant"])
+        Self.refilter(&audit, visible: layout.tableRows(for: .audit)) { rows in
+            rows.filter { filter.matches([$0.actor, $0.action, $0.outcome, $0.detail, $0.clientID ?? ""]) }
+        }
+    }
+
+    /// Recomputes the shown rows, keeping the selection on the same row where it still shows.
+    static func refilter<Row>(_ list: inout ListModel<Row>, visible: Int, _ shown: ([Row]) -> [Row]) {
+        let selected = list.selected
+        list.rows = shown(list.loaded)
+        if let selected, let index = list.rows.firstIndex(of: selected) { list.selection = index }
+        list.keepVisible(visible)
+    }
+
+    mutating func loadClients(appending: Bool) -> [ConsoleEffect] {
+        let id = nextRequest()
+        clients.request = id
+        clients.appending = appending
+        let slug = ListFilter(clients.filterText, keys: ["server"]).scoped["server"]
+        let limit = appending ? Self.pageSize : max(Self.pageSize, min(clients.loaded.count, 10_000))
+        return [.loadClients(request: id, serverSlug: slug, after: appending ? clients.nextCursor : nil, limit: limit)]
+    }
+
+    mutating func loadAudit(appending: Bool) -> [ConsoleEffect] {
+        let id = nextRequest()
+        audit.request = id
+        audit.appending = appending
+        let grantID = ListFilter(audit.filterText, keys: ["grant"]).scoped["grant"].flatMap { Int64($0) }
+        let limit = appending ? Self.pageSize : max(Self.pageSize, min(audit.loaded.count, 10_000))
+        return [.loadAudit(request: id, grantID: grantID, before: appending ? audit.nextCursor.flatMap { Int64($0) } : nil, limit: limit)]
+    }
+
+    /// Moves in a list view; the paged lists (clients, audit) load their next page near the end.
+    mutating func move(_ motion: Motion) -> [ConsoleEffect] {
+        func apply<Row>(_ list: inout ListModel<Row>, visible: Int) {
+            switch motion {
+            case .by(let delta): list.move(by: delta, visible: visible)
+            case .page(let pages):
+                list.top = max(0, min(max(0, list.rows.count - visible), list.top + pages * visible))
+                list.move(by: pages * visible, visible: visible)
+            case .top: list.move(by: -list.rows.count, visible: visible)
+            case .bottom: list.move(by: list.rows.count, visible: visible)
+            }
+        }
+        let visible = layout.tableRows(for: view)
+        switch view {
+        case .grants:
+            return moveGrants(motion)
+        case .servers:
+            apply(&servers, visible: visible)
+        case .providers:
+            apply(&providers, visible: visible)
+        case .clients:
+            apply(&clients, visible: visible)
+            if clients.request == nil, clients.nextCursor != nil, clients.rows.count - 1 - clients.selection < visible {
+                return loadClients(appending: true)
+            }
+        case .audit:
+            apply(&audit, visible: visible)
+            if audit.request == nil, audit.nextCursor != nil, audit.rows.count - 1 - audit.selection < visible {
+                return loadAudit(appending: true)
+            }
+        case .detail:
+            scrollText(&detailPosition, lines: detailLineCount, motion)
+        case .wellKnown:
+            scrollText(&wellKnownPosition, lines: wellKnownLineCount, motion)
+        }
+        return []
+    }
+
+    func scrollText(_ position: inout TextPosition, lines: Int, _ motion: Motion) {
+        let visible = layout.textRows
+        let maximum = max(0, lines - visible)
+        switch motion {
+        case .by(let delta): position.line += delta
+        case .page(let pages): position.line += pages * visible
+        case .top: position.line = 0
+        case .bottom: position.line = maximum
+        }
+        position.line = max(0, min(maximum, position.line))
+    }
+
+    mutating func scrollSideways(_ delta: Int) {
+        switch view {
+        case .detail: detailPosition.column = max(0, detailPosition.column + delta)
+        case .wellKnown: wellKnownPosition.column = max(0, wellKnownPosition.column + delta)
+        default: break
+        }
+    }
+
+    /// Lines of the detail view's text.
+    var detailLineCount: Int {
+        detail.map { DetailText.lines(for: $0, state: self).count } ?? 1
+    }
+
+    /// Lines of the well-known view's text.
+    var wellKnownLineCount: Int {
+        wellKnown.map { WellKnownText.lines(for: $0).count } ?? 1
+    }
+}

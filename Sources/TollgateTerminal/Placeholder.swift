@@ -1,3 +1,0 @@
-import CNcursesw
-import TollgateConsole
-enum TollgateTerminalModule {}

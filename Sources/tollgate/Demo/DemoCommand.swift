@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import TollgateCore
+
+/// `tollgate demo`: a self-contained tour — temporary store, local upstream, `serve`, sample grants, console.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a self-contained demo: temporary store, dev upstream, serve, sample grants, then the console.",
+        discussion: "Everything listens on 127.0.0.1 only and is removed on exit. With --no-console the demo prints its database path and URLs and runs until interrupted.")
+
+    @Flag(name: .customLong("no-console"), help: "Set everything up, print the database path and URLs, and wait for Ctrl-C.")
+    var noConsole = false
+
+    @Flag(name: .customLong("read-only"), help: "Open the console without dangerous actions.")
+    var readOnly = false
+
+    @Option(help: "Console theme name.")
+    var theme: String?
+
+    func run() async throws {
+        let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("demo: \(line)\n".utf8)) }
+        let demo: DemoEnvironment
+        do {
+            demo = try await DemoEnvironment.start(log: log)
+        } catch {
+            throw CommandFailure("the demo could not start: \(error)")
+        }
+        do {
+            try await demo.populate(log: log)
+        } catch {
+            await demo.stop()
+            throw CommandFailure("the demo could not create its grants: \(error)")
+        }
+        if noConsole {
+            Output.raw(Data("""
+                database: \(demo.databasePath)
+                tollgate: \(demo.publicURL)
+                upstream: \(demo.devURL)
+                try: tollgate grant list --db \(demo.databasePath)
+                     tollgate console --db \(demo.databasePath)
+                (Ctrl-C stops the demo and removes its files)
+
+                """.utf8))
+            await SignalWait.untilInterrupted()
+        } else {
+            do {
+                try await DemoConsole.run(databasePath: demo.databasePath, readOnly: readOnly, theme: theme)
+            } catch {
+                await demo.stop()
+                throw error
+            }
+        }
+        await demo.stop()
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+enum SignalWait {
+    static func untilInterrupted() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGINT, SIGTERM] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    if once.set() { continuation.resume() }
+                }
+                source.resume()
+                sources.append(source)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+/// Keeps the signal sources alive for the process's lifetime.
+enum SignalSources {
+    nonisolated(unsafe) static var retained: [DispatchSourceSignal] = []
+    static func keep(_ sources: [DispatchSourceSignal]) { retained += sources }
+}
+
+/// A flag that is set exactly once, from any thread.
+final class OnceFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    /// Sets the flag; true only for the first caller.
+    func set() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        if done { return false }
+        done = true
+        return true
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import TollgateConsole
+import TollgateCore
+
+/// The built binary under tmux, driven with keys, against a real store and a real (in-process) upstream.
+/// Every test kills its tmux server, whatever happens.
+@Suite("End to end: tollgate console under tmux", .serialized)
+struct EndToEndTests {
+    /// A store with `count` grants (subjects alice0…), a tmux with a shell, and the console command line.
+    func withConsole(grants count: Int = 12, arguments: String = "", columns: Int = 120, rows: Int = 40,
+                     _ body: (StoreHarness, Tmux, [Int64]) async throws -> Void) async throws {
+        let h = try await StoreHarness(upstream: true)
+        var ids: [Int64] = []
+        for i in 0..<count { ids.append(try await h.makeGrant(subject: "alice\(i)", expiresIn: 3600)) }
+        let tmux: Tmux
+        do {
+            tmux = try Tmux(columns: columns, rows: rows)
+        } catch {
+            await h.shutdown()
+            throw error
+        }
+        do {
+            try await tmux.waitFor(Tmux.prompt)
+            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console \(arguments)")
+            try await body(h, tmux, ids)
+        } catch {
+            tmux.kill()
+            await h.shutdown()
+            throw error
+        }
+        tmux.kill()
+        await h.shutdown()
+    }
+
+    /// After the console ends: the shell is back, the alternate screen is off, and the terminal modes are sane.
+    func expectRestored(_ tmux: Tmux, status: Int32 = 0) async throws {
+        try await tmux.waitFor(Tmux.prompt) { _ in (try? tmux.alternateScreen()) == false }
+        try tmux.shell("echo \"rc=$? modes=$(stty -a | tr ' ;' '\\n\\n' | grep -cxE 'icanon|echo|icrnl|onlcr')\"")
+        let screen = try await tmux.waitFor("rc=\(status) modes=") { $0.contains(" modes=4") || $0.range(of: "modes=[0-9]", options: .regularExpression) != nil }
+        #expect(screen.contains("rc=\(status) modes=4"), "icanon, echo, icrnl and onlcr are all on again:\n\(screen)")
+        #expect(try !tmux.alternateScreen())
+    }
+
+    @Test func openNavigateFilterAndQuit() async throws {
+        try await withConsole { _, tmux, ids in
+            let first = try await tmux.waitFor("Grants (12)")
+            #expect(first.contains("▸ files"))
+            #expect(first.contains("alice11"), "newest first")
+            #expect(first.contains("─ grant \(ids.last!) "), "the detail pane at 120×40")
+            try await tmux.keys("j", "j")
+            try await tmux.waitFor("─ grant \(ids[ids.count - 3]) ")
+            try await tmux.keys("Enter")
+            let detail = try await tmux.waitFor("upstream access expires")
+            #expect(detail.contains("Grant \(ids[ids.count - 3])"))
+            #expect(detail.contains("Refresh history"))
+            try await tmux.keys("Escape", "/")
+            try await tmux.type("alice1")
+            try await tmux.keys("Enter")
+            let filtered = try await tmux.waitFor("filter: alice1")
+            #expect(filtered.contains("Grants (3)"))
+            #expect(filtered.contains("alice10") && filtered.contains("alice11") && !filtered.contains("alice2 "))
+            try await tmux.keys("Escape", ":")
+            try await tmux.type("servers")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("Servers (1)")
+            try await tmux.keys("w")
+            let wellKnown = try await tmux.waitFor("\"authorization_endpoint\"")
+            #expect(wellKnown.contains("Authorization server metadata"))
+            try await tmux.keys("?")
+            try await tmux.waitFor("Keys")
+            try await tmux.keys("Escape", "q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    @Test func forceRefreshReachesTheUpstream() async throws {
+        try await withConsole(grants: 2) { h, tmux, ids in
+            try await tmux.waitFor("Grants (2)")
+            #expect(await h.refreshCalls() == 0)
+            try await tmux.keys("f")
+            let screen = try await tmux.waitFor("grant \(ids.last!): refreshed")
+            #expect(screen.contains("info: "))
+            #expect(await h.refreshCalls() == 1, "the dev upstream saw the refresh")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("forced refresh            refreshed")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    @Test func revokeAsksThenTheCLISaysRevoked() async throws {
+        try await withConsole(grants: 2) { h, tmux, ids in
+            try await tmux.waitFor("Grants (2)")
+            try await tmux.keys("x")
+            let dialog = try await tmux.waitFor("Revoke grant \(ids.last!)?")
+            #expect(dialog.contains("[> Cancel <]"), "the focus starts on Cancel")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("Grants (2)") { !$0.contains("Revoke grant") }
+            #expect(try h.tollgate.admin.grant(id: ids.last!).state == .active, "Cancel revoked nothing")
+            try await tmux.keys("x", "Tab")
+            try await tmux.waitFor("[> Revoke <]")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("grant \(ids.last!) revoked")
+            try await tmux.waitFor("revoked   ")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+            let shown = try TollgateBinary.run(["grant", "show", String(ids.last!)], database: h.databasePath)
+            #expect(shown.status == 0)
+            #expect(shown.output.contains("status:") && shown.output.contains("revoked"))
+        }
+    }
+
+    @Test func changesFromAnotherProcessAppearWithinTwoSeconds() async throws {
+        try await withConsole(grants: 3) { h, tmux, ids in
+            try await tmux.waitFor("Grants (3)")
+            let revoked = try TollgateBinary.run(["grant", "revoke", String(ids[0])], database: h.databasePath)
+            #expect(revoked.status == 0, "\(revoked.output)")
+            let start = Date()
+            try await tmux.waitFor("alice0", timeout: 2.5) { screen in
+                screen.components(separatedBy: "\n").contains { $0.contains("alice0") && $0.contains("revoked") }
+            }
+            #expect(Date().timeIntervalSince(start) < 2.5)
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    @Test func resizeRedrawsAndNarrowTerminalsDropThePane() async throws {
+        try await withConsole(grants: 30) { _, tmux, _ in
+            try await tmux.waitFor("─ grant ")
+            try tmux.resize(columns: 60, rows: 15)
+            // tmux first cuts the old frame to the new size; the console's own 60-column layout has STATUS
+            // within the width and its footer on the last line.
+            let narrow = try await tmux.waitFor("STATUS") { $0.contains("Grants (30)") && !$0.contains("─ grant ") && $0.contains(" q quit") == false }
+            let lines = narrow.components(separatedBy: "\n").filter { !$0.isEmpty }
+            #expect(lines.allSatisfy { $0.count <= 60 })
+            #expect(lines.last?.contains("Enter open") == true)
+            try tmux.resize(columns: 120, rows: 40)
+            try await tmux.waitFor("─ grant ")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    @Test func ctrlCAndSIGTERMRestoreTheTerminal() async throws {
+        try await withConsole(grants: 1) { h, tmux, _ in
+            try await tmux.waitFor("Grants (1)")
+            try await tmux.keys("C-c")
+            try await expectRestored(tmux, status: 130)
+            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            try await tmux.waitFor("Grants (1)")
+            let pid = try #require(try tmux.foregroundPID())
+            #expect(Glibc.kill(pid, SIGTERM) == 0)
+            try await expectRestored(tmux, status: 143)
+        }
+    }
+
+    @Test func readOnlyHidesActionsAndLogsNeverReachTheScreen() async throws {
+        let log = NSTemporaryDirectory() + "tollgate-console-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        try await withConsole(grants: 1, arguments: "--read-only --theme high-contrast") { h, tmux, _ in
+            let screen = try await tmux.waitFor("READ-ONLY")
+            let footer = screen.components(separatedBy: "\n").last { !$0.isEmpty } ?? ""
+            #expect(!footer.contains("revoke") && !footer.contains("refresh"), "\(screen)")
+            try await tmux.keys("x")
+            try await tmux.waitFor("warning: read-only")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+            // With everything logged, the screen still shows only the console; the log goes to the file.
+            try tmux.shell("clear; TOLLGATE_LOG_LEVEL=trace TOLLGATE_LOG_FILE='\(log)' TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            try await tmux.waitFor("Grants (1)")
+            try await tmux.keys("f")
+            let refreshed = try await tmux.waitFor(": refreshed")
+            #expect(!refreshed.contains("trace") && !refreshed.contains("debug") && !refreshed.contains("tollgate.refresh"))
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+            let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(!logged.isEmpty, "the core's log went to TOLLGATE_LOG_FILE")
+        }
+    }
+
+    @Test func aBadTermOrThemeIsExplained() async throws {
+        try await withConsole(grants: 1, arguments: "--theme ./no/such.theme") { h, tmux, _ in
+            let screen = try await tmux.waitFor("error: ./no/such.theme: cannot read the theme file; using the built-in dark theme")
+            #expect(screen.contains("Grants (1)"))
+            try await tmux.keys(":")
+            try await tmux.type("theme monochrome")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("info: theme monochrome")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+            try tmux.shell("TERM=no-such-term TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            let error = try await tmux.waitFor("tollgate: error: unknown terminal type 'no-such-term'")
+            #expect(error.contains("terminfo"))
+            try tmux.shell("echo rc=$?")
+            try await tmux.waitFor("rc=1")
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// A tmux server of its own (a private socket) running a shell, for driving the built `tollgate` binary
+/// like a person at a terminal. ``kill()`` ends the server and everything in it.
+final class Tmux: @unchecked Sendable {
+    let socket = "tollgate-e2e-" + UUID().uuidString.prefix(8)
+    /// The shell's prompt (PS1 adds a space, which tmux trims from captures).
+    static let prompt = "e2e-ready>"
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    init(columns: Int = 120, rows: Int = 40) throws {
+        try run(["-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", String(columns), "-y", String(rows),
+                 "env", "-u", "TOLLGATE_MASTER_KEY", "PS1=\(Self.prompt) ", "LANG=C.UTF-8", "TERM=screen-256color", "sh"])
+    }
+
+    /// Runs a tmux command on this server; returns its output.
+    ///
+    /// Spawned with `posix_spawn` and an empty signal mask: test threads block most signals, and a tmux server
+    /// (with the shell and the console under it) would inherit that mask and never see SIGINT, SIGTERM or
+    /// SIGCHLD. Output goes to a file, not a pipe: the server `new-session` starts would hold a pipe open.
+    @discardableResult
+    func run(_ arguments: [String]) throws -> String {
+        let file = NSTemporaryDirectory() + "tmux-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = (["tmux", "-L", socket] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, "tmux", &actions, &attributes, argv, environ)
+        guard spawned == 0 else { throw Failure(description: "cannot run tmux: \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        guard status == 0 else { throw Failure(description: "tmux \(arguments.joined(separator: " ")): \(text)") }
+        return text
+    }
+
+    /// Types a command line into the shell and presses Enter.
+    func shell(_ line: String) throws {
+        try run(["send-keys", "-t", "main", "-l", line])
+        try run(["send-keys", "-t", "main", "Enter"])
+    }
+
+    // Waiting is `Task.sleep`, never `Thread.sleep`: the dev upstream answering the console runs in this
+    // process's cooperative thread pool, which a blocked test thread would starve.
+
+    /// Sends tmux key names (`j`, `Enter`, `Escape`, `C-c`, `PageDown`, …), one at a time.
+    func keys(_ names: String...) async throws {
+        for name in names {
+            try run(["send-keys", "-t", "main", name])
+            try await Task.sleep(for: .milliseconds(80))
+        }
+    }
+
+    /// Types text literally.
+    func type(_ text: String) async throws {
+        try run(["send-keys", "-t", "main", "-l", text])
+        try await Task.sleep(for: .milliseconds(100))
+    }
+
+    /// The visible screen.
+    func capture() throws -> String {
+        try run(["capture-pane", "-p", "-t", "main"])
+    }
+
+    /// Waits until the screen shows `text` (and passes `also`); returns that screen.
+    @discardableResult
+    func waitFor(_ text: String, timeout: TimeInterval = 10, _ also: (String) -> Bool = { _ in true }) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var screen = ""
+        while Date() < deadline {
+            screen = try capture()
+            if screen.contains(text) && also(screen) { return screen }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure(description: "'\(text)' did not appear within \(timeout) s; the screen:\n\(screen)")
+    }
+
+    /// Whether the pane is in the alternate screen (curses is running).
+    func alternateScreen() throws -> Bool {
+        try run(["display-message", "-p", "-t", "main", "#{alternate_on}"]).trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+    }
+
+    func resize(columns: Int, rows: Int) throws {
+        try run(["resize-window", "-t", "main", "-x", String(columns), "-y", String(rows)])
+    }
+
+    /// The process running in the shell's foreground (the console), if any.
+    func foregroundPID() throws -> pid_t? {
+        let shell = try run(["display-message", "-p", "-t", "main", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
+    /// Ends the tmux server and everything it runs, and removes its socket.
+    func kill() {
+        _ = try? run(["kill-server"])
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(socket)")
+    }
+}
+
+/// The built `tollgate` executable (next to the test bundle, or in .build/debug).
+enum TollgateBinary {
+    static func path() throws -> String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? Bundle.main.bundlePath)
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("tollgate").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/tollgate"
+        if FileManager.default.isExecutableFile(atPath: fallback) { return fallback }
+        throw Tmux.Failure(description: "the tollgate binary was not found; run `swift build` before `swift test`")
+    }
+
+    /// Runs the binary to completion (for `grant show`, `grant revoke` from "another process").
+    static func run(_ arguments: [String], database: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try path())
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "TOLLGATE_MASTER_KEY")
+        environment["TOLLGATE_DB"] = database
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
