@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import Synchronization
 
 /// The core wired together over one store: what every face (server, console, CLI) opens.
 public final class Tollgate: Sendable {
@@ -12,6 +13,7 @@ public final class Tollgate: Sendable {
     public let tokens: TokenService
     public let admin: AdminService
     private let http: HTTPClient?
+    private let isShutDown = Mutex(false)
 
     /// Wires the core over `store`. When `httpClient` is nil, one is created and shut down by ``shutdown()``.
     public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock(),
@@ -43,7 +45,16 @@ public final class Tollgate: Sendable {
 
     /// Releases the HTTP client this instance created.
     public func shutdown() async {
+        guard isShutDown.withLock({ done in defer { done = true }; return !done }) else { return }
         try? await http?.shutdown()
+    }
+
+    deinit {
+        // A caller that failed half-way (an error between open and shutdown) must not leak the client,
+        // nor trip AsyncHTTPClient's "not shut down before deinit" check: shut it down in the background.
+        if let http, !isShutDown.withLock({ $0 }) {
+            Task { try? await http.shutdown() }
+        }
     }
 
     /// The default database path: `$TOLLGATE_DB`, else `$XDG_DATA_HOME/tollgate/tollgate.sqlite`,

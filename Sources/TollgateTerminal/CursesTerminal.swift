@@ -46,10 +46,11 @@ public final class CursesTerminal: ConsoleTerminal {
     }
 
     /// A terminal drawing into `outputPath` and reading `inputPath` (both `/dev/null` by default): for tests
-    /// of the adapter without a real terminal. No signal handling, stderr untouched.
-    public static func headless(term: String = "xterm-256color", noColor: Bool = false, inputPath: String = "/dev/null",
-                                outputPath: String = "/dev/null") throws -> CursesTerminal {
-        setlocale(LC_ALL, "")
+    /// of the adapter without a real terminal. No signal handling, stderr untouched; `locale` is set for the
+    /// process (wide characters need a UTF-8 one).
+    public static func headless(term: String = "xterm-256color", noColor: Bool = false, locale: String = "C.UTF-8",
+                                inputPath: String = "/dev/null", outputPath: String = "/dev/null") throws -> CursesTerminal {
+        setlocale(LC_ALL, locale)
         guard let output = fopen(outputPath, "w"), let input = fopen(inputPath, "r") else {
             throw TerminalError("cannot open \(outputPath) or \(inputPath)")
         }

@@ -80,6 +80,30 @@ struct ReducerKeyTests {
         #expect(driver.state.grants.selected?.id == 500)
     }
 
+    @Test func theWindowShiftsAboutOnceAScreenAndNeverHoldsMore() {
+        var driver = ConsoleDriver(columns: 120, rows: 40, backend: .many(5000))
+        let visible = driver.state.layout.tableRows(for: .grants)
+        func loads() -> Int { driver.lastEffects.filter { if case .loadGrants = $0 { true } else { false } }.count }
+        var down = 0, up = 0
+        for _ in 0..<600 {
+            driver.press(.down)
+            down += loads()
+            #expect(driver.state.grants.rows.count <= visible * 3)
+        }
+        #expect(driver.state.grants.selected?.id == Int64(4400))
+        for _ in 0..<300 {
+            driver.press(.up)
+            up += loads()
+        }
+        #expect(driver.state.grants.selected?.id == Int64(4700))
+        #expect(down <= 600 / visible + 2, "\(down) loads for 600 rows down")
+        #expect(up <= 300 / visible + 3, "\(up) loads for 300 rows up")
+        // The rows on screen never jump when a window arrives: the selected grant keeps its place.
+        let before = driver.state.grants.selection - driver.state.grants.top
+        driver.press(.down)
+        #expect(driver.state.grants.selection - driver.state.grants.top == min(before + 1, visible - 1))
+    }
+
     @Test func enterOpensTheDetailAndEscComesBack() {
         var driver = ConsoleDriver()
         driver.press(.down, .enter)

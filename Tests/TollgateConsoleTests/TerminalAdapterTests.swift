@@ -6,10 +6,6 @@ import TollgateConsole
 /// The curses adapter drawn headless: `newterm` onto /dev/null, then read back what curses holds.
 @Suite("Terminal adapter (headless curses)", .serialized)
 struct TerminalAdapterTests {
-    init() {
-        setenv("LC_ALL", "C.UTF-8", 1)
-    }
-
     @Test func drawsWideCharactersWithTheirAttributesAndColours() throws {
         let terminal = try CursesTerminal.headless(term: "xterm-256color")
         defer { terminal.close() }

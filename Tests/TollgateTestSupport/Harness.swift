@@ -28,7 +28,7 @@ public final class Harness: @unchecked Sendable {
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
     ///   - accessTTL: upstream access-token lifetime.
     public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
-         upstreamTimeout: TimeInterval = 5, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp") async throws {
+         upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp") async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -39,15 +39,24 @@ public final class Harness: @unchecked Sendable {
         dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour, client: upstreamClient), logger: quiet)
         (devURL, devTask) = try await dev.start()
         let store = try SQLiteStore(path: databasePath)
-        tollgate = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
+        let core = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
                                 clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger)
-        server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
-        provider = try await tollgate.admin.addProvider(serverSlug: "files", NewProvider(
-            kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
-            clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
-            scopes: ["openid", "offline_access"]))
-        client = try tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
-            name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
+        tollgate = core
+        let upstreamTask = devTask
+        do {
+            server = try core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
+            provider = try await core.admin.addProvider(serverSlug: "files", NewProvider(
+                kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
+                clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
+                scopes: ["openid", "offline_access"]))
+            client = try core.tokens.registerClient(serverSlug: "files", ClientRegistration(
+                name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
+        } catch {
+            // Leave nothing running behind a failed set-up.
+            upstreamTask.cancel()
+            await core.shutdown()
+            throw error
+        }
     }
 
     public func shutdown() async {
@@ -91,7 +100,7 @@ public final class Harness: @unchecked Sendable {
     }
 
     /// Runs `body` and always shuts the harness down.
-    public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 5,
+    public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 10,
                         confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
                         _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,

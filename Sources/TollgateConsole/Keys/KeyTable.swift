@@ -80,10 +80,10 @@ public enum KeyTable {
         KeyBinding([.pageUp, .control("b")], .pageUp, summary: "page up"),
         KeyBinding([.character("h"), .left], .scrollLeft, views: text, summary: "scroll left"),
         KeyBinding([.character("l"), .right], .scrollRight, views: text, summary: "scroll right"),
-        KeyBinding([.enter], .open, views: lists, summary: "open the selection (grant detail; the grants of a server or client)", hint: "open"),
+        KeyBinding([.enter], .open, views: lists, summary: "open: a grant's detail; a server's or client's grants", hint: "open"),
         KeyBinding([.escape], .back, summary: "back to the previous view; in a list, clear the filter", hint: "back"),
         KeyBinding([.character("/")], .filter, views: lists,
-                   summary: "filter: grants by subject prefix and server:SLUG client:ID status:STATUS; other lists by text", hint: "filter"),
+                   summary: "filter (see Filters below)", hint: "filter"),
         KeyBinding([.character("s")], .sortNext, views: [.servers, .providers, .grants], summary: "next sort order", hint: "sort"),
         KeyBinding([.character("S")], .sortPrevious, views: [.servers, .providers, .grants], summary: "previous sort order"),
         KeyBinding([.character("f")], .forceRefresh, views: [.grants, .detail],
@@ -107,7 +107,7 @@ public enum KeyTable {
         KeyBinding([.backspace, .delete], .deleteBackward, .input, summary: "delete the last character"),
         KeyBinding([.control("u")], .clearLine, .input, summary: "clear the line", hint: "clear"),
 
-        KeyBinding([.character("j"), .down], .down, .help, summary: "scroll down"),
+        KeyBinding([.character("j"), .down], .down, .help, summary: "scroll down", hint: "scroll"),
         KeyBinding([.character("k"), .up], .up, .help, summary: "scroll up"),
         KeyBinding([.escape, .character("?"), .character("q")], .back, .help, summary: "close the help", hint: "close"),
     ]

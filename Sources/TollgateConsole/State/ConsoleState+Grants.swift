@@ -82,18 +82,22 @@ extension ConsoleState {
         grants.top = max(0, min(grants.top, max(0, count - visible)))
     }
 
-    /// Asks for a shifted window when the selection is within a screen of an edge the listing goes beyond
-    /// (`pushing` says the user tried to move past the edge).
+    /// Asks for a shifted window when the selection comes within half a screen of an edge the listing goes
+    /// beyond (`pushing` says the user tried to move past the edge).
+    ///
+    /// A shift keeps half a screen beyond the far edge of the screen and puts the rest (a screen and a half)
+    /// ahead, so the next shift comes after a full screen of movement, not at the next key.
     mutating func shiftGrantsWindow(pushing: Int) -> [ConsoleEffect] {
         guard grants.request == nil, !grants.rows.isEmpty else { return [] }
-        let visible = grantsVisible, margin = grantsVisible
+        let visible = grantsVisible, margin = max(1, grantsVisible / 2)
         let rows = grants.rows
         if grants.hasAfter && (pushing > 0 || rows.count - 1 - grants.selection < margin) {
-            // Keep `margin` rows above the top of the screen; the rest of the window lies below.
+            // The new window starts `margin` rows above the top of the screen.
             let k = max(0, min(rows.count - 1, grants.top - margin - 1))
             return loadGrants(.after(grants.sort.cursor(of: rows[k])), placement: .keepSelection)
         }
         if grants.hasBefore && (pushing < 0 || grants.selection < margin) {
+            // The new window ends `margin` rows below the bottom of the screen.
             let e = max(0, min(rows.count - 1, grants.top + visible + margin))
             return loadGrants(.before(grants.sort.cursor(of: rows[e])), placement: .keepSelection)
         }
