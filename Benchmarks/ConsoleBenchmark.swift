@@ -127,6 +127,8 @@ func runConsoleBenchmark(quick: Bool) async throws {
     } * 1000
     let after = residentMemory()
     await tollgate.shutdown()
+    // The store is hundreds of megabytes; do not leave it behind.
+    try? FileManager.default.removeItem(atPath: (fixture.path as NSString).deletingLastPathComponent)
 
     func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
     func matches(_ n: Int) -> String { n >= ConsoleState.countLimit ? "\(ConsoleState.countLimit)+" : String(n) }

@@ -11,7 +11,9 @@ final class Tmux: @unchecked Sendable {
 
     init(columns: Int = 120, rows: Int = 40) throws {
         try run(["-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", String(columns), "-y", String(rows),
-                 "env", "-u", "TOLLGATE_MASTER_KEY", "PS1=\(Self.prompt) ", "LANG=C.UTF-8", "TERM=screen-256color", "sh"])
+                 "env", "-u", "TOLLGATE_MASTER_KEY", "PS1=\(Self.prompt) ", "LANG=C.UTF-8", "TERM=screen-256color",
+                 // If the test process dies before `kill()`, the shell ends after five minutes and the server with it.
+                 "timeout", "--foreground", "300", "sh"])
     }
 
     /// Runs a tmux command on this server; returns its output.
@@ -100,11 +102,16 @@ final class Tmux: @unchecked Sendable {
         try run(["resize-window", "-t", "main", "-x", String(columns), "-y", String(rows)])
     }
 
-    /// The process running in the shell's foreground (the console), if any.
+    /// The process the shell is running (the console), if any: the deepest descendant of the pane's process.
     func foregroundPID() throws -> pid_t? {
-        let shell = try run(["display-message", "-p", "-t", "main", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let children = (try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)) ?? ""
-        return children.split(separator: " ").first.flatMap { pid_t($0) }
+        var pid = try run(["display-message", "-p", "-t", "main", "#{pane_pid}"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        var depth = 0
+        while let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8),
+              let child = children.split(separator: " ").first {
+            pid = String(child)
+            depth += 1
+        }
+        return depth >= 2 ? pid_t(pid) : nil
     }
 
     /// Ends the tmux server and everything it runs, and removes its socket.
