@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 import TollgateCore
 
@@ -36,7 +37,18 @@ public final class TollgateHTTPServer: Sendable {
                                             connectionPool: .init(idleTimeout: .seconds(60)))
         http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
         http.decompression = .disabled
+        // No tracer: AHC would otherwise open a (no-op) span with its attributes for every forwarded request.
+        http.tracing.tracer = nil
         gatewayClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+    }
+
+    /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift
+    /// Concurrency's global executor, so a request's handler runs on the thread that read it instead of
+    /// hopping to the concurrency pool and back at every step. Call once, from the main thread, before
+    /// anything else runs; `tollgate serve` does. Returns false where NIO cannot take over.
+    @discardableResult
+    public static func runConcurrencyOnEventLoops() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The public URLs clients see.

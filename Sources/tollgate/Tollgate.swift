@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TollgateCore
+import TollgateServer
 
 /// The `tollgate` command: OAuth 2.1 in front of MCP servers, administered over one shared store.
 ///
@@ -27,6 +28,11 @@ struct TollgateCommand: AsyncParsableCommand {
             parsed = try await asyncParseAsRoot()
         } catch {
             exit(for: error, in: self)
+        }
+        if parsed is ServeCommand, ProcessInfo.processInfo.environment["TOLLGATE_CONCURRENCY_POOL"] == nil {
+            // serve's tasks run on NIO's event loops (no thread hop per step); TOLLGATE_CONCURRENCY_POOL=1
+            // keeps Swift's default pool, for comparison.
+            TollgateHTTPServer.runConcurrencyOnEventLoops()
         }
         var command = parsed
         do {

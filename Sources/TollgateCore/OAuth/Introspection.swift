@@ -48,6 +48,8 @@ public struct Introspection: Sendable, Equatable {
 public struct ValidatedAccess: Sendable {
     public var grant: Grant
     public var upstream: UpstreamState
+    /// Where the gateway forwards the request: the grant's server's upstream MCP URL.
+    public var upstreamMCPURL: String
 }
 
 /// The state of a grant's upstream credential at validation time.

@@ -428,7 +428,7 @@ public struct TokenService: Sendable {
         } else {
             state = .fresh(credential)
         }
-        return ValidatedAccess(grant: context.grant, upstream: state)
+        return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL)
     }
 
     /// The upstream access token to forward for a validated request, refreshed through the coordinator when

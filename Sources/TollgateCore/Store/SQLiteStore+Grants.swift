@@ -353,7 +353,7 @@ extension SQLiteStore {
     /// The validation query: a token with its grant (one primary-key lookup per table).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """) + " WHERE t.hash = ?"
 
@@ -373,7 +373,7 @@ extension SQLiteStore {
         let sealed = c.blob(n + 7).map {
             SealedCredential(accessToken: $0, refreshToken: c.blob(n + 8), info: grant.upstream, version: grant.version)
         }
-        return TokenContext(token: token, grant: grant, sealed: sealed)
+        return TokenContext(token: token, grant: grant, sealed: sealed, upstreamMCPURL: c.string(n + 9))
     }
 
     // MARK: - Refresh lease

@@ -192,4 +192,6 @@ public struct TokenContext: Sendable {
     public var token: TokenRecord
     public var grant: Grant
     public var sealed: SealedCredential?
+    /// The grant's server's upstream MCP URL (read in the same query, so the gateway needs no second read).
+    public var upstreamMCPURL: String
 }

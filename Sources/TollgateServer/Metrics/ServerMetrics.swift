@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 import TollgateCore
 
 /// The Prometheus metrics of one `serve` process: requests, token grants by type and outcome, upstream
@@ -10,30 +11,61 @@ public final class ServerMetrics: Sendable {
                                               .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
                                               .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)]
 
+    /// The registry's objects by name and labels, so a request costs one dictionary lookup rather than the
+    /// registry's own (label sorting and name validation under its lock).
+    private let counters = Mutex<[MetricKey: Counter]>([:])
+    private let histograms = Mutex<[MetricKey: DurationHistogram]>([:])
+
     public init() {}
+
+    private struct MetricKey: Hashable {
+        let name: String
+        let labels: [String]
+        init(_ name: String, _ labels: [(String, String)]) {
+            self.name = name
+            self.labels = labels.flatMap { [$0.0, $0.1] }
+        }
+    }
+
+    private func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
+        let key = MetricKey(name, labels)
+        if let existing = counters.withLock({ $0[key] }) { return existing }
+        let made = registry.makeCounter(name: name, labels: labels)
+        counters.withLock { $0[key] = made }
+        return made
+    }
+
+    private func histogram(_ name: String, _ labels: [(String, String)]) -> DurationHistogram {
+        let key = MetricKey(name, labels)
+        if let existing = histograms.withLock({ $0[key] }) { return existing }
+        let made = registry.makeDurationHistogram(name: name, labels: labels, buckets: latencyBuckets)
+        histograms.withLock { $0[key] = made }
+        return made
+    }
+
+    private static let statusClasses = ["0xx", "1xx", "2xx", "3xx", "4xx", "5xx"]
+    private static func statusClass(_ status: Int) -> String { statusClasses.indices.contains(status / 100) ? statusClasses[status / 100] : "\(status / 100)xx" }
 
     /// Counts one HTTP request by route family and status class.
     func request(route: String, status: Int) {
-        registry.makeCounter(name: "tollgate_http_requests_total", labels: [("route", route), ("status", "\(status / 100)xx")]).increment()
+        counter("tollgate_http_requests_total", [("route", route), ("status", Self.statusClass(status))]).increment()
     }
 
     /// Counts one token-endpoint grant.
     func tokenGrant(type: String, outcome: String) {
-        registry.makeCounter(name: "tollgate_token_grants_total", labels: [("grant_type", type), ("outcome", outcome)]).increment()
+        counter("tollgate_token_grants_total", [("grant_type", type), ("outcome", outcome)]).increment()
     }
 
     /// Records one upstream refresh call (installed as the core's refresh observer).
     public func upstreamRefresh(outcome: RefreshOutcome, seconds: TimeInterval) {
-        registry.makeCounter(name: "tollgate_upstream_refreshes_total", labels: [("outcome", outcome.rawValue)]).increment()
-        registry.makeDurationHistogram(name: "tollgate_upstream_refresh_duration_seconds", labels: [], buckets: latencyBuckets)
-            .record(.nanoseconds(Int64(seconds * 1e9)))
+        counter("tollgate_upstream_refreshes_total", [("outcome", outcome.rawValue)]).increment()
+        histogram("tollgate_upstream_refresh_duration_seconds", []).record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
     /// Records the time to the backend's response head for one forwarded MCP request.
     func gateway(server: String, status: Int, seconds: TimeInterval) {
-        registry.makeDurationHistogram(name: "tollgate_gateway_duration_seconds", labels: [("server", server)], buckets: latencyBuckets)
-            .record(.nanoseconds(Int64(seconds * 1e9)))
-        registry.makeCounter(name: "tollgate_gateway_requests_total", labels: [("server", server), ("status", "\(status / 100)xx")]).increment()
+        histogram("tollgate_gateway_duration_seconds", [("server", server)]).record(.nanoseconds(Int64(seconds * 1e9)))
+        counter("tollgate_gateway_requests_total", [("server", server), ("status", Self.statusClass(status))]).increment()
     }
 
     /// The text exposition format.

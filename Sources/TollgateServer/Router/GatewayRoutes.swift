@@ -25,6 +25,15 @@ extension TollgateHTTPServer {
         }
     }
 
+    /// The header names a `Connection` header lists (RFC 9110 §7.6.1), lowercased; none without the header.
+    static func connectionOptions(_ value: String?) -> Set<String> {
+        guard let value, !value.isEmpty else { return [] }
+        return Set(value.lowercased().split(separator: ",").compactMap { option in
+            guard let first = option.firstIndex(where: { !$0.isWhitespace }), let last = option.lastIndex(where: { !$0.isWhitespace }) else { return nil }
+            return String(option[first...last])
+        })
+    }
+
     /// 401 with the challenge that points MCP clients at the protected-resource metadata.
     func unauthorized(_ slug: String, _ description: String) -> Response {
         let challenge = "Bearer error=\"invalid_token\", error_description=\"\(description.replacingOccurrences(of: "\"", with: "'"))\", "
@@ -58,19 +67,19 @@ extension TollgateHTTPServer {
             if e.code == .temporarilyUnavailable { response.headers[.retryAfter] = "5" }
             return response
         }
-        guard let server = try? tollgate.store.server(id: access.grant.serverID) else {
-            return Responses.json(["error": "not_found"], status: .notFound)
-        }
-        return await forward(request, to: server, suffix: suffix, upstreamToken: upstreamToken, started: started)
+        return await forward(request, to: access.upstreamMCPURL, slug: slug, suffix: suffix, upstreamToken: upstreamToken, started: started)
     }
 
-    func forward(_ request: Request, to server: Server, suffix: String, upstreamToken: Secret, started: ContinuousClock.Instant) async -> Response {
-        var target = server.upstreamMCPURL
+    /// Forwards `request` to the server's upstream MCP URL (plus `suffix` and the query) with the upstream bearer,
+    /// streaming the answer back.
+    func forward(_ request: Request, to upstreamMCPURL: String, slug: String, suffix: String, upstreamToken: Secret,
+                 started: ContinuousClock.Instant) async -> Response {
+        var target = upstreamMCPURL
         if !suffix.isEmpty { target += (target.hasSuffix("/") ? "" : "/") + suffix }
         if let query = request.uri.query, !query.isEmpty { target += "?" + query }
         var outbound = HTTPClientRequest(url: target)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        let connectionListed = Set((request.headers[.connection] ?? "").lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let connectionListed = Self.connectionOptions(request.headers[.connection])
         for field in request.headers {
             let name = field.name.canonicalName
             if Self.hopByHop.contains(name) || connectionListed.contains(name) { continue }
@@ -87,19 +96,20 @@ extension TollgateHTTPServer {
         do {
             response = try await gatewayClient.execute(outbound, timeout: .milliseconds(Int64(configuration.gatewayTimeout * 1000)))
         } catch {
-            logger.warning("gateway: backend unreachable", metadata: ["server": "\(server.slug)", "error": "\(UpstreamErrorText.clip(String(describing: error), 120))"])
-            metrics.gateway(server: server.slug, status: 502, seconds: (ContinuousClock.now - started).seconds)
+            logger.warning("gateway: backend unreachable", metadata: ["server": "\(slug)", "error": "\(UpstreamErrorText.clip(String(describing: error), 120))"])
+            metrics.gateway(server: slug, status: 502, seconds: (ContinuousClock.now - started).seconds)
             return Responses.json(["error": "bad_gateway", "error_description": "the MCP server did not answer"], status: .badGateway)
         }
         var headers = HTTPFields()
-        let responseListed = Set((response.headers.first(name: "connection") ?? "").lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let responseListed = Self.connectionOptions(response.headers.first(name: "connection"))
         for (name, value) in response.headers {
-            let lower = name.lowercased()
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            let lower = fieldName.canonicalName
             if Self.hopByHop.contains(lower) || responseListed.contains(lower) || lower == "set-cookie" { continue }
-            if let fieldName = HTTPField.Name(name) { headers.append(HTTPField(name: fieldName, value: value)) }
+            headers.append(HTTPField(name: fieldName, value: value))
         }
         let status = Int(response.status.code)
-        metrics.gateway(server: server.slug, status: status, seconds: (ContinuousClock.now - started).seconds)
+        metrics.gateway(server: slug, status: status, seconds: (ContinuousClock.now - started).seconds)
         let isStream = (response.headers.first(name: "content-type") ?? "").lowercased().hasPrefix("text/event-stream")
         if !isStream, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= configuration.maxBodyBytes * 8 {
             // A small, complete answer: send it with a Content-Length.

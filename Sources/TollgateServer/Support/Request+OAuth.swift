@@ -15,10 +15,15 @@ extension Request {
 
     /// The `Bearer` token of the Authorization header, if any.
     var bearerToken: String? {
-        guard let header = headers[.authorization] else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1].trimmingCharacters(in: .whitespaces)
+        guard let header = headers[.authorization]?.utf8, header.count > 7 else { return nil }
+        // "Bearer" (any case), then spaces, then the token; no Foundation on this per-request path.
+        let scheme = header.prefix(6)
+        guard zip(scheme, "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 }) else { return nil }
+        let rest = header.dropFirst(6)
+        guard rest.first == UInt8(ascii: " ") else { return nil }
+        let isBlank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        guard let start = rest.firstIndex(where: { !isBlank($0) }), let end = rest.lastIndex(where: { !isBlank($0) }) else { return nil }
+        return String(Substring(header[start...end]))
     }
 
     /// The decoded `Basic` credentials (each part form-urldecoded per RFC 6749 §2.3.1).

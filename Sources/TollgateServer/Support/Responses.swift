@@ -9,12 +9,56 @@ enum Responses {
     /// A JSON response with `Cache-Control: no-store` (every token-endpoint response must carry it).
     static func json(_ object: Any, status: HTTPResponse.Status = .ok, noStore: Bool = true) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return json(body: ByteBuffer(bytes: data), status: status, noStore: noStore)
+    }
+
+    /// The same for a flat object of strings (errors, 401s), without `JSONSerialization`'s cost.
+    static func json(_ object: [String: String], status: HTTPResponse.Status = .ok, noStore: Bool = true) -> Response {
+        json(body: ByteBuffer(string: flatJSON(object)), status: status, noStore: noStore)
+    }
+
+    private static func json(body: ByteBuffer, status: HTTPResponse.Status, noStore: Bool) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if noStore {
             headers[.cacheControl] = "no-store"
-            headers[HTTPField.Name("Pragma")!] = "no-cache"
+            headers[pragma] = "no-cache"
         }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    private static let pragma = HTTPField.Name("Pragma")!
+
+    /// A JSON object of strings with sorted keys, as `JSONSerialization` writes it with `.sortedKeys` and
+    /// `.withoutEscapingSlashes`, without its cost (errors and 401s are answered at gateway rates).
+    static func flatJSON(_ object: [String: String]) -> String {
+        var out = "{"
+        for (index, key) in object.keys.sorted().enumerated() {
+            if index > 0 { out += "," }
+            appendJSONString(key, to: &out)
+            out += ":"
+            appendJSONString(object[key] ?? "", to: &out)
+        }
+        return out + "}"
+    }
+
+    private static func appendJSONString(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 
     /// Raw bytes with a content type (well-known documents: byte for byte what the core built).

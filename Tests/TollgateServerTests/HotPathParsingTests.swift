@@ -1,0 +1,53 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Testing
+@testable import TollgateServer
+
+/// The hand-written pieces of the per-request path (written to avoid Foundation's cost there) must agree
+/// with what they replaced.
+@Suite struct HotPathParsingTests {
+    @Test(arguments: [
+        [:],
+        ["error": "invalid_token"],
+        ["error": "invalid_token", "error_description": "the access token has expired"],
+        ["b": "quote \" backslash \\ slash / newline \n tab \t cr \r bell \u{07} nul \u{00} unit \u{1F}", "a": "é ünïcødé 🚀 \u{2028}"],
+        ["": "", "z": "{}[]:,"],
+    ])
+    func flatJSONMatchesJSONSerialization(_ object: [String: String]) throws {
+        let ours = Responses.flatJSON(object)
+        let parsed = try JSONSerialization.jsonObject(with: Data(ours.utf8)) as? [String: String]
+        #expect(parsed == object)
+        let reference = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        #expect(ours == String(decoding: reference, as: UTF8.self))
+    }
+
+    func bearer(_ header: String?) -> String? {
+        var headers = HTTPFields()
+        if let header { headers[.authorization] = header }
+        return Request(head: HTTPRequest(method: .post, scheme: "http", authority: "x", path: "/mcp/a", headerFields: headers),
+                       body: RequestBody(buffer: ByteBuffer())).bearerToken
+    }
+
+    @Test func bearerTokenParsing() {
+        #expect(bearer("Bearer tg_at_abc") == "tg_at_abc")
+        #expect(bearer("bearer tg_at_abc") == "tg_at_abc")
+        #expect(bearer("BEARER   tg_at_abc \t") == "tg_at_abc")
+        #expect(bearer(nil) == nil)
+        #expect(bearer("") == nil)
+        #expect(bearer("Bearer") == nil)
+        #expect(bearer("Bearer ") == nil)
+        #expect(bearer("Bearer    ") == nil)
+        #expect(bearer("Bearertg_at_abc") == nil)
+        #expect(bearer("Basic dXNlcjpwYXNz") == nil)
+        #expect(bearer("Bearxr tg_at_abc") == nil)
+        #expect(bearer("DPoP tg_at_abc") == nil)
+    }
+
+    @Test func connectionOptions() {
+        #expect(TollgateHTTPServer.connectionOptions(nil).isEmpty)
+        #expect(TollgateHTTPServer.connectionOptions("").isEmpty)
+        #expect(TollgateHTTPServer.connectionOptions("keep-alive") == ["keep-alive"])
+        #expect(TollgateHTTPServer.connectionOptions(" Keep-Alive , X-Private-Hop,, close ") == ["keep-alive", "x-private-hop", "close"])
+    }
+}
