@@ -83,7 +83,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", "TollgateConsole", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TollgateCore", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",
             exclude: ["gateway"]
         ),

@@ -1,6 +1,7 @@
 // Tollgate core benchmarks: prints figures of one run side by side.
 //
 //   swift run -c release TollgateBenchmarks [--quick]
+//   TollgateBenchmarks bare-proxy --listen PORT --upstream URL   (the gateway benchmark's reference proxy)
 //
 // Measures access-token validations per second (hash + lookup + decrypt), code exchanges per second,
 // refresh_token grants per second, and the latency of fetching a page of 100 grants from stores of
@@ -8,6 +9,13 @@
 import Foundation
 import GRDB
 import TollgateCore
+import TollgateServer
+
+if CommandLine.arguments.dropFirst().first == "bare-proxy" {
+    TollgateHTTPServer.runConcurrencyOnEventLoops()
+    try await BareProxy.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
 
 let quick = CommandLine.arguments.contains("--quick")
 let bigStore = quick ? 100_000 : 1_000_000

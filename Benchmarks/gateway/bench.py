@@ -376,6 +376,16 @@ def start_fastmcp(backend_url: str, issuer: str, log_dir: Path) -> tuple[Managed
     return proc, port
 
 
+def start_bare_proxy(binary: Path, upstream_url: str, log_dir: Path) -> tuple[ManagedProcess, int]:
+    """`TollgateBenchmarks bare-proxy`: Tollgate's HTTP server set-up and GatewayForwarder with no token
+    check, store, metrics or request log — what the libraries cost on their own."""
+    port = free_port()
+    log = log_dir / "bare-proxy.log"
+    proc = ManagedProcess("bare-proxy", [str(binary), "bare-proxy", "--listen", str(port), "--upstream", upstream_url], log)
+    proc.start(lambda _: "bare-proxy listening" in log.read_text(errors="replace"), timeout=20)
+    return proc, port
+
+
 def serve_pid(t: Tollgate) -> int:
     return t.serve.proc.pid
 
@@ -584,6 +594,7 @@ async def refresh_grant_storm(t: Tollgate, upstream, user: str, n: int, expired_
 def main() -> int:
     parser = argparse.ArgumentParser(description="Tollgate gateway benchmark (see the module docstring).")
     parser.add_argument("--tollgate-bin", default=str(REPO / ".build-release/release/tollgate"))
+    parser.add_argument("--benchmarks-bin", help="TollgateBenchmarks (for its bare-proxy); default: beside --tollgate-bin")
     parser.add_argument("--duration", type=float, default=10, help="seconds per measured wrk run")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of wrk warm-up per target")
     parser.add_argument("--probe", type=float, default=5, help="seconds per single-connection latency run")
@@ -613,6 +624,9 @@ def main() -> int:
     binary = workdir / "bin" / "tollgate"
     binary.parent.mkdir(exist_ok=True)
     shutil.copy2(source_bin.resolve(), binary)
+    bench_bin = Path(opts.benchmarks_bin) if opts.benchmarks_bin else source_bin.parent / "TollgateBenchmarks"
+    bare_binary = workdir / "bin" / "TollgateBenchmarks"
+    shutil.copy2(bench_bin.resolve(), bare_binary)
     git = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
     built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(source_bin.stat().st_mtime))
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0:1]
@@ -641,9 +655,12 @@ def main() -> int:
         (logs / "backend").mkdir(exist_ok=True)
         backend = start_backend(long_up.userinfo, logs / "backend", log_level="warning")
         nginx = nginx_port = None
+        bare = bare_port = None
         if "static" not in skip:
             nginx, nginx_port = start_nginx(workdir, logs)
         nginx_url = f"http://127.0.0.1:{nginx_port}/mcp"
+        if nginx:
+            bare, bare_port = start_bare_proxy(bare_binary, nginx_url, logs)
 
         # Tollgate: one database, servers `files` (mcp backend) and `static` (nginx), served twice.
         tg = Tollgate(str(binary), workdir / "tollgate", logs)
@@ -676,6 +693,7 @@ def main() -> int:
         cpu_tg = CpuGroup("tollgate", [serve_pid(tg)])
         cpu_tgp = CpuGroup("tollgate", [serve_pid(tg_pool)])
         cpu_nginx = CpuGroup("nginx", [nginx.proc.pid], with_children=True) if nginx else None
+        cpu_bare = CpuGroup("bare proxy", [bare.proc.pid]) if bare else None
         cpu_fm = CpuGroup("fastmcp", [fastmcp.proc.pid]) if fastmcp else None
 
         backend_direct = Target("backend direct", backend.mcp_url, None, [cpu_backend])
@@ -685,6 +703,8 @@ def main() -> int:
                     [cpu_fm, cpu_backend] if fastmcp else [])
         nginx_direct = Target("nginx direct", nginx_url, None, [cpu_nginx] if nginx else [])
         tg_static = Target("Tollgate -> nginx", f"{tg.base_url}/mcp/static", tok_static, [cpu_tg, cpu_nginx] if nginx else [])
+        bare_static = Target("bare proxy (same stack, no auth) -> nginx", f"http://127.0.0.1:{bare_port}/mcp", None,
+                             [cpu_bare, cpu_nginx] if nginx else [])
         tg_static_p = Target("Tollgate -> nginx (default executor)", f"{tg_pool.base_url}/mcp/static", tok_static,
                              [cpu_tgp, cpu_nginx] if nginx else [])
 
@@ -736,13 +756,15 @@ def main() -> int:
 
         # -- 3: pure proxy overhead against nginx ------------------------------------------------------
         if nginx:
-            group = [nginx_direct, tg_static, tg_static_p]
+            group = [nginx_direct, bare_static, tg_static, tg_static_p]
             say()
             say("3. The same tools/call against a static nginx reply (pure proxy overhead)")
             measure_group(group, opts, tool="echo", expect="pong")
             say()
-            table(group, ["nginx", "tollgate", "wrk"])
+            table(group, ["nginx", "bare proxy", "tollgate", "wrk"])
             r3, r3s = ratio(nginx_direct, tg_static)
+            rbare, rbares = ratio(nginx_direct, bare_static)
+            rown, rowns = ratio(bare_static, tg_static)
             r3p, _ = ratio(nginx_direct, tg_static_p)
             added99, _ = delta(nginx_direct, tg_static, "p99")
             valid = nginx_direct.all_ok and tg_static.all_ok
@@ -750,7 +772,10 @@ def main() -> int:
                            f"default executor {r3p:.3f}x)   target >= 0.50x  {verdict(valid and r3 >= 0.5)}")
             summary.append(f"   loaded ({opts.connections} connections): p99 {nginx_direct.mean('p99'):.2f} -> "
                            f"{tg_static.mean('p99'):.2f} ms, added {added99:+.2f} ms (queueing included)")
-            results_ok &= valid
+            summary.append(f"   the same stack with no token check (bare proxy: Hummingbird + GatewayForwarder/AsyncHTTPClient): "
+                           f"bare/nginx {rbare:.3f}x ({rounds_text(rbares, '.3f')}) = the libraries' ceiling here; "
+                           f"Tollgate/bare {rown:.2f}x ({rounds_text(rowns, '.2f')}) = the cost of Tollgate's own work")
+            results_ok &= valid and bare_static.all_ok
 
         # -- where Tollgate's CPU goes ------------------------------------------------------------------
         if nginx and "breakdown" not in skip:

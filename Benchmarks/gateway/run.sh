@@ -9,7 +9,8 @@
 # Tests/Interop/run.sh's own setup), wrk and nginx (Debian packages, installed with apt-get when
 # missing and running as root) and the release binary (built when missing).
 #
-#   TOLLGATE_BIN  the binary to measure (default: .build-release/release/tollgate)
+#   TOLLGATE_BIN  the binary to measure (default: .build-release/release/tollgate); TollgateBenchmarks
+#                 (the reference bare proxy) is taken from the same folder
 #
 # Every process it starts is stopped when it ends, also on Ctrl-C or SIGTERM.
 set -euo pipefail
@@ -24,6 +25,11 @@ if [ ! -x "$bin" ]; then
     fi
     echo "bench: building the release binary (swift build -c release --product tollgate --scratch-path .build-release)" >&2
     swift build -c release --product tollgate --scratch-path .build-release >&2
+fi
+# The reference "bare proxy" (same HTTP stack, no token check) lives in TollgateBenchmarks, beside the binary.
+if [ ! -x "$(dirname "$bin")/TollgateBenchmarks" ]; then
+    echo "bench: building TollgateBenchmarks (its bare-proxy is the reference proxy)" >&2
+    swift build -c release --product TollgateBenchmarks --scratch-path .build-release >&2
 fi
 
 missing=()

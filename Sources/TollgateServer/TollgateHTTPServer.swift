@@ -14,7 +14,7 @@ public final class TollgateHTTPServer: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let signer: ConsentSigner
-    let gatewayClient: HTTPClient
+    let forwarder: GatewayForwarder
     let logger: Logger
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
     private let publicBase: Mutex<String>
@@ -30,16 +30,7 @@ public final class TollgateHTTPServer: Sendable {
         self.logger = logger
         signer = ConsentSigner(vault: tollgate.vault)
         publicBase = Mutex(configuration.urls().base)
-        var http = HTTPClient.Configuration(redirectConfiguration: .disallow,
-                                            // The connect timeout also bounds the wait for a pooled connection
-                                            // under load: give it the whole gateway budget.
-                                            timeout: .init(connect: .milliseconds(Int64(configuration.gatewayTimeout * 1000)), read: nil),
-                                            connectionPool: .init(idleTimeout: .seconds(60)))
-        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
-        http.decompression = .disabled
-        // No tracer: AHC would otherwise open a (no-op) span with its attributes for every forwarded request.
-        http.tracing.tracer = nil
-        gatewayClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
     }
 
     /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift
@@ -87,7 +78,7 @@ public final class TollgateHTTPServer: Sendable {
 
     /// Releases the gateway's HTTP client (for tests that build the application themselves).
     public func shutdown() async {
-        try? await gatewayClient.shutdown()
+        await forwarder.shutdown()
     }
 
     func makeRouter() -> Router<BasicRequestContext> {

@@ -45,9 +45,9 @@ import Testing
     }
 
     @Test func connectionOptions() {
-        #expect(TollgateHTTPServer.connectionOptions(nil).isEmpty)
-        #expect(TollgateHTTPServer.connectionOptions("").isEmpty)
-        #expect(TollgateHTTPServer.connectionOptions("keep-alive") == ["keep-alive"])
-        #expect(TollgateHTTPServer.connectionOptions(" Keep-Alive , X-Private-Hop,, close ") == ["keep-alive", "x-private-hop", "close"])
+        #expect(GatewayForwarder.connectionOptions(nil).isEmpty)
+        #expect(GatewayForwarder.connectionOptions("").isEmpty)
+        #expect(GatewayForwarder.connectionOptions("keep-alive") == ["keep-alive"])
+        #expect(GatewayForwarder.connectionOptions(" Keep-Alive , X-Private-Hop,, close ") == ["keep-alive", "x-private-hop", "close"])
     }
 }

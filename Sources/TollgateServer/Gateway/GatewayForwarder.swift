@@ -1,0 +1,112 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Forwards one MCP request to a backend and streams its answer back: the gateway's transport half, with
+/// no knowledge of tokens. `tollgate serve` uses it after validating the bearer; the gateway benchmark runs
+/// it bare (no store, no authorization) to measure what the HTTP libraries themselves cost.
+public struct GatewayForwarder: Sendable {
+    /// Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1), plus the ones the
+    /// forwarder sets itself.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "host", "content-length", "authorization", "cookie",
+    ]
+
+    let client: HTTPClient
+    let maxBodyBytes: Int
+    let timeout: TimeInterval
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - timeout: the time the backend has to start answering; it also bounds the wait for a pooled connection.
+    public init(maxBodyBytes: Int, timeout: TimeInterval, logger: Logger) {
+        var http = HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                            // The connect timeout also bounds the wait for a pooled connection
+                                            // under load: give it the whole gateway budget.
+                                            timeout: .init(connect: .milliseconds(Int64(timeout * 1000)), read: nil),
+                                            connectionPool: .init(idleTimeout: .seconds(60)))
+        http.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 128
+        http.decompression = .disabled
+        // No tracer: AHC would otherwise open a (no-op) span with its attributes for every forwarded request.
+        http.tracing.tracer = nil
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        self.maxBodyBytes = maxBodyBytes
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Releases the connection pool.
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// The header names a `Connection` header lists (RFC 9110 §7.6.1), lowercased; none without the header.
+    static func connectionOptions(_ value: String?) -> Set<String> {
+        guard let value, !value.isEmpty else { return [] }
+        return Set(value.lowercased().split(separator: ",").compactMap { option in
+            guard let first = option.firstIndex(where: { !$0.isWhitespace }), let last = option.lastIndex(where: { !$0.isWhitespace }) else { return nil }
+            return String(option[first...last])
+        })
+    }
+
+    /// Forwards `request` to `upstreamMCPURL` (plus `suffix` and the query) with `bearer` as its only
+    /// credential, and answers with the backend's status, end-to-end headers and body (collected when small
+    /// and complete, streamed otherwise, e.g. `text/event-stream`). `observe` receives the status once the
+    /// backend's response head arrived (502 when it did not answer); `logMetadata` goes into its log lines.
+    public func forward(_ request: Request, to upstreamMCPURL: String, suffix: String = "", bearer: String,
+                        logMetadata: @autoclosure () -> Logger.Metadata = [:], observe: (Int) -> Void = { _ in }) async -> Response {
+        var target = upstreamMCPURL
+        if !suffix.isEmpty { target += (target.hasSuffix("/") ? "" : "/") + suffix }
+        if let query = request.uri.query, !query.isEmpty { target += "?" + query }
+        var outbound = HTTPClientRequest(url: target)
+        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        let connectionListed = Self.connectionOptions(request.headers[.connection])
+        for field in request.headers {
+            let name = field.name.canonicalName
+            if Self.hopByHop.contains(name) || connectionListed.contains(name) { continue }
+            outbound.headers.add(name: field.name.rawName, value: field.value)
+        }
+        outbound.headers.add(name: "Authorization", value: "Bearer \(bearer)")
+        do {
+            let body = try await request.body.collect(upTo: maxBodyBytes)
+            if body.readableBytes > 0 { outbound.body = .bytes(body) }
+        } catch {
+            return Responses.json(["error": "request_too_large"], status: .contentTooLarge)
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, timeout: .milliseconds(Int64(timeout * 1000)))
+        } catch {
+            logger.warning("gateway: backend unreachable", metadata: logMetadata().merging(
+                ["error": "\(UpstreamErrorText.clip(String(describing: error), 120))"]) { $1 })
+            observe(502)
+            return Responses.json(["error": "bad_gateway", "error_description": "the MCP server did not answer"], status: .badGateway)
+        }
+        var headers = HTTPFields()
+        let responseListed = Self.connectionOptions(response.headers.first(name: "connection"))
+        for (name, value) in response.headers {
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            let lower = fieldName.canonicalName
+            if Self.hopByHop.contains(lower) || responseListed.contains(lower) || lower == "set-cookie" { continue }
+            headers.append(HTTPField(name: fieldName, value: value))
+        }
+        let status = Int(response.status.code)
+        observe(status)
+        let isStream = (response.headers.first(name: "content-type") ?? "").lowercased().hasPrefix("text/event-stream")
+        if !isStream, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= maxBodyBytes * 8 {
+            // A small, complete answer: send it with a Content-Length.
+            do {
+                let body = try await response.body.collect(upTo: length)
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: body))
+            } catch {
+                return Responses.json(["error": "bad_gateway", "error_description": "the MCP server's answer was cut short"], status: .badGateway)
+            }
+        }
+        return Response(status: .init(code: status), headers: headers, body: ResponseBody(asyncSequence: response.body))
+    }
+}
