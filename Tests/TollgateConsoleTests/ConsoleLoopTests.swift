@@ -3,9 +3,11 @@ import Testing
 import TollgateConsole
 import TollgateCore
 
-/// A terminal that plays a script: each step waits until the last frame shows something, then sends input.
+/// A terminal that plays a script: each step waits until the last frame shows something, then sends input
+/// (after running the step's side effect, if `whenShown` has one for that text).
 final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     var script: [(until: String, input: [TerminalInput])]
+    let whenShown: [String: () -> Void]
     var frames: [ScreenBuffer] = []
     var themes: [Theme] = []
     var size: (columns: Int, rows: Int) = (100, 30)
@@ -14,8 +16,9 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     let waker: @Sendable () -> Void = {}
     private let deadline = Date().addingTimeInterval(20)
 
-    init(_ script: [(until: String, input: [TerminalInput])]) {
+    init(_ script: [(until: String, input: [TerminalInput])], whenShown: [String: () -> Void] = [:]) {
         self.script = script
+        self.whenShown = whenShown
     }
 
     var lastText: String { frames.last?.text() ?? "" }
@@ -27,6 +30,7 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
         if Date() > deadline { return [.signal(SIGALRM)] }
         if let step = script.first, lastText.contains(step.until) {
             script.removeFirst()
+            whenShown[step.until]?()
             return step.input
         }
         Thread.sleep(forTimeInterval: min(timeout, 0.02))
@@ -71,30 +75,34 @@ struct ConsoleLoopTests {
         await h.shutdown()
     }
 
-    @Test func changesByAnotherProcessShowWithinTwoSeconds() async throws {
+    /// The watcher (not a key, not a view switch) brings another process's commit onto the screen: the
+    /// servers view is already showing when the other connection adds a server, and no key is sent until the
+    /// new row is on screen. How fast it shows is a benchmark figure (change check, re-read), not asserted here.
+    @Test func changesByAnotherProcessShowWithoutAKey() async throws {
         let h = try await StoreHarness(upstream: false)
         try await h.makeGrant(subject: "alice")
         // Another connection to the same file, as another `tollgate` process would have.
         let other = try Tollgate.open(databasePath: h.databasePath, environment: [:])
-        let terminal = ScriptedTerminal([("alice", []), ("zed-from-elsewhere", [.key(.character("q"))])])
+        var writeError: Error?
+        let terminal = ScriptedTerminal([
+            ("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]),
+            ("Servers (1)", []),
+            ("zed-from-elsewhere", [.key(.character("q"))]),
+        ], whenShown: ["Servers (1)": {
+            do {
+                _ = try other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+            } catch {
+                writeError = error
+            }
+        }])
         let inbox = ConsoleInbox()
         let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
-        runner.startWatching(interval: 0.5)
-        let started = Date()
-        let writer = Task.detached {
-            try await Task.sleep(for: .milliseconds(300))
-            _ = try other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
-            return Date()
-        }
-        terminal.script.insert(("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]), at: 1)
+        runner.startWatching(interval: 0.2)
         let (exit, _) = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
         runner.stop()
-        let written = try await writer.value
+        #expect(writeError == nil)
         #expect(exit == .quit)
         #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
-        let seen = Date()
-        #expect(seen.timeIntervalSince(written) < 2.5, "seen \(seen.timeIntervalSince(written)) s after the write")
-        #expect(seen.timeIntervalSince(started) < 10)
         await other.shutdown()
         await h.shutdown()
     }
