@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "TollgateConsoleTests",
             // The dev upstream: the end-to-end tests check that a forced refresh in the console reaches it.
-            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal", "TollgateDevUpstream",
+            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal", "TollgateDevUpstream", "TollgateTestSupport",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Snapshots"]
         ),

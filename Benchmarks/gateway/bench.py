@@ -55,7 +55,6 @@ from fixtures.upstream import CLIENT_SECRET, start_upstream  # noqa: E402
 from get_token import authorize, tools_call  # noqa: E402
 
 LUA = INTEROP / "bench" / "mcp_tools_call.lua"
-STATUS_LUA = Path(__file__).resolve().parent / "status.lua"
 FASTMCP_PEER = INTEROP / "bench" / "fastmcp_peer.py"
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -783,24 +782,25 @@ def main() -> int:
             say(f"Where Tollgate's CPU goes: requests that stop at successive steps of the gateway path, "
                 f"same serve (log info), -t{opts.threads} -c{opts.connections}, {opts.probe:g} s each")
             probes = [
-                ("GET /nothing (router 404 + 1 info log line)", "/nothing", dict(PROBE_METHOD="GET", PROBE_STATUS="404")),
-                ("GET /healthz (+1 GRDB pool read)", "/healthz", dict(PROBE_METHOD="GET", PROBE_STATUS="200", PROBE_EXPECT="ok")),
+                ("GET /nothing (router 404 + 1 info log line)", "/nothing", dict(MCP_METHOD="GET", MCP_STATUS="404")),
+                ("GET /healthz (+1 GRDB pool read)", "/healthz", dict(MCP_METHOD="GET", MCP_STATUS="200", MCP_EXPECT="ok")),
                 ("GET /mcp/static, no token (401, no body)", "/mcp/static",
-                 dict(PROBE_METHOD="GET", PROBE_STATUS="401", PROBE_EXPECT="invalid_token")),
+                 dict(MCP_METHOD="GET", MCP_STATUS="401", MCP_EXPECT="invalid_token")),
                 ("POST /mcp/static, no token (401)", "/mcp/static",
-                 dict(PROBE_METHOD="POST", PROBE_STATUS="401", PROBE_EXPECT="invalid_token")),
+                 dict(MCP_METHOD="POST", MCP_STATUS="401", MCP_EXPECT="invalid_token")),
                 ("POST /mcp/static, unknown token (401)", "/mcp/static",
-                 dict(PROBE_METHOD="POST", PROBE_STATUS="401", PROBE_EXPECT="invalid_token",
-                      PROBE_TOKEN="tg_at_" + "x" * 43)),
+                 dict(MCP_METHOD="POST", MCP_STATUS="401", MCP_EXPECT="invalid_token",
+                      MCP_TOKEN="tg_at_" + "x" * 43)),
                 ("POST /mcp/static, valid token (forwarded)", "/mcp/static",
-                 dict(PROBE_METHOD="POST", PROBE_STATUS="200", PROBE_EXPECT="pong", PROBE_TOKEN=tok_static)),
+                 dict(MCP_METHOD="POST", MCP_STATUS="200", MCP_EXPECT="pong", MCP_TOKEN=tok_static)),
             ]
             say(f"  {'request':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'bad':>5} {'tollgate CPU µs/req':>20}"
                 f" {'NIO / pool / other':>19} {'user / sys':>11} {'switches/req':>13}")
             for label, path, env in probes:
-                run_wrk(f"{tg.base_url}{path}", None, script=STATUS_LUA, env=env, seconds=min(2, opts.warmup),
+                env = {"MCP_TOOL": "echo", **env}
+                run_wrk(f"{tg.base_url}{path}", None, env=env, seconds=min(2, opts.warmup),
                         threads=opts.threads, connections=opts.connections, allow_non2xx=True)
-                r = run_wrk(f"{tg.base_url}{path}", None, script=STATUS_LUA, env=env, seconds=opts.probe,
+                r = run_wrk(f"{tg.base_url}{path}", None, env=env, seconds=opts.probe,
                             threads=opts.threads, connections=opts.connections, label=label, cpu_groups=[cpu_tg],
                             allow_non2xx=True, split_pid=serve_pid(tg))
                 us = r.cpu_us_per_request("tollgate") or 0.0

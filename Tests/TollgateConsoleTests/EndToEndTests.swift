@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TollgateTestSupport
 import TollgateConsole
 import TollgateCore
 
@@ -22,7 +23,7 @@ struct EndToEndTests {
         }
         do {
             try await tmux.waitFor(Tmux.prompt)
-            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console \(arguments)")
+            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try CLI.binary())' console \(arguments)")
             try await body(h, tmux, ids)
         } catch {
             tmux.kill()
@@ -105,22 +106,23 @@ struct EndToEndTests {
             try await tmux.waitFor("revoked   ")
             try await tmux.keys("q")
             try await expectRestored(tmux)
-            let shown = try TollgateBinary.run(["grant", "show", String(ids.last!)], database: h.databasePath)
+            let shown = try await CLI.run(try CLI.binary(), ["grant", "show", String(ids.last!)], environment: ["TOLLGATE_DB": h.databasePath])
             #expect(shown.status == 0)
-            #expect(shown.output.contains("status:") && shown.output.contains("revoked"))
+            #expect(shown.stdout.contains("status:") && shown.stdout.contains("revoked"))
         }
     }
 
-    @Test func changesFromAnotherProcessAppearWithinTwoSeconds() async throws {
+    /// A revoke by another process shows without a key. How soon is a benchmark figure (the console's change
+    /// check and re-read, plus its poll interval), not a wall-clock assertion on a shared machine; the
+    /// timeout only ends a test that would otherwise hang.
+    @Test func changesFromAnotherProcessAppearWithoutAKey() async throws {
         try await withConsole(grants: 3) { h, tmux, ids in
             try await tmux.waitFor("Grants (3)")
-            let revoked = try TollgateBinary.run(["grant", "revoke", String(ids[0])], database: h.databasePath)
-            #expect(revoked.status == 0, "\(revoked.output)")
-            let start = Date()
-            try await tmux.waitFor("alice0", timeout: 2.5) { screen in
+            let revoked = try await CLI.run(try CLI.binary(), ["grant", "revoke", String(ids[0])], environment: ["TOLLGATE_DB": h.databasePath])
+            #expect(revoked.status == 0, "\(revoked.stderr)")
+            try await tmux.waitFor("alice0", timeout: 15) { screen in
                 screen.components(separatedBy: "\n").contains { $0.contains("alice0") && $0.contains("revoked") }
             }
-            #expect(Date().timeIntervalSince(start) < 2.5)
             try await tmux.keys("q")
             try await expectRestored(tmux)
         }
@@ -148,7 +150,7 @@ struct EndToEndTests {
             try await tmux.waitFor("Grants (1)")
             try await tmux.keys("C-c")
             try await expectRestored(tmux, status: 130)
-            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            try tmux.shell("TOLLGATE_DB='\(h.databasePath)' '\(try CLI.binary())' console")
             try await tmux.waitFor("Grants (1)")
             let pid = try #require(try tmux.foregroundPID())
             #expect(Glibc.kill(pid, SIGTERM) == 0)
@@ -168,7 +170,7 @@ struct EndToEndTests {
             try await tmux.keys("q")
             try await expectRestored(tmux)
             // With everything logged, the screen still shows only the console; the log goes to the file.
-            try tmux.shell("clear; TOLLGATE_LOG_LEVEL=trace TOLLGATE_LOG_FILE='\(log)' TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            try tmux.shell("clear; TOLLGATE_LOG_LEVEL=trace TOLLGATE_LOG_FILE='\(log)' TOLLGATE_DB='\(h.databasePath)' '\(try CLI.binary())' console")
             try await tmux.waitFor("Grants (1)")
             try await tmux.keys("f")
             let refreshed = try await tmux.waitFor(": refreshed")
@@ -190,7 +192,7 @@ struct EndToEndTests {
             try await tmux.waitFor("info: theme monochrome")
             try await tmux.keys("q")
             try await expectRestored(tmux)
-            try tmux.shell("TERM=no-such-term TOLLGATE_DB='\(h.databasePath)' '\(try TollgateBinary.path())' console")
+            try tmux.shell("TERM=no-such-term TOLLGATE_DB='\(h.databasePath)' '\(try CLI.binary())' console")
             let error = try await tmux.waitFor("tollgate: error: unknown terminal type 'no-such-term'")
             #expect(error.contains("terminfo"))
             try tmux.shell("echo rc=$?")

@@ -7,22 +7,30 @@
 -- Works against Tollgate's gateway, FastMCP's proxy (bench/fastmcp_peer.py) and the backend itself.
 -- A reply is good when it is HTTP 200, carries a JSON-RPC "result", is not a tool error and, when
 -- MCP_EXPECT is set, contains that text. `done` prints the counts; bad replies mean the run is void.
+--
+-- Probes of other outcomes (Benchmarks/gateway/bench.py's CPU breakdown): MCP_STATUS=<expected status>
+-- (a reply is then good when it has that status and contains MCP_EXPECT, if set) and MCP_METHOD=GET
+-- (no body, no MCP headers).
 
 local tool = os.getenv("MCP_TOOL") or "whoami"
 local token = os.getenv("MCP_TOKEN")
 local expect = os.getenv("MCP_EXPECT")
+local method = os.getenv("MCP_METHOD") or "POST"
+local want = tonumber(os.getenv("MCP_STATUS") or "200")
 local version = "2026-07-28"
 
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = version
-wrk.headers["Mcp-Method"] = "tools/call"
-wrk.headers["Mcp-Name"] = tool
+wrk.method = method
 if token and token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{},'
-    .. '"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. version .. '",'
-    .. '"io.modelcontextprotocol/clientCapabilities":{}}}}'
+if method == "POST" then
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Accept"] = "application/json, text/event-stream"
+    wrk.headers["MCP-Protocol-Version"] = version
+    wrk.headers["Mcp-Method"] = "tools/call"
+    wrk.headers["Mcp-Name"] = tool
+    wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool .. '","arguments":{},'
+        .. '"_meta":{"io.modelcontextprotocol/protocolVersion":"' .. version .. '",'
+        .. '"io.modelcontextprotocol/clientCapabilities":{}}}}'
+end
 
 local threads = {}
 
@@ -36,9 +44,14 @@ function init(args)
 end
 
 function response(status, headers, body)
-    local ok = status == 200 and body ~= nil and body:find('"result"', 1, true) ~= nil
-        and body:find('"isError":true', 1, true) == nil and body:find('"isError": true', 1, true) == nil
-        and (expect == nil or expect == "" or body:find(expect, 1, true) ~= nil)
+    local expected = expect == nil or expect == "" or (body ~= nil and body:find(expect, 1, true) ~= nil)
+    local ok
+    if want == 200 and method == "POST" then
+        ok = status == 200 and body ~= nil and body:find('"result"', 1, true) ~= nil
+            and body:find('"isError":true', 1, true) == nil and body:find('"isError": true', 1, true) == nil and expected
+    else
+        ok = status == want and expected
+    end
     if ok then
         good = good + 1
     else

@@ -121,36 +121,3 @@ final class Tmux: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: "\(directory)/tmux-\(getuid())/\(socket)")
     }
 }
-
-/// The built `tollgate` executable (next to the test bundle, or in .build/debug).
-enum TollgateBinary {
-    static func path() throws -> String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first { $0.hasSuffix(".xctest") } ?? Bundle.main.bundlePath)
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("tollgate").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        let fallback = FileManager.default.currentDirectoryPath + "/.build/debug/tollgate"
-        if FileManager.default.isExecutableFile(atPath: fallback) { return fallback }
-        throw Tmux.Failure(description: "the tollgate binary was not found; run `swift build` before `swift test`")
-    }
-
-    /// Runs the binary to completion (for `grant show`, `grant revoke` from "another process").
-    static func run(_ arguments: [String], database: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path())
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "TOLLGATE_MASTER_KEY")
-        environment["TOLLGATE_DB"] = database
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-}
