@@ -20,6 +20,23 @@ struct SecretsTests {
         }
     }
 
+    /// A forwarded request opens only the upstream access token: the refresh token stays sealed (here it is
+    /// made undecryptable, and validation does not notice) until a refresh needs it.
+    @Test func validationNeverOpensTheUpstreamRefreshToken() async throws {
+        try await Harness.with { h in
+            let (grantID, pair) = try await h.makeGrant(subject: "alice")
+            let queue = try DatabaseQueue(path: h.databasePath)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE grants SET upstream_refresh = upstream_access WHERE id = ?", arguments: [grantID])
+            }
+            try queue.close()
+            #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: grantID) }
+            let validated = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            guard case .fresh(let access) = validated.upstream else { Issue.record("expected a fresh upstream token"); return }
+            #expect(try await h.tollgate.tokens.upstreamAccessToken(for: validated) == access.token)
+        }
+    }
+
     @Test func aCiphertextMovedToAnotherFieldFailsToDecrypt() throws {
         let key = SymmetricKeyFactory.make()
         let box = SecretBox(keys: [1: key], activeKeyID: 1)

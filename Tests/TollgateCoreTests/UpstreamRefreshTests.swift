@@ -250,7 +250,7 @@ struct UpstreamRefreshTests {
             h.clock.advance(by: 600 - 10)
             let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .needsRefresh(let old) = v.upstream else { Issue.record("expected needsRefresh"); return }
-            #expect(try await h.tollgate.tokens.upstreamAccessToken(for: v) == old.accessToken)
+            #expect(try await h.tollgate.tokens.upstreamAccessToken(for: v) == old.token)
             // Backoff: an immediate second request does not call the upstream again.
             _ = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             #expect(await h.stats().refreshCalls == 1)

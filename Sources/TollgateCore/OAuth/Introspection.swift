@@ -52,12 +52,19 @@ public struct ValidatedAccess: Sendable {
     public var upstreamMCPURL: String
 }
 
+/// A grant's upstream access token, opened for one request (its refresh token stays sealed).
+public struct UpstreamAccessToken: Sendable, Equatable {
+    public var token: Secret
+    /// `nil` means the upstream did not say ("expiry unknown").
+    public var expiresAt: Date?
+}
+
 /// The state of a grant's upstream credential at validation time.
 public enum UpstreamState: Sendable {
     /// Usable as is.
-    case fresh(UpstreamCredential)
-    /// Expired or within the skew window, and refreshable: refresh before use (the credential may still work).
-    case needsRefresh(UpstreamCredential)
+    case fresh(UpstreamAccessToken)
+    /// Expired or within the skew window, and refreshable: refresh before use (the old token may still work).
+    case needsRefresh(UpstreamAccessToken)
     /// Expired and not refreshable: the user must authorize again.
     case unusable(NotRefreshableReason)
 }

@@ -417,16 +417,16 @@ public struct TokenService: Sendable {
         guard context.grant.serverSlug == serverSlug else { throw OAuthError.invalidToken("the access token is for another server") }
         guard context.grant.state == .active else { throw OAuthError.invalidToken("the upstream authorization was lost; authorize again") }
         guard let sealed = context.sealed else { throw OAuthError.invalidToken("the grant has no upstream credential") }
-        let credential = try RefreshCoordinator.open(sealed, grantID: context.grant.id, vault: vault)
+        let open = { try RefreshCoordinator.openAccessToken(sealed, grantID: context.grant.id, vault: self.vault) }
         let state: UpstreamState
-        if refresher.needsRefresh(credential.info, at: now) {
+        if refresher.needsRefresh(sealed.info, at: now) {
             if case .notRefreshable(let reason) = context.grant.refreshability {
-                state = credential.accessExpiresAt.map { $0 > now } ?? true ? .fresh(credential) : .unusable(reason)
+                state = sealed.info.accessExpiresAt.map { $0 > now } ?? true ? .fresh(try open()) : .unusable(reason)
             } else {
-                state = .needsRefresh(credential)
+                state = .needsRefresh(try open())
             }
         } else {
-            state = .fresh(credential)
+            state = .fresh(try open())
         }
         return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL)
     }
@@ -436,8 +436,8 @@ public struct TokenService: Sendable {
     /// retry delay in the description) when the upstream is down and the old token has expired.
     public func upstreamAccessToken(for access: ValidatedAccess) async throws -> Secret {
         switch access.upstream {
-        case .fresh(let credential):
-            return credential.accessToken
+        case .fresh(let current):
+            return current.token
         case .unusable:
             throw OAuthError.invalidToken("the upstream authorization expired; authorize again")
         case .needsRefresh(let old):
@@ -449,7 +449,7 @@ public struct TokenService: Sendable {
             case .needsReauth, .notRefreshable, .notFound:
                 throw OAuthError.invalidToken("the upstream authorization was lost; authorize again")
             case .providerMisconfigured, .transient:
-                if let expiry = old.accessExpiresAt, expiry > clock.now() { return old.accessToken }
+                if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
                 throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly")
             }
         }

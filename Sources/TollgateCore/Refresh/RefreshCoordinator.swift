@@ -149,10 +149,16 @@ public final class RefreshCoordinator: Sendable {
 
     static func open(_ sealed: SealedCredential, grantID: Int64, vault: Vault) throws -> UpstreamCredential {
         UpstreamCredential(
-            accessToken: Secret(try vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
+            accessToken: try openAccessToken(sealed, grantID: grantID, vault: vault).token,
             refreshToken: try sealed.refreshToken.map { Secret(try vault.open($0, for: .grant(grantID, "upstream_refresh"))) },
             accessExpiresAt: sealed.info.accessExpiresAt, refreshExpiresAt: sealed.info.refreshExpiresAt, scope: sealed.info.scope,
             obtainedAt: sealed.info.obtainedAt)
+    }
+
+    /// Only the access token (what a forwarded request needs): the refresh token stays sealed.
+    static func openAccessToken(_ sealed: SealedCredential, grantID: Int64, vault: Vault) throws -> UpstreamAccessToken {
+        UpstreamAccessToken(token: Secret(try vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
+                            expiresAt: sealed.info.accessExpiresAt)
     }
 
     /// Makes the upstream call while holding the lease and records its outcome.
