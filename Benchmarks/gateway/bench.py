@@ -782,7 +782,7 @@ def main() -> int:
             say(f"Where Tollgate's CPU goes: requests that stop at successive steps of the gateway path, "
                 f"same serve (log info), -t{opts.threads} -c{opts.connections}, {opts.probe:g} s each")
             probes = [
-                ("GET /nothing (router 404 + 1 info log line)", "/nothing", dict(MCP_METHOD="GET", MCP_STATUS="404")),
+                ("GET /nothing (router 404)", "/nothing", dict(MCP_METHOD="GET", MCP_STATUS="404")),
                 ("GET /healthz (+1 GRDB pool read)", "/healthz", dict(MCP_METHOD="GET", MCP_STATUS="200", MCP_EXPECT="ok")),
                 ("GET /mcp/static, no token (401, no body)", "/mcp/static",
                  dict(MCP_METHOD="GET", MCP_STATUS="401", MCP_EXPECT="invalid_token")),

@@ -134,7 +134,9 @@ struct RequestLogMiddleware: RouterMiddleware {
         } catch {
             let status = (error as? HTTPResponseError)?.status.code ?? 500
             metrics.request(route: route, status: status)
-            logger.info("request failed", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)"])
+            // A 404 or 405 from the router is the client's business (and scanners would flood an info log).
+            logger.log(level: status >= 500 ? .warning : .debug, "request failed",
+                       metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)"])
             throw error
         }
     }
