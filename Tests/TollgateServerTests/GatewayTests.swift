@@ -33,6 +33,11 @@ struct EchoBackend {
             })
         }
         router.post("/mcp/fail") { _, _ in Response(status: .internalServerError) }
+        // Anything else: says which path it was asked for (where a forwarded request landed).
+        router.post("/mcp/**") { request, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"landed":"\#(request.uri.path)"}"#)))
+        }
         router.post("/mcp/slow") { _, _ in
             try await Task.sleep(nanoseconds: 1_500_000_000)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"slow":true}"#)))
@@ -120,6 +125,23 @@ struct GatewayTests {
             #expect(r.json["body"] as? String == #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
             #expect(r.header("Mcp-Session-Id") == "session-42")
             #expect(r.header("Keep-Alive") == nil)
+        }
+    }
+
+    /// Sub-paths are forwarded below the server's MCP URL, never outside it: dot segments, raw or
+    /// percent-encoded, are refused before anything reaches the backend.
+    @Test func subPathsStayBelowTheMCPURL() async throws {
+        try await withGateway { s, client in
+            let (_, pair) = try await s.h.makeGrant()
+            let below = try await call(client, pair.accessToken.value, path: "/mcp/files/tools/extra")
+            #expect(below.status == .ok)
+            #expect(below.json["landed"] as? String == "/mcp/tools/extra")
+            for path in ["/mcp/files/../admin", "/mcp/files/a/../../admin", "/mcp/files/%2e%2e/admin", "/mcp/files/%2E./admin",
+                         "/mcp/files/./x", "/mcp/files/..%2fadmin", "/mcp/files/%2e%2e%2fadmin"] {
+                let r = try await call(client, pair.accessToken.value, path: path)
+                #expect(r.status == .badRequest, "\(path): \(r.status) \(r.text)")
+                #expect(r.json["landed"] == nil, "\(path) reached the backend at \(r.json["landed"] ?? "")")
+            }
         }
     }
 

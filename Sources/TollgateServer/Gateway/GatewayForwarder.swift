@@ -54,14 +54,31 @@ public struct GatewayForwarder: Sendable {
         })
     }
 
+    /// Whether a sub-path stays below the MCP URL: no segment is a dot segment or hides a slash or backslash,
+    /// raw or percent-encoded (a backend that normalises `/mcp/../admin` would otherwise serve `/admin` with
+    /// the user's upstream token).
+    static func staysBelow(_ suffix: String) -> Bool {
+        suffix.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in
+            guard let decoded = segment.removingPercentEncoding else { return false }
+            return decoded != "." && decoded != ".." && !decoded.contains("/") && !decoded.contains("\\")
+        }
+    }
+
     /// Forwards `request` to `upstreamMCPURL` (plus `suffix` and the query) with `bearer` as its only
-    /// credential, and answers with the backend's status, end-to-end headers and body (collected when small
-    /// and complete, streamed otherwise, e.g. `text/event-stream`). `observe` receives the status once the
-    /// backend's response head arrived (502 when it did not answer); `logMetadata` goes into its log lines.
+    /// credential (400 for a sub-path that would leave the URL), and answers with the backend's status,
+    /// end-to-end headers and body (collected when small and complete, streamed otherwise, e.g.
+    /// `text/event-stream`). `observe` receives the status once the backend's response head arrived (502
+    /// when it did not answer); `logMetadata` goes into its log lines.
     public func forward(_ request: Request, to upstreamMCPURL: String, suffix: String = "", bearer: String,
                         logMetadata: @autoclosure () -> Logger.Metadata = [:], observe: (Int) -> Void = { _ in }) async -> Response {
         var target = upstreamMCPURL
-        if !suffix.isEmpty { target += (target.hasSuffix("/") ? "" : "/") + suffix }
+        if !suffix.isEmpty {
+            guard Self.staysBelow(suffix) else {
+                return Responses.json(["error": "invalid_request", "error_description": "the path must stay below the MCP server's URL"],
+                                      status: .badRequest)
+            }
+            target += (target.hasSuffix("/") ? "" : "/") + suffix
+        }
         if let query = request.uri.query, !query.isEmpty { target += "?" + query }
         var outbound = HTTPClientRequest(url: target)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
