@@ -1,6 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 import Testing
 @testable import TollgateServer
 
@@ -49,5 +52,47 @@ import Testing
         #expect(GatewayForwarder.connectionOptions("").isEmpty)
         #expect(GatewayForwarder.connectionOptions("keep-alive") == ["keep-alive"])
         #expect(GatewayForwarder.connectionOptions(" Keep-Alive , X-Private-Hop,, close ") == ["keep-alive", "x-private-hop", "close"])
+    }
+}
+
+/// A forwarded request's head waits for its body (one write, one segment); bodiless and streamed requests
+/// are flushed as before.
+@Suite struct RequestHeadFlushHolderTests {
+    func channel() throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPRequestEncoder())
+        try channel.pipeline.syncOperations.addHandler(RequestHeadFlushHolder())
+        return channel
+    }
+
+    func head(_ headers: HTTPHeaders) -> HTTPClientRequestPart {
+        .head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/mcp", headers: headers))
+    }
+
+    @Test func aHeadWithABodyLeavesWithTheBody() throws {
+        let channel = try channel()
+        channel.write(head(["Host": "x", "Content-Length": "5"]), promise: nil)
+        channel.flush()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil, "the head waits for its body")
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "hello"))), promise: nil)
+        channel.flush()
+        let head = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(String(buffer: head).hasPrefix("POST /mcp HTTP/1.1\r\n"))
+        #expect(try channel.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) } == "hello")
+        _ = try channel.finish()
+    }
+
+    @Test func bodilessHeadsAndLaterPartsFlushAtOnce() throws {
+        let channel = try channel()
+        channel.write(head(["Host": "x"]), promise: nil)
+        channel.flush()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) != nil, "no body declared: flushed")
+        channel.write(head(["Host": "x", "Transfer-Encoding": "chunked"]), promise: nil)
+        channel.flush()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) != nil, "a streamed body: the head goes at once")
+        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "chunk"))), promise: nil)
+        channel.flush()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) != nil, "body chunks are flushed as written")
+        _ = try channel.finish()
     }
 }

@@ -34,6 +34,13 @@ public struct GatewayForwarder: Sendable {
         http.decompression = .disabled
         // No tracer: AHC would otherwise open a (no-op) span with its attributes for every forwarded request.
         http.tracing.tracer = nil
+        // A forwarded request's head and body leave in one segment (AHC flushes each part).
+        http.http1_1ConnectionDebugInitializer = { channel in
+            channel.eventLoop.submit {
+                let pipeline = channel.pipeline.syncOperations
+                try pipeline.addHandler(RequestHeadFlushHolder(), position: .after(try pipeline.handler(type: HTTPRequestEncoder.self)))
+            }
+        }
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
         self.maxBodyBytes = maxBodyBytes
         self.timeout = timeout
