@@ -2,7 +2,10 @@
 way that is fair to it (INTEROP "Measuring the peer fairly"):
 
 - `create_proxy(StreamableHttpTransport(backend), auth=OAuthProxy(...))`, opaque upstream tokens
-  checked by `IntrospectionTokenVerifier` with its cache on (`cache_ttl_seconds`);
+  checked by `IntrospectionTokenVerifier` with its cache on (`cache_ttl_seconds`) and a 60 s introspection
+  timeout: when its cache expires under load, every connection re-introspects at once and
+  django-oauth-toolkit's ~190 ms PBKDF2 client check serialises them (64 connections: ~12 s), so the
+  default 10 s turned valid tokens into 401s for a whole measured round;
 - one shared SSL context for every backend client (its default builds one per connection);
 - `forward_resource=False` (else django-oauth-toolkit audience-binds the upstream token and its
   userinfo rejects it), the `openid` scope required;
@@ -57,7 +60,8 @@ def build(args):
     secret = os.environ.get(args.client_secret_env) or CLIENT_SECRET
     verifier = IntrospectionTokenVerifier(
         introspection_url=f"{args.issuer}/introspect/", client_id=args.client_id, client_secret=secret,
-        required_scopes=["openid"], cache_ttl_seconds=args.cache_ttl, base_url=base)
+        required_scopes=["openid"], cache_ttl_seconds=args.cache_ttl, timeout_seconds=args.introspection_timeout,
+        base_url=base)
     auth = OAuthProxy(
         upstream_authorization_endpoint=f"{args.issuer}/authorize/",
         upstream_token_endpoint=f"{args.issuer}/token/",
@@ -78,6 +82,7 @@ def main() -> None:
     parser.add_argument("--client-id", default=CLIENT_ID)
     parser.add_argument("--client-secret-env", default="UPSTREAM_SECRET")
     parser.add_argument("--cache-ttl", type=int, default=60, help="introspection cache, seconds")
+    parser.add_argument("--introspection-timeout", type=int, default=60, help="introspection call timeout, seconds")
     args = parser.parse_args()
     uvicorn.run(build(args), host="127.0.0.1", port=args.port, log_level="warning")
 
