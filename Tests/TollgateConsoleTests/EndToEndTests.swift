@@ -133,8 +133,12 @@ struct EndToEndTests {
             try await tmux.waitFor("─ grant ")
             try tmux.resize(columns: 60, rows: 15)
             // tmux first cuts the old frame to the new size; the console's own 60-column layout has STATUS
-            // within the width and its footer on the last line.
-            let narrow = try await tmux.waitFor("STATUS") { $0.contains("Grants (30)") && !$0.contains("─ grant ") && $0.contains(" q quit") == false }
+            // within the width and its footer on the last line. Wait for that frame (a half-cut old one can
+            // match the rest), then check it.
+            let narrow = try await tmux.waitFor("STATUS") { screen in
+                screen.contains("Grants (30)") && !screen.contains("─ grant ") && screen.contains(" q quit") == false
+                    && screen.components(separatedBy: "\n").last(where: { !$0.isEmpty })?.contains("Enter open") == true
+            }
             let lines = narrow.components(separatedBy: "\n").filter { !$0.isEmpty }
             #expect(lines.allSatisfy { $0.count <= 60 })
             #expect(lines.last?.contains("Enter open") == true)

@@ -40,6 +40,14 @@ extension Renderer {
         }
     }
 
+    /// A list view's table: its rows, selection and scroll position, and what to say when it has no rows.
+    func drawList<Row>(_ screen: inout ScreenBuffer, _ state: ConsoleState, columns: [TableColumn<Row>], list: ListModel<Row>,
+                       view: ViewKind, what: String) {
+        drawTable(&screen, state, columns: columns, rows: list.rows, selection: list.selection, top: list.top,
+                  visible: state.layout.tableRows(for: view),
+                  empty: emptyText(loaded: list.isLoaded, error: list.error, what: what, filter: list.filterText))
+    }
+
     func emptyText(loaded: Bool, error: String?, what: String, filter: String) -> String {
         if let error { return "error: \(error)" }
         if !loaded { return "loading\(glyphs.ellipsis)" }
@@ -151,10 +159,7 @@ extension Renderer {
                 e.server.scopes.isEmpty ? ("none", .muted) : (e.server.scopes.joined(separator: " "), nil)
             },
         ]
-        let list = state.servers
-        drawTable(&screen, state, columns: columns, rows: list.rows, selection: list.selection, top: list.top,
-                  visible: state.layout.tableRows(for: .servers),
-                  empty: emptyText(loaded: list.isLoaded, error: list.error, what: "servers", filter: list.filterText))
+        drawList(&screen, state, columns: columns, list: state.servers, view: .servers, what: "servers")
     }
 
     func drawProviders(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
@@ -175,10 +180,7 @@ extension Renderer {
                 return (when + error, .danger)
             },
         ]
-        let list = state.providers
-        drawTable(&screen, state, columns: columns, rows: list.rows, selection: list.selection, top: list.top,
-                  visible: state.layout.tableRows(for: .providers),
-                  empty: emptyText(loaded: list.isLoaded, error: list.error, what: "providers", filter: list.filterText))
+        drawList(&screen, state, columns: columns, list: state.providers, view: .providers, what: "providers")
     }
 
     func drawClients(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
@@ -195,10 +197,7 @@ extension Renderer {
                 e.client.revokedAt == nil ? ("active", .statusActive) : ("revoked", .statusRevoked)
             },
         ]
-        let list = state.clients
-        drawTable(&screen, state, columns: columns, rows: list.rows, selection: list.selection, top: list.top,
-                  visible: state.layout.tableRows(for: .clients),
-                  empty: emptyText(loaded: list.isLoaded, error: list.error, what: "clients", filter: list.filterText))
+        drawList(&screen, state, columns: columns, list: state.clients, view: .clients, what: "clients")
     }
 
     func drawAudit(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
@@ -214,9 +213,6 @@ extension Renderer {
             TableColumn(title: "OUTCOME", minWidth: 9, preferredWidth: 12, priority: 7) { e in (e.outcome, e.outcome == "ok" ? nil : .danger) },
             TableColumn(title: "DETAIL", minWidth: 10, preferredWidth: 50, flexible: true, priority: 6) { ($0.detail, nil) },
         ]
-        let list = state.audit
-        drawTable(&screen, state, columns: columns, rows: list.rows, selection: list.selection, top: list.top,
-                  visible: state.layout.tableRows(for: .audit),
-                  empty: emptyText(loaded: list.isLoaded, error: list.error, what: "audit events", filter: list.filterText))
+        drawList(&screen, state, columns: columns, list: state.audit, view: .audit, what: "audit events")
     }
 }

@@ -37,17 +37,9 @@ extension TollgateHTTPServer {
                 return Responses.json(["error": "not_found", "error_description": "no such MCP server"], status: .notFound)
             }
             return unauthorized(slug, error.errorDescription)
-        } catch let error as OAuthError where error.code == .temporarilyUnavailable {
-            var response = Responses.json(["error": "temporarily_unavailable", "error_description": error.errorDescription],
-                                          status: .serviceUnavailable)
-            response.headers[.retryAfter] = "5"
-            return response
         } catch {
-            let e = internalError(error, "gateway")
-            var response = Responses.json(["error": e.code.rawValue, "error_description": e.errorDescription],
-                                          status: e.code == .temporarilyUnavailable ? .serviceUnavailable : .internalServerError)
-            if e.code == .temporarilyUnavailable { response.headers[.retryAfter] = "5" }
-            return response
+            // 503 + Retry-After for a transient upstream or store failure, 500 without internals otherwise.
+            return Responses.oauthError(internalError(error, "gateway"))
         }
         return await forwarder.forward(request, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value,
                                          logMetadata: ["server": "\(slug)"]) { status in
