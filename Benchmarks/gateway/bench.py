@@ -277,6 +277,15 @@ def measure_group(targets: list[Target], opts, *, tool: str, expect: str) -> Non
                 say(f"           first bad reply: {r.first_bad}")
 
 
+def measured_table(title: str, group: list[Target], roles: list[str], opts) -> None:
+    """A titled group of `echo` tools/call runs (measure_group), then its table."""
+    say()
+    say(title)
+    measure_group(group, opts, tool="echo", expect="pong")
+    say()
+    table(group, roles)
+
+
 def latency_probe(targets: list[Target], opts, *, tool: str, expect: str) -> None:
     """One connection, one thread: latency without queueing (what a single client sees); the targets in
     turn, in the reverse order in the next round, like measure_group."""
@@ -726,11 +735,8 @@ def main() -> int:
         # -- 1 + 2: MCP tools/call through Tollgate vs direct vs FastMCP ---------------------------------
         if "throughput" not in skip:
             group = [backend_direct, tg_mcp, tg_mcp_p] + ([fm] if fastmcp else [])
-            say()
-            say("1+2. MCP tools/call `echo` (no upstream call) on the mcp 2.3.0 SDK backend")
-            measure_group(group, opts, tool="echo", expect="pong")
-            say()
-            table(group, ["backend", "tollgate", "fastmcp", "wrk"])
+            measured_table("1+2. MCP tools/call `echo` (no upstream call) on the mcp 2.3.0 SDK backend", group,
+                           ["backend", "tollgate", "fastmcp", "wrk"], opts)
             r1, r1s = ratio(backend_direct, tg_mcp)
             r1p, _ = ratio(backend_direct, tg_mcp_p)
             valid = backend_direct.all_ok and tg_mcp.all_ok
@@ -756,11 +762,8 @@ def main() -> int:
         # -- 3: pure proxy overhead against nginx ------------------------------------------------------
         if nginx:
             group = [nginx_direct, bare_static, tg_static, tg_static_p]
-            say()
-            say("3. The same tools/call against a static nginx reply (pure proxy overhead)")
-            measure_group(group, opts, tool="echo", expect="pong")
-            say()
-            table(group, ["nginx", "bare proxy", "tollgate", "wrk"])
+            measured_table("3. The same tools/call against a static nginx reply (pure proxy overhead)", group,
+                           ["nginx", "bare proxy", "tollgate", "wrk"], opts)
             r3, r3s = ratio(nginx_direct, tg_static)
             rbare, rbares = ratio(nginx_direct, bare_static)
             rown, rowns = ratio(bare_static, tg_static)
