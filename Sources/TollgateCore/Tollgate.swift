@@ -27,7 +27,8 @@ public final class Tollgate: Sendable {
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
         refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,
-                                       leaseDuration: max(30, upstreamTimeout * 3), logger: logger, observer: refreshObserver)
+                                       callerWait: upstreamTimeout, upstreamHardLimit: max(120, upstreamTimeout * 4),
+                                       logger: logger, observer: refreshObserver)
         tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger)
         admin = AdminService(store: store, vault: vault, refresher: refresher, upstream: upstream, tokens: tokens, clock: clock)
     }

@@ -76,8 +76,10 @@ public final class TollgateHTTPServer: Sendable {
         await shutdown()
     }
 
-    /// Releases the gateway's HTTP client (for tests that build the application themselves).
+    /// Lets refreshes still in flight store their answers (up to 30 s), then releases the gateway's HTTP
+    /// client (for tests that build the application themselves).
     public func shutdown() async {
+        await tollgate.refresher.drain(upTo: 30)
         await forwarder.shutdown()
     }
 

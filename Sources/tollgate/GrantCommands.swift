@@ -93,6 +93,9 @@ struct GrantCommand: AsyncParsableCommand {
                 ("upstream access expires", Output.instant(g.upstream.accessExpiresAt, now: now, unknown: "unknown (the upstream did not say)")),
                 ("upstream refresh token", g.upstream.hasRefreshToken ? "present" : "absent"),
             ]
+            if let reason = g.stateReason, g.state != .active {
+                fields.insert(("why", reason), at: 7)
+            }
             if g.upstream.hasRefreshToken {
                 fields.append(("upstream refresh expires", Output.instant(g.upstream.refreshExpiresAt, now: now, unknown: "unknown (the upstream did not say)")))
             }

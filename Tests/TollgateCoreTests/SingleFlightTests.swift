@@ -47,7 +47,8 @@ struct SingleFlightTests {
             let (grantID, _) = try await h.makeGrant()
             h.clock.advance(by: 120)
             // A holder that took the lease and died.
-            #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: "dead", until: h.clock.now().addingTimeInterval(30), now: h.clock.now()))
+            #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: "dead", until: h.clock.now().addingTimeInterval(30),
+                                                             now: h.clock.now(), replacing: nil) != nil)
             let pending = Task { await h.tollgate.refresher.refresh(grantID: grantID, actor: "test") }
             try await Task.sleep(nanoseconds: 200_000_000)
             #expect(await h.stats().refreshCalls == 0)

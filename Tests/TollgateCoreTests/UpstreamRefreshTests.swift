@@ -208,10 +208,12 @@ struct UpstreamRefreshTests {
             let impatient = try Tollgate(store: try SQLiteStore(path: h.databasePath),
                                          master: try MasterKey.load(forDatabaseAt: h.databasePath, environment: [:]),
                                          clock: h.clock, upstreamTimeout: 0.5, logger: Harness.logger)
-            let result = try await impatient.admin.forceRefresh(grantID: grantID)
+            let result = await impatient.refresher.refresh(grantID: grantID, force: true, actor: "test")
+            await impatient.refresher.drain(upTo: 10)
             await impatient.shutdown()
-            guard case .transient = result.outcome else { Issue.record("expected transient, got \(result)"); return }
-            #expect(result.message.contains("did not answer"))
+            guard case .transient(let retryAfter) = result.outcome else { Issue.record("expected transient, got \(result)"); return }
+            #expect(retryAfter == impatient.refresher.inFlightRetryAfter)
+            #expect(result.message.contains("not answered yet"))
             #expect(try h.grant(grantID).state == .active)
         }
     }

@@ -190,6 +190,29 @@ struct GatewayTests {
         }
     }
 
+    @Test func retryAfterIsTheBackoffInForce() async throws {
+        try await withGateway(accessTTL: 60) { s, client in
+            let (_, pair) = try await s.h.makeGrant()
+            s.h.clock.advance(by: 120)
+            await s.h.setBehaviour { $0.refreshFailure = "http500" }
+            var seen: [String] = []
+            for _ in 0..<4 {
+                let r = try await call(client, pair.accessToken.value)
+                #expect(r.status == .serviceUnavailable)
+                let retryAfter = r.header("Retry-After") ?? "missing"
+                seen.append(retryAfter)
+                // Within the backoff the answer says how much of it is left (rounded up to whole seconds).
+                s.h.clock.advance(by: 0.5)
+                let early = try await call(client, pair.accessToken.value)
+                #expect(early.status == .serviceUnavailable)
+                #expect(early.header("Retry-After") == retryAfter)
+                s.h.clock.advance(by: Double(Int(retryAfter) ?? 0))
+            }
+            #expect(seen == ["1", "2", "4", "8"])
+            #expect(await s.h.stats().refreshCalls == 4)
+        }
+    }
+
     @Test func anUnreachableBackendIs502() async throws {
         try await ServerHarness.with(upstreamMCP: "http://127.0.0.1:9/mcp") { s in
             let (_, pair) = try await s.h.makeGrant()

@@ -18,6 +18,7 @@ public enum DetailText {
         lines.append(StyledLine("Grant \(g.id) \(glyphs.separator) \(g.serverSlug) \(glyphs.separator) \(g.subject ?? "unknown subject")", .label))
         lines.append(StyledLine())
         field("status", "\(info.status.rawValue) (\(GrantText.explanation(info.status)))", .status(info.status))
+        if let reason = g.stateReason, g.state != .active { field("why", reason, .danger) }
         field("refreshable", GrantText.refreshable(info.refreshability), info.refreshability.isRefreshable ? .normal : .muted)
         field("server", g.serverSlug)
         field("client", "\(g.clientName) (\(g.clientID))")

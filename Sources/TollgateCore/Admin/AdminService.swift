@@ -176,12 +176,16 @@ public struct AdminService: Sendable {
     }
 
     /// Forces an upstream refresh through the same coordinator the gateway uses.
+    ///
+    /// It waits for the upstream's answer up to the coordinator's hard limit (not a caller's timeout): an
+    /// admin tool that gave up and exited would throw away an answer the upstream may already have rotated.
     public func forceRefresh(grantID: Int64) async throws -> RefreshResult {
         let grant = try grant(id: grantID)
         if case .notRefreshable(let reason) = grant.refreshability {
             throw TollgateError.invalidInput("grant \(grantID) cannot be refreshed: \(reason.rawValue)")
         }
-        return await refresher.refresh(grantID: grantID, force: true, actor: actor)
+        return await refresher.refresh(grantID: grantID, force: true, actor: actor,
+                                       waitUpTo: refresher.upstreamHardLimit + refresher.leaseDuration * 2)
     }
 
     /// Revokes a grant; with `upstream`, first revokes its upstream refresh (or access) token at the provider.

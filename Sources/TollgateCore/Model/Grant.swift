@@ -69,6 +69,9 @@ public struct Grant: Sendable, Equatable, Codable {
     public var revokedAt: Date?
     /// Bumped on every write of the upstream credential (the refresh coordinator's version check).
     public var version: Int64
+    /// Why the grant is in its state, in words for an admin (set with `needs-reauth`: what the upstream
+    /// answered, and whether an earlier refresh attempt had been interrupted); `nil` when there is nothing to add.
+    public var stateReason: String? = nil
 }
 
 /// A grant as people see it: its state with time applied.

@@ -27,10 +27,13 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Code
     /// Human-readable, safe to show to the client: never contains a token or secret.
     public let errorDescription: String
+    /// For `temporarily_unavailable`: whole seconds after which trying again can succeed (`Retry-After`).
+    public let retryAfter: Int?
 
-    public init(_ code: Code, _ description: String) {
+    public init(_ code: Code, _ description: String, retryAfter: Int? = nil) {
         self.code = code
         self.errorDescription = description
+        self.retryAfter = retryAfter
     }
 
     /// The HTTP status a token, registration or revocation endpoint answers with.
@@ -52,5 +55,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func invalidScope(_ d: String) -> OAuthError { .init(.invalidScope, d) }
     public static func invalidTarget(_ d: String) -> OAuthError { .init(.invalidTarget, d) }
     public static func invalidToken(_ d: String) -> OAuthError { .init(.invalidToken, d) }
-    public static func temporarilyUnavailable(_ d: String) -> OAuthError { .init(.temporarilyUnavailable, d) }
+    public static func temporarilyUnavailable(_ d: String, retryAfter: Double? = nil) -> OAuthError {
+        .init(.temporarilyUnavailable, d, retryAfter: retryAfter.map { max(1, Int($0.rounded(.up))) })
+    }
 }

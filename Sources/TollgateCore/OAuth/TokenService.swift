@@ -18,6 +18,9 @@ public struct TokenService: Sendable {
     public var codeLifetime: TimeInterval = 60
     /// Lifetime of a pending authorization (the server-side upstream `state`).
     public var pendingLifetime: TimeInterval = 600
+    /// How long a request waits for an early refresh (the old upstream token still valid) before it goes on
+    /// with the old token; the refresh itself continues.
+    public var earlyRefreshWait: TimeInterval = 2
 
     public init(store: any TollgateStore, vault: Vault, refresher: RefreshCoordinator, upstream: UpstreamClient,
                 clock: any TollgateClock, logger: Logger = Logger(label: "tollgate.tokens")) {
@@ -352,13 +355,16 @@ public struct TokenService: Sendable {
             case .notRefreshable(let reason):
                 if expired { throw OAuthError.invalidGrant("the upstream authorization expired (\(reason.rawValue)); authorize again") }
             case .refreshable:
-                let result = await refresher.refresh(grantID: grant.id, actor: "client:\(client.id)")
+                let result = await refresher.refresh(grantID: grant.id, actor: "client:\(client.id)",
+                                                     waitUpTo: expired ? nil : min(earlyRefreshWait, refresher.callerWait))
                 switch result.outcome {
                 case .refreshed: break
                 case .needsReauth, .notRefreshable, .notFound:
                     throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again")
-                case .providerMisconfigured, .transient:
+                case .providerMisconfigured:
                     if expired { throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly") }
+                case .transient(let retryAfter):
+                    if expired { throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: retryAfter) }
                 }
                 if let refreshed = try store.grant(id: grant.id) { grant = refreshed }
             }
@@ -441,16 +447,22 @@ public struct TokenService: Sendable {
         case .unusable:
             throw OAuthError.invalidToken("the upstream authorization expired; authorize again")
         case .needsRefresh(let old):
-            let result = await refresher.refresh(grantID: access.grant.id, actor: "server")
+            // An early refresh (the old token still works) keeps the request waiting only briefly.
+            let stillValid = old.expiresAt.map { $0.timeIntervalSince(clock.now()) > earlyRefreshWait } ?? false
+            let result = await refresher.refresh(grantID: access.grant.id, actor: "server",
+                                                 waitUpTo: stillValid ? min(earlyRefreshWait, refresher.callerWait) : nil)
             switch result.outcome {
             case .refreshed:
                 if let credential = result.credential { return credential.accessToken }
                 throw OAuthError.temporarilyUnavailable("the upstream credential could not be read")
             case .needsReauth, .notRefreshable, .notFound:
                 throw OAuthError.invalidToken("the upstream authorization was lost; authorize again")
-            case .providerMisconfigured, .transient:
+            case .providerMisconfigured:
                 if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
                 throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly")
+            case .transient(let retryAfter):
+                if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
+                throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: retryAfter)
             }
         }
     }

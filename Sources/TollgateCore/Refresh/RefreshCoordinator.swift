@@ -7,29 +7,52 @@ public typealias RefreshObserver = @Sendable (RefreshOutcome, TimeInterval) -> V
 
 /// The one upstream-refresh function used by the gateway, the `refresh_token` grant, the console and the CLI.
 ///
-/// Single flight at two levels: callers in one process share one task per grant; processes share a
-/// lease in the store (with an expiry, so a crashed holder does not block forever) and a version check on
-/// write. N concurrent callers anywhere cause exactly one upstream call and all get its result.
+/// Single flight at two levels: callers in one process share one ``RefreshFlight`` per grant; processes
+/// share a lease in the store and a version check on write. N concurrent callers anywhere cause exactly one
+/// upstream call and all get its result.
+///
+/// Sessions survive slow upstreams and crashes:
+/// - Once a refresh has been sent upstream its answer is awaited up to ``upstreamHardLimit``, whatever the
+///   callers do: a caller waits at most ``callerWait`` and is told to come back (`transient`, with the
+///   truth as `retryAfter`); the answer, when it comes, is stored first, before anything else is done with it.
+/// - The lease is short (``leaseDuration``) and kept alive by its holder's heartbeat while the upstream call
+///   runs, so a crashed holder on another host is taken over within one lease; a holder on this host whose
+///   process is gone (``LeaseHolder/isGoneFromThisHost``) is taken over at once.
+/// - When the upstream answers `invalid_grant` right after an interrupted attempt (a holder died between
+///   sending and storing), the grant's reason says so.
 public final class RefreshCoordinator: Sendable {
     let store: any TollgateStore
     let vault: Vault
     let upstream: UpstreamClient
     let clock: any TollgateClock
     let logger: Logger
-    /// Identifies this process's coordinator as a lease holder.
+    /// Identifies this process's coordinator as a lease holder (``LeaseHolder`` text form).
     public let owner: String
     /// A refresh is attempted early when the upstream token expires within this window (SPEC §4: 30 s).
     public let skew: TimeInterval
-    /// How long a lease holds before others may take over.
+    /// How long a lease holds without a heartbeat before others may take over.
     public let leaseDuration: TimeInterval
+    /// How often the holder extends its lease while its upstream call runs.
+    public var heartbeatInterval: TimeInterval { leaseDuration / 4 }
     /// How often a waiter polls the lease.
     public let pollInterval: TimeInterval
-    private let inflight = Mutex<[Int64: Task<RefreshResult, Never>]>([:])
+    /// How long a caller waits for a refresh before it gets `transient` (the refresh itself goes on).
+    public let callerWait: TimeInterval
+    /// How long an upstream refresh call, once sent, is awaited: independent of every caller.
+    public let upstreamHardLimit: TimeInterval
+    /// The `retryAfter` given to a caller who leaves while the upstream call is still running.
+    public let inFlightRetryAfter: TimeInterval = 2
+    private let inflight = Mutex<[Int64: RefreshFlight]>([:])
     /// Told about every upstream call this coordinator makes: its outcome and how long it took.
     let observer: RefreshObserver?
 
+    /// - Parameters:
+    ///   - callerWait: how long ``refresh(grantID:force:actor:waitUpTo:)`` waits by default (`serve`: its
+    ///     `--upstream-timeout`).
+    ///   - upstreamHardLimit: how long a sent refresh is awaited (default: 120 s, at least `callerWait`).
     public init(store: any TollgateStore, vault: Vault, upstream: UpstreamClient, clock: any TollgateClock,
-                skew: TimeInterval = 30, leaseDuration: TimeInterval = 30, pollInterval: TimeInterval = 0.05,
+                skew: TimeInterval = 30, leaseDuration: TimeInterval = 6, pollInterval: TimeInterval = 0.05,
+                callerWait: TimeInterval = 10, upstreamHardLimit: TimeInterval = 120,
                 logger: Logger = Logger(label: "tollgate.refresh"), observer: RefreshObserver? = nil) {
         self.observer = observer
         self.store = store
@@ -39,8 +62,10 @@ public final class RefreshCoordinator: Sendable {
         self.skew = skew
         self.leaseDuration = leaseDuration
         self.pollInterval = pollInterval
+        self.callerWait = callerWait
+        self.upstreamHardLimit = max(upstreamHardLimit, callerWait)
         self.logger = logger
-        owner = "\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+        owner = LeaseHolder.current().description
     }
 
     /// Whether `info` needs a refresh at `now` (expired or within the skew window). Unknown expiry never does.
@@ -61,18 +86,34 @@ public final class RefreshCoordinator: Sendable {
     /// - Parameters:
     ///   - force: refresh even when the credential is fresh and ignore transient backoff (admin action).
     ///   - actor: who asked, for the audit log (`server`, `admin`, `client:<id>`).
-    public func refresh(grantID: Int64, force: Bool = false, actor: String) async -> RefreshResult {
-        let task: Task<RefreshResult, Never> = inflight.withLock { flights in
+    ///   - waitUpTo: how long this caller waits (default ``callerWait``). When the refresh has not finished by
+    ///     then the result is `transient(retryAfter:)` and the refresh goes on; its result is stored.
+    public func refresh(grantID: Int64, force: Bool = false, actor: String, waitUpTo: TimeInterval? = nil) async -> RefreshResult {
+        let flight = inflight.withLock { flights -> RefreshFlight in
             if let existing = flights[grantID] { return existing }
-            let task = Task { [self] in
+            let flight = RefreshFlight()
+            flights[grantID] = flight
+            Task { [self] in
                 let result = await perform(grantID: grantID, force: force, actor: actor)
                 inflight.withLock { _ = $0.removeValue(forKey: grantID) }
-                return result
+                flight.finish(result)
             }
-            flights[grantID] = task
-            return task
+            return flight
         }
-        return await task.value
+        if let result = await flight.result(within: waitUpTo ?? callerWait) { return result }
+        return .failure(.transient(retryAfter: inFlightRetryAfter),
+                        "the upstream has not answered yet; the refresh goes on and its result will be stored")
+    }
+
+    /// Waits (up to `seconds`) until every refresh this coordinator has in flight has finished and stored
+    /// its result; `serve` calls it when shutting down.
+    public func drain(upTo seconds: TimeInterval) async {
+        let flights = inflight.withLock { Array($0.values) }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        for flight in flights {
+            let left = deadline - ContinuousClock.now
+            _ = await flight.result(within: max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
+        }
     }
 
     private func perform(grantID: Int64, force: Bool, actor: String) async -> RefreshResult {
@@ -80,7 +121,7 @@ public final class RefreshCoordinator: Sendable {
             return try await performThrowing(grantID: grantID, force: force, actor: actor)
         } catch {
             logger.error("refresh failed", metadata: ["grant": "\(grantID)", "error": "\(error)"])
-            return .failure(.transient(retryAfter: 5), "the refresh could not be carried out: \(error)")
+            return .failure(.transient(retryAfter: inFlightRetryAfter), "the refresh could not be carried out: \(error)")
         }
     }
 
@@ -100,10 +141,16 @@ public final class RefreshCoordinator: Sendable {
             }
         }
         let seenVersion = grant.version
-        let deadline = now.addingTimeInterval(leaseDuration * 2 + 5)
+        // Waiting for another holder is bounded: its upstream call is (hard limit), and so is its lease.
+        let deadline = ContinuousClock.now + .milliseconds(Int64((upstreamHardLimit + leaseDuration * 2) * 1000))
+        var staleHolder: String?
         while true {
             let now = clock.now()
-            if try store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration), now: now) {
+            if let lease = try store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration),
+                                                         now: now, replacing: staleHolder) {
+                if let dead = staleHolder {
+                    logger.warning("took over the refresh lease of a process that is gone", metadata: ["grant": "\(grantID)", "holder": "\(dead)"])
+                }
                 guard let current = try store.grant(id: grantID) else {
                     return .failure(.notFound, "no grant \(grantID)")
                 }
@@ -111,15 +158,16 @@ public final class RefreshCoordinator: Sendable {
                     try store.releaseRefreshLease(grantID: grantID, owner: owner)
                     return try resultRecorded(on: current)
                 }
-                return try await callUpstream(current, actor: actor, force: force)
+                return try await callUpstream(current, actor: actor, force: force, interruptedAttemptAt: lease.interruptedAttemptAt)
             }
             try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
             guard let lease = try store.refreshLease(grantID: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
             if lease.version != seenVersion, let current = try store.grant(id: grantID) {
                 return try resultRecorded(on: current)
             }
-            if Date() > deadline && clock.now() > deadline {
-                return .failure(.transient(retryAfter: 5), "another process holds the refresh lease")
+            staleHolder = lease.owner.flatMap { LeaseHolder($0) }.flatMap { $0.isGoneFromThisHost ? $0.description : nil }
+            if ContinuousClock.now > deadline {
+                return .failure(.transient(retryAfter: inFlightRetryAfter), "another process holds the refresh lease")
             }
         }
     }
@@ -132,7 +180,7 @@ public final class RefreshCoordinator: Sendable {
             return RefreshResult(outcome: .refreshed, credential: try credential(of: grant.id),
                                  message: "refreshed by a concurrent caller", calledUpstream: false)
         case .needsReauth?:
-            return .failure(.needsReauth, "the upstream refused the refresh token")
+            return .failure(.needsReauth, grant.stateReason ?? "the upstream refused the refresh token")
         case .providerMisconfigured?:
             return .failure(.providerMisconfigured, "the provider is misconfigured")
         case .transient?, nil:
@@ -161,15 +209,17 @@ public final class RefreshCoordinator: Sendable {
                             expiresAt: sealed.info.accessExpiresAt)
     }
 
-    /// Makes the upstream call while holding the lease and records its outcome.
-    private func callUpstream(_ grant: Grant, actor: String, force: Bool) async throws -> RefreshResult {
+    /// Makes the upstream call while holding the lease (kept alive by a heartbeat) and records its outcome.
+    private func callUpstream(_ grant: Grant, actor: String, force: Bool, interruptedAttemptAt: Date?) async throws -> RefreshResult {
         let startedAt = clock.now()
+        let action = force ? "upstream.refresh.forced" : "upstream.refresh"
+        func audit(_ outcome: String, _ detail: String) -> NewAuditEvent {
+            NewAuditEvent(actor: actor, action: action, serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
+                          outcome: outcome, detail: detail)
+        }
         func finish(_ write: RefreshWrite, outcome: String, detail: String) throws -> Bool {
             try store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
-                                    audit: NewAuditEvent(actor: actor, action: force ? "upstream.refresh.forced" : "upstream.refresh",
-                                                         serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
-                                                         outcome: outcome, detail: detail),
-                                    at: clock.now())
+                                    audit: audit(outcome, detail), at: clock.now())
         }
         guard let sealed = try store.sealedCredential(grantID: grant.id),
               let provider = try store.provider(serverID: grant.serverID) else {
@@ -184,54 +234,121 @@ public final class RefreshCoordinator: Sendable {
         let secret = try provider.hasClientSecret
             ? store.sealedProviderSecret(providerID: provider.id).map { Secret(try vault.open($0, for: .provider(provider.id))) }
             : nil
+
+        let response: UpstreamTokenResponse
         do {
-            let response: UpstreamTokenResponse
-            do {
-                response = try await upstream.refresh(refreshToken, with: ProviderAccess(provider: provider, clientSecret: secret))
-                observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
-            } catch let error as UpstreamError {
-                let outcome: RefreshOutcome = switch error.kind {
-                case .invalidGrant: .needsReauth
-                case .misconfigured: .providerMisconfigured
-                case .transient: .transient
-                }
-                observer?(outcome, clock.now().timeIntervalSince(startedAt))
-                throw error
+            response = try await withLeaseHeartbeat(grantID: grant.id) {
+                try await upstream.refresh(refreshToken, with: ProviderAccess(provider: provider, clientSecret: secret),
+                                           timeout: upstreamHardLimit)
             }
-            let now = clock.now()
-            let fresh = response.credential(at: now, previous: previous)
-            let newSealed = SealedCredential(
-                accessToken: try vault.seal(fresh.accessToken.value, for: .grant(grant.id, "upstream_access")),
-                refreshToken: response.refreshToken == nil
-                    ? sealed.refreshToken
-                    : try vault.seal(response.refreshToken!.value, for: .grant(grant.id, "upstream_refresh")),
-                info: fresh.info)
-            let expiry = fresh.accessExpiresAt.map { "expires in \(Int($0.timeIntervalSince(now)))s" } ?? "expiry unknown"
-            let rotation = response.refreshToken == nil ? "refresh token kept" : "refresh token rotated"
-            let ms = Int(now.timeIntervalSince(startedAt) * 1000)
-            guard try finish(.refreshed(newSealed), outcome: "ok", detail: "\(expiry); \(rotation); \(ms) ms") else {
-                logger.error("refresh result lost the lease", metadata: ["grant": "\(grant.id)"])
-                return .failure(.transient(retryAfter: 1), "the refresh lease was lost while the upstream answered")
-            }
-            if provider.lastError != nil { try? store.setProviderError(providerID: provider.id, nil, at: now) }
-            logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "ms": "\(ms)"])
-            return RefreshResult(outcome: .refreshed, credential: fresh, message: "\(expiry); \(rotation)", calledUpstream: true)
         } catch let error as UpstreamError {
-            let now = clock.now()
-            logger.warning("upstream refresh failed", metadata: ["grant": "\(grant.id)", "error": "\(error)"])
-            switch error.kind {
-            case .invalidGrant:
-                _ = try finish(.needsReauth, outcome: RefreshOutcome.needsReauth.rawValue, detail: error.description)
-                return RefreshResult(outcome: .needsReauth, credential: nil, message: error.description, calledUpstream: true)
-            case .misconfigured:
-                _ = try finish(.providerMisconfigured, outcome: RefreshOutcome.providerMisconfigured.rawValue, detail: error.description)
-                try? store.setProviderError(providerID: provider.id, error.description, at: now)
-                return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
-            case .transient:
-                let backoff = min(60, pow(2, Double(min(grant.refreshFailures, 6))))
-                _ = try finish(.transient(notBefore: now.addingTimeInterval(backoff)), outcome: RefreshOutcome.transient.rawValue,
-                               detail: error.description)
-                return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
+            let outcome: RefreshOutcome = switch error.kind {
+            case .invalidGrant: .needsReauth
+            case .misconfigured: .providerMisconfigured
+            case .transient: .transient
+            }
+            observer?(outcome, clock.now().timeIntervalSince(startedAt))
+            return try recordFailure(error, grant: grant, provider: provider, interruptedAttemptAt: interruptedAttemptAt, finish: finish)
+        }
+        observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
+
+        // Store the answer first: the upstream may have rotated the refresh token, and this is the only copy.
+        let now = clock.now()
+        let fresh = response.credential(at: now, previous: previous)
+        let newSealed = SealedCredential(
+            accessToken: try vault.seal(fresh.accessToken.value, for: .grant(grant.id, "upstream_access")),
+            refreshToken: try response.refreshToken.map { try vault.seal($0.value, for: .grant(grant.id, "upstream_refresh")) }
+                ?? sealed.refreshToken,
+            info: fresh.info)
+        let expiry = fresh.accessExpiresAt.map { "expires in \(Int($0.timeIntervalSince(now)))s" } ?? "expiry unknown"
+        let rotation = response.refreshToken == nil ? "refresh token kept" : "refresh token rotated"
+        let ms = Int(now.timeIntervalSince(startedAt) * 1000)
+        let stored = try await storeInsisting(grantID: grant.id) {
+            try finish(.refreshed(newSealed), outcome: "ok", detail: "\(expiry); \(rotation); \(ms) ms")
+        }
+        guard stored else {
+            return .failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered")
+        }
+        if provider.lastError != nil { try? store.setProviderError(providerID: provider.id, nil, at: now) }
+        logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "ms": "\(ms)"])
+        return RefreshResult(outcome: .refreshed, credential: fresh, message: "\(expiry); \(rotation)", calledUpstream: true)
+    }
+
+    /// Records a failed upstream refresh; an `invalid_grant` that lost a race to a stored success is no failure.
+    private func recordFailure(_ error: UpstreamError, grant: Grant, provider: Provider, interruptedAttemptAt: Date?,
+                               finish: (RefreshWrite, String, String) throws -> Bool) throws -> RefreshResult {
+        let now = clock.now()
+        logger.warning("upstream refresh failed", metadata: ["grant": "\(grant.id)", "error": "\(error)"])
+        switch error.kind {
+        case .invalidGrant:
+            // Another holder (whose lease this one took over) may have stored the rotated token meanwhile.
+            if let current = try store.grant(id: grant.id), current.version != grant.version, current.lastRefreshOutcome == .succeeded {
+                try store.releaseRefreshLease(grantID: grant.id, owner: owner)
+                return try resultRecorded(on: current)
+            }
+            let reason = Self.needsReauthReason(error, interruptedAttemptAt: interruptedAttemptAt)
+            _ = try finish(.needsReauth(reason: reason), RefreshOutcome.needsReauth.rawValue, reason)
+            return RefreshResult(outcome: .needsReauth, credential: nil, message: reason, calledUpstream: true)
+        case .misconfigured:
+            _ = try finish(.providerMisconfigured, RefreshOutcome.providerMisconfigured.rawValue, error.description)
+            try? store.setProviderError(providerID: provider.id, error.description, at: now)
+            return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
+        case .transient:
+            let backoff = Self.backoff(afterFailures: grant.refreshFailures + 1)
+            _ = try finish(.transient(notBefore: now.addingTimeInterval(backoff)), RefreshOutcome.transient.rawValue,
+                           "\(error.description); next try in \(Int(backoff)) s")
+            return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
+        }
+    }
+
+    /// Seconds to wait after `failures` consecutive transient failures: 1, 2, 4, 8, 16, then 30 at most.
+    static func backoff(afterFailures failures: Int) -> TimeInterval {
+        min(30, pow(2, Double(min(max(failures, 1), 6) - 1)))
+    }
+
+    /// What a `needs-reauth` grant says about why.
+    static func needsReauthReason(_ error: UpstreamError, interruptedAttemptAt: Date?) -> String {
+        guard let interrupted = interruptedAttemptAt else {
+            return "the upstream refused the refresh token (\(error.message)); the user must authorize again"
+        }
+        let at = ISO8601DateFormatter().string(from: interrupted)
+        return "the upstream refused the refresh token (\(error.message)) right after an earlier refresh attempt, sent at \(at), "
+            + "was interrupted before its answer was stored (the process making it stopped); the upstream had most likely "
+            + "rotated the refresh token then, so the user must authorize again"
+    }
+
+    /// Runs `body` (the upstream call) while extending this holder's lease every ``heartbeatInterval``.
+    private func withLeaseHeartbeat<T: Sendable>(grantID: Int64, _ body: () async throws -> T) async throws -> T {
+        let heartbeat = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64(heartbeatInterval * 1_000_000_000))
+                if Task.isCancelled { break }
+                do {
+                    if try !store.renewRefreshLease(grantID: grantID, owner: owner, until: clock.now().addingTimeInterval(leaseDuration)) {
+                        logger.warning("refresh lease lost while the upstream call runs; its answer will still be stored",
+                                       metadata: ["grant": "\(grantID)"])
+                        break
+                    }
+                } catch {
+                    logger.warning("could not extend the refresh lease", metadata: ["grant": "\(grantID)", "error": "\(error)"])
+                }
+            }
+        }
+        defer { heartbeat.cancel() }
+        return try await body()
+    }
+
+    /// Retries a store write that must not be lost (a busy or briefly unavailable store), for up to ~10 s.
+    private func storeInsisting(grantID: Int64, _ write: () throws -> Bool) async throws -> Bool {
+        var attempt = 0
+        while true {
+            do {
+                return try write()
+            } catch {
+                attempt += 1
+                guard attempt < 20 else { throw error }
+                logger.warning("storing a refresh answer failed; retrying", metadata: ["grant": "\(grantID)", "error": "\(error)"])
+                try? await Task.sleep(nanoseconds: 500_000_000)
             }
         }
     }

@@ -7,13 +7,13 @@ extension SQLiteStore {
             g.upstream_access_expires_at, g.upstream_has_refresh, g.upstream_refresh_expires_at, g.upstream_scope,
             g.proxy_access_expires_at, g.created_at, g.updated_at, g.last_refresh_at, g.last_refresh_outcome,
             g.refresh_failures, g.refresh_not_before, coalesce(p.supports_refresh, 0), g.revoked_at, g.version,
-            g.upstream_obtained_at
+            g.upstream_obtained_at, g.state_reason
         FROM grants g
         JOIN servers s ON s.id = g.server_id
         JOIN clients c ON c.id = g.client_id
         LEFT JOIN providers p ON p.server_id = g.server_id
         """
-    static let grantColumnCount = 24
+    static let grantColumnCount = 25
 
     static func date(_ value: Int64?) -> Date? { value.map(Date.init(millisecondsSince1970:)) }
 
@@ -30,7 +30,7 @@ extension SQLiteStore {
             updatedAt: Date(millisecondsSince1970: c.int(15)), lastRefreshAt: c.date(16),
             lastRefreshOutcome: c.text(17).flatMap(RefreshOutcome.init(rawValue:)),
             refreshFailures: Int(c.int(18)), refreshNotBefore: c.date(19), providerSupportsRefresh: c.bool(20),
-            revokedAt: c.date(21), version: c.int(22))
+            revokedAt: c.date(21), version: c.int(22), stateReason: c.text(24))
     }
 
     // MARK: - Grants
@@ -378,19 +378,38 @@ extension SQLiteStore {
 
     // MARK: - Refresh lease
 
-    public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) throws -> Bool {
+    public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date,
+                                    replacing staleOwner: String?) throws -> RefreshLeaseAcquisition? {
         try write { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT lease_owner, lease_until, lease_sent_at, refresh_interrupted_at FROM grants WHERE id = ?
+                """), arguments: [grantID]) else { return nil }
+            let holder: String? = row[0]
+            let heldUntil: Int64? = row[1]
+            let free = holder == nil || holder == owner || (staleOwner != nil && holder == staleOwner)
+                || (heldUntil ?? 0) < now.millisecondsSince1970
+            guard free else { return nil }
+            // A holder that sent its upstream call and never finished (released or wrote a result) was interrupted.
+            let sentAt: Int64? = row[2]
+            let interrupted: Int64? = (holder != nil && holder != owner ? sentAt : nil) ?? row[3]
             try db.execute(sql: """
-                UPDATE grants SET lease_owner = ?, lease_until = ?
-                WHERE id = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)
-                """, arguments: [owner, until.millisecondsSince1970, grantID, now.millisecondsSince1970, owner])
+                UPDATE grants SET lease_owner = ?, lease_until = ?, lease_sent_at = ?, refresh_interrupted_at = ? WHERE id = ?
+                """, arguments: [owner, until.millisecondsSince1970, now.millisecondsSince1970, interrupted, grantID])
+            return RefreshLeaseAcquisition(interruptedAttemptAt: Self.date(interrupted))
+        }
+    }
+
+    public func renewRefreshLease(grantID: Int64, owner: String, until: Date) throws -> Bool {
+        try write { db in
+            try db.execute(sql: "UPDATE grants SET lease_until = ? WHERE id = ? AND lease_owner = ?",
+                           arguments: [until.millisecondsSince1970, grantID, owner])
             return db.changesCount == 1
         }
     }
 
     public func releaseRefreshLease(grantID: Int64, owner: String) throws {
         try write { db in
-            try db.execute(sql: "UPDATE grants SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+            try db.execute(sql: "UPDATE grants SET lease_owner = NULL, lease_until = NULL, lease_sent_at = NULL WHERE id = ? AND lease_owner = ?",
                            arguments: [grantID, owner])
         }
     }
@@ -411,13 +430,26 @@ extension SQLiteStore {
             let outcome: RefreshOutcome
             var extra = ""
             var extraArgs: [DatabaseValueConvertible?] = []
+            // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease.
+            var condition = "AND lease_owner = ? AND version = ?"
+            var conditionArgs: [DatabaseValueConvertible?] = [owner, expectedVersion]
             switch result {
             case .refreshed:
                 outcome = .succeeded
-                extra = ", refresh_failures = 0, refresh_not_before = NULL"
-            case .needsReauth:
+                extra = """
+                    , refresh_failures = 0, refresh_not_before = NULL, refresh_interrupted_at = NULL,
+                    state = 'active', state_reason = NULL
+                    """
+                condition = "AND state <> 'revoked'"
+                conditionArgs = []
+            case .needsReauth(let reason):
                 outcome = .needsReauth
-                extra = ", state = CASE WHEN state = 'revoked' THEN state ELSE 'needs-reauth' END"
+                extra = """
+                    , refresh_interrupted_at = NULL,
+                    state_reason = CASE WHEN state = 'revoked' THEN state_reason ELSE ? END,
+                    state = CASE WHEN state = 'revoked' THEN state ELSE 'needs-reauth' END
+                    """
+                extraArgs = [reason]
             case .providerMisconfigured:
                 outcome = .providerMisconfigured
                 extra = ", refresh_failures = refresh_failures + 1"
@@ -426,11 +458,15 @@ extension SQLiteStore {
                 extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
                 extraArgs = [notBefore.millisecondsSince1970]
             }
+            // The lease is released only if it is this holder's; another holder's lease stays with it.
             try db.execute(sql: """
-                UPDATE grants SET version = version + 1, lease_owner = NULL, lease_until = NULL,
+                UPDATE grants SET version = version + 1,
+                    lease_sent_at = CASE WHEN lease_owner = ? THEN NULL ELSE lease_sent_at END,
+                    lease_until = CASE WHEN lease_owner = ? THEN NULL ELSE lease_until END,
+                    lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END,
                     last_refresh_at = ?, last_refresh_outcome = ?, updated_at = ?\(extra)
-                WHERE id = ? AND lease_owner = ? AND version = ?
-                """, arguments: StatementArguments([ms, outcome.rawValue, ms] + extraArgs + [grantID, owner, expectedVersion]))
+                WHERE id = ? \(condition)
+                """, arguments: StatementArguments([owner, owner, owner, ms, outcome.rawValue, ms] + extraArgs + [grantID] + conditionArgs))
             guard db.changesCount == 1 else { return false }
             if case .refreshed(let sealed) = result {
                 try Self.writeCredential(db, grantID: grantID, sealed)

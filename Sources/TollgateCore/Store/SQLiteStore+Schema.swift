@@ -153,6 +153,15 @@ extension SQLiteStore {
         migrator.registerMigration("0002-upstream-obtained-at") { db in
             try db.execute(sql: "ALTER TABLE grants ADD COLUMN upstream_obtained_at INTEGER")
         }
+        // The refresh lease records when its holder sent the upstream call, so a holder that died with the
+        // call in flight is recognised (and a following invalid_grant explained in state_reason).
+        migrator.registerMigration("0005-refresh-attempts") { db in
+            try db.execute(sql: """
+                ALTER TABLE grants ADD COLUMN lease_sent_at INTEGER;
+                ALTER TABLE grants ADD COLUMN refresh_interrupted_at INTEGER;
+                ALTER TABLE grants ADD COLUMN state_reason TEXT;
+                """)
+        }
         return migrator
     }
 }

@@ -74,14 +74,27 @@ public protocol TollgateStore: Sendable {
     func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool
 
     // MARK: Upstream refresh
-    /// Takes the refresh lease of a grant if it is free or expired.
-    func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) throws -> Bool
+    /// Takes the refresh lease of a grant if it is free, expired, already `owner`'s, or held by `staleOwner`
+    /// (a holder the caller knows to be dead, e.g. a process of this host that no longer exists).
+    ///
+    /// The lease records that an upstream call is about to be sent under it. When the previous holder had
+    /// sent one and never finished (it crashed or lost its lease), the acquisition says when, so a later
+    /// `invalid_grant` can be explained. Atomic: one transaction; `nil` when another live holder has it.
+    func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date, replacing staleOwner: String?) throws -> RefreshLeaseAcquisition?
+    /// Extends a lease `owner` holds to `until` (the holder's heartbeat while its upstream call runs);
+    /// `false` if `owner` no longer holds it.
+    func renewRefreshLease(grantID: Int64, owner: String, until: Date) throws -> Bool
     /// Gives up a lease without writing a result.
     func releaseRefreshLease(grantID: Int64, owner: String) throws
     /// The lease and version of a grant, for waiters.
     func refreshLease(grantID: Int64) throws -> RefreshLeaseState?
-    /// Writes the outcome of a refresh if `owner` still holds the lease and the version is unchanged;
-    /// bumps the version, releases the lease and appends `audit`, all in one transaction.
+    /// Writes the outcome of a refresh, bumps the version, releases `owner`'s lease and appends `audit`, all in
+    /// one transaction.
+    ///
+    /// New upstream tokens (`.refreshed`) are always stored unless the grant was revoked or removed: they are
+    /// the only copy of what the upstream just issued (it may have rotated the refresh token), so they win
+    /// even when the lease was lost meanwhile; the grant becomes active again. Every other outcome is written
+    /// only if `owner` still holds the lease and the version is `expectedVersion`. Returns whether it wrote.
     func finishRefresh(grantID: Int64, owner: String, expectedVersion: Int64, result: RefreshWrite,
                        audit: NewAuditEvent, at: Date) throws -> Bool
 
@@ -173,14 +186,29 @@ public struct RefreshLeaseState: Sendable, Equatable {
     public var owner: String?
     public var until: Date?
     public var version: Int64
+
+    public init(owner: String?, until: Date?, version: Int64) {
+        self.owner = owner
+        self.until = until
+        self.version = version
+    }
+}
+
+/// A lease just taken.
+public struct RefreshLeaseAcquisition: Sendable, Equatable {
+    /// When an earlier holder sent an upstream refresh whose answer was never stored (it died or lost the
+    /// lease); `nil` when every earlier attempt finished.
+    public var interruptedAttemptAt: Date?
+
+    public init(interruptedAttemptAt: Date?) { self.interruptedAttemptAt = interruptedAttemptAt }
 }
 
 /// What a finished refresh writes to its grant.
 public enum RefreshWrite: Sendable {
     /// New upstream tokens (already sealed for this grant).
     case refreshed(SealedCredential)
-    /// `invalid_grant`: the grant needs re-authorization.
-    case needsReauth
+    /// `invalid_grant`: the grant needs re-authorization; `reason` tells the admin what happened.
+    case needsReauth(reason: String)
     /// Provider misconfigured: the grant is untouched but the outcome is recorded.
     case providerMisconfigured
     /// Transient failure: the grant is untouched; backoff until `notBefore`.

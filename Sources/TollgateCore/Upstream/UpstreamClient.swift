@@ -44,16 +44,20 @@ public struct UpstreamClient: Sendable {
     }
 
     /// Refreshes with an upstream refresh token. `scope` and `resource` are sent only when given.
+    ///
+    /// - Parameter timeout: how long the answer is awaited (default: ``timeout``). The refresh coordinator
+    ///   passes a generous hard limit: once sent, the upstream may already have rotated the refresh token,
+    ///   so its answer is worth waiting for long after any caller has given up.
     public func refresh(_ refreshToken: Secret, scope: String? = nil, resource: String? = nil,
-                        with access: ProviderAccess) async throws -> UpstreamTokenResponse {
+                        with access: ProviderAccess, timeout: TimeInterval? = nil) async throws -> UpstreamTokenResponse {
         var form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken.value)]
         if let scope { form.append(("scope", scope)) }
         if let resource { form.append(("resource", resource)) }
-        return try await tokenRequest(form, with: access)
+        return try await tokenRequest(form, with: access, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
     }
 
-    func tokenRequest(_ form: [(String, String)], with access: ProviderAccess) async throws -> UpstreamTokenResponse {
-        let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access)
+    func tokenRequest(_ form: [(String, String)], with access: ProviderAccess, timeout: TimeAmount? = nil) async throws -> UpstreamTokenResponse {
+        let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access, timeout: timeout)
         guard status == 200 else { throw Self.classify(status: status, body: body) }
         let response = try UpstreamTokenResponse.parse(body)
         if response.usedCamelCase {
@@ -112,7 +116,7 @@ public struct UpstreamClient: Sendable {
 
     // MARK: HTTP
 
-    func post(_ url: String, form: [(String, String)], access: ProviderAccess) async throws -> (Int, Data) {
+    func post(_ url: String, form: [(String, String)], access: ProviderAccess, timeout: TimeAmount? = nil) async throws -> (Int, Data) {
         var form = form
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -131,10 +135,11 @@ public struct UpstreamClient: Sendable {
             form.append(("client_id", p.clientID))
         }
         request.body = .bytes(ByteBuffer(string: FormEncoding.encode(form)))
-        return try await send(request)
+        return try await send(request, timeout: timeout)
     }
 
-    func send(_ request: HTTPClientRequest) async throws -> (Int, Data) {
+    func send(_ request: HTTPClientRequest, timeout: TimeAmount? = nil) async throws -> (Int, Data) {
+        let timeout = timeout ?? self.timeout
         do {
             let response = try await http.execute(request, timeout: timeout)
             var buffer = try await response.body.collect(upTo: Self.maxResponseBytes)

@@ -74,7 +74,7 @@ enum Responses {
             response.headers[.wwwAuthenticate] = "Basic realm=\"tollgate\""
         }
         if error.code == .temporarilyUnavailable {
-            response.headers[.retryAfter] = "5"
+            response.headers[.retryAfter] = String(error.retryAfter ?? 5)
         }
         return response
     }
