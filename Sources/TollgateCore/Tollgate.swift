@@ -22,8 +22,11 @@ public final class Tollgate: Sendable {
         self.store = store
         self.clock = clock
         vault = try Vault(store: store, master: master, clock: clock)
-        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton,
-                                              configuration: .init(redirectConfiguration: .disallow))
+        // Connecting is bounded by the caller's timeout (nothing has been sent yet); an answer to a sent
+        // refresh is awaited longer (see RefreshCoordinator.upstreamHardLimit).
+        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(Int64(max(0.1, upstreamTimeout) * 1000)))))
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
         refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,

@@ -23,7 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body"), help: ArgumentHelp("Largest request body in bytes.", valueName: "bytes"))
     var maxBody = 1 << 20
 
-    @Option(name: .customLong("upstream-timeout"), help: ArgumentHelp("Timeout of calls to the upstream OAuth provider (seconds or 30s/2m).", valueName: "duration"),
+    @Option(name: .customLong("upstream-timeout"), help: ArgumentHelp("How long a request waits for the upstream OAuth provider (seconds or 30s/2m); a refresh already sent is still awaited (up to 4x this, at least 120 s) and stored.", valueName: "duration"),
             transform: Parse.duration)
     var upstreamTimeout = DurationArgument(seconds: 10)
 
