@@ -268,8 +268,12 @@ public struct TokenService: Sendable {
 
     // MARK: - Token endpoint
 
-    /// The `authorization_code` grant: single use (a replay revokes what the code issued), bound to the
-    /// client, the redirect URI and the PKCE verifier.
+    /// The `authorization_code` grant: single use (a replay by its client revokes what the code issued),
+    /// bound to the client, the redirect URI and the PKCE verifier.
+    ///
+    /// Only the rightful client's valid presentation consumes the code: the binding, expiry and PKCE are
+    /// checked against the stored record first, then the code is redeemed by compare-and-set. Another
+    /// client's attempt, or a wrong verifier, changes nothing.
     public func exchangeCode(serverSlug: String, credentials: ClientCredentials, code: String?, redirectURI: String?,
                              codeVerifier: String?) throws -> TokenPair {
         let server = try requireServer(serverSlug)
@@ -277,24 +281,24 @@ public struct TokenService: Sendable {
         guard let code, !code.isEmpty else { throw OAuthError.invalidRequest("code is missing") }
         guard let codeVerifier, !codeVerifier.isEmpty else { throw OAuthError.invalidRequest("code_verifier is missing") }
         let now = clock.now()
-        let record: AuthorizationCodeRecord
-        switch try store.redeemCode(hash: TokenGenerator.hash(code), at: now) {
-        case .notFound:
-            throw OAuthError.invalidGrant("unknown authorization code")
-        case .replayed(let used):
-            _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
-                actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
-                clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
-            throw OAuthError.invalidGrant("authorization code already used")
-        case .redeemed(let r):
-            record = r
-        }
+        let hash = TokenGenerator.hash(code)
+        guard let record = try store.authorizationCode(hash: hash) else { throw OAuthError.invalidGrant("unknown authorization code") }
         guard record.clientID == client.id else { throw OAuthError.invalidGrant("the code was issued to another client") }
+        if record.usedAt != nil { try revokeAfterCodeReplay(record, client: client, server: server, now: now) }
         guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired") }
         guard redirectURI == record.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
         guard TokenGenerator.isValidVerifier(codeVerifier),
               TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
             throw OAuthError.invalidGrant("PKCE verification failed")
+        }
+        switch try store.redeemCode(hash: hash, at: now) {
+        case .redeemed:
+            break
+        case .replayed(let used):
+            // A concurrent presentation by the same client redeemed it first: the code was used twice.
+            try revokeAfterCodeReplay(used, client: client, server: server, now: now)
+        case .notFound:
+            throw OAuthError.invalidGrant("unknown authorization code")
         }
         guard let grant = try store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
             throw OAuthError.invalidGrant("the authorization is no longer valid")
@@ -304,6 +308,14 @@ public struct TokenService: Sendable {
         try store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
         return TokenPair(accessToken: access, refreshToken: refresh, expiresIn: Int(server.accessTokenTTL),
                          scope: grant.scopes.joined(separator: " "))
+    }
+
+    /// A used code presented again by the client it was issued to: revokes the grant it created, then throws.
+    private func revokeAfterCodeReplay(_ used: AuthorizationCodeRecord, client: Client, server: Server, now: Date) throws -> Never {
+        _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
+            actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
+            clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
+        throw OAuthError.invalidGrant("authorization code already used")
     }
 
     func newTokens(access: Secret, refresh: Secret, grant: Grant, server: Server, now: Date) -> [NewToken] {

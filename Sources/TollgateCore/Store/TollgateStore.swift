@@ -56,7 +56,10 @@ public protocol TollgateStore: Sendable {
     func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int
     /// The sealed upstream credential of a grant.
     func sealedCredential(grantID: Int64) throws -> SealedCredential?
-    /// Marks a code used if it was not; tells which case it was.
+    /// A stored authorization code by its hash, used or not; reading it changes nothing.
+    func authorizationCode(hash: Data) throws -> AuthorizationCodeRecord?
+    /// Marks a code used if it was not (compare-and-set); tells which case it was. Call it only once the
+    /// presentation has been checked against ``authorizationCode(hash:)``: redeeming consumes the code.
     func redeemCode(hash: Data, at: Date) throws -> CodeRedemption
     /// Stores newly issued tokens of a grant and its newest proxy access expiry.
     func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws
