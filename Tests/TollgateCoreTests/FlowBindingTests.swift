@@ -9,6 +9,49 @@ import TollgateTestSupport
 struct FlowBindingTests {
     let flow = AuthorizationFlowTests()
 
+    func complete(_ h: Harness, state: String?, browser: Secret?, upstreamCode: String? = nil, upstreamError: String? = nil) async throws -> CompletedAuthorization {
+        try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: upstreamCode, upstreamError: upstreamError,
+                                                          upstreamErrorDescription: nil, urls: h.urls)
+    }
+
+    @Test func theCallbackCompletesOnlyInTheBrowserThatStartedTheAuthorization() async throws {
+        try await Harness.with { h in
+            let validated = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", flow.request(h), urls: h.urls)
+            let browser = TokenGenerator.make(prefix: "")
+            let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
+            let state = try #require(flow.query(started.upstreamAuthorizationURL)["state"])
+            for other in [nil, TokenGenerator.make(prefix: "")] {
+                await #expect(throws: AuthorizationInAnotherBrowser.self) {
+                    _ = try await complete(h, state: state, browser: other, upstreamCode: "upstream-code-of-someone-else")
+                }
+            }
+            #expect(await h.stats().codeExchanges == 0, "a refused callback never exchanges the upstream code")
+            #expect(try h.tollgate.store.countGrants() == 0)
+            // The refusals deleted nothing: the starting browser still completes it, exactly once.
+            let completed = try await complete(h, state: state, browser: browser, upstreamError: "access_denied")
+            #expect(flow.query(completed.redirectURL)["error"] == "access_denied")
+            #expect(flow.query(completed.redirectURL)["state"] == "client-state")
+            await #expect(throws: AuthorizationFailure.self) {
+                _ = try await complete(h, state: state, browser: browser, upstreamError: "access_denied")
+            }
+        }
+    }
+
+    @Test func aPendingAuthorizationWithoutABindingIsNeverTaken() async throws {
+        try await Harness.with { h in
+            // As a row written before the binding existed: no browser hash.
+            let stateHash = TokenGenerator.hash(TokenGenerator.make(prefix: TokenGenerator.statePrefix))
+            try h.tollgate.store.insertPendingAuthorization(PendingAuthorization(
+                stateHash: stateHash, serverID: h.server.id, clientID: h.client.client.id, redirectURI: Harness.redirectURI, clientState: nil,
+                codeChallenge: TokenGenerator.s256Challenge(of: AuthorizationFlowTests.verifier), scopes: ["files.read"],
+                resource: h.urls.resource("files"), sealedUpstreamVerifier: Data([1]), createdAt: h.clock.now(),
+                expiresAt: h.clock.now().addingTimeInterval(600)))
+            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: nil) == .boundToAnotherBrowser)
+            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: TokenGenerator.hash("any")) == .boundToAnotherBrowser)
+            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: TokenGenerator.hash("unknown"), browserBindingHash: TokenGenerator.hash("any")) == .unknown)
+        }
+    }
+
     @Test func aCodeStaysUsableAfterAnotherClientOrAWrongProofWasPresented() async throws {
         try await Harness.with { h in
             let other = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))

@@ -205,9 +205,11 @@ struct OAuthEndpointTests {
                     responseType: "code", clientID: s.h.client.client.id, redirectURI: Harness.redirectURI, scope: nil, state: "s-9",
                     codeChallenge: TokenGenerator.s256Challenge(of: Self.verifier), codeChallengeMethod: "S256", resource: nil),
                     urls: PublicURLs(base: ServerHarness.base))
-                let started = try s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base))
+                let binding = TokenGenerator.make(prefix: "")
+                let started = try s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base), browserBinding: binding)
                 let state = try #require(Form.query(started.upstreamAuthorizationURL)["state"])
-                let relayed = try await client.execute(uri: "/oauth/files/callback?" + FormEncoding.encode([("state", state), ("error", "access_denied")]), method: .get)
+                let relayed = try await client.execute(uri: "/oauth/files/callback?" + FormEncoding.encode([("state", state), ("error", "access_denied")]),
+                                                       method: .get, headers: [.cookie: "tg_binding=\(binding.value)"])
                 #expect(relayed.status == .found)
                 let q = Form.query(try #require(relayed.header("Location")))
                 #expect(q["error"] == "access_denied")

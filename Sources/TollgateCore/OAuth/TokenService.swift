@@ -146,7 +146,11 @@ public struct TokenService: Sendable {
 
     /// After consent: records the pending authorization and returns the upstream authorization URL
     /// (the provider's own query string preserved; `offline_access` and `prompt=consent` as SPEC §3 says).
-    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs) throws -> StartedAuthorization {
+    ///
+    /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
+    ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
+    ///   completes the authorization only when the callback presents the same value.
+    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs, browserBinding: Secret) throws -> StartedAuthorization {
         guard let provider = try store.provider(serverID: v.server.id) else {
             throw OAuthError(.serverError, "the server has no upstream provider configured")
         }
@@ -159,7 +163,8 @@ public struct TokenService: Sendable {
         try store.insertPendingAuthorization(PendingAuthorization(
             stateHash: stateHash, serverID: v.server.id, clientID: v.client.id, redirectURI: v.redirectURI,
             clientState: v.state, codeChallenge: v.codeChallenge, scopes: v.scopes, resource: v.resource,
-            sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt))
+            sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt,
+            browserBindingHash: TokenGenerator.hash(browserBinding)))
         var params: [(String, String?)] = [
             ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", urls.callback(v.server.slug)),
             ("scope", provider.scopes.isEmpty ? nil : provider.scopes.joined(separator: " ")),
@@ -175,13 +180,24 @@ public struct TokenService: Sendable {
                                     expiresAt: expiresAt)
     }
 
-    /// At the upstream callback: checks `state` exactly once, relays an upstream error, or exchanges the
-    /// upstream code and creates the grant; returns where to send the user's browser.
+    /// At the upstream callback: checks `state` exactly once, in the browser that started the authorization,
+    /// relays an upstream error, or exchanges the upstream code and creates the grant; returns where to send
+    /// the user's browser.
     ///
-    /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state.
-    public func completeAuthorization(state: String?, upstreamCode: String?, upstreamError: String?,
+    /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state, and
+    /// ``AuthorizationInAnotherBrowser`` when `browserBinding` is missing or is not the one the authorization
+    /// was started with (the pending authorization stays in place and the upstream code is not exchanged).
+    public func completeAuthorization(state: String?, browserBinding: Secret?, upstreamCode: String?, upstreamError: String?,
                                       upstreamErrorDescription: String?, urls: PublicURLs) async throws -> CompletedAuthorization {
-        guard let state, !state.isEmpty, let pending = try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state)) else {
+        guard let state, !state.isEmpty else { throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state")) }
+        let pending: PendingAuthorization
+        switch try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash)) {
+        case .taken(let taken):
+            pending = taken
+        case .boundToAnotherBrowser:
+            logger.notice("callback refused: the authorization was started in another browser")
+            throw AuthorizationInAnotherBrowser()
+        case .unknown:
             throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state"))
         }
         guard let server = try store.server(id: pending.serverID) else {

@@ -42,8 +42,9 @@ public protocol TollgateStore: Sendable {
 
     // MARK: Authorizations in progress
     func insertPendingAuthorization(_ pending: PendingAuthorization) throws
-    /// Takes a pending authorization exactly once (it is deleted); `nil` if unknown or already taken.
-    func takePendingAuthorization(stateHash: Data) throws -> PendingAuthorization?
+    /// Takes a pending authorization exactly once (it is deleted), and only for the browser it is bound to:
+    /// deciding and deleting is one atomic step, so a presentation with another (or no, `nil`) binding leaves it in place.
+    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) throws -> PendingAuthorizationTake
 
     // MARK: Grants, codes and tokens
     /// Creates a grant with its upstream credential and its single-use code in one transaction.
