@@ -59,9 +59,13 @@ public struct SimulatedMCPClient: Sendable {
         consent.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         consent.headers.add(name: "Cookie", value: String(cookie))
         consent.body = .bytes(ByteBuffer(string: FormEncoding.encode([("transaction", transaction), ("csrf_token", csrf), ("decision", "approve")])))
-        let upstream = try await location(consent)
+        let (upstream, consentHeaders) = try await redirect(consent)
         let callback = try await location(HTTPClientRequest(url: upstream + "&login_hint=" + FormEncoding.encodeComponent(user)))
-        let final = try await location(HTTPClientRequest(url: callback))
+        // Back in the same browser: the callback completes only with the cookies the consent approval set.
+        var callbackRequest = HTTPClientRequest(url: callback)
+        let jar = ([String(cookie)] + consentHeaders["set-cookie"].compactMap { $0.split(separator: ";").first.map(String.init) })
+        callbackRequest.headers.add(name: "Cookie", value: jar.joined(separator: "; "))
+        let final = try await location(callbackRequest)
         guard let code = URLComponents(string: final)?.queryItems?.first(where: { $0.name == "code" })?.value else {
             throw FlowError(description: "the client redirect carries no code")
         }
@@ -90,11 +94,16 @@ public struct SimulatedMCPClient: Sendable {
     }
 
     private func location(_ request: HTTPClientRequest) async throws -> String {
+        try await redirect(request).location
+    }
+
+    /// The target of a redirect and the response's headers (its cookies).
+    private func redirect(_ request: HTTPClientRequest) async throws -> (location: String, headers: HTTPHeaders) {
         let (status, headers, _) = try await send(request)
         guard status == 302 || status == 303, let location = headers.first(name: "location") else {
             throw FlowError(description: "expected a redirect from \(request.url.split(separator: "?").first ?? ""), got HTTP \(status)")
         }
-        return location
+        return (location, headers)
     }
 
     private func send(_ request: HTTPClientRequest) async throws -> (Int, HTTPHeaders, Data) {

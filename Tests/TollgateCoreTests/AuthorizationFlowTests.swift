@@ -25,7 +25,8 @@ struct AuthorizationFlowTests {
     @Test func theWholeFlowThroughTheDevUpstream() async throws {
         try await Harness.with { h in
             let validated = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls)
-            let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls)
+            let browser = TokenGenerator.make(prefix: "")
+            let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
             let upstreamQuery = query(started.upstreamAuthorizationURL)
             #expect(started.upstreamAuthorizationURL.hasPrefix(h.devURL + "/authorize?"))
             #expect(upstreamQuery["code_challenge_method"] == "S256")
@@ -41,8 +42,8 @@ struct AuthorizationFlowTests {
             #expect(response.status.code == 302)
             let location = try #require(response.headers.first(name: "location"))
             let back = query(location)
-            let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], upstreamCode: back["code"], upstreamError: nil,
-                                                                               upstreamErrorDescription: nil, urls: h.urls)
+            let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"],
+                                                                               upstreamError: nil, upstreamErrorDescription: nil, urls: h.urls)
             #expect(completed.redirectURL.hasPrefix(Harness.redirectURI + "?"))
             let toClient = query(completed.redirectURL)
             #expect(toClient["state"] == "client-state")
@@ -59,18 +60,19 @@ struct AuthorizationFlowTests {
             #expect(access.grant.id == grant.id)
             // The state is single use.
             await #expect(throws: AuthorizationFailure.self) {
-                _ = try await h.tollgate.tokens.completeAuthorization(state: back["state"], upstreamCode: back["code"], upstreamError: nil,
-                                                                      upstreamErrorDescription: nil, urls: h.urls)
+                _ = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"],
+                                                                      upstreamError: nil, upstreamErrorDescription: nil, urls: h.urls)
             }
         }
     }
 
     @Test func anUpstreamErrorIsRelayedToTheClient() async throws {
         try await Harness.with { h in
+            let browser = TokenGenerator.make(prefix: "")
             let started = try h.tollgate.tokens.startAuthorization(
-                try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls)
+                try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls, browserBinding: browser)
             let state = try #require(query(started.upstreamAuthorizationURL)["state"])
-            let completed = try await h.tollgate.tokens.completeAuthorization(state: state, upstreamCode: nil, upstreamError: "access_denied",
+            let completed = try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: nil, upstreamError: "access_denied",
                                                                                upstreamErrorDescription: "user said no\r\nX-Injected: 1", urls: h.urls)
             let q = query(completed.redirectURL)
             #expect(q["error"] == "access_denied")

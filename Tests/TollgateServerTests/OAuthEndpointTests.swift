@@ -109,25 +109,18 @@ struct OAuthEndpointTests {
         }
     }
 
-    /// Walks authorize → consent → upstream → callback; returns the code and the cookies set.
-    func authorize(_ s: ServerHarness, _ client: any TestClientProtocol, cookies: String = "") async throws -> (code: String, cookies: String) {
-        let page = try await client.execute(uri: authorizeURI(s.h), method: .get, headers: cookies.isEmpty ? [:] : [.cookie: cookies])
-        var jar = cookies
+    /// Walks authorize → consent → upstream → callback in one browser; returns the code and the browser's cookies.
+    func authorize(_ s: ServerHarness, _ client: any TestClientProtocol, jar: CookieJar = CookieJar()) async throws -> (code: String, jar: CookieJar) {
+        var browser = FlowBrowser(s, client, jar: jar)
+        let page = try await browser.open(authorizeURI(s.h))
         var upstreamURL: String
         if page.status == .ok {
             #expect(page.header("Content-Security-Policy")?.contains("frame-ancestors 'none'") == true)
             #expect(page.text.contains("Test Client"))
             #expect(page.text.contains("127.0.0.1"))
             #expect(page.text.contains("files.read"))
-            let fields = Dictionary(page.text.matches(of: /name="(transaction|csrf_token)" value="([^"]*)"/).map { (String($0.1), String($0.2)) },
-                                    uniquingKeysWith: { a, _ in a })
-            let browser = try #require(page.header("Set-Cookie")?.split(separator: ";").first.map(String.init))
-            jar = [jar, browser].filter { !$0.isEmpty }.joined(separator: "; ")
-            let posted = try await client.execute(uri: "/oauth/files/consent", method: .post,
-                                                  headers: [.contentType: "application/x-www-form-urlencoded", .cookie: jar],
-                                                  body: Form.body([("transaction", fields["transaction"]!), ("csrf_token", fields["csrf_token"]!), ("decision", "approve")]))
+            let posted = try await browser.submitConsent(of: page)
             #expect(posted.status == .found)
-            if let remembered = posted.header("Set-Cookie")?.split(separator: ";").first { jar += "; " + remembered }
             upstreamURL = try #require(posted.header("Location"))
         } else {
             #expect(page.status == .found)
@@ -136,16 +129,13 @@ struct OAuthEndpointTests {
         #expect(upstreamURL.hasPrefix(s.h.devURL + "/authorize?"))
         #expect(Form.query(upstreamURL)["prompt"] == "consent")
         // The browser at the dev upstream (auto-approves) and back to the callback.
-        let http = HTTPClientShim()
-        let back = try await http.location(of: upstreamURL)
-        let callbackPath = String(back.dropFirst(ServerHarness.base.count))
-        let done = try await client.execute(uri: callbackPath, method: .get)
+        let done = try await browser.callback(try await browser.signInUpstream(upstreamURL))
         #expect(done.status == .found)
         let final = try #require(done.header("Location"))
         let q = Form.query(final)
         #expect(q["state"] == "s-1")
-        #expect(q["iss"] == ServerHarness.base + "/oauth/files")
-        return (try #require(q["code"]), jar)
+        #expect(q["iss"] == s.publicURL + "/oauth/files")
+        return (try #require(q["code"]), browser.jar)
     }
 
     @Test func consentThenCodeThenTokens() async throws {
@@ -165,7 +155,7 @@ struct OAuthEndpointTests {
                 #expect(refreshed.status == .ok)
                 #expect(refreshed.json["refresh_token"] as? String != refresh)
                 // The approval is remembered: the next authorization skips the consent page.
-                let again = try await client.execute(uri: authorizeURI(s.h), method: .get, headers: [.cookie: jar])
+                let again = try await client.execute(uri: authorizeURI(s.h), method: .get, headers: jar.headers)
                 #expect(again.status == .found)
                 #expect(again.header("Location")?.hasPrefix(s.h.devURL) == true)
                 let replay = try await client.execute(uri: "/oauth/files/token", method: .post, headers: Form.headers, body: Form.body([
@@ -215,9 +205,11 @@ struct OAuthEndpointTests {
                     responseType: "code", clientID: s.h.client.client.id, redirectURI: Harness.redirectURI, scope: nil, state: "s-9",
                     codeChallenge: TokenGenerator.s256Challenge(of: Self.verifier), codeChallengeMethod: "S256", resource: nil),
                     urls: PublicURLs(base: ServerHarness.base))
-                let started = try s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base))
+                let binding = TokenGenerator.make(prefix: "")
+                let started = try s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base), browserBinding: binding)
                 let state = try #require(Form.query(started.upstreamAuthorizationURL)["state"])
-                let relayed = try await client.execute(uri: "/oauth/files/callback?" + FormEncoding.encode([("state", state), ("error", "access_denied")]), method: .get)
+                let relayed = try await client.execute(uri: "/oauth/files/callback?" + FormEncoding.encode([("state", state), ("error", "access_denied")]),
+                                                       method: .get, headers: [.cookie: "tg_binding=\(binding.value)"])
                 #expect(relayed.status == .found)
                 let q = Form.query(try #require(relayed.header("Location")))
                 #expect(q["error"] == "access_denied")

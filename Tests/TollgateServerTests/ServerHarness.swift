@@ -13,12 +13,15 @@ import TollgateTestSupport
 struct ServerHarness {
     let h: Harness
     let server: TollgateHTTPServer
+    /// The public URL this harness's server announces (``base`` unless given).
+    let publicURL: String
     static let base = "http://127.0.0.1:8080"
 
-    init(_ h: Harness, maxBodyBytes: Int = 1 << 20) {
+    init(_ h: Harness, maxBodyBytes: Int = 1 << 20, publicURL: String = Self.base) {
         self.h = h
+        self.publicURL = publicURL
         server = TollgateHTTPServer(tollgate: h.tollgate,
-                                    configuration: ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: Self.base, maxBodyBytes: maxBodyBytes,
+                                    configuration: ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: publicURL, maxBodyBytes: maxBodyBytes,
                                                                        gatewayTimeout: 5),
                                     logger: Harness.logger)
     }
@@ -35,11 +38,12 @@ struct ServerHarness {
         return try await server.makeApplication().test(.live, body)
     }
 
-    static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil,
+    /// - Parameter publicURL: the server's public URL; an `https` one switches the consent cookies to `__Host-` names.
+    static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, publicURL: String = base,
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp") { h in
-            try await body(ServerHarness(h))
+            try await body(ServerHarness(h, publicURL: publicURL))
         }
     }
 }
@@ -48,6 +52,40 @@ extension TestResponse {
     var text: String { String(buffer: body) }
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:] }
     func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+}
+
+/// One browser's cookies: what its responses set (name and value; attributes are for the tests to read
+/// in ``setCookies``), sent back as one `Cookie` header.
+struct CookieJar {
+    private(set) var cookies: [(name: String, value: String)] = []
+    /// Every `Set-Cookie` value received, in order, attributes included.
+    private(set) var setCookies: [String] = []
+
+    /// Keeps the cookies a response sets (a new value replaces the old one of the same name).
+    mutating func store(_ response: TestResponse) {
+        for field in response.headers[values: .setCookie] {
+            setCookies.append(field)
+            guard let pair = field.split(separator: ";").first, let eq = pair.firstIndex(of: "=") else { continue }
+            let name = String(pair[..<eq]).trimmingCharacters(in: .whitespaces), value = String(pair[pair.index(after: eq)...])
+            cookies.removeAll { $0.name == name }
+            cookies.append((name, value))
+        }
+    }
+
+    mutating func set(_ name: String, _ value: String) {
+        cookies.removeAll { $0.name == name }
+        cookies.append((name, value))
+    }
+
+    func value(_ name: String) -> String? { cookies.first { $0.name == name }?.value }
+
+    /// The `Set-Cookie` value last received for `name`, attributes included.
+    func setCookie(_ name: String) -> String? { setCookies.last { $0.hasPrefix(name + "=") } }
+
+    /// The request headers carrying the jar (none when it is empty).
+    var headers: HTTPFields {
+        cookies.isEmpty ? [:] : [.cookie: cookies.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")]
+    }
 }
 
 /// Form and query helpers.

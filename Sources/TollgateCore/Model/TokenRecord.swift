@@ -70,10 +70,13 @@ public struct PendingAuthorization: Sendable, Equatable {
     public var sealedUpstreamVerifier: Data
     public var createdAt: Date
     public var expiresAt: Date
+    /// SHA-256 of the browser-binding value of the browser that started the authorization: the callback
+    /// completes only in that browser (confused-deputy defence). `nil` never matches.
+    public var browserBindingHash: Data?
 
     public init(stateHash: Data, serverID: Int64, clientID: String, redirectURI: String, clientState: String?,
                 codeChallenge: String, scopes: [String], resource: String, sealedUpstreamVerifier: Data,
-                createdAt: Date, expiresAt: Date) {
+                createdAt: Date, expiresAt: Date, browserBindingHash: Data? = nil) {
         self.stateHash = stateHash
         self.serverID = serverID
         self.clientID = clientID
@@ -85,7 +88,18 @@ public struct PendingAuthorization: Sendable, Equatable {
         self.sealedUpstreamVerifier = sealedUpstreamVerifier
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.browserBindingHash = browserBindingHash
     }
+}
+
+/// The outcome of taking a pending authorization at the callback, decided atomically by the store.
+public enum PendingAuthorizationTake: Sendable, Equatable {
+    /// The state and the browser binding matched: the row is deleted and returned (exactly once).
+    case taken(PendingAuthorization)
+    /// The state is pending but bound to another browser: nothing was deleted.
+    case boundToAnotherBrowser
+    /// No pending authorization has this state (unknown, already taken or purged).
+    case unknown
 }
 
 /// The proxy tokens handed to a client.

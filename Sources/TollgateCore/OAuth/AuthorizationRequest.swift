@@ -43,6 +43,14 @@ public enum AuthorizationFailure: Error, Sendable {
     case redirect(OAuthError, redirectURI: String, state: String?)
 }
 
+/// The upstream callback arrived in a browser other than the one that approved the consent (or without
+/// its binding): the signature of a confused-deputy attempt, where someone else's approved authorization
+/// link is opened by a victim signed in at the upstream. Nothing was exchanged or deleted; the browser must
+/// be shown a page, never redirected to the client.
+public struct AuthorizationInAnotherBrowser: Error, Sendable, Equatable {
+    public init() {}
+}
+
 /// The result of starting an authorization: where to send the user upstream.
 public struct StartedAuthorization: Sendable {
     /// The provider's authorization URL with Tollgate's state, PKCE challenge and scopes.

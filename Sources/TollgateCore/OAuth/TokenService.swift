@@ -149,7 +149,11 @@ public struct TokenService: Sendable {
 
     /// After consent: records the pending authorization and returns the upstream authorization URL
     /// (the provider's own query string preserved; `offline_access` and `prompt=consent` as SPEC §3 says).
-    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs) throws -> StartedAuthorization {
+    ///
+    /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
+    ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
+    ///   completes the authorization only when the callback presents the same value.
+    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs, browserBinding: Secret) throws -> StartedAuthorization {
         guard let provider = try store.provider(serverID: v.server.id) else {
             throw OAuthError(.serverError, "the server has no upstream provider configured")
         }
@@ -162,7 +166,8 @@ public struct TokenService: Sendable {
         try store.insertPendingAuthorization(PendingAuthorization(
             stateHash: stateHash, serverID: v.server.id, clientID: v.client.id, redirectURI: v.redirectURI,
             clientState: v.state, codeChallenge: v.codeChallenge, scopes: v.scopes, resource: v.resource,
-            sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt))
+            sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt,
+            browserBindingHash: TokenGenerator.hash(browserBinding)))
         var params: [(String, String?)] = [
             ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", urls.callback(v.server.slug)),
             ("scope", provider.scopes.isEmpty ? nil : provider.scopes.joined(separator: " ")),
@@ -178,13 +183,24 @@ public struct TokenService: Sendable {
                                     expiresAt: expiresAt)
     }
 
-    /// At the upstream callback: checks `state` exactly once, relays an upstream error, or exchanges the
-    /// upstream code and creates the grant; returns where to send the user's browser.
+    /// At the upstream callback: checks `state` exactly once, in the browser that started the authorization,
+    /// relays an upstream error, or exchanges the upstream code and creates the grant; returns where to send
+    /// the user's browser.
     ///
-    /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state.
-    public func completeAuthorization(state: String?, upstreamCode: String?, upstreamError: String?,
+    /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state, and
+    /// ``AuthorizationInAnotherBrowser`` when `browserBinding` is missing or is not the one the authorization
+    /// was started with (the pending authorization stays in place and the upstream code is not exchanged).
+    public func completeAuthorization(state: String?, browserBinding: Secret?, upstreamCode: String?, upstreamError: String?,
                                       upstreamErrorDescription: String?, urls: PublicURLs) async throws -> CompletedAuthorization {
-        guard let state, !state.isEmpty, let pending = try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state)) else {
+        guard let state, !state.isEmpty else { throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state")) }
+        let pending: PendingAuthorization
+        switch try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash)) {
+        case .taken(let taken):
+            pending = taken
+        case .boundToAnotherBrowser:
+            logger.notice("callback refused: the authorization was started in another browser")
+            throw AuthorizationInAnotherBrowser()
+        case .unknown:
             throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state"))
         }
         guard let server = try store.server(id: pending.serverID) else {
@@ -271,8 +287,12 @@ public struct TokenService: Sendable {
 
     // MARK: - Token endpoint
 
-    /// The `authorization_code` grant: single use (a replay revokes what the code issued), bound to the
-    /// client, the redirect URI and the PKCE verifier.
+    /// The `authorization_code` grant: single use (a replay by its client revokes what the code issued),
+    /// bound to the client, the redirect URI and the PKCE verifier.
+    ///
+    /// Only the rightful client's valid presentation consumes the code: the binding, expiry and PKCE are
+    /// checked against the stored record first, then the code is redeemed by compare-and-set. Another
+    /// client's attempt, or a wrong verifier, changes nothing.
     public func exchangeCode(serverSlug: String, credentials: ClientCredentials, code: String?, redirectURI: String?,
                              codeVerifier: String?) throws -> TokenPair {
         let server = try requireServer(serverSlug)
@@ -280,24 +300,24 @@ public struct TokenService: Sendable {
         guard let code, !code.isEmpty else { throw OAuthError.invalidRequest("code is missing") }
         guard let codeVerifier, !codeVerifier.isEmpty else { throw OAuthError.invalidRequest("code_verifier is missing") }
         let now = clock.now()
-        let record: AuthorizationCodeRecord
-        switch try store.redeemCode(hash: TokenGenerator.hash(code), at: now) {
-        case .notFound:
-            throw OAuthError.invalidGrant("unknown authorization code")
-        case .replayed(let used):
-            _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
-                actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
-                clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
-            throw OAuthError.invalidGrant("authorization code already used")
-        case .redeemed(let r):
-            record = r
-        }
+        let hash = TokenGenerator.hash(code)
+        guard let record = try store.authorizationCode(hash: hash) else { throw OAuthError.invalidGrant("unknown authorization code") }
         guard record.clientID == client.id else { throw OAuthError.invalidGrant("the code was issued to another client") }
+        if record.usedAt != nil { try revokeAfterCodeReplay(record, client: client, server: server, now: now) }
         guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired") }
         guard redirectURI == record.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
         guard TokenGenerator.isValidVerifier(codeVerifier),
               TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
             throw OAuthError.invalidGrant("PKCE verification failed")
+        }
+        switch try store.redeemCode(hash: hash, at: now) {
+        case .redeemed:
+            break
+        case .replayed(let used):
+            // A concurrent presentation by the same client redeemed it first: the code was used twice.
+            try revokeAfterCodeReplay(used, client: client, server: server, now: now)
+        case .notFound:
+            throw OAuthError.invalidGrant("unknown authorization code")
         }
         guard let grant = try store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
             throw OAuthError.invalidGrant("the authorization is no longer valid")
@@ -307,6 +327,14 @@ public struct TokenService: Sendable {
         try store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
         return TokenPair(accessToken: access, refreshToken: refresh, expiresIn: Int(server.accessTokenTTL),
                          scope: grant.scopes.joined(separator: " "))
+    }
+
+    /// A used code presented again by the client it was issued to: revokes the grant it created, then throws.
+    private func revokeAfterCodeReplay(_ used: AuthorizationCodeRecord, client: Client, server: Server, now: Date) throws -> Never {
+        _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
+            actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
+            clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
+        throw OAuthError.invalidGrant("authorization code already used")
     }
 
     func newTokens(access: Secret, refresh: Secret, grant: Grant, server: Server, now: Date) -> [NewToken] {

@@ -281,15 +281,23 @@ extension SQLiteStore {
 
     // MARK: - Codes and tokens
 
+    public func authorizationCode(hash: Data) throws -> AuthorizationCodeRecord? {
+        try read { db in try Self.authorizationCode(db, hash: hash) }
+    }
+
+    static func authorizationCode(_ db: Database, hash: Data) throws -> AuthorizationCodeRecord? {
+        try Row.fetchOne(db, sql: """
+            SELECT hash, grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at
+            FROM authorization_codes WHERE hash = ?
+            """, arguments: [hash]).map { row in
+            AuthorizationCodeRecord(hash: row[0], grantID: row[1], clientID: row[2], redirectURI: row[3],
+                                    codeChallenge: row[4], expiresAt: Date(millisecondsSince1970: row[5]), usedAt: Self.date(row[6]))
+        }
+    }
+
     public func redeemCode(hash: Data, at: Date) throws -> CodeRedemption {
         try write { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT hash, grant_id, client_id, redirect_uri, code_challenge, expires_at, used_at
-                FROM authorization_codes WHERE hash = ?
-                """, arguments: [hash]) else { return .notFound }
-            let record = AuthorizationCodeRecord(hash: row[0], grantID: row[1], clientID: row[2], redirectURI: row[3],
-                                                 codeChallenge: row[4], expiresAt: Date(millisecondsSince1970: row[5]),
-                                                 usedAt: Self.date(row[6]))
+            guard let record = try Self.authorizationCode(db, hash: hash) else { return .notFound }
             if record.usedAt != nil { return .replayed(record) }
             try db.execute(sql: "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
                            arguments: [at.millisecondsSince1970, hash])

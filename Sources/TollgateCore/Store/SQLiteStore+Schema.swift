@@ -153,6 +153,11 @@ extension SQLiteStore {
         migrator.registerMigration("0002-upstream-obtained-at") { db in
             try db.execute(sql: "ALTER TABLE grants ADD COLUMN upstream_obtained_at INTEGER")
         }
+        // SHA-256 of the browser-binding cookie of the browser that started the authorization; the callback
+        // takes the row only when the same browser presents it. Rows from before have none and never match.
+        migrator.registerMigration("0004-pending-browser-binding") { db in
+            try db.execute(sql: "ALTER TABLE pending_authorizations ADD COLUMN browser_hash BLOB")
+        }
         // The refresh lease records when its holder sent the upstream call, so a holder that died with the
         // call in flight is recognised (and a following invalid_grant explained in state_reason).
         migrator.registerMigration("0005-refresh-attempts") { db in

@@ -364,26 +364,30 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
             try db.execute(sql: "DELETE FROM pending_authorizations WHERE expires_at < ?", arguments: [p.createdAt.millisecondsSince1970])
             try db.execute(sql: """
                 INSERT INTO pending_authorizations (state_hash, server_id, client_id, redirect_uri, client_state, code_challenge,
-                    scopes, resource, upstream_verifier, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    scopes, resource, upstream_verifier, created_at, expires_at, browser_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [p.stateHash, p.serverID, p.clientID, p.redirectURI, p.clientState, p.codeChallenge,
                                  p.scopes.joined(separator: " "), p.resource, p.sealedUpstreamVerifier,
-                                 p.createdAt.millisecondsSince1970, p.expiresAt.millisecondsSince1970])
+                                 p.createdAt.millisecondsSince1970, p.expiresAt.millisecondsSince1970, p.browserBindingHash])
         }
     }
 
-    public func takePendingAuthorization(stateHash: Data) throws -> PendingAuthorization? {
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) throws -> PendingAuthorizationTake {
         try write { db in
-            guard let row = try Row.fetchOne(db, sql: """
-                SELECT state_hash, server_id, client_id, redirect_uri, client_state, code_challenge, scopes, resource,
-                    upstream_verifier, created_at, expires_at
-                FROM pending_authorizations WHERE state_hash = ?
-                """, arguments: [stateHash]) else { return nil }
-            try db.execute(sql: "DELETE FROM pending_authorizations WHERE state_hash = ?", arguments: [stateHash])
-            return PendingAuthorization(
-                stateHash: row[0], serverID: row[1], clientID: row[2], redirectURI: row[3], clientState: row[4],
-                codeChallenge: row[5], scopes: Self.splitScopes(row[6]), resource: row[7], sealedUpstreamVerifier: row[8],
-                createdAt: Date(millisecondsSince1970: row[9]), expiresAt: Date(millisecondsSince1970: row[10]))
+            // One statement decides and deletes: a callback in another browser neither completes nor burns the flow.
+            if let browserBindingHash, let row = try Row.fetchOne(db, sql: """
+                DELETE FROM pending_authorizations WHERE state_hash = ? AND browser_hash = ?
+                RETURNING state_hash, server_id, client_id, redirect_uri, client_state, code_challenge, scopes, resource,
+                    upstream_verifier, created_at, expires_at, browser_hash
+                """, arguments: [stateHash, browserBindingHash]) {
+                return .taken(PendingAuthorization(
+                    stateHash: row[0], serverID: row[1], clientID: row[2], redirectURI: row[3], clientState: row[4],
+                    codeChallenge: row[5], scopes: Self.splitScopes(row[6]), resource: row[7], sealedUpstreamVerifier: row[8],
+                    createdAt: Date(millisecondsSince1970: row[9]), expiresAt: Date(millisecondsSince1970: row[10]),
+                    browserBindingHash: row[11]))
+            }
+            let pending = try Bool.fetchOne(db, sql: "SELECT 1 FROM pending_authorizations WHERE state_hash = ?", arguments: [stateHash]) ?? false
+            return pending ? .boundToAnotherBrowser : .unknown
         }
     }
 

@@ -42,8 +42,9 @@ public protocol TollgateStore: Sendable {
 
     // MARK: Authorizations in progress
     func insertPendingAuthorization(_ pending: PendingAuthorization) throws
-    /// Takes a pending authorization exactly once (it is deleted); `nil` if unknown or already taken.
-    func takePendingAuthorization(stateHash: Data) throws -> PendingAuthorization?
+    /// Takes a pending authorization exactly once (it is deleted), and only for the browser it is bound to:
+    /// deciding and deleting is one atomic step, so a presentation with another (or no, `nil`) binding leaves it in place.
+    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) throws -> PendingAuthorizationTake
 
     // MARK: Grants, codes and tokens
     /// Creates a grant with its upstream credential and its single-use code in one transaction.
@@ -56,7 +57,10 @@ public protocol TollgateStore: Sendable {
     func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int
     /// The sealed upstream credential of a grant.
     func sealedCredential(grantID: Int64) throws -> SealedCredential?
-    /// Marks a code used if it was not; tells which case it was.
+    /// A stored authorization code by its hash, used or not; reading it changes nothing.
+    func authorizationCode(hash: Data) throws -> AuthorizationCodeRecord?
+    /// Marks a code used if it was not (compare-and-set); tells which case it was. Call it only once the
+    /// presentation has been checked against ``authorizationCode(hash:)``: redeeming consumes the code.
     func redeemCode(hash: Data, at: Date) throws -> CodeRedemption
     /// Stores newly issued tokens of a grant and its newest proxy access expiry.
     func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws

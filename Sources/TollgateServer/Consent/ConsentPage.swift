@@ -4,15 +4,24 @@ import TollgateCore
 /// The consent page: names the client, its redirect URI host and the scopes, and posts back a plain
 /// HTML form (so a test harness can approve it headlessly).
 enum ConsentPage {
-    static func render(_ v: ValidatedAuthorization, transaction: String, csrf: String, action: String) -> String {
+    /// - Parameter previouslyApproved: the scopes a remembered approval of this client covers, if there is one
+    ///   (it did not cover this request): the scopes beyond it are marked new.
+    static func render(_ v: ValidatedAuthorization, transaction: String, csrf: String, action: String,
+                       previouslyApproved: Set<String>? = nil) -> String {
         let host = URLComponents(string: v.redirectURI)?.host ?? v.redirectURI
-        let scopes = v.scopes.isEmpty ? "<li>basic access</li>" : v.scopes.map { "<li><code>\(HTML.escape($0))</code></li>" }.joined()
+        let scopes = v.scopes.isEmpty ? "<li>basic access</li>" : v.scopes.map { scope in
+            let isNew = previouslyApproved.map { !$0.contains(scope) } ?? false
+            return "<li><code>\(HTML.escape(scope))</code>\(isNew ? " <strong class=\"new-scope\">(new)</strong>" : "")</li>"
+        }.joined()
+        let newAccess = previouslyApproved == nil ? "" : """
+            <p>You approved this application before; it now asks for more access. The scopes marked <strong>(new)</strong> were not part of that approval.</p>
+            """
         return Page.document(title: "Authorize \(v.client.name)", body: """
             <div class="card">
             <h1>Authorize <em>\(HTML.escape(v.client.name))</em>?</h1>
             <p><strong>\(HTML.escape(v.client.name))</strong> wants to use <strong>\(HTML.escape(v.server.name))</strong> on your behalf.
             After you approve, you sign in at the provider and are sent back to <strong>\(HTML.escape(host))</strong>.</p>
-            <p>Requested access:</p>
+            \(newAccess)<p>Requested access:</p>
             <ul>\(scopes)</ul>
             <form method="post" action="\(HTML.escape(action))">
             <input type="hidden" name="transaction" value="\(HTML.escape(transaction))">

@@ -43,32 +43,54 @@ struct ConsentSigner: Sendable {
     }
 }
 
-/// Client approvals remembered in a signed cookie, per server.
+/// Client approvals remembered in a signed cookie, per server: for each client, the scopes the user
+/// approved and until when. The consent shortcut applies only to a request for a subset of those scopes.
 struct RememberedApprovals {
-    /// client id → expiry (seconds since 1970).
-    var approvals: [String: Int]
+    /// One remembered approval.
+    struct Approval: Equatable {
+        /// Seconds since 1970.
+        var expiry: Int
+        var scopes: Set<String>
+    }
 
-    static func cookieName(_ slug: String) -> String { "tg_approved_\(slug)" }
+    /// client id → approval.
+    var approvals: [String: Approval]
+
+    /// Marks the value format (`2|expiry|scopes`): a value of the first format (a bare expiry, which named
+    /// no scopes) does not parse, so an old cookie simply remembers nothing.
+    private static let format = "2"
 
     init(cookie: String?, signer: ConsentSigner, now: Date) {
-        var result: [String: Int] = [:]
+        var result: [String: Approval] = [:]
         if let cookie, let object = signer.unseal(cookie) {
             let nowSeconds = Int(now.timeIntervalSince1970)
-            for (client, expiry) in object { if let e = Int(expiry), e > nowSeconds { result[client] = e } }
+            for (client, value) in object {
+                let parts = value.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
+                guard parts.count == 3, parts[0] == Self.format, let expiry = Int(parts[1]), expiry > nowSeconds else { continue }
+                result[client] = Approval(expiry: expiry, scopes: Set(parts[2].split(separator: " ").map(String.init)))
+            }
         }
         approvals = result
     }
 
-    func contains(_ clientID: String) -> Bool { approvals[clientID] != nil }
+    /// Whether the user approved `clientID` for all of `scopes` (and the approval has not expired).
+    func covers(_ clientID: String, scopes: [String]) -> Bool {
+        guard let approval = approvals[clientID] else { return false }
+        return Set(scopes).isSubset(of: approval.scopes)
+    }
 
-    mutating func approve(_ clientID: String, until: Date) {
-        approvals[clientID] = Int(until.timeIntervalSince1970)
+    /// The scopes remembered as approved for `clientID`, if any approval is.
+    func approvedScopes(of clientID: String) -> Set<String>? { approvals[clientID]?.scopes }
+
+    /// Remembers that the user approved `clientID` for exactly `scopes`, replacing what was remembered for it.
+    mutating func approve(_ clientID: String, scopes: [String], until: Date) {
+        approvals[clientID] = Approval(expiry: Int(until.timeIntervalSince1970), scopes: Set(scopes))
         if approvals.count > 20 {
-            for (k, _) in approvals.sorted(by: { $0.value < $1.value }).prefix(approvals.count - 20) { approvals.removeValue(forKey: k) }
+            for (k, _) in approvals.sorted(by: { $0.value.expiry < $1.value.expiry }).prefix(approvals.count - 20) { approvals.removeValue(forKey: k) }
         }
     }
 
     func cookieValue(signer: ConsentSigner) -> String {
-        signer.seal(approvals.mapValues(String.init))
+        signer.seal(approvals.mapValues { "\(Self.format)|\($0.expiry)|\($0.scopes.sorted().joined(separator: " "))" })
     }
 }

@@ -95,36 +95,41 @@ extension TollgateHTTPServer {
         }
         do {
             let validated = try tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls)
-            let remembered = RememberedApprovals(cookie: request.cookies[RememberedApprovals.cookieName(slug)]?.value, signer: signer,
+            let cookies = consentCookies
+            let remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer,
                                                  now: tollgate.clock.now())
-            if remembered.contains(validated.client.id) {
-                let started = try tollgate.tokens.startAuthorization(validated, urls: urls)
-                return Responses.redirect(started.upstreamAuthorizationURL)
+            if remembered.covers(validated.client.id, scopes: validated.scopes) {
+                // No consent POST on this path: the authorization is bound to this browser here.
+                let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
+                let started = try tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
+                var headers: HTTPFields = [:]
+                headers.appendCookie(binding.setCookie(cookies))
+                return Responses.redirect(started.upstreamAuthorizationURL, headers: headers)
             }
-            return consentPage(validated, request: request, slug: slug, query: q)
+            return consentPage(validated, request: request, slug: slug, query: q,
+                               previouslyApproved: remembered.approvedScopes(of: validated.client.id))
         } catch {
             return authorizationFailure(error, slug: slug)
         }
     }
 
-    func consentPage(_ v: ValidatedAuthorization, request: Request, slug: String, query: [String: String?]) -> Response {
+    func consentPage(_ v: ValidatedAuthorization, request: Request, slug: String, query: [String: String?],
+                     previouslyApproved: Set<String>?) -> Response {
         var fields: [String: String] = ["slug": slug, "exp": String(Int(tollgate.clock.now().timeIntervalSince1970 + configuration.consentLifetime))]
         for (k, v) in query { if let v, ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method", "resource"].contains(k) { fields[k] = v } }
         if fields["redirect_uri"] == nil { fields["redirect_uri"] = v.redirectURI }
         let transaction = signer.seal(fields)
-        let browser = request.cookies["tg_browser"]?.value ?? TokenGenerator.make(prefix: "").value
+        let cookies = consentCookies
+        let browser = request.cookies[cookies.browserName]?.value ?? TokenGenerator.make(prefix: "").value
         let csrf = signer.csrfToken(transaction: transaction, browser: browser)
         var headers: HTTPFields = [:]
-        headers[.setCookie] = cookie("tg_browser", browser, maxAge: nil)
-        return Responses.html(ConsentPage.render(v, transaction: transaction, csrf: csrf, action: urls.issuer(slug) + "/consent"), headers: headers)
+        headers[.setCookie] = cookies.setCookie(cookies.browserName, browser, maxAge: nil)
+        return Responses.html(ConsentPage.render(v, transaction: transaction, csrf: csrf, action: urls.issuer(slug) + "/consent",
+                                                 previouslyApproved: previouslyApproved), headers: headers)
     }
 
-    func cookie(_ name: String, _ value: String, maxAge: Int?, path: String = "/") -> String {
-        var c = "\(name)=\(value); Path=\(path); HttpOnly; SameSite=Lax"
-        if let maxAge { c += "; Max-Age=\(maxAge)" }
-        if urls.base.hasPrefix("https://") { c += "; Secure" }
-        return c
-    }
+    /// The consent cookies' names and attributes for the current public URL.
+    var consentCookies: ConsentCookies { ConsentCookies(publicBase: urls.base) }
 
     func consent(_ request: Request, _ slug: String) async -> Response {
         do {
@@ -140,7 +145,8 @@ extension TollgateHTTPServer {
             guard exp > Int(tollgate.clock.now().timeIntervalSince1970) else {
                 return Responses.errorPage(.invalidRequest("the consent page expired; start again from the application"))
             }
-            guard let browser = request.cookies["tg_browser"]?.value, let csrf = form["csrf_token"],
+            let cookies = consentCookies
+            guard let browser = request.cookies[cookies.browserName]?.value, let csrf = form["csrf_token"],
                   signer.verify("csrf|\(browser)|\(transaction)", mac: csrf) else {
                 return Responses.errorPage(.invalidRequest("the consent form could not be verified (CSRF); start again from the application"), status: .forbidden)
             }
@@ -150,12 +156,14 @@ extension TollgateHTTPServer {
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
                 ], to: validated.redirectURI))
             }
-            let started = try tollgate.tokens.startAuthorization(validated, urls: urls)
-            var remembered = RememberedApprovals(cookie: request.cookies[RememberedApprovals.cookieName(slug)]?.value, signer: signer, now: tollgate.clock.now())
-            remembered.approve(validated.client.id, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
+            let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
+            let started = try tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
+            var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
+            remembered.approve(validated.client.id, scopes: validated.scopes, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
             var headers: HTTPFields = [:]
-            headers[.setCookie] = cookie(RememberedApprovals.cookieName(slug), remembered.cookieValue(signer: signer),
-                                         maxAge: Int(configuration.consentMemory), path: "/oauth/\(slug)")
+            headers.appendCookie(cookies.setCookie(cookies.approvalsName(slug: slug), remembered.cookieValue(signer: signer),
+                                                   maxAge: Int(configuration.consentMemory), path: cookies.approvalsPath(slug: slug)))
+            headers.appendCookie(binding.setCookie(cookies))
             return Responses.redirect(started.upstreamAuthorizationURL, headers: headers)
         } catch {
             return authorizationFailure(error, slug: slug)
@@ -166,9 +174,13 @@ extension TollgateHTTPServer {
         let q = request.singleQuery
         func value(_ name: String) -> String? { q[name] ?? nil }
         do {
-            let done = try await tollgate.tokens.completeAuthorization(state: value("state"), upstreamCode: value("code"), upstreamError: value("error"),
+            let done = try await tollgate.tokens.completeAuthorization(state: value("state"),
+                                                                       browserBinding: BrowserBinding.presented(in: request, cookies: consentCookies),
+                                                                       upstreamCode: value("code"), upstreamError: value("error"),
                                                                        upstreamErrorDescription: value("error_description"), urls: urls)
             return Responses.redirect(done.redirectURL)
+        } catch is AuthorizationInAnotherBrowser {
+            return BrowserBinding.anotherBrowserPage()
         } catch {
             return authorizationFailure(error, slug: "")
         }
