@@ -273,18 +273,34 @@ struct OAuthEndpointTests {
     @Test func revocationAndIntrospection() async throws {
         try await ServerHarness.with(confidentialClient: true) { s in
             let (grantID, pair) = try await s.h.makeGrant()
+            let issued = try s.h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
             try await s.test { client in
                 var basic = Form.headers
                 basic[.authorization] = Form.basic(s.h.client.client.id, s.h.client.secret!.value)
-                let active = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                var resourceServer = Form.headers
+                resourceServer[.authorization] = Form.basic(issued.credential.id, issued.secret.value)
+                let active = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: resourceServer,
                                                       body: Form.body([("token", pair.accessToken.value)]))
                 #expect(active.status == .ok)
                 #expect(active.json["active"] as? Bool == true)
                 #expect(active.json["sub"] as? String == "alice")
                 #expect(active.json["aud"] as? String == ServerHarness.base + "/mcp/files")
+                let posted = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers, body: Form.body([
+                    ("token", pair.accessToken.value), ("client_id", issued.credential.id), ("client_secret", issued.secret.value)]))
+                #expect(posted.json["active"] as? Bool == true, "client_secret_post authenticates too")
+                // The registered client (confidential, right secret), or anyone without a credential: 401 with a Basic challenge.
+                let viaClient = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                                                         body: Form.body([("token", pair.accessToken.value)]))
+                let viaClientPost = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers, body: Form.body([
+                    ("token", pair.accessToken.value), ("client_id", s.h.client.client.id), ("client_secret", s.h.client.secret!.value)]))
                 let anonymous = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers,
                                                          body: Form.body([("token", pair.accessToken.value), ("client_id", s.h.client.client.id)]))
-                #expect(anonymous.status == .unauthorized)
+                for refused in [viaClient, viaClientPost, anonymous] {
+                    #expect(refused.status == .unauthorized)
+                    #expect(refused.json["error"] as? String == "invalid_client")
+                    #expect(refused.header("WWW-Authenticate")?.hasPrefix("Basic") == true)
+                    #expect(refused.json["active"] == nil && !refused.text.contains("alice"))
+                }
                 let unknown = try await client.execute(uri: "/oauth/files/revoke", method: .post, headers: basic, body: Form.body([("token", "tg_rt_unknown")]))
                 #expect(unknown.status == .ok)
                 let missing = try await client.execute(uri: "/oauth/files/revoke", method: .post, headers: basic, body: Form.body([]))
@@ -293,7 +309,7 @@ struct OAuthEndpointTests {
                                                        body: Form.body([("token", pair.refreshToken.value), ("token_type_hint", "refresh_token")]))
                 #expect(revoked.status == .ok)
                 #expect(try s.h.grant(grantID).state == .revoked)
-                let inactive = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                let inactive = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: resourceServer,
                                                         body: Form.body([("token", pair.accessToken.value)]))
                 #expect(inactive.json["active"] as? Bool == false)
                 #expect(inactive.json.count == 1)

@@ -473,11 +473,11 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// RFC 7662 introspection for an authenticated confidential client of the same server.
+    /// RFC 7662 introspection for a resource server holding an introspection credential of the same server
+    /// (see ``authenticateIntrospection(_:server:)``); registered clients are refused.
     public func introspect(serverSlug: String, credentials: ClientCredentials, token: String?, urls: PublicURLs) throws -> Introspection {
         let server = try requireServer(serverSlug)
-        let caller = try authenticate(credentials, server: server)
-        guard caller.isConfidential else { throw OAuthError.invalidClient("introspection requires client authentication") }
+        _ = try authenticateIntrospection(credentials, server: server)
         guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
         guard let context = try store.tokenContext(hash: TokenGenerator.hash(token)) else { return .inactive }
         let now = clock.now()

@@ -221,7 +221,8 @@ extension TollgateHTTPServer {
                                                        token: form["token"], urls: urls)
             return Responses.json(info.json)
         } catch {
-            return Responses.oauthError(internalError(error, "introspection"), basicChallenge: request.basicCredentials != nil)
+            // Only resource servers holding an introspection credential may call it: always challenge.
+            return Responses.oauthError(internalError(error, "introspection"), basicChallenge: true)
         }
     }
 }
