@@ -15,12 +15,16 @@ struct ServerHarness {
     let server: TollgateHTTPServer
     static let base = "http://127.0.0.1:8080"
 
-    init(_ h: Harness, maxBodyBytes: Int = 1 << 20) {
+    /// Registration limits far above what any test sends, so only the tests of the limits meet them.
+    static let generousRegistrationLimit = RateLimit(burst: 10_000, perMinute: 10_000)
+
+    init(_ h: Harness, maxBodyBytes: Int = 1 << 20, registrationLimit: RateLimit = generousRegistrationLimit,
+         registrationGlobalLimit: RateLimit = generousRegistrationLimit) {
         self.h = h
-        server = TollgateHTTPServer(tollgate: h.tollgate,
-                                    configuration: ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: Self.base, maxBodyBytes: maxBodyBytes,
-                                                                       gatewayTimeout: 5),
-                                    logger: Harness.logger)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: Self.base, maxBodyBytes: maxBodyBytes, gatewayTimeout: 5)
+        configuration.registrationLimitPerAddress = registrationLimit
+        configuration.registrationLimitGlobal = registrationGlobalLimit
+        server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: Harness.logger)
     }
 
     /// Runs `body` against the application in memory (no sockets).

@@ -40,6 +40,11 @@ public protocol TollgateStore: Sendable {
     /// Marks a client revoked and revokes all its grants; returns the number of grants revoked.
     func revokeClient(id: String, at: Date) throws -> Int
 
+    /// Deletes up to `limit` dynamically registered clients created before `cutoff` that were never used:
+    /// no grant (of any state) and no pending authorization still valid at `now`. Admin-registered clients
+    /// are never deleted. Returns how many went.
+    func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date) throws -> Int
+
     // MARK: Introspection credentials
     /// Stores a new introspection credential with the SHA-256 of its secret.
     func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data) throws
