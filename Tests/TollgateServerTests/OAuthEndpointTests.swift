@@ -39,18 +39,14 @@ struct OAuthEndpointTests {
     @Test func dynamicRegistration() async throws {
         try await ServerHarness.with { s in
             try await s.test { client in
-                func register(_ json: String) async throws -> TestResponse {
-                    try await client.execute(uri: "/oauth/files/register", method: .post, headers: [.contentType: "application/json"],
-                                             body: ByteBuffer(string: json))
-                }
-                let ok = try await register(#"{"redirect_uris":["http://127.0.0.1:4000/cb"],"client_name":"MCP Inspector","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"application_type":"native"}"#)
+                let ok = try await client.register(#"{"redirect_uris":["http://127.0.0.1:4000/cb"],"client_name":"MCP Inspector","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"application_type":"native"}"#)
                 #expect(ok.status == .created)
                 #expect((ok.json["client_id"] as? String)?.hasPrefix("tgc_") == true)
                 #expect((ok.json["client_secret"] as? String)?.hasPrefix("tg_cs_") == true, "default method is client_secret_basic")
                 #expect(ok.json["client_secret_expires_at"] as? Int == 0)
                 #expect(ok.json["client_id_issued_at"] is Int)
                 #expect(ok.header("Cache-Control") == "no-store")
-                let publicClient = try await register(#"{"redirect_uris":["http://localhost:4000/cb"],"token_endpoint_auth_method":"none"}"#)
+                let publicClient = try await client.register(#"{"redirect_uris":["http://localhost:4000/cb"],"token_endpoint_auth_method":"none"}"#)
                 #expect(publicClient.status == .created)
                 #expect(publicClient.json["client_secret"] == nil)
                 let cases: [(String, String)] = [
@@ -64,14 +60,13 @@ struct OAuthEndpointTests {
                     (#"{"redirect_uris":["https://ok.example/cb"],"grant_types":["password"]}"#, "invalid_client_metadata"),
                 ]
                 for (body, code) in cases {
-                    let r = try await register(body)
+                    let r = try await client.register(body)
                     #expect(r.status == .badRequest, "\(body)")
                     #expect(r.json["error"] as? String == code, "\(body): \(r.text)")
                 }
-                let huge = try await register(#"{"redirect_uris":["https://ok.example/cb"],"client_name":""# + String(repeating: "a", count: 100_000) + #""}"#)
+                let huge = try await client.register(#"{"redirect_uris":["https://ok.example/cb"],"client_name":""# + String(repeating: "a", count: 100_000) + #""}"#)
                 #expect(huge.status == .badRequest)
-                let unknownServer = try await client.execute(uri: "/oauth/nope/register", method: .post, headers: [.contentType: "application/json"],
-                                                             body: ByteBuffer(string: #"{"redirect_uris":["https://ok.example/cb"]}"#))
+                let unknownServer = try await client.register(#"{"redirect_uris":["https://ok.example/cb"]}"#, slug: "nope")
                 #expect(unknownServer.status == .badRequest)
                 #expect(!unknownServer.text.contains("Swift"))
             }

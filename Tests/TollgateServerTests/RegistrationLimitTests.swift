@@ -69,12 +69,10 @@ struct RegistrationLimitTests {
                                   registrationGlobalLimit: ServerConfiguration().registrationLimitGlobal)
             try await s.live { client in
                 for i in 1...10 {
-                    let r = try await client.execute(uri: "/oauth/files/register", method: .post, headers: [.contentType: "application/json"],
-                                                     body: ByteBuffer(string: Self.registration))
+                    let r = try await client.register(Self.registration)
                     #expect(r.status == .created, "registration \(i): \(r.text)")
                 }
-                let limited = try await client.execute(uri: "/oauth/files/register", method: .post, headers: [.contentType: "application/json"],
-                                                       body: ByteBuffer(string: Self.registration))
+                let limited = try await client.register(Self.registration)
                 #expect(limited.status == .tooManyRequests)
                 let retryAfter = try #require(limited.header("Retry-After").flatMap(Int.init))
                 #expect((1...60).contains(retryAfter))
@@ -93,25 +91,21 @@ struct RegistrationLimitTests {
     @Test func metadataIsCappedInCountLengthAndSize() async throws {
         try await ServerHarness.with { s in
             try await s.test { client in
-                func register(_ json: String) async throws -> TestResponse {
-                    try await client.execute(uri: "/oauth/files/register", method: .post, headers: [.contentType: "application/json"],
-                                             body: ByteBuffer(string: json))
-                }
                 func uris(_ list: [String]) -> String {
                     String(decoding: try! JSONSerialization.data(withJSONObject: ["redirect_uris": list]), as: UTF8.self)
                 }
-                let eleven = try await register(uris((0..<11).map { "https://ok.example/cb\($0)" }))
+                let eleven = try await client.register(uris((0..<11).map { "https://ok.example/cb\($0)" }))
                 #expect(eleven.status == .badRequest)
                 #expect(eleven.json["error"] as? String == "invalid_redirect_uri")
-                let long = try await register(uris(["https://ok.example/" + String(repeating: "a", count: 2000)]))
+                let long = try await client.register(uris(["https://ok.example/" + String(repeating: "a", count: 2000)]))
                 #expect(long.status == .badRequest)
                 #expect(long.json["error"] as? String == "invalid_redirect_uri")
                 // 17 KiB of metadata (an unknown field: nothing of it would be stored, but it is not read either).
                 let padded = #"{"redirect_uris":["https://ok.example/cb"],"logo_uri":"https://ok.example/"# + String(repeating: "a", count: 17 * 1024) + #""}"#
-                let big = try await register(padded)
+                let big = try await client.register(padded)
                 #expect(big.status == .badRequest)
                 #expect(big.json["error"] as? String == "invalid_client_metadata")
-                let ten = try await register(uris((0..<10).map { "https://ok.example/cb\($0)" }))
+                let ten = try await client.register(uris((0..<10).map { "https://ok.example/cb\($0)" }))
                 #expect(ten.status == .created, "\(ten.text)")
             }
         }

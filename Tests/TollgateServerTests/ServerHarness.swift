@@ -48,6 +48,14 @@ struct ServerHarness {
     }
 }
 
+extension TestClientProtocol {
+    /// POSTs `json` to a server's dynamic registration endpoint (RFC 7591).
+    func register(_ json: String, slug: String = "files") async throws -> TestResponse {
+        try await execute(uri: "/oauth/\(slug)/register", method: .post, headers: [.contentType: "application/json"],
+                          body: ByteBuffer(string: json))
+    }
+}
+
 extension TestResponse {
     var text: String { String(buffer: body) }
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:] }
