@@ -69,7 +69,8 @@ public struct TokenService: Sendable {
     /// Whether a redirect URI may be registered (see ``RedirectURIPolicy``).
     public static func isAcceptableRedirectURI(_ uri: String) -> Bool { RedirectURIPolicy.isAcceptable(uri) }
 
-    /// Authenticates a client of `server` at a token, revocation or introspection endpoint.
+    /// Authenticates a client of `server` at the token or revocation endpoint (introspection takes an
+    /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
     public func authenticate(_ credentials: ClientCredentials, server: Server) throws -> Client {
         guard let client = try store.client(id: credentials.clientID), client.serverID == server.id else {
             throw OAuthError.invalidClient("unknown client")
