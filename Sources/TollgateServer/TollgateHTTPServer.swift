@@ -16,6 +16,8 @@ public final class TollgateHTTPServer: Sendable {
     let signer: ConsentSigner
     let forwarder: GatewayForwarder
     let logger: Logger
+    /// Admits dynamic registrations per source address and globally.
+    let registrationLimiter: RateLimiter
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
     private let publicBase: Mutex<String>
 
@@ -31,6 +33,8 @@ public final class TollgateHTTPServer: Sendable {
         signer = ConsentSigner(vault: tollgate.vault)
         publicBase = Mutex(configuration.urls().base)
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
+        registrationLimiter = RateLimiter(perAddress: configuration.registrationLimitPerAddress,
+                                          global: configuration.registrationLimitGlobal, clock: tollgate.clock)
     }
 
     /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift
@@ -83,8 +87,8 @@ public final class TollgateHTTPServer: Sendable {
         await forwarder.shutdown()
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    func makeRouter() -> Router<TollgateRequestContext> {
+        let router = Router(context: TollgateRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
@@ -118,7 +122,7 @@ public final class TollgateHTTPServer: Sendable {
 
 /// Logs each request (method, path without query, status, duration) at debug level and counts it.
 struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = TollgateRequestContext
     let metrics: ServerMetrics
     let logger: Logger
 

@@ -34,6 +34,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("registration-limit"),
+            help: ArgumentHelp("Dynamic registrations per source address (IPv6: per /64): COUNT at once, refilled COUNT per PERIOD (default 10/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var registrationLimit = RateArgument(.registrationPerAddress)
+
+    @Option(name: .customLong("registration-global-limit"),
+            help: ArgumentHelp("Dynamic registrations from all addresses together (default 60/1m).", valueName: "count/period"), transform: RateArgument.parse)
+    var registrationGlobalLimit = RateArgument(.registrationGlobal)
+
+    @Option(name: .customLong("unused-client-ttl"),
+            help: ArgumentHelp("Delete dynamically registered clients never used (no grant) after this long (default 24h).", valueName: "duration"),
+            transform: Parse.duration)
+    var unusedClientTTL = DurationArgument(seconds: 86_400)
+
     func validate() throws {
         guard (1024...(64 << 20)).contains(maxBody) else { throw ValidationError("--max-body must be between 1024 and 67108864") }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else { throw ValidationError("--log-level '\(Output.singleLine(logLevel))' is not a level") }
@@ -55,20 +69,26 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.wrap(error)
         }
-        let server = TollgateHTTPServer(
-            tollgate: tollgate,
-            configuration: ServerConfiguration(host: listen.host, port: listen.port, publicURL: publicURL, maxBodyBytes: maxBody,
-                                               gatewayTimeout: TimeInterval(gatewayTimeout.seconds)),
-            metrics: metrics, logger: logger)
+        var configuration = ServerConfiguration(host: listen.host, port: listen.port, publicURL: publicURL, maxBodyBytes: maxBody,
+                                                gatewayTimeout: TimeInterval(gatewayTimeout.seconds))
+        configuration.registrationLimitPerAddress = registrationLimit.limit
+        configuration.registrationLimitGlobal = registrationGlobalLimit.limit
+        let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
+        let sweeper = UnusedClientSweeper(tokens: tollgate.tokens, ttl: TimeInterval(unusedClientTTL.seconds), logger: logger)
+        let sweeping = Task { await sweeper.run() }
         let host = listen.host
         do {
             try await server.run(onRunning: { port in
                 Output.raw(Data("tollgate serve listening on http://\(ListenAddress(host: host, port: port).authority)\n".utf8))
             })
         } catch {
+            sweeping.cancel()
+            await sweeping.value
             await tollgate.shutdown()
             throw CommandFailure("serve on \(listen.authority) failed: \(error)")
         }
+        sweeping.cancel()
+        await sweeping.value
         await tollgate.shutdown()
     }
 }

@@ -6,7 +6,7 @@ import TollgateCore
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server", abstract: "Manage protected MCP servers.",
-        subcommands: [Add.self, List.self, Show.self, Remove.self])
+        subcommands: [Add.self, List.self, Show.self, Remove.self, Introspection.self])
 
     /// `tollgate server add SLUG --upstream-mcp URL …`
     struct Add: AsyncParsableCommand {

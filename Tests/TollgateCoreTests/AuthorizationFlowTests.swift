@@ -204,22 +204,25 @@ struct AuthorizationFlowTests {
         }
     }
 
-    @Test func introspectionAnswersForAuthenticatedClientsOnly() async throws {
+    @Test func introspectionAnswersForAuthenticatedResourceServersOnly() async throws {
         try await Harness.with(confidentialClient: true) { h in
             let (_, pair) = try await h.makeGrant(subject: "erin")
-            let info = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value, urls: h.urls)
+            let issued = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
+            let resourceServer = ClientCredentials(clientID: issued.credential.id, secret: issued.secret, method: .clientSecretBasic)
+            let info = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls)
             #expect(info.active)
             #expect(info.subject == "erin")
             #expect(info.clientID == h.client.client.id)
             #expect(info.audience == h.urls.resource("files"))
             #expect(info.scope == "files.read")
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: h.credentials, token: "nope", urls: h.urls) == .inactive)
-            #expect(await oauthError {
-                _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none),
-                                                     token: pair.accessToken.value, urls: h.urls)
-            } == .invalidClient)
+            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
+            for caller in [h.credentials, ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none)] {
+                #expect(await oauthError {
+                    _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
+                } == .invalidClient)
+            }
             h.clock.advance(by: 3601)
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value, urls: h.urls) == .inactive)
+            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls) == .inactive)
         }
     }
 

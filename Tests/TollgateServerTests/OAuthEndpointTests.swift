@@ -39,18 +39,14 @@ struct OAuthEndpointTests {
     @Test func dynamicRegistration() async throws {
         try await ServerHarness.with { s in
             try await s.test { client in
-                func register(_ json: String) async throws -> TestResponse {
-                    try await client.execute(uri: "/oauth/files/register", method: .post, headers: [.contentType: "application/json"],
-                                             body: ByteBuffer(string: json))
-                }
-                let ok = try await register(#"{"redirect_uris":["http://127.0.0.1:4000/cb"],"client_name":"MCP Inspector","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"application_type":"native"}"#)
+                let ok = try await client.register(#"{"redirect_uris":["http://127.0.0.1:4000/cb"],"client_name":"MCP Inspector","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"application_type":"native"}"#)
                 #expect(ok.status == .created)
                 #expect((ok.json["client_id"] as? String)?.hasPrefix("tgc_") == true)
                 #expect((ok.json["client_secret"] as? String)?.hasPrefix("tg_cs_") == true, "default method is client_secret_basic")
                 #expect(ok.json["client_secret_expires_at"] as? Int == 0)
                 #expect(ok.json["client_id_issued_at"] is Int)
                 #expect(ok.header("Cache-Control") == "no-store")
-                let publicClient = try await register(#"{"redirect_uris":["http://localhost:4000/cb"],"token_endpoint_auth_method":"none"}"#)
+                let publicClient = try await client.register(#"{"redirect_uris":["http://localhost:4000/cb"],"token_endpoint_auth_method":"none"}"#)
                 #expect(publicClient.status == .created)
                 #expect(publicClient.json["client_secret"] == nil)
                 let cases: [(String, String)] = [
@@ -64,14 +60,13 @@ struct OAuthEndpointTests {
                     (#"{"redirect_uris":["https://ok.example/cb"],"grant_types":["password"]}"#, "invalid_client_metadata"),
                 ]
                 for (body, code) in cases {
-                    let r = try await register(body)
+                    let r = try await client.register(body)
                     #expect(r.status == .badRequest, "\(body)")
                     #expect(r.json["error"] as? String == code, "\(body): \(r.text)")
                 }
-                let huge = try await register(#"{"redirect_uris":["https://ok.example/cb"],"client_name":""# + String(repeating: "a", count: 100_000) + #""}"#)
+                let huge = try await client.register(#"{"redirect_uris":["https://ok.example/cb"],"client_name":""# + String(repeating: "a", count: 100_000) + #""}"#)
                 #expect(huge.status == .badRequest)
-                let unknownServer = try await client.execute(uri: "/oauth/nope/register", method: .post, headers: [.contentType: "application/json"],
-                                                             body: ByteBuffer(string: #"{"redirect_uris":["https://ok.example/cb"]}"#))
+                let unknownServer = try await client.register(#"{"redirect_uris":["https://ok.example/cb"]}"#, slug: "nope")
                 #expect(unknownServer.status == .badRequest)
                 #expect(!unknownServer.text.contains("Swift"))
             }
@@ -265,18 +260,34 @@ struct OAuthEndpointTests {
     @Test func revocationAndIntrospection() async throws {
         try await ServerHarness.with(confidentialClient: true) { s in
             let (grantID, pair) = try await s.h.makeGrant()
+            let issued = try s.h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
             try await s.test { client in
                 var basic = Form.headers
                 basic[.authorization] = Form.basic(s.h.client.client.id, s.h.client.secret!.value)
-                let active = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                var resourceServer = Form.headers
+                resourceServer[.authorization] = Form.basic(issued.credential.id, issued.secret.value)
+                let active = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: resourceServer,
                                                       body: Form.body([("token", pair.accessToken.value)]))
                 #expect(active.status == .ok)
                 #expect(active.json["active"] as? Bool == true)
                 #expect(active.json["sub"] as? String == "alice")
                 #expect(active.json["aud"] as? String == ServerHarness.base + "/mcp/files")
+                let posted = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers, body: Form.body([
+                    ("token", pair.accessToken.value), ("client_id", issued.credential.id), ("client_secret", issued.secret.value)]))
+                #expect(posted.json["active"] as? Bool == true, "client_secret_post authenticates too")
+                // The registered client (confidential, right secret), or anyone without a credential: 401 with a Basic challenge.
+                let viaClient = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                                                         body: Form.body([("token", pair.accessToken.value)]))
+                let viaClientPost = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers, body: Form.body([
+                    ("token", pair.accessToken.value), ("client_id", s.h.client.client.id), ("client_secret", s.h.client.secret!.value)]))
                 let anonymous = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: Form.headers,
                                                          body: Form.body([("token", pair.accessToken.value), ("client_id", s.h.client.client.id)]))
-                #expect(anonymous.status == .unauthorized)
+                for refused in [viaClient, viaClientPost, anonymous] {
+                    #expect(refused.status == .unauthorized)
+                    #expect(refused.json["error"] as? String == "invalid_client")
+                    #expect(refused.header("WWW-Authenticate")?.hasPrefix("Basic") == true)
+                    #expect(refused.json["active"] == nil && !refused.text.contains("alice"))
+                }
                 let unknown = try await client.execute(uri: "/oauth/files/revoke", method: .post, headers: basic, body: Form.body([("token", "tg_rt_unknown")]))
                 #expect(unknown.status == .ok)
                 let missing = try await client.execute(uri: "/oauth/files/revoke", method: .post, headers: basic, body: Form.body([]))
@@ -285,7 +296,7 @@ struct OAuthEndpointTests {
                                                        body: Form.body([("token", pair.refreshToken.value), ("token_type_hint", "refresh_token")]))
                 #expect(revoked.status == .ok)
                 #expect(try s.h.grant(grantID).state == .revoked)
-                let inactive = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: basic,
+                let inactive = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: resourceServer,
                                                         body: Form.body([("token", pair.accessToken.value)]))
                 #expect(inactive.json["active"] as? Bool == false)
                 #expect(inactive.json.count == 1)

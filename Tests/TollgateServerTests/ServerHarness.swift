@@ -17,13 +17,17 @@ struct ServerHarness {
     let publicURL: String
     static let base = "http://127.0.0.1:8080"
 
-    init(_ h: Harness, maxBodyBytes: Int = 1 << 20, publicURL: String = Self.base) {
+    /// Registration limits far above what any test sends, so only the tests of the limits meet them.
+    static let generousRegistrationLimit = RateLimit(burst: 10_000, perMinute: 10_000)
+
+    init(_ h: Harness, maxBodyBytes: Int = 1 << 20, publicURL: String = Self.base, registrationLimit: RateLimit = generousRegistrationLimit,
+         registrationGlobalLimit: RateLimit = generousRegistrationLimit) {
         self.h = h
         self.publicURL = publicURL
-        server = TollgateHTTPServer(tollgate: h.tollgate,
-                                    configuration: ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: publicURL, maxBodyBytes: maxBodyBytes,
-                                                                       gatewayTimeout: 5),
-                                    logger: Harness.logger)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: publicURL, maxBodyBytes: maxBodyBytes, gatewayTimeout: 5)
+        configuration.registrationLimitPerAddress = registrationLimit
+        configuration.registrationLimitGlobal = registrationGlobalLimit
+        server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: Harness.logger)
     }
 
     /// Runs `body` against the application in memory (no sockets).
@@ -45,6 +49,14 @@ struct ServerHarness {
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp") { h in
             try await body(ServerHarness(h, publicURL: publicURL))
         }
+    }
+}
+
+extension TestClientProtocol {
+    /// POSTs `json` to a server's dynamic registration endpoint (RFC 7591).
+    func register(_ json: String, slug: String = "files") async throws -> TestResponse {
+        try await execute(uri: "/oauth/\(slug)/register", method: .post, headers: [.contentType: "application/json"],
+                          body: ByteBuffer(string: json))
     }
 }
 

@@ -22,6 +22,9 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let invalidClientMetadata = Code(rawValue: "invalid_client_metadata")
         public static let invalidToken = Code(rawValue: "invalid_token")
         public static let unsupportedTokenType = Code(rawValue: "unsupported_token_type")
+        /// Too many requests from the caller (answered 429 with `Retry-After`); not an RFC 6749 code, the
+        /// one authorization servers commonly use for rate limits.
+        public static let tooManyRequests = Code(rawValue: "too_many_requests")
     }
 
     public let code: Code
@@ -42,6 +45,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidClient, .invalidToken: return 401
         case .serverError: return 500
         case .temporarilyUnavailable: return 503
+        case .tooManyRequests: return 429
         default: return 400
         }
     }

@@ -34,15 +34,20 @@ public struct TokenService: Sendable {
 
     // MARK: - Registration
 
-    /// Registers a client for a server (RFC 7591). Redirect URIs must be absolute `https` URLs, or `http`
-    /// on a loopback host, or a private-use scheme; no fragments.
+    /// Registers a client for a server (RFC 7591). Redirect URIs follow ``RedirectURIPolicy``: `https`,
+    /// `http` on a loopback host, or a native app's private-use scheme; at most ``RedirectURIPolicy/maximumCount``.
     public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") throws -> RegisteredClient {
         guard let server = try store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("no server '\(serverSlug)'") }
         guard !registration.redirectURIs.isEmpty else {
             throw OAuthError(.invalidRedirectURI, "redirect_uris must list at least one URI")
         }
-        for uri in registration.redirectURIs where !Self.isAcceptableRedirectURI(uri) {
-            throw OAuthError(.invalidRedirectURI, "redirect URI is not acceptable: use https, http on a loopback host, or a private-use scheme, without a fragment")
+        guard registration.redirectURIs.count <= RedirectURIPolicy.maximumCount else {
+            throw OAuthError(.invalidRedirectURI, "redirect_uris may list at most \(RedirectURIPolicy.maximumCount) URIs")
+        }
+        for uri in registration.redirectURIs {
+            if let refusal = RedirectURIPolicy.refusal(uri) {
+                throw OAuthError(.invalidRedirectURI, refusal + "; use https, http on a loopback host, or a native app's private-use scheme")
+            }
         }
         let allowedGrants: Set<String> = ["authorization_code", "refresh_token"]
         if let bad = registration.grantTypes.first(where: { !allowedGrants.contains($0) }) {
@@ -64,18 +69,11 @@ public struct TokenService: Sendable {
         return RegisteredClient(client: client, secret: secret)
     }
 
-    /// Whether a redirect URI may be registered.
-    public static func isAcceptableRedirectURI(_ uri: String) -> Bool {
-        guard uri.count <= 2000, !uri.contains("#"), let url = URL(string: uri), let scheme = url.scheme?.lowercased() else { return false }
-        switch scheme {
-        case "https": return url.host != nil
-        case "http": return ["127.0.0.1", "localhost", "::1", "[::1]"].contains(url.host ?? "")
-        case "javascript", "data", "file", "vbscript": return false
-        default: return scheme.contains(".") || !scheme.isEmpty
-        }
-    }
+    /// Whether a redirect URI may be registered (see ``RedirectURIPolicy``).
+    public static func isAcceptableRedirectURI(_ uri: String) -> Bool { RedirectURIPolicy.isAcceptable(uri) }
 
-    /// Authenticates a client of `server` at a token, revocation or introspection endpoint.
+    /// Authenticates a client of `server` at the token or revocation endpoint (introspection takes an
+    /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
     public func authenticate(_ credentials: ClientCredentials, server: Server) throws -> Client {
         guard let client = try store.client(id: credentials.clientID), client.serverID == server.id else {
             throw OAuthError.invalidClient("unknown client")
@@ -108,7 +106,8 @@ public struct TokenService: Sendable {
         }
         let redirectURI: String
         if let given = r.redirectURI {
-            guard client.redirectURIs.contains(given) else {
+            // Loopback redirect URIs match on any port (RFC 8252 §7.3); the code is bound to the URI presented.
+            guard RedirectURIPolicy.match(given, registered: client.redirectURIs) != nil else {
                 throw AuthorizationFailure.showPage(.invalidRequest("redirect_uri is not registered for this client"))
             }
             redirectURI = given
@@ -515,11 +514,11 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// RFC 7662 introspection for an authenticated confidential client of the same server.
+    /// RFC 7662 introspection for a resource server holding an introspection credential of the same server
+    /// (see ``authenticateIntrospection(_:server:)``); registered clients are refused.
     public func introspect(serverSlug: String, credentials: ClientCredentials, token: String?, urls: PublicURLs) throws -> Introspection {
         let server = try requireServer(serverSlug)
-        let caller = try authenticate(credentials, server: server)
-        guard caller.isConfidential else { throw OAuthError.invalidClient("introspection requires client authentication") }
+        _ = try authenticateIntrospection(credentials, server: server)
         guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
         guard let context = try store.tokenContext(hash: TokenGenerator.hash(token)) else { return .inactive }
         let now = clock.now()

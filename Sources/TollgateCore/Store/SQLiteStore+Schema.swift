@@ -153,6 +153,20 @@ extension SQLiteStore {
         migrator.registerMigration("0002-upstream-obtained-at") { db in
             try db.execute(sql: "ALTER TABLE grants ADD COLUMN upstream_obtained_at INTEGER")
         }
+        migrator.registerMigration("0003-introspection-credentials") { db in
+            try db.execute(sql: """
+            -- Resource servers' credentials for the introspection endpoint; only the secret's SHA-256 is kept.
+            CREATE TABLE introspection_credentials (
+                id TEXT PRIMARY KEY,
+                server_id INTEGER NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                secret_hash BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            );
+            CREATE INDEX introspection_credentials_by_server ON introspection_credentials(server_id, id);
+            """)
+        }
         // SHA-256 of the browser-binding cookie of the browser that started the authorization; the callback
         // takes the row only when the same browser presents it. Rows from before have none and never match.
         migrator.registerMigration("0004-pending-browser-binding") { db in

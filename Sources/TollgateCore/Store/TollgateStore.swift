@@ -40,6 +40,23 @@ public protocol TollgateStore: Sendable {
     /// Marks a client revoked and revokes all its grants; returns the number of grants revoked.
     func revokeClient(id: String, at: Date) throws -> Int
 
+    /// Deletes up to `limit` dynamically registered clients created before `cutoff` that were never used:
+    /// no grant (of any state) and no pending authorization still valid at `now`. Admin-registered clients
+    /// are never deleted. Returns how many went.
+    func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date) throws -> Int
+
+    // MARK: Introspection credentials
+    /// Stores a new introspection credential with the SHA-256 of its secret.
+    func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data) throws
+    /// An introspection credential by id, revoked or not; `nil` if unknown.
+    func introspectionCredential(id: String) throws -> IntrospectionCredential?
+    /// The SHA-256 of an introspection credential's secret; `nil` if unknown.
+    func introspectionCredentialSecretHash(id: String) throws -> Data?
+    /// The introspection credentials of a server, oldest first.
+    func introspectionCredentials(serverID: Int64) throws -> [IntrospectionCredential]
+    /// Marks an introspection credential revoked; `false` if it already was. Throws `.notFound` for an unknown id.
+    func revokeIntrospectionCredential(id: String, at: Date) throws -> Bool
+
     // MARK: Authorizations in progress
     func insertPendingAuthorization(_ pending: PendingAuthorization) throws
     /// Takes a pending authorization exactly once (it is deleted), and only for the browser it is bound to:

@@ -5,7 +5,7 @@ import NIOCore
 import TollgateCore
 
 extension TollgateHTTPServer {
-    func addGatewayRoutes(to router: Router<BasicRequestContext>) {
+    func addGatewayRoutes(to router: Router<TollgateRequestContext>) {
         for path in ["/mcp/:slug", "/mcp/:slug/**"] {
             for method in [HTTPRequest.Method.get, .post, .delete, .put, .patch, .head, .options] {
                 router.on(RouterPath(path), method: method) { request, context in

@@ -4,26 +4,35 @@ import NIOCore
 import TollgateCore
 
 extension TollgateHTTPServer {
-    func addOAuthRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/oauth/:slug/register") { request, context in await self.register(request, slug(context)) }
+    func addOAuthRoutes(to router: Router<TollgateRequestContext>) {
+        router.post("/oauth/:slug/register") { request, context in
+            await self.register(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
+        }
         router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
         router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
         router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
         router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context)) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
         router.post("/oauth/:slug/introspect") { request, context in await self.introspect(request, slug(context)) }
-        @Sendable func slug(_ context: BasicRequestContext) -> String { context.parameters.get("slug") ?? "" }
+        @Sendable func slug(_ context: TollgateRequestContext) -> String { context.parameters.get("slug") ?? "" }
     }
 
     // MARK: Registration (RFC 7591)
 
-    func register(_ request: Request, _ slug: String) async -> Response {
+    /// Registers a client if `source` (a ``RateLimiter/sourceKey(_:)``) and everyone together are within
+    /// their registration limits; else 429 with `Retry-After`.
+    func register(_ request: Request, _ slug: String, source: String) async -> Response {
+        if case .limited(let retryAfter) = registrationLimiter.admit(source) {
+            var response = Responses.rateLimited(retryAfter: retryAfter, "too many client registrations; retry after \(retryAfter) s")
+            response.headers[.accessControlAllowOrigin] = "*"
+            return response
+        }
         do {
             let body: ByteBuffer
             do {
-                body = try await request.body.collect(upTo: min(configuration.maxBodyBytes, 64 * 1024))
+                body = try await request.body.collect(upTo: min(configuration.maxBodyBytes, configuration.maxRegistrationBytes))
             } catch {
-                throw OAuthError(.invalidClientMetadata, "the registration request is too large")
+                throw OAuthError(.invalidClientMetadata, "the client metadata is larger than \(configuration.maxRegistrationBytes) bytes")
             }
             guard let json = JSONValue.object(from: Data(buffer: body)) else {
                 throw OAuthError(.invalidClientMetadata, "the body must be a JSON object")
@@ -32,7 +41,7 @@ extension TollgateHTTPServer {
                 throw OAuthError(.invalidRedirectURI, "redirect_uris is required")
             }
             let uris = rawURIs.compactMap(\.stringValue)
-            guard uris.count == rawURIs.count, uris.count <= 20 else { throw OAuthError(.invalidRedirectURI, "redirect_uris must be strings") }
+            guard uris.count == rawURIs.count else { throw OAuthError(.invalidRedirectURI, "redirect_uris must be strings") }
             let methodName = json["token_endpoint_auth_method"]?.stringValue ?? ClientAuthMethod.clientSecretBasic.rawValue
             guard let method = ClientAuthMethod(rawValue: methodName) else {
                 throw OAuthError(.invalidClientMetadata, "token_endpoint_auth_method '\(UpstreamErrorText.clip(methodName))' is not supported")
@@ -233,7 +242,8 @@ extension TollgateHTTPServer {
                                                        token: form["token"], urls: urls)
             return Responses.json(info.json)
         } catch {
-            return Responses.oauthError(internalError(error, "introspection"), basicChallenge: request.basicCredentials != nil)
+            // Only resource servers holding an introspection credential may call it: always challenge.
+            return Responses.oauthError(internalError(error, "introspection"), basicChallenge: true)
         }
     }
 }

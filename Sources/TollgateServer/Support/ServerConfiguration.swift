@@ -15,6 +15,12 @@ public struct ServerConfiguration: Sendable {
     public var consentMemory: TimeInterval
     /// How long a consent page stays valid.
     public var consentLifetime: TimeInterval
+    /// Dynamic registrations admitted from one source address (`serve --registration-limit`).
+    public var registrationLimitPerAddress = RateLimit.registrationPerAddress
+    /// Dynamic registrations admitted from all addresses together (`serve --registration-global-limit`).
+    public var registrationLimitGlobal = RateLimit.registrationGlobal
+    /// The largest registration request body (RFC 7591 client metadata), in bytes.
+    public var maxRegistrationBytes = 16 * 1024
 
     public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, maxBodyBytes: Int = 1 << 20,
                 gatewayTimeout: TimeInterval = 60, consentMemory: TimeInterval = 30 * 86400, consentLifetime: TimeInterval = 600) {

@@ -1,0 +1,20 @@
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date) throws -> Int {
+        guard limit > 0 else { return 0 }
+        return try write { db in
+            // Rowid order is registration order, so the oldest candidates are found first.
+            try db.execute(sql: """
+                DELETE FROM clients WHERE id IN (
+                    SELECT c.id FROM clients c
+                    WHERE c.registered_by = 'dynamic' AND c.created_at < ?
+                      AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
+                      AND NOT EXISTS (SELECT 1 FROM pending_authorizations p WHERE p.client_id = c.id AND p.expires_at > ?)
+                    LIMIT ?)
+                """, arguments: [cutoff.millisecondsSince1970, now.millisecondsSince1970, limit])
+            return db.changesCount
+        }
+    }
+}

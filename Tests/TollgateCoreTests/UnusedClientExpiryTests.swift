@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import TollgateCore
+import TollgateTestSupport
+
+@Suite("unused client expiry")
+struct UnusedClientExpiryTests {
+    static let day: TimeInterval = 86_400
+
+    func register(_ h: Harness, _ name: String, admin: Bool = false) throws -> RegisteredClient {
+        let registration = ClientRegistration(name: name, redirectURIs: [Harness.redirectURI])
+        return admin ? try h.tollgate.admin.registerClient(serverSlug: "files", registration)
+                     : try h.tollgate.tokens.registerClient(serverSlug: "files", registration)
+    }
+
+    func exists(_ h: Harness, _ client: RegisteredClient) throws -> Bool { try h.tollgate.store.client(id: client.client.id) != nil }
+
+    func startAuthorization(_ h: Harness, _ client: RegisteredClient) throws {
+        _ = try h.tollgate.tokens.startAuthorization(try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+            responseType: "code", clientID: client.client.id, redirectURI: nil, scope: nil, state: nil,
+            codeChallenge: TokenGenerator.s256Challenge(of: String(repeating: "v", count: 43)), codeChallengeMethod: "S256", resource: nil),
+            urls: h.urls), urls: h.urls)
+    }
+
+    @Test func onlyOldDynamicRegistrationsThatWereNeverUsedAreDeleted() async throws {
+        try await Harness.with { h in
+            let unused = try register(h, "unused")
+            let admin = try register(h, "admin", admin: true)
+            let used = try register(h, "used")
+            _ = try await h.makeGrant(subject: "ann", for: used)
+            let revokedGrant = try register(h, "used then revoked")
+            let (grantID, _) = try await h.makeGrant(subject: "bob", for: revokedGrant)
+            _ = try await h.tollgate.admin.revokeGrant(id: grantID)
+            let authorizing = try register(h, "authorizing")
+            h.clock.advance(by: Self.day - 60)
+            let young = try register(h, "young")
+
+            // Not old enough yet: nothing goes.
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
+            h.clock.advance(by: 120)
+            try startAuthorization(h, authorizing)
+            // The harness's own client was never used either.
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
+            #expect(try !exists(h, unused))
+            #expect(try !exists(h, h.client))
+            for kept in [admin, used, revokedGrant, authorizing, young] {
+                #expect(try exists(h, kept), "\(kept.client.name) must be kept")
+            }
+            #expect(try h.tollgate.admin.audit().contains { $0.action == "client.expire" })
+            // An authorization that was never completed and has expired does not keep the client.
+            h.clock.advance(by: 601)
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 1)
+            #expect(try !exists(h, authorizing))
+            #expect(try exists(h, used) && exists(h, revokedGrant) && exists(h, admin))
+        }
+    }
+
+    @Test func expiryGoesInBatches() async throws {
+        try await Harness.with { h in
+            let clients = try (0..<7).map { try register(h, "c\($0)") }
+            h.clock.advance(by: Self.day + 1)
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            // The harness's own client is unused too: 8 candidates in all.
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 2)
+            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 0)
+            #expect(try clients.allSatisfy { try !exists(h, $0) })
+        }
+    }
+}
