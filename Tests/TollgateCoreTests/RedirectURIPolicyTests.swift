@@ -130,7 +130,8 @@ struct RedirectURIPolicyTests {
             responseType: "code", clientID: h.client.client.id, redirectURI: presented, scope: "files.read", state: "st",
             codeChallenge: TokenGenerator.s256Challenge(of: verifier), codeChallengeMethod: "S256", resource: nil), urls: h.urls)
         #expect(validated.redirectURI == presented)
-        let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls)
+        let browser = Secret("browser-binding-of-this-test")
+        let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
         let response: HTTPClientResponse
         do {
@@ -141,7 +142,7 @@ struct RedirectURIPolicyTests {
             throw error
         }
         let back = query(try #require(response.headers.first(name: "location")))
-        let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], upstreamCode: back["code"], upstreamError: nil,
+        let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"], upstreamError: nil,
                                                                            upstreamErrorDescription: nil, urls: h.urls)
         return completed.redirectURL
     }

@@ -19,7 +19,7 @@ struct UnusedClientExpiryTests {
         _ = try h.tollgate.tokens.startAuthorization(try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
             responseType: "code", clientID: client.client.id, redirectURI: nil, scope: nil, state: nil,
             codeChallenge: TokenGenerator.s256Challenge(of: String(repeating: "v", count: 43)), codeChallengeMethod: "S256", resource: nil),
-            urls: h.urls), urls: h.urls)
+            urls: h.urls), urls: h.urls, browserBinding: Secret("browser-of-this-test"))
     }
 
     @Test func onlyOldDynamicRegistrationsThatWereNeverUsedAreDeleted() async throws {
