@@ -81,8 +81,8 @@ public final class TollgateHTTPServer: Sendable {
         await forwarder.shutdown()
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+    func makeRouter() -> Router<TollgateRequestContext> {
+        let router = Router(context: TollgateRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
@@ -116,7 +116,7 @@ public final class TollgateHTTPServer: Sendable {
 
 /// Logs each request (method, path without query, status, duration) at debug level and counts it.
 struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = TollgateRequestContext
     let metrics: ServerMetrics
     let logger: Logger
 

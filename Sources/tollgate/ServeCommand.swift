@@ -34,6 +34,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("forwarded-headers"),
+            help: "drop: never pass the client's Forwarded/X-Forwarded-*/X-Real-IP to the MCP server; set: replace them with what Tollgate saw.")
+    var forwardedHeaders = ForwardedHeadersMode.drop
+
     func validate() throws {
         guard (1024...(64 << 20)).contains(maxBody) else { throw ValidationError("--max-body must be between 1024 and 67108864") }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else { throw ValidationError("--log-level '\(Output.singleLine(logLevel))' is not a level") }
@@ -58,7 +62,8 @@ struct ServeCommand: AsyncParsableCommand {
         let server = TollgateHTTPServer(
             tollgate: tollgate,
             configuration: ServerConfiguration(host: listen.host, port: listen.port, publicURL: publicURL, maxBodyBytes: maxBody,
-                                               gatewayTimeout: TimeInterval(gatewayTimeout.seconds)),
+                                               gatewayTimeout: TimeInterval(gatewayTimeout.seconds),
+                                               forwardedHeaders: forwardedHeaders),
             metrics: metrics, logger: logger)
         let host = listen.host
         do {

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 import TollgateCore
@@ -15,12 +16,15 @@ struct ServerHarness {
     let server: TollgateHTTPServer
     static let base = "http://127.0.0.1:8080"
 
-    init(_ h: Harness, maxBodyBytes: Int = 1 << 20) {
+    /// - Parameters:
+    ///   - configure: changes to the test configuration (connection limits, forwarded headers, …).
+    ///   - logger: where the server logs (tests that look at log lines record them).
+    init(_ h: Harness, maxBodyBytes: Int = 1 << 20, logger: Logger = Harness.logger,
+         configure: (inout ServerConfiguration) -> Void = { _ in }) {
         self.h = h
-        server = TollgateHTTPServer(tollgate: h.tollgate,
-                                    configuration: ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: Self.base, maxBodyBytes: maxBodyBytes,
-                                                                       gatewayTimeout: 5),
-                                    logger: Harness.logger)
+        var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: Self.base, maxBodyBytes: maxBodyBytes, gatewayTimeout: 5)
+        configure(&configuration)
+        server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: logger)
     }
 
     /// Runs `body` against the application in memory (no sockets).
@@ -35,11 +39,12 @@ struct ServerHarness {
         return try await server.makeApplication().test(.live, body)
     }
 
-    static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil,
+    static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, logger: Logger = Harness.logger,
+                        configure: (inout ServerConfiguration) -> Void = { _ in },
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp") { h in
-            try await body(ServerHarness(h))
+            try await body(ServerHarness(h, logger: logger, configure: configure))
         }
     }
 }

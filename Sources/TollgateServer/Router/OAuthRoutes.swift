@@ -4,7 +4,7 @@ import NIOCore
 import TollgateCore
 
 extension TollgateHTTPServer {
-    func addOAuthRoutes(to router: Router<BasicRequestContext>) {
+    func addOAuthRoutes(to router: Router<TollgateRequestContext>) {
         router.post("/oauth/:slug/register") { request, context in await self.register(request, slug(context)) }
         router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
         router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
@@ -12,7 +12,7 @@ extension TollgateHTTPServer {
         router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context)) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
         router.post("/oauth/:slug/introspect") { request, context in await self.introspect(request, slug(context)) }
-        @Sendable func slug(_ context: BasicRequestContext) -> String { context.parameters.get("slug") ?? "" }
+        @Sendable func slug(_ context: TollgateRequestContext) -> String { context.parameters.get("slug") ?? "" }
     }
 
     // MARK: Registration (RFC 7591)

@@ -4,7 +4,7 @@ import TollgateCore
 
 extension TollgateHTTPServer {
     /// RFC 9728 and RFC 8414 metadata, from the very function `tollgate wellknown` prints.
-    func addWellKnownRoutes(to router: Router<BasicRequestContext>) {
+    func addWellKnownRoutes(to router: Router<TollgateRequestContext>) {
         router.get("/.well-known/oauth-protected-resource/mcp/:slug") { _, context in
             try self.wellKnown(context, .protectedResource)
         }
@@ -13,7 +13,7 @@ extension TollgateHTTPServer {
         }
     }
 
-    private func wellKnown(_ context: BasicRequestContext, _ document: WellKnown.Document) throws -> Response {
+    private func wellKnown(_ context: TollgateRequestContext, _ document: WellKnown.Document) throws -> Response {
         let slug = context.parameters.get("slug") ?? ""
         do {
             var response = Responses.bytes(try tollgate.admin.wellKnown(serverSlug: slug, document, urls: urls),
