@@ -84,6 +84,7 @@ public final class TollgateHTTPServer: Sendable {
     func makeRouter() -> Router<TollgateRequestContext> {
         let router = Router(context: TollgateRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
+        router.add(middleware: OAuthRequestPolicy { self.internalError($0, "request") })
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
         addGatewayRoutes(to: router)
