@@ -15,6 +15,8 @@ public final class TollgateHTTPServer: Sendable {
     let metrics: ServerMetrics
     let signer: ConsentSigner
     let forwarder: GatewayForwarder
+    /// Counts connections and closes the ones that stall (``ConnectionLimits``).
+    let connectionGuard: ConnectionGuard
     let logger: Logger
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
     private let publicBase: Mutex<String>
@@ -31,6 +33,7 @@ public final class TollgateHTTPServer: Sendable {
         signer = ConsentSigner(vault: tollgate.vault)
         publicBase = Mutex(configuration.urls().base)
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
+        connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger)
     }
 
     /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift
@@ -49,6 +52,7 @@ public final class TollgateHTTPServer: Sendable {
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
+            server: .guardedHTTP1(connectionGuard),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tollgate"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -21,7 +21,7 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// Malformed requests at every endpoint, seeded and bounded: bad methods, query strings, content types,
-/// headers and bodies (garbled, oversized, of the wrong shape).
+/// headers and bodies (garbled, oversized, of the wrong shape), then protocol-level garbage on raw sockets.
 /// Nothing may answer 5xx; every OAuth error must be RFC-shaped (an error object, or an error page where a
 /// browser is talking).
 @Suite("Endpoint fuzz")
@@ -150,4 +150,68 @@ struct EndpointFuzzTests {
         }
     }
 
+    /// Protocol-level garbage that no HTTP client library would send, each on its own connection.
+    static let rawRequests: [String] = {
+        var out = [
+            "GARBAGE\r\n\r\n", "GET\r\n\r\n", "GET /oauth/files/token HTTP/9.9\r\nHost: a\r\n\r\n",
+            "GET /oauth/files/authorize?client_id=%zz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+            "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+            "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+            "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n",
+            "POST /oauth/files/register HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST /oauth/files/consent HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
+            "POST /oauth/files/consent HTTP/1.1\r\nHost: a\r\n: empty-name\r\n\r\n",
+            "GET /oauth/files/callback HTTP/1.1\r\nHost: a\r\nX-Nul: a\u{0}b\r\n\r\n",
+            "GET /oauth/files/callback HTTP/1.1\nHost: a\nConnection: close\n\n",
+            "GET /.well-known/oauth-authorization-server/oauth/files HTTP/1.1\r\nHost: a\r\nX-Big: " + String(repeating: "x", count: 100 * 1024) + "\r\n\r\n",
+            "GET /oauth/files/authorize?" + String(repeating: "a", count: 100 * 1024) + " HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "GET /oauth/files/authorize HTTP/1.1\r\nHost: a\r\n" + String(repeating: "X-Many: 1\r\n", count: 1200) + "\r\n",
+            "GET /oauth/files/ authorize HTTP/1.1\r\nHost: a\r\n\r\n", "GET oauth/files/token HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET http://evil.example/oauth/files/token HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "GET * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", "CONNECT evil.example:443 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            "POST /oauth/files/introspect HTTP/1.1\r\nHost: a\r\n Folded: continuation\r\n\r\n",
+        ]
+        var rng = SeededGenerator(seed: seed)
+        // Random bytes as the request line, or inside a header. (Blank lines alone are no request: a server
+        // ignores them and waits, so every noise line starts with a visible byte.)
+        for _ in 0..<80 {
+            let noise = String(decoding: (0..<Int(1 + rng.next() % 200)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, as: UTF8.self)
+            out.append(rng.next() % 2 == 0 ? "X" + noise + "\r\n\r\n"
+                       : "POST /oauth/files/token HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Noise: \(noise)\r\n\r\n")
+        }
+        return out
+    }()
+
+    /// Request targets outside the OAuth face, where an empty router 404 is fine.
+    static let targetsOutsideOAuth = ["* ", "evil.example:443 "]
+
+    @Test func protocolGarbageOnRawSocketsIsA4xxWithAnRFCShapedBody() async throws {
+        try await ServerHarness.with(configure: { $0.connectionLimits = ConnectionLimits(headTimeout: 2, bodyTimeout: 2, idleTimeout: 2) }) { s in
+            try await s.live { client in
+                let port = try #require(client.port)
+                var statuses: [Int?] = []
+                var problems: [String] = []
+                for request in Self.rawRequests {
+                    let connection = try await RawConnection.exchanged(port: port, request, within: 10)
+                    let response = connection.firstResponse
+                    statuses.append(response?.status)
+                    let what = request.prefix(80).debugDescription
+                    guard let response, (400..<500).contains(response.status) else {
+                        problems.append("\(response.map { String($0.status) } ?? "no answer"): \(what)")
+                        continue
+                    }
+                    if Self.targetsOutsideOAuth.contains(where: { request.contains(" " + $0) }) { continue }
+                    let page = response.headers["content-type"]?.hasPrefix("text/html") == true && response.body.contains("Authorization error")
+                    let errorObject = response.headers["content-type"] == "application/json" && response.json["error"] is String
+                        && response.json["error_description"] is String
+                    if !page && !errorObject { problems.append("\(response.status) without an error object or page: \(what)") }
+                }
+                print("endpoint fuzz: \(statuses.count) raw requests: \(statuses.filter { ($0 ?? 0) >= 500 }.count) answered 5xx, "
+                      + "\(statuses.filter { $0 == nil }.count) closed without an answer")
+                #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+            }
+        }
+    }
 }
