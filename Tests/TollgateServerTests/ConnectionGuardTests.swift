@@ -37,6 +37,16 @@ struct ConnectionGuardTests {
         while try channel.readOutbound(as: ByteBuffer.self) != nil {}
     }
 
+    /// Advances the clock to just before a deadline (the connection is still open), then just past it (closed, for `reason`).
+    func expectClosed(_ channel: EmbeddedChannel, by connectionGuard: ConnectionGuard, for reason: ConnectionCloseReason,
+                      openFor justBefore: TimeAmount, thenClosedWithin margin: TimeAmount, _ note: Comment) {
+        channel.embeddedEventLoop.advanceTime(by: justBefore)
+        #expect(channel.isActive, note)
+        channel.embeddedEventLoop.advanceTime(by: margin)
+        #expect(!channel.isActive, note)
+        #expect(connectionGuard.closedCount(reason) == 1)
+    }
+
     @Test func aHeadThatNeverCompletesIsClosedAtTheHeadTimeoutFromTheConnectionsStart() throws {
         let connectionGuard = makeGuard()
         let silent = try connect(connectionGuard)
@@ -64,11 +74,8 @@ struct ConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(4))
         try send(channel, "67")
         channel.read()
-        channel.embeddedEventLoop.advanceTime(by: .seconds(4))
-        #expect(channel.isActive, "progress moved the deadline")
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1100))
-        #expect(!channel.isActive)
-        #expect(connectionGuard.closedCount(.bodyTimeout) == 1)
+        expectClosed(channel, by: connectionGuard, for: .bodyTimeout, openFor: .seconds(4), thenClosedWithin: .milliseconds(1100),
+                     "progress moved the deadline")
     }
 
     @Test func aBodyTheServerIsNotReadingYetIsNotTheClientsStall() throws {
@@ -92,11 +99,8 @@ struct ConnectionGuardTests {
         channel.embeddedEventLoop.advanceTime(by: .seconds(1000))
         #expect(channel.isActive, "the server is still answering")
         try channel.writeOutbound(HTTPServerResponsePart.end(nil))
-        channel.embeddedEventLoop.advanceTime(by: .seconds(29))
-        #expect(channel.isActive)
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(1100))
-        #expect(!channel.isActive)
-        #expect(connectionGuard.closedCount(.idleTimeout) == 1)
+        expectClosed(channel, by: connectionGuard, for: .idleTimeout, openFor: .seconds(29), thenClosedWithin: .milliseconds(1100),
+                     "idle from the response's end")
     }
 
     @Test func theNextHeadOnAKeptAliveConnectionIsTimedFromItsFirstByte() throws {
@@ -106,11 +110,8 @@ struct ConnectionGuardTests {
         try respond(channel)
         channel.embeddedEventLoop.advanceTime(by: .seconds(20))
         try send(channel, "GET /healthz HTTP/1.1\r\n")
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(9900))
-        #expect(channel.isActive, "idle 20 s, then 9.9 s into the head")
-        channel.embeddedEventLoop.advanceTime(by: .milliseconds(200))
-        #expect(!channel.isActive)
-        #expect(connectionGuard.closedCount(.headTimeout) == 1)
+        expectClosed(channel, by: connectionGuard, for: .headTimeout, openFor: .milliseconds(9900), thenClosedWithin: .milliseconds(200),
+                     "idle 20 s, then 9.9 s into the head")
     }
 
     @Test func atTheLimitTheConnectionWaitingLongestOnItsClientMakesRoomAndBusyOnesAreKept() throws {
