@@ -33,7 +33,8 @@ public final class TollgateHTTPServer: Sendable {
         signer = ConsentSigner(vault: tollgate.vault)
         publicBase = Mutex(configuration.urls().base)
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
-        connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger)
+        connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger,
+                                          onClose: { [metrics] reason in metrics.connectionClosed(reason: reason.rawValue) })
     }
 
     /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift

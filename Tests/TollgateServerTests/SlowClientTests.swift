@@ -49,13 +49,15 @@ struct SlowClientTests {
                 }
                 let guardian = s.server.connectionGuard
                 print("slow clients: \(partial.count) partial connections (\(Self.unfinishedHeads) unfinished heads, \(Self.unsentBodies) unsent bodies) "
-                      + "against a limit of \(Self.limits.maxConnections): \(closedByServer - 1) closed by the server "
+                      + "and 1 idle one against a limit of \(Self.limits.maxConnections): \(closedByServer) of \(partial.count + 1) closed by the server "
                       + "(head timeout \(guardian.closedCount(.headTimeout)), body timeout \(guardian.closedCount(.bodyTimeout)), "
                       + "made room \(guardian.closedCount(.evicted)), idle \(guardian.closedCount(.idleTimeout))); /healthz answered \(healthy)/5")
                 #expect(healthy == 5)
                 #expect(closedByServer == partial.count + 1, "connections still open: \(partial.count + 1 - closedByServer)")
                 #expect(idle.firstStatus == 200)
                 #expect(guardian.closedCount(.bodyTimeout) > 0 && guardian.closedCount(.headTimeout) > 0)
+                let metrics = try await RawConnection.exchange(port: port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                #expect(metrics.response.contains(#"tollgate_connections_closed_total{reason="body_timeout"}"#), "\(metrics.response.suffix(600))")
                 for connection in partial + [idle] { await connection.close() }
             }
         }

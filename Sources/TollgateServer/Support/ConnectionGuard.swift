@@ -53,10 +53,13 @@ final class ConnectionGuard: Sendable {
     let logger: Logger
     private let open = Mutex<[ObjectIdentifier: ConnectionRecord]>([:])
     private let closed = Mutex<[ConnectionCloseReason: Int]>([:])
+    private let onClose: @Sendable (ConnectionCloseReason) -> Void
 
-    init(limits: ConnectionLimits, logger: Logger) {
+    /// - Parameter onClose: told of each connection the guard closes (the metrics count them).
+    init(limits: ConnectionLimits, logger: Logger, onClose: @escaping @Sendable (ConnectionCloseReason) -> Void = { _ in }) {
         self.limits = limits
         self.logger = logger
+        self.onClose = onClose
     }
 
     /// Connections open now.
@@ -67,6 +70,7 @@ final class ConnectionGuard: Sendable {
 
     func count(_ reason: ConnectionCloseReason) {
         closed.withLock { $0[reason, default: 0] += 1 }
+        onClose(reason)
     }
 
     /// Admits a new connection; at the limit, closes the connection that has waited longest on its client
