@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import TollgateTestSupport
+
+/// `tollgate serve`'s connection and forwarding options, through the built binary.
+@Suite("tollgate serve options")
+struct ServeOptionsTests {
+    @Test func theConnectionAndForwardingOptionsExistAndCheckTheirValues() async throws {
+        let binary = try CLI.binary()
+        for arguments in [["--max-connections", "0"], ["--head-timeout", "0"], ["--body-timeout", "soon"], ["--idle-timeout", "-5"],
+                          ["--forwarded-headers", "trust"]] {
+            let result = try await CLI.run(binary, ["serve", "--db", "/nonexistent/tollgate.sqlite"] + arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.lowercased().contains("unknown option"), "\(arguments): \(result.stderr)")
+        }
+        let help = try await CLI.run(binary, ["serve", "--help"])
+        for option in ["--max-connections", "--head-timeout", "--body-timeout", "--idle-timeout", "--forwarded-headers"] {
+            #expect(help.stdout.contains(option), "\(option) in serve --help")
+        }
+    }
+
+    @Test func theHeadTimeoutOptionClosesASilentConnection() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error", "--head-timeout", "1s",
+                                 "--forwarded-headers", "set", "--max-connections", "64"]
+            var env = ProcessInfo.processInfo.environment
+            env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
+            process.environment = env
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            var line = ""
+            while !line.contains("\n") {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                line += String(decoding: chunk, as: UTF8.self)
+            }
+            let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            let silent = try await RawConnection.open(port: port)
+            #expect(await silent.waitForServerClose(within: 15), "the server closed the silent connection")
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+    }
+}
