@@ -28,7 +28,7 @@ public struct ForwardedHeaders: Sendable, Equatable {
     var port: Int
 
     /// What Tollgate saw of a request from `peer` arriving at `publicBaseURL` (`scheme://host[:port]`).
-    init(peer: SocketAddress?, publicBaseURL: String) {
+    public init(peer: SocketAddress?, publicBaseURL: String) {
         clientAddress = peer?.ipAddress
         let schemeEnd = publicBaseURL.range(of: "://")
         proto = schemeEnd.map { publicBaseURL[..<$0.lowerBound].lowercased() } ?? "http"

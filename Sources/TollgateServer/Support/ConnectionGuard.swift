@@ -257,13 +257,10 @@ final class ConnectionWatch {
         } else {
             record.waitingOnClientSince.store(ConnectionRecord.busy, ordering: .relaxed)
         }
-        guard let at = next?.at else {
-            timer?.cancel()
-            timer = nil
-            timerDeadline = nil
-            return
-        }
-        // A later deadline keeps the timer: it re-checks when it fires. Only an earlier one reschedules.
+        // No deadline while the server answers: a pending timer finds none when it fires and stops. A later
+        // deadline keeps the timer too (it re-checks when it fires); only an earlier one reschedules, so a
+        // kept-alive request costs one reschedule (idle to head), not one per phase.
+        guard let at = next?.at else { return }
         if let timerDeadline, timerDeadline <= at { return }
         timer?.cancel()
         timerDeadline = at
