@@ -8,13 +8,6 @@ import Darwin
 
 /// The process's open-file limit (`RLIMIT_NOFILE`): each client connection costs a descriptor.
 public enum FileDescriptorLimit {
-    /// The soft and hard limits now; nil where the system does not say.
-    public static func current() -> (soft: Int, hard: Int)? {
-        var limit = rlimit()
-        guard getrlimit(resource, &limit) == 0 else { return nil }
-        return (clamp(limit.rlim_cur), clamp(limit.rlim_max))
-    }
-
     /// Raises the soft limit to the hard limit where the system allows (on macOS, at most `OPEN_MAX`);
     /// returns the soft limit in force afterwards (unchanged when raising failed).
     @discardableResult
