@@ -17,10 +17,11 @@ public struct ConnectionLimits: Sendable, Equatable {
     public var headTimeout: TimeInterval
     /// Time a request body may go without a byte while the server waits for it.
     public var bodyTimeout: TimeInterval
-    /// Time a kept-alive connection may stay silent after a response.
+    /// Time a kept-alive connection may stay silent after a response; longer than the idle time of common
+    /// client pools (60 s in AsyncHTTPClient), so a client rarely sends into a connection being closed.
     public var idleTimeout: TimeInterval
 
-    public init(maxConnections: Int = 4096, headTimeout: TimeInterval = 10, bodyTimeout: TimeInterval = 30, idleTimeout: TimeInterval = 60) {
+    public init(maxConnections: Int = 4096, headTimeout: TimeInterval = 10, bodyTimeout: TimeInterval = 30, idleTimeout: TimeInterval = 75) {
         self.maxConnections = maxConnections
         self.headTimeout = headTimeout
         self.bodyTimeout = bodyTimeout
