@@ -69,47 +69,49 @@ final class ConnectionGuard: Sendable {
     /// Connections closed by the server, by reason.
     func closedCount(_ reason: ConnectionCloseReason) -> Int { closed.withLock { $0[reason] ?? 0 } }
 
+    /// Counts a connection the guard (or a connection's watch) closed.
     func count(_ reason: ConnectionCloseReason) {
         closed.withLock { $0[reason, default: 0] += 1 }
         onClose(reason)
     }
 
+    private enum Admission {
+        case admitted
+        case admittedInPlaceOf(ConnectionRecord)
+        case refused
+    }
+
     /// Admits a new connection; at the limit, closes the connection that has waited longest on its client
     /// to make room. Returns false when the new connection must be closed (every open one is busy).
     func admit(_ record: ConnectionRecord) -> Bool {
-        let victim: ConnectionRecord?
-        do {
-            var refused = false
-            victim = open.withLock { table -> ConnectionRecord? in
-                if table.count < limits.maxConnections {
-                    table[ObjectIdentifier(record)] = record
-                    return nil
-                }
-                var oldest: (record: ConnectionRecord, since: UInt64)?
-                for candidate in table.values {
-                    let since = candidate.waitingOnClientSince.load(ordering: .relaxed)
-                    if since != ConnectionRecord.busy, since < (oldest?.since ?? .max) { oldest = (candidate, since) }
-                }
-                guard let oldest else {
-                    refused = true
-                    return nil
-                }
-                table[ObjectIdentifier(oldest.record)] = nil
+        let admission = open.withLock { table -> Admission in
+            if table.count < limits.maxConnections {
                 table[ObjectIdentifier(record)] = record
-                return oldest.record
+                return .admitted
             }
-            if refused {
-                count(.refused)
-                logger.debug("connection refused: every connection is busy", metadata: ["limit": "\(limits.maxConnections)"])
-                return false
+            var oldest: (record: ConnectionRecord, since: UInt64)?
+            for candidate in table.values {
+                let since = candidate.waitingOnClientSince.load(ordering: .relaxed)
+                if since != ConnectionRecord.busy, since < (oldest?.since ?? .max) { oldest = (candidate, since) }
             }
+            guard let oldest else { return .refused }
+            table[ObjectIdentifier(oldest.record)] = nil
+            table[ObjectIdentifier(record)] = record
+            return .admittedInPlaceOf(oldest.record)
         }
-        if let victim {
+        switch admission {
+        case .admitted:
+            return true
+        case .admittedInPlaceOf(let victim):
             count(.evicted)
             logger.debug("connection closed to make room for a new one", metadata: ["limit": "\(limits.maxConnections)"])
             victim.channel.close(promise: nil)
+            return true
+        case .refused:
+            count(.refused)
+            logger.debug("connection refused: every connection is busy", metadata: ["limit": "\(limits.maxConnections)"])
+            return false
         }
-        return true
     }
 
     /// Watches a new connection whose pipeline has its HTTP/1.1 decoder: one handler in front of everything
