@@ -24,36 +24,19 @@ struct ServeOptionsTests {
     @Test func serveRaisesItsOpenFileLimitAndItsHeadTimeoutClosesASilentConnection() async throws {
         let binary = try CLI.binary()
         try await Harness.with { h in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", #"ulimit -Sn 256 && exec "$0" "$@""#, binary, "serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error", "--head-timeout", "1s",
-                                 "--forwarded-headers", "set", "--max-connections", "64"]
-            var env = ProcessInfo.processInfo.environment
-            env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
-            process.environment = env
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            var line = ""
-            while !line.contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line += String(decoding: chunk, as: UTF8.self)
-            }
-            let port = try #require(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+            let serve = try BackgroundCommand(binary, ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error",
+                                                       "--head-timeout", "1s", "--forwarded-headers", "set", "--max-connections", "64"],
+                                              openFileSoftLimit: 256)
+            let port = try #require(serve.port)
             #if os(Linux)
-            let limits = try String(contentsOfFile: "/proc/\(process.processIdentifier)/limits", encoding: .utf8)
+            let limits = try String(contentsOfFile: "/proc/\(serve.process.processIdentifier)/limits", encoding: .utf8)
             let openFiles = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
             let values = openFiles.split(separator: " ").dropFirst(3).prefix(2).map(String.init)
             #expect(values.count == 2 && values[0] == values[1], "soft limit raised to the hard one: \(openFiles)")
             #endif
             let silent = try await RawConnection.open(port: port)
             #expect(await silent.waitForServerClose(within: 15), "the server closed the silent connection")
-            process.terminate()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(serve.stop() == 0)
         }
     }
 }
