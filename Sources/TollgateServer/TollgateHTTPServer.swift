@@ -15,6 +15,8 @@ public final class TollgateHTTPServer: Sendable {
     let metrics: ServerMetrics
     let signer: ConsentSigner
     let forwarder: GatewayForwarder
+    /// Counts connections and closes the ones that stall (``ConnectionLimits``).
+    let connectionGuard: ConnectionGuard
     let logger: Logger
     /// Admits dynamic registrations per source address and globally.
     let registrationLimiter: RateLimiter
@@ -35,6 +37,8 @@ public final class TollgateHTTPServer: Sendable {
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
         registrationLimiter = RateLimiter(perAddress: configuration.registrationLimitPerAddress,
                                           global: configuration.registrationLimitGlobal, clock: tollgate.clock)
+        connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger,
+                                          onClose: { [metrics] reason in metrics.connectionClosed(reason: reason.rawValue) })
     }
 
     /// Makes NIO's event loops (the ones the HTTP server and the gateway's client already run on) Swift
@@ -53,6 +57,7 @@ public final class TollgateHTTPServer: Sendable {
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: makeRouter(),
+            server: .guardedHTTP1(connectionGuard),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tollgate"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
@@ -90,6 +95,7 @@ public final class TollgateHTTPServer: Sendable {
     func makeRouter() -> Router<TollgateRequestContext> {
         let router = Router(context: TollgateRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
+        router.add(middleware: OAuthRequestPolicy { self.internalError($0, "request") })
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
         addGatewayRoutes(to: router)

@@ -48,8 +48,29 @@ struct ServeCommand: AsyncParsableCommand {
             transform: Parse.duration)
     var unusedClientTTL = DurationArgument(seconds: 86_400)
 
+    @Option(name: .customLong("max-connections"),
+            help: ArgumentHelp("Most client connections open at once (at most half the open-file limit).", valueName: "count"))
+    var maxConnections = ConnectionLimits().maxConnections
+
+    @Option(name: .customLong("head-timeout"), help: ArgumentHelp("Time a request head has to arrive complete (seconds or 30s/2m).", valueName: "duration"),
+            transform: Parse.duration)
+    var headTimeout = DurationArgument(seconds: Int(ConnectionLimits().headTimeout))
+
+    @Option(name: .customLong("body-timeout"), help: ArgumentHelp("Time a request body may go without a byte (seconds or 30s/2m).", valueName: "duration"),
+            transform: Parse.duration)
+    var bodyTimeout = DurationArgument(seconds: Int(ConnectionLimits().bodyTimeout))
+
+    @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Time a kept-alive connection may stay silent (seconds or 30s/2m).", valueName: "duration"),
+            transform: Parse.duration)
+    var idleTimeout = DurationArgument(seconds: Int(ConnectionLimits().idleTimeout))
+
+    @Option(name: .customLong("forwarded-headers"),
+            help: "drop: never pass the client's Forwarded/X-Forwarded-*/X-Real-IP to the MCP server; set: replace them with what Tollgate saw.")
+    var forwardedHeaders = ForwardedHeadersMode.drop
+
     func validate() throws {
         guard (1024...(64 << 20)).contains(maxBody) else { throw ValidationError("--max-body must be between 1024 and 67108864") }
+        guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 1000000") }
         guard Logger.Level(rawValue: logLevel.lowercased()) != nil else { throw ValidationError("--log-level '\(Output.singleLine(logLevel))' is not a level") }
     }
 
@@ -61,6 +82,16 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "tollgate")
+        var limits = ConnectionLimits(maxConnections: maxConnections, headTimeout: TimeInterval(headTimeout.seconds),
+                                      bodyTimeout: TimeInterval(bodyTimeout.seconds), idleTimeout: TimeInterval(idleTimeout.seconds))
+        if let descriptors = FileDescriptorLimit.raiseToHardLimit() {
+            let affordable = ConnectionLimits.affordableConnections(requested: maxConnections, descriptorLimit: descriptors)
+            if affordable < maxConnections {
+                logger.warning("--max-connections lowered to what the open-file limit allows",
+                               metadata: ["requested": "\(maxConnections)", "allowed": "\(affordable)", "open_file_limit": "\(descriptors)"])
+            }
+            limits.maxConnections = affordable
+        }
         let metrics = ServerMetrics()
         let tollgate: Tollgate
         do {
@@ -70,7 +101,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw CommandFailure.wrap(error)
         }
         var configuration = ServerConfiguration(host: listen.host, port: listen.port, publicURL: publicURL, maxBodyBytes: maxBody,
-                                                gatewayTimeout: TimeInterval(gatewayTimeout.seconds))
+                                                gatewayTimeout: TimeInterval(gatewayTimeout.seconds), connectionLimits: limits,
+                                                forwardedHeaders: forwardedHeaders)
         configuration.registrationLimitPerAddress = registrationLimit.limit
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)

@@ -147,22 +147,8 @@ struct CLITests {
 
     @Test func devUpstreamRunsAsACommandAndStopsOnSIGTERM() async throws {
         let binary = try CLI.binary()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["dev-upstream", "--listen", "127.0.0.1:0", "--access-ttl", "5"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        var line = ""
-        let handle = out.fileHandleForReading
-        while !line.contains("\n") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            line += String(decoding: chunk, as: UTF8.self)
-        }
-        let url = try #require(line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let devUpstream = try BackgroundCommand(binary, ["dev-upstream", "--listen", "127.0.0.1:0", "--access-ttl", "5"])
+        let url = devUpstream.url
         #expect(url.hasPrefix("http://127.0.0.1:"))
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         let response = try await http.execute(HTTPClientRequest(url: url + "/.well-known/openid-configuration"), timeout: .seconds(5))
@@ -171,8 +157,7 @@ struct CLITests {
         let data = Data(body.readableBytesView)
         let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(doc["issuer"] as? String == url)
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit || process.terminationStatus == 0)
+        devUpstream.stop()
+        #expect(devUpstream.process.terminationReason == .exit || devUpstream.process.terminationStatus == 0)
     }
 }

@@ -243,24 +243,8 @@ struct ServeProcessTests {
         defer { task.cancel() }
         try await Harness.with(upstreamMCPURL: backend) { h in
             let (_, pair) = try await h.makeGrant()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error"]
-            var env = ProcessInfo.processInfo.environment
-            env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
-            process.environment = env
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            var line = ""
-            while !line.contains("\n") {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                line += String(decoding: chunk, as: UTF8.self)
-            }
-            let base = try #require(line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            let serve = try BackgroundCommand(binary, ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0", "--log-level", "error"])
+            let base = serve.url
             #expect(base.hasPrefix("http://127.0.0.1:"))
             let http = HTTPClient(eventLoopGroupProvider: .singleton)
             var request = HTTPClientRequest(url: base + "/mcp/files/slow")
@@ -269,14 +253,13 @@ struct ServeProcessTests {
             request.body = .bytes(ByteBuffer(string: "{}"))
             let inFlight = Task { try await http.execute(request, timeout: .seconds(10)) }
             try await Task.sleep(nanoseconds: 400_000_000)
-            process.terminate()   // SIGTERM while the request is in flight
+            serve.process.terminate()   // SIGTERM while the request is in flight
             let response = try await inFlight.value
             let body = try await response.body.collect(upTo: 1024)
             #expect(response.status.code == 200)
             #expect(String(buffer: body) == #"{"slow":true}"#)
             try await http.shutdown()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
+            #expect(serve.stop() == 0)
             // The store is consistent and usable after the shutdown.
             _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
         }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 import TollgateCore
@@ -20,14 +21,20 @@ struct ServerHarness {
     /// Registration limits far above what any test sends, so only the tests of the limits meet them.
     static let generousRegistrationLimit = RateLimit(burst: 10_000, perMinute: 10_000)
 
+    /// - Parameters:
+    ///   - publicURL: the server's public URL; an `https` one switches the consent cookies to `__Host-` names.
+    ///   - logger: where the server logs (tests that look at log lines record them).
+    ///   - configure: changes to the test configuration (connection limits, forwarded headers, …).
     init(_ h: Harness, maxBodyBytes: Int = 1 << 20, publicURL: String = Self.base, registrationLimit: RateLimit = generousRegistrationLimit,
-         registrationGlobalLimit: RateLimit = generousRegistrationLimit) {
+         registrationGlobalLimit: RateLimit = generousRegistrationLimit, logger: Logger = Harness.logger,
+         configure: (inout ServerConfiguration) -> Void = { _ in }) {
         self.h = h
         self.publicURL = publicURL
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: publicURL, maxBodyBytes: maxBodyBytes, gatewayTimeout: 5)
         configuration.registrationLimitPerAddress = registrationLimit
         configuration.registrationLimitGlobal = registrationGlobalLimit
-        server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: Harness.logger)
+        configure(&configuration)
+        server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: logger)
     }
 
     /// Runs `body` against the application in memory (no sockets).
@@ -44,10 +51,11 @@ struct ServerHarness {
 
     /// - Parameter publicURL: the server's public URL; an `https` one switches the consent cookies to `__Host-` names.
     static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, publicURL: String = base,
+                        logger: Logger = Harness.logger, configure: (inout ServerConfiguration) -> Void = { _ in },
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp") { h in
-            try await body(ServerHarness(h, publicURL: publicURL))
+            try await body(ServerHarness(h, publicURL: publicURL, logger: logger, configure: configure))
         }
     }
 }

@@ -59,3 +59,53 @@ public enum CLI {
         }
     }
 }
+
+/// A long-running `tollgate` command (`serve`, `dev-upstream`) started in the background; stopped with
+/// SIGTERM by ``stop()``, or when released.
+public final class BackgroundCommand: @unchecked Sendable {
+    public let process: Process
+    /// The URL at the end of the first line the command printed (`… listening on http://127.0.0.1:PORT`).
+    public let url: String
+
+    /// Starts `binary` with `arguments` (without `TOLLGATE_MASTER_KEY`: the key file next to the database is
+    /// used) and waits for its first line. `openFileSoftLimit` starts it under a lower open-file soft limit.
+    public init(_ binary: String, _ arguments: [String], openFileSoftLimit: Int? = nil) throws {
+        process = Process()
+        if let openFileSoftLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", #"ulimit -Sn \#(openFileSoftLimit) && exec "$0" "$@""#, binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+        }
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
+        process.environment = env
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = ""
+        while !line.contains("\n") {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line += String(decoding: chunk, as: UTF8.self)
+        }
+        url = line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+    }
+
+    /// The port of ``url``.
+    public var port: Int? { url.split(separator: ":").last.flatMap { Int($0) } }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    @discardableResult
+    public func stop() -> Int32 {
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+}

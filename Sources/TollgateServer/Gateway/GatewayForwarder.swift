@@ -61,26 +61,18 @@ public struct GatewayForwarder: Sendable {
         })
     }
 
-    /// Whether a sub-path stays below the MCP URL: no segment is a dot segment or hides a slash or backslash,
-    /// raw or percent-encoded (a backend that normalises `/mcp/../admin` would otherwise serve `/admin` with
-    /// the user's upstream token).
-    static func staysBelow(_ suffix: String) -> Bool {
-        suffix.split(separator: "/", omittingEmptySubsequences: false).allSatisfy { segment in
-            guard let decoded = segment.removingPercentEncoding else { return false }
-            return decoded != "." && decoded != ".." && !decoded.contains("/") && !decoded.contains("\\")
-        }
-    }
-
     /// Forwards `request` to `upstreamMCPURL` (plus `suffix` and the query) with `bearer` as its only
-    /// credential (400 for a sub-path that would leave the URL), and answers with the backend's status,
-    /// end-to-end headers and body (collected when small and complete, streamed otherwise, e.g.
-    /// `text/event-stream`). `observe` receives the status once the backend's response head arrived (502
-    /// when it did not answer); `logMetadata` goes into its log lines.
+    /// credential (400 for a sub-path that would leave the URL, see ``SubPathPolicy``), and answers with the
+    /// backend's status, end-to-end headers and body (collected when small and complete, streamed otherwise,
+    /// e.g. `text/event-stream`). The client's forwarding headers (``ForwardedHeaders/names``) are never
+    /// passed on; `forwardedHeaders`, when given, are set instead. `observe` receives the status once the
+    /// backend's response head arrived (502 when it did not answer); `logMetadata` goes into its log lines.
     public func forward(_ request: Request, to upstreamMCPURL: String, suffix: String = "", bearer: String,
+                        forwardedHeaders: ForwardedHeaders? = nil,
                         logMetadata: @autoclosure () -> Logger.Metadata = [:], observe: (Int) -> Void = { _ in }) async -> Response {
         var target = upstreamMCPURL
         if !suffix.isEmpty {
-            guard Self.staysBelow(suffix) else {
+            guard SubPathPolicy.staysBelow(suffix) else {
                 return Responses.json(["error": "invalid_request", "error_description": "the path must stay below the MCP server's URL"],
                                       status: .badRequest)
             }
@@ -92,9 +84,10 @@ public struct GatewayForwarder: Sendable {
         let connectionListed = Self.connectionOptions(request.headers[.connection])
         for field in request.headers {
             let name = field.name.canonicalName
-            if Self.hopByHop.contains(name) || connectionListed.contains(name) { continue }
+            if Self.hopByHop.contains(name) || connectionListed.contains(name) || ForwardedHeaders.names.contains(name) { continue }
             outbound.headers.add(name: field.name.rawName, value: field.value)
         }
+        for field in forwardedHeaders?.fields ?? [] { outbound.headers.add(name: field.name, value: field.value) }
         outbound.headers.add(name: "Authorization", value: "Bearer \(bearer)")
         do {
             let body = try await request.body.collect(upTo: maxBodyBytes)

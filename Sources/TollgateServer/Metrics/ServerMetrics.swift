@@ -68,6 +68,11 @@ public final class ServerMetrics: Sendable {
         counter("tollgate_gateway_requests_total", [("server", server), ("status", Self.statusClass(status))]).increment()
     }
 
+    /// Counts one client connection the server closed itself (a timeout, or to make room at the limit).
+    func connectionClosed(reason: String) {
+        counter("tollgate_connections_closed_total", [("reason", reason)]).increment()
+    }
+
     /// The text exposition format.
     func render() -> String { registry.emitToString() }
 }

@@ -10,7 +10,7 @@ extension TollgateHTTPServer {
             for method in [HTTPRequest.Method.get, .post, .delete, .put, .patch, .head, .options] {
                 router.on(RouterPath(path), method: method) { request, context in
                     await self.gateway(request, slug: context.parameters.get("slug") ?? "",
-                                       suffix: context.parameters.getCatchAll().joined(separator: "/"))
+                                       suffix: context.parameters.getCatchAll().joined(separator: "/"), peer: context.remoteAddress)
                 }
             }
         }
@@ -25,7 +25,8 @@ extension TollgateHTTPServer {
         return response
     }
 
-    func gateway(_ request: Request, slug: String, suffix: String) async -> Response {
+    /// Forwards an MCP request; `peer` (the client's address) is only read for `--forwarded-headers set`.
+    func gateway(_ request: Request, slug: String, suffix: String, peer: @autoclosure () -> SocketAddress?) async -> Response {
         let started = ContinuousClock.now
         let access: ValidatedAccess
         let upstreamToken: Secret
@@ -41,7 +42,8 @@ extension TollgateHTTPServer {
             // 503 + Retry-After for a transient upstream or store failure, 500 without internals otherwise.
             return Responses.oauthError(internalError(error, "gateway"))
         }
-        return await forwarder.forward(request, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value,
+        let vouched = configuration.forwardedHeaders == .set ? ForwardedHeaders(peer: peer(), publicBaseURL: urls.base) : nil
+        return await forwarder.forward(request, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value, forwardedHeaders: vouched,
                                          logMetadata: ["server": "\(slug)"]) { status in
             metrics.gateway(server: slug, status: status, seconds: (ContinuousClock.now - started).seconds)
         }

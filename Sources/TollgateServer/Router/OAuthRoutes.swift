@@ -145,7 +145,14 @@ extension TollgateHTTPServer {
             guard (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") else {
                 return Responses.errorPage(.invalidRequest("the consent form was not submitted as a form"))
             }
-            let body = try await request.body.collect(upTo: 64 * 1024)
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: 64 * 1024)
+            } catch is NIOTooManyBytesError {
+                return Responses.errorPage(.invalidRequest("the consent form is too large"), status: .contentTooLarge)
+            } catch {
+                return Responses.errorPage(.invalidRequest("the consent form could not be read"))
+            }
             let form = Dictionary(FormEncoding.decode(String(buffer: body)), uniquingKeysWith: { a, _ in a })
             guard let transaction = form["transaction"], let fields = signer.unseal(transaction), fields["slug"] == slug,
                   let exp = fields["exp"].flatMap(Int.init) else {

@@ -21,9 +21,14 @@ public struct ServerConfiguration: Sendable {
     public var registrationLimitGlobal = RateLimit.registrationGlobal
     /// The largest registration request body (RFC 7591 client metadata), in bytes.
     public var maxRegistrationBytes = 16 * 1024
+    /// The connection limit and the head, body and idle timeouts every client connection is held to.
+    public var connectionLimits: ConnectionLimits
+    /// Whether the gateway sets `Forwarded` / `X-Forwarded-*` itself or only drops the client's.
+    public var forwardedHeaders: ForwardedHeadersMode
 
     public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, maxBodyBytes: Int = 1 << 20,
-                gatewayTimeout: TimeInterval = 60, consentMemory: TimeInterval = 30 * 86400, consentLifetime: TimeInterval = 600) {
+                gatewayTimeout: TimeInterval = 60, consentMemory: TimeInterval = 30 * 86400, consentLifetime: TimeInterval = 600,
+                connectionLimits: ConnectionLimits = ConnectionLimits(), forwardedHeaders: ForwardedHeadersMode = .drop) {
         self.host = host
         self.port = port
         self.publicURL = publicURL
@@ -31,6 +36,8 @@ public struct ServerConfiguration: Sendable {
         self.gatewayTimeout = gatewayTimeout
         self.consentMemory = consentMemory
         self.consentLifetime = consentLifetime
+        self.connectionLimits = connectionLimits
+        self.forwardedHeaders = forwardedHeaders
     }
 
     /// The public URLs for a server bound on `port`.

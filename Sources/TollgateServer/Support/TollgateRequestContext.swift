@@ -1,17 +1,20 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of `serve`: Hummingbird's core storage plus the connection's peer address
-/// (read from the channel only when asked, so the gateway's hot path does not pay for it).
+/// The request context of `tollgate serve`'s router: Hummingbird's basic context plus the connection's
+/// peer address (read from the channel only when asked — the registration limiter and the gateway in
+/// `--forwarded-headers set` — so the gateway's hot path does not pay for it).
 public struct TollgateRequestContext: RequestContext, RemoteAddressRequestContext {
+    /// Hummingbird's per-request storage (logger, route parameters).
     public var coreContext: CoreRequestContextStorage
     private let channel: any Channel
 
+    /// The context of one request on `source`'s connection.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
 
-    /// The address of the connected peer; `nil` for in-memory test channels.
+    /// The address of the client's end of the connection; `nil` for in-memory test channels.
     public var remoteAddress: SocketAddress? { channel.remoteAddress }
 }

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import TollgateCore
+import TollgateServer
 
 extension GrantStatus: ExpressibleByArgument {}
 extension GrantSort: ExpressibleByArgument {}
 extension ProviderKind: ExpressibleByArgument {}
 extension ClientAuthMethod: ExpressibleByArgument {}
+extension ForwardedHeadersMode: ExpressibleByArgument {}
 
 /// A length of time on the command line: `90` (seconds), `30s`, `15m`, `2h` or `7d`; positive, at most 10 years.
 struct DurationArgument: Sendable {

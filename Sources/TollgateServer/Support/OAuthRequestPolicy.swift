@@ -1,0 +1,77 @@
+import HTTPTypes
+import Hummingbird
+import TollgateCore
+
+/// The OAuth endpoints and the one method each answers, matched on the raw path the way the router splits it.
+enum OAuthEndpoint {
+    /// `/oauth/{slug}/{endpoint}` endpoints and their method.
+    static let oauthEndpoints: [Substring: HTTPRequest.Method] = [
+        "register": .post, "authorize": .get, "consent": .post, "callback": .get, "token": .post, "revoke": .post, "introspect": .post,
+    ]
+
+    /// The method the endpoint at `path` answers, or nil when `path` is no OAuth endpoint.
+    static func method(for path: String) -> HTTPRequest.Method? {
+        let parts = path.split(separator: "/")
+        switch parts.count {
+        case 3 where parts[0] == "oauth":
+            return oauthEndpoints[parts[2]]
+        case 4 where parts[0] == ".well-known" && parts[1] == "oauth-authorization-server" && parts[2] == "oauth",
+             4 where parts[0] == ".well-known" && parts[1] == "oauth-protected-resource" && parts[2] == "mcp":
+            return .get
+        default:
+            return nil
+        }
+    }
+
+    /// Whether `path` belongs to the OAuth face (an endpoint, a mistyped one, a metadata document), whose
+    /// every error is an RFC 6749 error object.
+    static func isOAuthPath(_ path: String) -> Bool {
+        path.hasPrefix("/oauth/") || path.hasPrefix("/.well-known/")
+    }
+}
+
+/// In front of the OAuth endpoints: a wrong method is a 405 with `Allow` and an RFC-shaped body (not the
+/// router's empty 404), and whatever error escapes a handler or the router under `/oauth/` and
+/// `/.well-known/` is answered as an RFC 6749 error object, 5xx only for real faults and without internals.
+struct OAuthRequestPolicy: RouterMiddleware {
+    typealias Context = TollgateRequestContext
+    /// Maps an unexpected error to the OAuth error to answer (logging it).
+    let unexpected: @Sendable (Error) -> OAuthError
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard OAuthEndpoint.isOAuthPath(path) else { return try await next(request, context) }
+        if let allowed = OAuthEndpoint.method(for: path), request.method != allowed {
+            return Responses.methodNotAllowed(request.method, allowed: allowed)
+        }
+        do {
+            return try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            switch error.status.code {
+            case 404: return Responses.json(["error": "not_found", "error_description": "no such endpoint"], status: .notFound)
+            case 500...: return Responses.oauthError(unexpected(error))
+            default: return Responses.oauthError(OAuthError(.invalidRequest, "the request is not valid: \(error.status.reasonPhrase)"),
+                                                 status: error.status)
+            }
+        } catch {
+            return Responses.oauthError(unexpected(error))
+        }
+    }
+}
+
+extension Responses {
+    /// 405 with `Allow` and an `invalid_request` error object.
+    static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: HTTPRequest.Method) -> Response {
+        var response = oauthError(OAuthError(.invalidRequest, "method \(UpstreamErrorText.clip(method.rawValue)) is not allowed here; use \(allowed.rawValue)"),
+                                  status: .methodNotAllowed)
+        response.headers[.allow] = allowed.rawValue
+        return response
+    }
+
+    /// An RFC 6749 §5.2 error object with an explicit status.
+    static func oauthError(_ error: OAuthError, status: HTTPResponse.Status) -> Response {
+        var response = oauthError(error)
+        response.status = status
+        return response
+    }
+}
