@@ -40,7 +40,8 @@ struct BadInputTests {
         try await ServerHarness.with { s in
             try await s.test { client in
                 for (path, method) in Self.endpoints {
-                    let wrong: [HTTPRequest.Method] = [method == .get ? .post : .get, .put, .delete, .patch, .options, HTTPRequest.Method("BREW")!]
+                    var wrong: [HTTPRequest.Method] = [method == .get ? .post : .get, .put, .delete, .patch, HTTPRequest.Method("BREW")!]
+                    if !Self.crossOrigin.contains(path) { wrong.append(.options) }
                     for other in wrong {
                         let r = try await client.execute(uri: path, method: other, headers: Form.headers, body: ByteBuffer(string: "a=b"))
                         #expect(r.status == .methodNotAllowed, "\(other) \(path): \(r.status)")
@@ -49,6 +50,35 @@ struct BadInputTests {
                         #expect(r.header("Content-Type") == "application/json", "\(other) \(path)")
                         #expect(r.json["error"] as? String == "invalid_request", "\(other) \(path): \(r.text)")
                         #expect(r.json["error_description"] is String, "\(other) \(path): \(r.text)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// The endpoints browser-based clients may call from another origin.
+    static let crossOrigin: Set<String> = ["/oauth/files/register", "/oauth/files/token", "/oauth/files/revoke",
+                                           "/.well-known/oauth-authorization-server/oauth/files",
+                                           "/.well-known/oauth-protected-resource/mcp/files"]
+
+    @Test func browserClientsGetCORSOnDiscoveryRegistrationTokenAndRevocationOnly() async throws {
+        try await ServerHarness.with { s in
+            try await s.test { client in
+                for (path, method) in Self.endpoints {
+                    let preflight = try await client.execute(uri: path, method: .options,
+                                                             headers: [.origin: "https://app.example", .accessControlRequestMethod: method.rawValue])
+                    var headers = Form.headers
+                    headers[.origin] = "https://app.example"
+                    let answer = try await client.execute(uri: path, method: method, headers: headers, body: ByteBuffer(string: "a=b"))
+                    if Self.crossOrigin.contains(path) {
+                        #expect(preflight.status == .noContent, "\(path)")
+                        #expect(preflight.header("Access-Control-Allow-Origin") == "*", "\(path)")
+                        #expect(preflight.header("Access-Control-Allow-Methods")?.contains(method.rawValue) == true, "\(path)")
+                        #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true, "\(path)")
+                        #expect(answer.header("Access-Control-Allow-Origin") == "*", "\(path): errors too")
+                    } else {
+                        #expect(preflight.status == .methodNotAllowed, "\(path)")
+                        #expect(answer.header("Access-Control-Allow-Origin") == nil, "\(path)")
                     }
                 }
             }

@@ -23,6 +23,14 @@ enum OAuthEndpoint {
         }
     }
 
+    /// Whether browser-based MCP clients may call the endpoint at `path` from another origin (CORS):
+    /// discovery, registration, token and revocation. Never the consent, authorize or callback pages.
+    static func allowsCrossOrigin(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        if parts.count == 3 && parts[0] == "oauth" { return ["register", "token", "revoke"].contains(parts[2]) }
+        return parts.first == ".well-known" && method(for: path) != nil
+    }
+
     /// Whether `path` belongs to the OAuth face (an endpoint, a mistyped one, a metadata document), whose
     /// every error is an RFC 6749 error object.
     static func isOAuthPath(_ path: String) -> Bool {
@@ -41,9 +49,19 @@ struct OAuthRequestPolicy: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path
         guard OAuthEndpoint.isOAuthPath(path) else { return try await next(request, context) }
+        let crossOrigin = OAuthEndpoint.allowsCrossOrigin(path)
         if let allowed = OAuthEndpoint.method(for: path), request.method != allowed {
+            if crossOrigin && request.method == .options { return Responses.corsPreflight(allowed: allowed) }
             return Responses.methodNotAllowed(request.method, allowed: allowed)
         }
+        var response = try await answer(request, context: context, next: next)
+        if crossOrigin && response.headers[.accessControlAllowOrigin] == nil {
+            response.headers[.accessControlAllowOrigin] = "*"
+        }
+        return response
+    }
+
+    private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {
@@ -60,6 +78,17 @@ struct OAuthRequestPolicy: RouterMiddleware {
 }
 
 extension Responses {
+    /// 204 answer to a CORS preflight: any origin, the endpoint's method, the headers MCP clients send.
+    /// No credentials mode: these endpoints take no cookies.
+    static func corsPreflight(allowed: HTTPRequest.Method) -> Response {
+        Response(status: .noContent, headers: [
+            .accessControlAllowOrigin: "*",
+            .accessControlAllowMethods: "\(allowed.rawValue), OPTIONS",
+            .accessControlAllowHeaders: "Authorization, Content-Type, MCP-Protocol-Version",
+            .accessControlMaxAge: "86400",
+        ])
+    }
+
     /// 405 with `Allow` and an `invalid_request` error object.
     static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: HTTPRequest.Method) -> Response {
         var response = oauthError(OAuthError(.invalidRequest, "method \(UpstreamErrorText.clip(method.rawValue)) is not allowed here; use \(allowed.rawValue)"),
