@@ -36,6 +36,7 @@ def test_upstream_outages_keep_every_session(world):
     rows, problems = [], []
     try:
         time.sleep(UPSTREAM_ACCESS_TTL)  # a few rounds of ordinary refreshes first
+        first_outage = time.monotonic()
         for name, begin, end in modes:
             started = time.monotonic()
             begin()
@@ -66,6 +67,8 @@ def test_upstream_outages_keep_every_session(world):
                          sum(1 for o in window if unacceptable(o)),
                          max((v for v in recovery.values() if v is not None), default=None),
                          sum(v is None for v in recovery.values())])
+        calm = [o for o in traffic.outcomes if o.start < first_outage or o.start >= recovered_at]
+        problems += [f"outside the outages: {describe(o, origin)}" for o in calm if unacceptable(o)]
     finally:
         traffic.stop()
     valid = w.last_tokens_valid(traffic)

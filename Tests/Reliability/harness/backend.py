@@ -43,6 +43,7 @@ class RecordingBackend:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda request, address: None  # Tollgate killed mid-request: nothing to report
         self.port = self.server.server_address[1]
         self.mcp_url = f"http://127.0.0.1:{self.port}/mcp"
         self._thread = threading.Thread(target=self.server.serve_forever, name="mcp-backend", daemon=True)

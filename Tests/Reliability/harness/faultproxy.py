@@ -11,9 +11,15 @@ PASS, REFUSE, BLACKHOLE = "pass", "refuse", "blackhole"
 class FaultProxy:
     """Listens on 127.0.0.1:`port` and forwards to 127.0.0.1:`target_port`.
 
-    Modes: `pass` (forward both ways); `refuse` (the listener is closed: connection refused);
-    `blackhole` (accepts and reads, never answers; leaving the mode closes the held connections, as a
-    network coming back would reset them)."""
+    Modes: `pass` (forward both ways); `refuse` (the listener is closed: connection refused, and the
+    connections already open are closed, so a client's kept-alive connection cannot carry on);
+    `blackhole` (accepts and reads, never answers; a kept-alive connection forwards no new request either;
+    leaving the mode closes all those connections, as a network coming back would reset them).
+
+    An exchange already under way when a mode starts is let finish (its answer is forwarded, then a
+    `refuse` closes the connection): cutting an answer the upstream has already sent would test the
+    unavoidable window of a rotating upstream (a used refresh token whose successor never arrived), not
+    an outage. (Seen with a cut answer: the next refresh gets `invalid_grant`.)"""
 
     def __init__(self, target_port: int, port: int):
         self.target_port = target_port
@@ -23,6 +29,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._held: list[socket.socket] = []
+        self._forwarded: set[_Pair] = set()
         self._closed = False
 
     def start(self) -> "FaultProxy":
@@ -36,15 +43,24 @@ class FaultProxy:
             return
         if mode == REFUSE:
             self._close_listener()
+            self._close_forwarded()
         elif previous == REFUSE:
             self._open_listener()
         if previous == BLACKHOLE:
             self._reset_held()
+            self._close_forwarded()
 
     def stop(self) -> None:
         self._closed = True
         self._close_listener()
         self._reset_held()
+
+    def _close_forwarded(self) -> None:
+        """Closes the forwarded connections that have no exchange under way (the others close after it)."""
+        with self._lock:
+            pairs = [p for p in self._forwarded if not p.exchange_open]
+        for pair in pairs:
+            pair.close()
 
     def _reset_held(self) -> None:
         """Wakes the black-holed connections' readers, which then close them with a reset."""
@@ -102,21 +118,65 @@ class FaultProxy:
         except OSError:
             _close(client, reset=True)
             return
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
+        pair = _Pair(client, upstream)
+        with self._lock:
+            self._forwarded.add(pair)
+        back = threading.Thread(target=self._answers, args=(pair,), daemon=True)
+        back.start()
+        self._requests(pair)
+        back.join()
+        with self._lock:
+            self._forwarded.discard(pair)
+        _close(client, reset=False)
+        _close(upstream, reset=False)
+
+    def _requests(self, pair: "_Pair") -> None:
+        """Client to upstream: a new request passes only in `pass` mode (it is dropped otherwise)."""
+        try:
+            while True:
+                data = pair.client.recv(65536)
+                if not data:
+                    break
+                with self._lock:
+                    forward = self.mode == PASS or pair.exchange_open
+                    pair.exchange_open = forward
+                if forward:
+                    pair.upstream.sendall(data)
+        except OSError:
+            pass
+        finally:
+            pair.close()
+
+    def _answers(self, pair: "_Pair") -> None:
+        """Upstream to client: always forwarded; after an answer, a `refuse` closes the connection."""
+        try:
+            while True:
+                data = pair.upstream.recv(65536)
+                if not data:
+                    break
+                pair.client.sendall(data)
+                with self._lock:
+                    pair.exchange_open = False
+                    closing = self.mode == REFUSE
+                if closing:
+                    break
+        except OSError:
+            pass
+        finally:
+            pair.close()
 
 
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for s in (src, dst):
+class _Pair:
+    """A forwarded connection: `exchange_open` from a request forwarded until its answer came back
+    (the token endpoint's answers are small: one read)."""
+
+    def __init__(self, client: socket.socket, upstream: socket.socket):
+        self.client = client
+        self.upstream = upstream
+        self.exchange_open = False
+
+    def close(self) -> None:
+        for s in (self.client, self.upstream):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
