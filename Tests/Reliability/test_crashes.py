@@ -84,8 +84,7 @@ def run_kills(w, kills: int, victim: int, title: str, rotating: bool):
         problems.append(f"a grant needed {longest_recovery:.1f} s after a restart to work again (> {LONGEST_WAIT:.0f} s)")
 
     valid = w.last_tokens_valid(traffic)
-    problems += [f"the last upstream token forwarded for {g} is not valid at /userinfo"
-                 for g, ok in valid.items() if not ok and g not in unavoidable]
+    problems += [f"after the traffic, {g}: {why}" for g, why in valid.items() if why and g not in unavoidable]
     publish(table(title, ["restart", "down s", "conn errors at kill", "requests after", "503s",
                           "longest request wait s", "longest grant recovery s", "grants not recovered"], rows)
             + f"grants: {len(w.sessions)}; lost in the unavoidable window: {len(unavoidable)}; lost otherwise: "

@@ -37,8 +37,10 @@ class DevUpstream:
         self.port = 0
 
     def start(self) -> "DevUpstream":
+        mark = len(self.process.log_text())  # the log may hold an earlier run's lines
+
         def ready(p: ManagedProcess) -> bool:
-            m = UPSTREAM_READY.search(p.log_text())
+            m = UPSTREAM_READY.search(p.log_text()[mark:])
             if m:
                 self.port = int(m.group(1))
             return m is not None

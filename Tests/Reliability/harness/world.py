@@ -33,12 +33,23 @@ class World:
         """The grants as `tollgate grant list --json` shows them, by user."""
         return {g["subject"]: g for g in self.installation.grants()}
 
-    def last_tokens_valid(self, traffic: Traffic) -> dict[str, bool]:
-        """After a fresh gateway request per grant: whether the upstream token it forwarded passes `/userinfo`."""
+    def last_tokens_valid(self, traffic: Traffic) -> dict[str, str | None]:
+        """Per grant, right after a fresh gateway request of its own: why the upstream token that request
+        forwarded fails `/userinfo`, or None when it passes. (Checked one grant at a time: a token may be
+        forwarded in its last seconds, which the early refresh leaves it.)"""
+        problems: dict[str, str | None] = {}
         for session in self.sessions:
-            traffic.probe(session, self.ports[0])
-        bearers = self.backend.bearers()
-        return {s.name: s.name in bearers and self.upstream.token_valid(bearers[s.name]) for s in self.sessions}
+            probe = traffic.probe(session, self.ports[0])
+            bearer = self.backend.bearers().get(session.name)
+            if probe.status != 200:
+                problems[session.name] = f"the gateway answered {probe.status} {probe.error or ''}".strip()
+            elif bearer is None:
+                problems[session.name] = "the backend received no bearer"
+            elif not self.upstream.token_valid(bearer):
+                problems[session.name] = "the forwarded upstream token is not valid at /userinfo"
+            else:
+                problems[session.name] = None
+        return problems
 
 
 def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir: Path, users: int, access_ttl: int,
