@@ -4,7 +4,6 @@ Logs go to `$RELIABILITY_LOG_DIR/<test>` (default: a pytest temporary directory,
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 
@@ -15,25 +14,10 @@ sys.path.insert(0, str(REPO / "Tests" / "Interop"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixtures import procs  # noqa: E402
+from fixtures.session import binary_and_log_fixtures  # noqa: E402
 from harness.world import build_world  # noqa: E402
 
-
-@pytest.fixture(scope="session")
-def tollgate_bin() -> str:
-    binary = Path(os.environ.get("TOLLGATE_BIN", REPO / ".build/debug/tollgate"))
-    if not binary.is_absolute():
-        binary = REPO / binary
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"no tollgate binary at {binary}: build it (swift build) or set TOLLGATE_BIN", pytrace=False)
-    return str(binary)
-
-
-@pytest.fixture(scope="session")
-def log_root(tmp_path_factory) -> Path:
-    root = os.environ.get("RELIABILITY_LOG_DIR")
-    path = Path(root) if root else tmp_path_factory.mktemp("reliability-logs")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+tollgate_bin, log_root = binary_and_log_fixtures(REPO, "RELIABILITY_LOG_DIR", "reliability-logs")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 
-from harness.checks import describe, last_retry_after, recovery_times, unacceptable
+from harness.checks import LONGEST_BACKOFF, describe, last_retry_after, recovery_times, unacceptable
 from harness.faultproxy import BLACKHOLE, PASS, REFUSE
 from harness.installation import UPSTREAM_TIMEOUT_SECONDS
 from harness.report import publish, table
@@ -18,7 +18,6 @@ OUTAGE = float(os.environ.get("RELIABILITY_OUTAGE_SECONDS", "60"))
 USERS = 16
 UPSTREAM_ACCESS_TTL = 6
 RECOVERY_MARGIN = UPSTREAM_TIMEOUT_SECONDS + 5
-LONGEST_BACKOFF = 30
 
 
 def test_upstream_outages_keep_every_session(world):

@@ -5,6 +5,8 @@ from collections.abc import Iterable
 
 from .traffic import GATEWAY, TOKEN, Outcome
 
+LONGEST_BACKOFF = 30  # seconds: the refresh backoff goes 1, 2, 4, 8, 16, then 30 at most
+
 
 def unacceptable(outcome: Outcome) -> str | None:
     """Why `outcome` is not an answer a surviving session may get (gateway: 200 or 503 with Retry-After;
@@ -16,6 +18,8 @@ def unacceptable(outcome: Outcome) -> str | None:
     if outcome.status == 503:
         if outcome.kind == GATEWAY and outcome.retry_after is None:
             return "gateway 503 without Retry-After"
+        if outcome.retry_after is not None and outcome.retry_after > LONGEST_BACKOFF:
+            return f"{outcome.kind} 503 with Retry-After {outcome.retry_after:.0f} s, beyond the longest backoff"
         if outcome.kind == TOKEN and outcome.error != "temporarily_unavailable":
             return f"token endpoint 503 with error {outcome.error!r}"
         return None
