@@ -6,6 +6,7 @@
 #
 #   TOLLGATE_BIN               the tollgate binary (default: .build/debug/tollgate; build it first)
 #   RELIABILITY_OUTAGE_SECONDS length of each upstream outage (default 60)
+#   RELIABILITY_OUTAGES        which outages, comma-separated (default 5xx,refused,blackhole,sigstop,slow)
 #   RELIABILITY_LOG_DIR        where the processes' logs go (default: a pytest temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/../.."

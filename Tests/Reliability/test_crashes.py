@@ -38,6 +38,9 @@ def run_kills(w, kills: int, victim: int, title: str, rotating: bool):
         time.sleep(LONGEST_WAIT + 2)
     finally:
         traffic.stop()
+        traffic.write_outcomes(w.installation.log_dir / "outcomes.csv",
+                               {f"kill {i + 1}": k for i, (k, _) in enumerate(restarts)}
+                               | {f"ready {i + 1}": r for i, (_, r) in enumerate(restarts)})
     outcomes = list(traffic.outcomes)
 
     # Grants lost: needs-reauth (or worse) at the end, split by the reason the store gives.

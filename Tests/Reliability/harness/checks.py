@@ -41,7 +41,7 @@ def recovery_times(outcomes: Iterable[Outcome], since: float, grants: Iterable[s
 
 
 def last_retry_after(outcomes: Iterable[Outcome], grant: str, before: float) -> float:
-    """The last Retry-After `grant` received before `before` (0 when none)."""
+    """The last Retry-After `grant` received by `before` (0 when none)."""
     last = 0.0
     for o in outcomes:
         if o.grant == grant and o.retry_after is not None and o.end <= before:

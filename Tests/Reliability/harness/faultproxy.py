@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 
 PASS, REFUSE, BLACKHOLE = "pass", "refuse", "blackhole"
 
@@ -26,6 +27,7 @@ class FaultProxy:
         self.port = port
         self.mode = PASS
         self.connections = 0
+        self.accepted_at: list[float] = []  # time.monotonic() of every accepted connection
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._held: list[socket.socket] = []
@@ -101,6 +103,7 @@ class FaultProxy:
                 return  # the listener was closed (refuse mode or stop)
             with self._lock:
                 self.connections += 1
+                self.accepted_at.append(time.monotonic())
                 mode = self.mode
                 if mode == BLACKHOLE:
                     self._held.append(client)

@@ -10,6 +10,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from .agent import TokenPair
 from .installation import SLUG
@@ -46,10 +47,12 @@ class GrantSession:
 
 
 class Traffic:
-    """`workers` threads over `sessions`; each request goes to the next port of `ports()`."""
+    """One thread per grant (a client does not wait behind another user's request), each request to the
+    next port of `ports()`, a pause of `pause` seconds between a grant's requests, and every `refresh_every`
+    seconds a `refresh_token` grant instead of a gateway request."""
 
     def __init__(self, sessions: list[GrantSession], ports: Callable[[], list[int]], client_id: str,
-                 workers: int = 3, refresh_every: float = 3.0, pause: float = 0.05):
+                 refresh_every: float = 6.0, pause: float = 0.3):
         self.sessions = sessions
         self.ports = ports
         self.client_id = client_id
@@ -57,8 +60,8 @@ class Traffic:
         self.pause = pause
         self.outcomes: list[Outcome] = []
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._work, args=(sessions[i::workers],), name=f"traffic-{i}",
-                                          daemon=True) for i in range(workers)]
+        self._threads = [threading.Thread(target=self._work, args=(s, i), name=f"traffic-{s.name}", daemon=True)
+                         for i, s in enumerate(sessions)]
         self._counter = itertools.count()
 
     def start(self) -> "Traffic":
@@ -71,36 +74,39 @@ class Traffic:
         for t in self._threads:
             t.join(REQUEST_TIMEOUT + 5)
 
-    def sleep(self, seconds: float) -> None:
-        """Sleeps in the test thread (the workers go on)."""
-        time.sleep(seconds)
+    def write_outcomes(self, path, marks: dict[str, float] | None = None) -> None:
+        """Writes every outcome as a CSV line with UTC wall-clock times (and the test's `marks`, e.g. when
+        an outage began), to read beside the processes' logs and the grants' refresh history."""
+        with open(path, "w") as f:
+            f.write("start_utc,end_utc,grant,kind,port,status,retry_after,error\n")
+            for name, at in sorted((marks or {}).items(), key=lambda m: m[1]):
+                f.write(f"{wall_clock(at)},{wall_clock(at)},-,mark,,,,{name}\n")
+            for o in sorted(self.outcomes, key=lambda o: o.start):
+                f.write(f"{wall_clock(o.start)},{wall_clock(o.end)},{o.grant},{o.kind},{o.port},"
+                        f"{'' if o.status is None else o.status},{'' if o.retry_after is None else o.retry_after},"
+                        f"{o.error or ''}\n")
 
     # workers
 
-    def _work(self, owned: list[GrantSession]) -> None:
-        port_cycle = itertools.count()
-        refresh_cycle = itertools.cycle(owned)
-        next_refresh = time.monotonic() + self.refresh_every
+    def _work(self, session: GrantSession, index: int) -> None:
+        port_cycle = itertools.count(index)
+        # Spread the grants' refreshes over the period instead of sending them all at once.
+        next_refresh = time.monotonic() + self.refresh_every * (1 + index / max(1, len(self.sessions)))
         while not self._stop.is_set():
+            wait = session.not_before - time.monotonic()
+            if wait > 0:
+                self._stop.wait(min(wait, 0.5))
+                continue
             if time.monotonic() >= next_refresh:
                 next_refresh = time.monotonic() + self.refresh_every
-                next(refresh_cycle).refresh_due = True
-            sent = False
-            for session in owned:
-                if self._stop.is_set():
-                    return
-                if time.monotonic() < session.not_before:
-                    continue
-                ports = self.ports()
-                port = ports[next(port_cycle) % len(ports)]
-                if session.refresh_due:
-                    self._refresh(session, port)
-                else:
-                    self._gateway(session, port)
-                sent = True
-                time.sleep(self.pause)
-            if not sent:
-                time.sleep(0.1)
+                session.refresh_due = True
+            ports = self.ports()
+            port = ports[next(port_cycle) % len(ports)]
+            if session.refresh_due:
+                self._refresh(session, port)
+            else:
+                self._gateway(session, port)
+            self._stop.wait(self.pause)
 
     def _send(self, session: GrantSession, kind: str, port: int, path: str, body: bytes,
               headers: dict[str, str]) -> tuple[Outcome, dict]:
@@ -154,6 +160,11 @@ class Traffic:
     def probe(self, session: GrantSession, port: int) -> Outcome:
         """One gateway request from the test thread (recorded like the workers' ones)."""
         return self._gateway(session, port)
+
+
+def wall_clock(monotonic: float) -> str:
+    """A `time.monotonic()` instant as UTC wall-clock time (HH:MM:SS.mmm)."""
+    return datetime.fromtimestamp(time.time() - (time.monotonic() - monotonic), timezone.utc).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _seconds(value: str | None) -> float | None:
