@@ -151,11 +151,18 @@ class FaultProxy:
             pair.close()
 
     def _answers(self, pair: "_Pair") -> None:
-        """Upstream to client: always forwarded; after an answer, a `refuse` closes the connection."""
+        """Upstream to client: always forwarded; after an answer, a `refuse` closes the connection. When the
+        upstream closes a connection during a black hole (say, idle after a dropped request), the close does
+        not reach the client either: the connection is held until the mode ends."""
+        held = False
         try:
             while True:
                 data = pair.upstream.recv(65536)
                 if not data:
+                    with self._lock:
+                        held = self.mode == BLACKHOLE
+                        if held:
+                            self._held.append(pair.client)
                     break
                 pair.client.sendall(data)
                 with self._lock:
@@ -166,7 +173,8 @@ class FaultProxy:
         except OSError:
             pass
         finally:
-            pair.close()
+            if not held:
+                pair.close()
 
 
 class _Pair:
