@@ -5,7 +5,6 @@ per-user counters are the test's own). Every process is stopped in teardown; log
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixtures import procs  # noqa: E402
 from fixtures.backend import Backend, start_backend  # noqa: E402
+from fixtures.session import binary_and_log_fixtures  # noqa: E402
 from fixtures.tollgate import Tollgate, serve_available  # noqa: E402
 from fixtures.upstream import Upstream, start_upstream  # noqa: E402
 
@@ -31,22 +31,7 @@ def anyio_backend():
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def log_root(tmp_path_factory) -> Path:
-    root = os.environ.get("INTEROP_LOG_DIR")
-    path = Path(root) if root else tmp_path_factory.mktemp("interop-logs")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tollgate_bin() -> str:
-    binary = Path(os.environ.get("TOLLGATE_BIN", REPO / ".build/debug/tollgate"))
-    if not binary.is_absolute():
-        binary = REPO / binary
-    if not os.access(binary, os.X_OK):
-        pytest.fail(f"no tollgate binary at {binary}: build it (swift build) or set TOLLGATE_BIN", pytrace=False)
-    return str(binary)
+tollgate_bin, log_root = binary_and_log_fixtures(REPO, "INTEROP_LOG_DIR", "interop-logs")
 
 
 @pytest.fixture(scope="session")
