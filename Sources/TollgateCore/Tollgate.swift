@@ -22,11 +22,7 @@ public final class Tollgate: Sendable {
         self.store = store
         self.clock = clock
         vault = try Vault(store: store, master: master, clock: clock)
-        // Connecting is bounded by the caller's timeout (nothing has been sent yet); an answer to a sent
-        // refresh is awaited longer (see RefreshCoordinator.upstreamHardLimit).
-        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(max(0.1, upstreamTimeout) * 1000)))))
+        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamHTTPConfiguration(timeout: upstreamTimeout))
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
         refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,
@@ -34,6 +30,24 @@ public final class Tollgate: Sendable {
                                        logger: logger, observer: refreshObserver)
         tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger)
         admin = AdminService(store: store, vault: vault, refresher: refresher, upstream: upstream, tokens: tokens, clock: clock)
+    }
+
+    /// How Tollgate's own HTTP client talks to upstream providers.
+    ///
+    /// - Connecting (and waiting for a pooled connection) is bounded by the caller's timeout: nothing has been
+    ///   sent yet. The answer to a sent refresh is awaited longer (``RefreshCoordinator/upstreamHardLimit``).
+    /// - Up to 128 connections per provider: every grant whose refresh hangs on a stalled upstream holds one,
+    ///   and the others must not queue behind them and fail for want of a connection (AsyncHTTPClient's
+    ///   default is 8).
+    /// - No connection retries inside the client: a refresh that failed to connect is a transient failure
+    ///   with Tollgate's own backoff, and the next attempt connects afresh instead of inheriting the client's
+    ///   growing reconnect delay (which reported "connection refused" after the upstream was back).
+    public static func upstreamHTTPConfiguration(timeout: TimeInterval) -> HTTPClient.Configuration {
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
+        pool.retryConnectionEstablishment = false
+        return HTTPClient.Configuration(redirectConfiguration: .disallow,
+                                        timeout: .init(connect: .milliseconds(Int64(max(0.1, timeout) * 1000))),
+                                        connectionPool: pool)
     }
 
     /// Opens the SQLite store at `databasePath` with its master key (environment or key file).

@@ -144,6 +144,39 @@ struct RefreshResilienceTests {
         }
     }
 
+    @Test func anAnswerLostAfterTheRequestWentOutCountsAsAnInterruptedAttempt() async throws {
+        try await Harness.with(accessTTL: 60) { h in
+            let (grantID, _) = try await h.makeGrant()
+            h.clock.advance(by: 120)
+            // The upstream carries the refresh out (and rotates) but its answer comes after the hard limit.
+            await h.setBehaviour { $0.tokenDelay = 1.0 }
+            let hasty = RefreshCoordinator(store: h.tollgate.store, vault: h.tollgate.vault, upstream: h.tollgate.upstream, clock: h.clock,
+                                           callerWait: 0.3, upstreamHardLimit: 0.3, logger: Harness.logger)
+            let first = await hasty.refresh(grantID: grantID, actor: "test")
+            guard case .transient = first.outcome else { Issue.record("expected transient: \(first)"); return }
+            try await Task.sleep(nanoseconds: 1_200_000_000)   // the upstream has now used the refresh token
+            await h.setBehaviour { $0.tokenDelay = 0 }
+            h.clock.advance(by: 60)
+            let second = await hasty.refresh(grantID: grantID, actor: "test")
+            #expect(second.outcome == .needsReauth)
+            #expect(try h.grant(grantID).stateReason?.contains("interrupted before its answer was stored") == true)
+        }
+    }
+
+    @Test func aRefusedConnectionNeverReachedTheUpstream() async throws {
+        try await Harness.with { h in
+            var provider = h.provider
+            provider.tokenEndpoint = "http://127.0.0.1:9/token"   // the discard port: nothing listens
+            do {
+                _ = try await h.tollgate.upstream.refresh(Secret("rt"), with: ProviderAccess(provider: provider, clientSecret: nil))
+                Issue.record("expected a transport failure")
+            } catch let error as UpstreamError {
+                #expect(error.kind == .transient)
+                #expect(!error.mayHaveReachedUpstream, "\(error)")
+            }
+        }
+    }
+
     @Test func aPlainInvalidGrantIsNotBlamedOnAnInterruption() async throws {
         try await Harness.with(accessTTL: 60) { h in
             let (grantID, _) = try await h.makeGrant()

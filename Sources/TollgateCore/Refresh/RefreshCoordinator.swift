@@ -295,8 +295,8 @@ public final class RefreshCoordinator: Sendable {
             return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
         case .transient:
             let backoff = Self.backoff(afterFailures: grant.refreshFailures + 1)
-            _ = try finish(.transient(notBefore: now.addingTimeInterval(backoff)), RefreshOutcome.transient.rawValue,
-                           "\(error.description); next try in \(Int(backoff)) s")
+            _ = try finish(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
+                           RefreshOutcome.transient.rawValue, "\(error.description); next try in \(Int(backoff)) s")
             return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
         }
     }
@@ -313,8 +313,8 @@ public final class RefreshCoordinator: Sendable {
         }
         let at = ISO8601DateFormatter().string(from: interrupted)
         return "the upstream refused the refresh token (\(error.message)) right after an earlier refresh attempt, sent at \(at), "
-            + "was interrupted before its answer was stored (the process making it stopped); the upstream had most likely "
-            + "rotated the refresh token then, so the user must authorize again"
+            + "was interrupted before its answer was stored (the process making it stopped, or the connection failed after the "
+            + "request had gone out); the upstream had most likely rotated the refresh token then, so the user must authorize again"
     }
 
     /// Runs `body` (the upstream call) while extending this holder's lease every ``heartbeatInterval``.

@@ -461,10 +461,15 @@ extension SQLiteStore {
             case .providerMisconfigured:
                 outcome = .providerMisconfigured
                 extra = ", refresh_failures = refresh_failures + 1"
-            case .transient(let notBefore):
+            case .transient(let notBefore, let answerLost):
                 outcome = .transient
                 extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
                 extraArgs = [notBefore.millisecondsSince1970]
+                if answerLost {
+                    // Evaluated before this statement's own SET clears lease_sent_at.
+                    extra += ", refresh_interrupted_at = coalesce(lease_sent_at, ?)"
+                    extraArgs.append(ms)
+                }
             }
             // The lease is released only if it is this holder's; another holder's lease stays with it.
             try db.execute(sql: """

@@ -232,8 +232,10 @@ public enum RefreshWrite: Sendable {
     case needsReauth(reason: String)
     /// Provider misconfigured: the grant is untouched but the outcome is recorded.
     case providerMisconfigured
-    /// Transient failure: the grant is untouched; backoff until `notBefore`.
-    case transient(notBefore: Date)
+    /// Transient failure: the grant is untouched; backoff until `notBefore`. With `answerLost`, the request
+    /// may have been carried out upstream without its answer reaching Tollgate: the attempt is recorded as
+    /// interrupted (see ``RefreshLeaseAcquisition/interruptedAttemptAt``).
+    case transient(notBefore: Date, answerLost: Bool = false)
 }
 
 /// A token with its grant and the grant's sealed upstream credential.

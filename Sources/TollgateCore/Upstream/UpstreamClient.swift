@@ -59,7 +59,14 @@ public struct UpstreamClient: Sendable {
     func tokenRequest(_ form: [(String, String)], with access: ProviderAccess, timeout: TimeAmount? = nil) async throws -> UpstreamTokenResponse {
         let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access, timeout: timeout)
         guard status == 200 else { throw Self.classify(status: status, body: body) }
-        let response = try UpstreamTokenResponse.parse(body)
+        let response: UpstreamTokenResponse
+        do {
+            response = try UpstreamTokenResponse.parse(body)
+        } catch var error as UpstreamError {
+            // A 200 the upstream sent means it carried the request out, even if its answer is unusable.
+            error.mayHaveReachedUpstream = true
+            throw error
+        }
         if response.usedCamelCase {
             logger.warning("upstream token response uses camelCase names", metadata: ["endpoint": "\(access.provider.tokenEndpoint)"])
         }
@@ -146,16 +153,31 @@ public struct UpstreamClient: Sendable {
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
             return (Int(response.status.code), Data(bytes))
         } catch let error as HTTPClientError {
-            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-                throw UpstreamError(.transient, message: "the upstream did not answer within \(timeout.nanoseconds / 1_000_000) ms")
+            switch error {
+            case .connectTimeout:
+                throw UpstreamError(.transient, message: "could not connect to the upstream in time")
+            case .getConnectionFromPoolTimeout:
+                throw UpstreamError(.transient, message: "no connection to the upstream became free in time")
+            case .deadlineExceeded, .readTimeout:
+                throw UpstreamError(.transient, message: "the upstream did not answer within \(timeout.nanoseconds / 1_000_000) ms",
+                                    mayHaveReachedUpstream: true)
+            default:
+                throw Self.transportFailure(error)
             }
-            throw UpstreamError(.transient, message: "the upstream call failed (\(Self.shortDescription(error)))")
         } catch let error as NIOTooManyBytesError {
             _ = error
-            throw UpstreamError(.transient, message: "the upstream answer exceeds \(Self.maxResponseBytes) bytes")
+            throw UpstreamError(.transient, message: "the upstream answer exceeds \(Self.maxResponseBytes) bytes", mayHaveReachedUpstream: true)
         } catch {
-            throw UpstreamError(.transient, message: "the upstream call failed (\(Self.shortDescription(error)))")
+            throw Self.transportFailure(error)
         }
+    }
+
+    /// A transport failure; one that happened after connecting may have let the request through.
+    static func transportFailure(_ error: Error) -> UpstreamError {
+        let short = shortDescription(error)
+        let beforeSending = ["connection refused", "no route to host", "network is unreachable", "host is down", "name resolution",
+                             "certificate", "tls"].contains(short)
+        return UpstreamError(.transient, message: "the upstream call failed (\(short))", mayHaveReachedUpstream: !beforeSending)
     }
 
     /// A short, balanced description of a transport error ("connection refused", "connection reset", ...).

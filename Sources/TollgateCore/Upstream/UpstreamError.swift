@@ -17,12 +17,17 @@ public struct UpstreamError: Error, Sendable, Equatable, CustomStringConvertible
     public let message: String
     /// The HTTP status, when there was a response.
     public let httpStatus: Int?
+    /// Whether the request may have been carried out upstream although no usable answer came back (the
+    /// connection broke or timed out after the request went out, or the answer was unreadable). For a
+    /// refresh that matters: a rotating upstream may have replaced the refresh token.
+    public var mayHaveReachedUpstream: Bool
 
-    public init(_ kind: Kind, upstreamCode: String? = nil, message: String, httpStatus: Int? = nil) {
+    public init(_ kind: Kind, upstreamCode: String? = nil, message: String, httpStatus: Int? = nil, mayHaveReachedUpstream: Bool = false) {
         self.kind = kind
         self.upstreamCode = upstreamCode
         self.message = message
         self.httpStatus = httpStatus
+        self.mayHaveReachedUpstream = mayHaveReachedUpstream
     }
 
     public var description: String {
