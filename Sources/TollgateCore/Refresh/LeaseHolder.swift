@@ -52,7 +52,9 @@ public struct LeaseHolder: Sendable, Equatable, CustomStringConvertible {
     /// Host name plus boot id: a holder from before a reboot is never taken for a live local process.
     static let thisHost: String = {
         var buffer = [CChar](repeating: 0, count: 256)
-        let name = gethostname(&buffer, buffer.count) == 0 ? String(cString: buffer) : "unknown-host"
+        let name = gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "unknown-host"
         let boot = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))
             .map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(8)) } ?? "noboot"
         return name.replacingOccurrences(of: "/", with: "_") + "@" + boot
