@@ -21,7 +21,7 @@ struct TollgateCommand: AsyncParsableCommand {
     /// Exit code of usage errors (argument-parser's own default would be 64).
     static let usageExitCode: Int32 = 2
 
-    /// Parses, runs and exits with the codes SPEC §7 defines instead of argument-parser's defaults.
+    /// Parses, runs and exits with the documented codes (0 ok, 1 failure, 2 usage error) instead of argument-parser's defaults.
     static func main() async {
         let parsed: any ParsableCommand
         do {

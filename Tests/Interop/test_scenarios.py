@@ -1,5 +1,5 @@
 """Interop scenarios against the real `tollgate serve`: the official mcp 2.3.0 client in front,
-django-oauth-toolkit 3.4.1 upstream, an mcp SDK server behind (SPEC §3, §4, §5)."""
+django-oauth-toolkit 3.4.1 upstream, an mcp SDK server behind."""
 from __future__ import annotations
 
 import re
@@ -19,7 +19,7 @@ EXPIRY_WAIT = max(PROXY_ACCESS_TTL, UPSTREAM_ACCESS_TTL) + 1.0
 
 
 def assert_challenge(header: str | None, tollgate) -> None:
-    """The gateway's 401 challenge (SPEC §5), parameters in any order."""
+    """The gateway's 401 challenge, parameters in any order."""
     assert header is not None, "401 without WWW-Authenticate"
     assert header.startswith("Bearer "), header
     params = dict(re.findall(r'(\w+)="([^"]*)"', header))
@@ -32,7 +32,7 @@ def gateway_401s(me: McpUser, mark: int) -> list:
     return [e for e in me.since(mark) if e.status == 401 and e.path.startswith("/mcp/")]
 
 
-# Grant statuses of a usable grant (SPEC §1); "expiring" is normal with lifetimes of a few seconds.
+# Grant statuses of a usable grant; "expiring" is normal with lifetimes of a few seconds.
 LIVE = ("active", "expiring", "expired")
 
 
@@ -73,7 +73,7 @@ async def test_discovery_registration_consent_and_first_call(tollgate, upstream,
         assert any(p[1] == "/authorize/" and p[2] == 302 for p in paths), log  # the upstream login
         assert_challenge(gateway_401s(me, 0)[0].www_authenticate, tollgate)
 
-        # The consent page: a plain form, never framed (SPEC §3).
+        # The consent page: a plain form, never framed.
         assert me.agent.consent_pages, f"no consent page was shown:\n{log}"
         csp = me.agent.consent_pages[0].headers.get("content-security-policy", "")
         assert "frame-ancestors 'none'" in csp, csp
@@ -172,7 +172,7 @@ async def test_upstream_refresh_token_revoked_needs_reauthorization(tollgate, up
 
 @pytest.mark.proxy_access_ttl(300)
 async def test_gateway_refuses_a_grant_whose_upstream_refresh_failed(tollgate, upstream, backend, user, tmp_path):
-    """SPEC §5 on its own: a valid proxy token whose grant lost its upstream authorization gets the 401
+    """The gateway rule on its own: a valid proxy token whose grant lost its upstream authorization gets the 401
     challenge (here the refresh is forced from the CLI, the code path the gateway runs)."""
     async with McpUser(tollgate.mcp_url, user, tmp_path / "client.json") as me:
         assert (await me.whoami())["sub"] == user

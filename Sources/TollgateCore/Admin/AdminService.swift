@@ -185,7 +185,7 @@ public struct AdminService: Sendable {
             throw TollgateError.invalidInput("grant \(grantID) cannot be refreshed: \(reason.rawValue)")
         }
         return await refresher.refresh(grantID: grantID, force: true, actor: actor,
-                                       waitUpTo: refresher.upstreamHardLimit + refresher.leaseDuration * 2)
+                                       waitUpTo: refresher.longestRefresh)
     }
 
     /// Revokes a grant; with `upstream`, first revokes its upstream refresh (or access) token at the provider.

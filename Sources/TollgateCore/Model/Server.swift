@@ -20,7 +20,7 @@ public struct Server: Sendable, Equatable, Codable {
     public var refreshTokenAbsoluteTTL: TimeInterval
     public var createdAt: Date
 
-    /// Default proxy lifetimes (SPEC §3): access 1 h, refresh 30 d idle, 90 d absolute.
+    /// Default proxy lifetimes: access 1 h, refresh 30 d idle, 90 d absolute.
     public static let defaultAccessTTL: TimeInterval = 3600
     public static let defaultRefreshIdleTTL: TimeInterval = 30 * 86400
     public static let defaultRefreshAbsoluteTTL: TimeInterval = 90 * 86400

@@ -65,9 +65,6 @@ public enum RedirectURIPolicy {
         }
     }
 
-    /// Whether `uri` may be registered.
-    public static func isAcceptable(_ uri: String) -> Bool { refusal(uri) == nil }
-
     /// The registered URI that `presented` matches, or `nil`: an exact match, or for loopback `http` the
     /// same scheme, host, path and query on any port.
     public static func match(_ presented: String, registered: [String]) -> String? {

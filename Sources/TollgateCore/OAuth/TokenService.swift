@@ -12,7 +12,7 @@ public struct TokenService: Sendable {
     let upstream: UpstreamClient
     let clock: any TollgateClock
     let logger: Logger
-    /// How long a rotated refresh token may be presented again and get the same new pair (SPEC: 10 s).
+    /// How long a rotated refresh token may be presented again and get the same new pair (default 10 s).
     public var graceWindow: TimeInterval = 10
     /// Lifetime of an authorization code.
     public var codeLifetime: TimeInterval = 60
@@ -68,9 +68,6 @@ public struct TokenService: Sendable {
                               at: clock.now())
         return RegisteredClient(client: client, secret: secret)
     }
-
-    /// Whether a redirect URI may be registered (see ``RedirectURIPolicy``).
-    public static func isAcceptableRedirectURI(_ uri: String) -> Bool { RedirectURIPolicy.isAcceptable(uri) }
 
     /// Authenticates a client of `server` at the token or revocation endpoint (introspection takes an
     /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
@@ -147,7 +144,8 @@ public struct TokenService: Sendable {
     }
 
     /// After consent: records the pending authorization and returns the upstream authorization URL
-    /// (the provider's own query string preserved; `offline_access` and `prompt=consent` as SPEC §3 says).
+    /// (the provider's own query string preserved; `prompt=consent` when the provider supports `offline_access`,
+    /// as OIDC Core §11 asks).
     ///
     /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
     ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
@@ -388,10 +386,11 @@ public struct TokenService: Sendable {
                 case .refreshed: break
                 case .needsReauth, .notRefreshable, .notFound:
                     throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again")
-                case .providerMisconfigured:
-                    if expired { throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly") }
-                case .transient(let retryAfter):
-                    if expired { throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: retryAfter) }
+                case .providerMisconfigured, .transient:
+                    if expired {
+                        throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly",
+                                                                retryAfter: result.outcome.retryAfter)
+                    }
                 }
                 if let refreshed = try store.grant(id: grant.id) { grant = refreshed }
             }
@@ -484,12 +483,10 @@ public struct TokenService: Sendable {
                 throw OAuthError.temporarilyUnavailable("the upstream credential could not be read")
             case .needsReauth, .notRefreshable, .notFound:
                 throw OAuthError.invalidToken("the upstream authorization was lost; authorize again")
-            case .providerMisconfigured:
+            case .providerMisconfigured, .transient:
                 if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
-                throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly")
-            case .transient(let retryAfter):
-                if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
-                throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: retryAfter)
+                throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly",
+                                                        retryAfter: result.outcome.retryAfter)
             }
         }
     }

@@ -28,7 +28,7 @@ public final class RefreshCoordinator: Sendable {
     let logger: Logger
     /// Identifies this process's coordinator as a lease holder (``LeaseHolder`` text form).
     public let owner: String
-    /// A refresh is attempted early when the upstream token expires within this window (SPEC §4: 30 s).
+    /// A refresh is attempted early when the upstream token expires within this window (default 30 s).
     public let skew: TimeInterval
     /// How long a lease holds without a heartbeat before others may take over.
     public let leaseDuration: TimeInterval
@@ -40,6 +40,9 @@ public final class RefreshCoordinator: Sendable {
     public let callerWait: TimeInterval
     /// How long an upstream refresh call, once sent, is awaited: independent of every caller.
     public let upstreamHardLimit: TimeInterval
+    /// The longest a refresh can take from its start: waiting out another holder (its hard-limited call and
+    /// its lease), then its own call. Callers that must see the outcome (admin tools) wait this long.
+    public var longestRefresh: TimeInterval { upstreamHardLimit + leaseDuration * 2 }
     /// The `retryAfter` given to a caller who leaves while the upstream call is still running.
     public let inFlightRetryAfter: TimeInterval = 2
     private let inflight = Mutex<[Int64: RefreshFlight]>([:])
@@ -142,7 +145,7 @@ public final class RefreshCoordinator: Sendable {
         }
         let seenVersion = grant.version
         // Waiting for another holder is bounded: its upstream call is (hard limit), and so is its lease.
-        let deadline = ContinuousClock.now + .milliseconds(Int64((upstreamHardLimit + leaseDuration * 2) * 1000))
+        let deadline = ContinuousClock.now + .milliseconds(Int64(longestRefresh * 1000))
         var staleHolder: String?
         while true {
             let now = clock.now()

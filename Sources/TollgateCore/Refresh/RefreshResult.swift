@@ -15,6 +15,12 @@ public struct RefreshResult: Sendable, CustomStringConvertible {
         case transient(retryAfter: TimeInterval)
         /// The grant does not exist.
         case notFound
+
+        /// For `transient`: seconds until trying again can succeed.
+        public var retryAfter: TimeInterval? {
+            if case .transient(let seconds) = self { return seconds }
+            return nil
+        }
     }
 
     public var outcome: Outcome

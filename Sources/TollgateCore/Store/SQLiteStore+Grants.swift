@@ -394,8 +394,7 @@ extension SQLiteStore {
                 """), arguments: [grantID]) else { return nil }
             let holder: String? = row[0]
             let heldUntil: Int64? = row[1]
-            let free = holder == nil || holder == owner || (staleOwner != nil && holder == staleOwner)
-                || (heldUntil ?? 0) < now.millisecondsSince1970
+            let free = holder == nil || holder == owner || holder == staleOwner || (heldUntil ?? 0) < now.millisecondsSince1970
             guard free else { return nil }
             // A holder that sent its upstream call and never finished (released or wrote a result) was interrupted.
             let sentAt: Int64? = row[2]

@@ -20,7 +20,7 @@ public struct ProviderAccess: Sendable {
 /// and OIDC discovery. Every call has a timeout; every failure is an ``UpstreamError`` with its class.
 public struct UpstreamClient: Sendable {
     let http: HTTPClient
-    /// Per-call timeout (SPEC §4: default 10 s).
+    /// Per-call timeout (default 10 s).
     public var timeout: TimeAmount
     let logger: Logger
     /// Responses larger than this are refused.
