@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "tollgate", targets: ["tollgate"]),
         .library(name: "TollgateCore", targets: ["TollgateCore"]),
+        .library(name: "TollgateSQLite", targets: ["TollgateSQLite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -24,10 +25,18 @@ let package = Package(
         .target(
             name: "TollgateCore",
             dependencies: [
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The embedded default store: one SQLite file through GRDB.
+        .target(
+            name: "TollgateSQLite",
+            dependencies: [
+                "TollgateCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -75,6 +84,7 @@ let package = Package(
             name: "tollgate",
             dependencies: [
                 "TollgateCore",
+                "TollgateSQLite",
                 "TollgateServer",
                 "TollgateConsole",
                 "TollgateTerminal",
@@ -85,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",
             exclude: ["gateway"]
@@ -95,6 +105,7 @@ let package = Package(
             name: "TollgateTestSupport",
             dependencies: [
                 "TollgateCore",
+                "TollgateSQLite",
                 "TollgateDevUpstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,6 +115,7 @@ let package = Package(
             name: "TollgateCoreTests",
             dependencies: [
                 "TollgateCore",
+                "TollgateSQLite",
                 "TollgateDevUpstream",
                 "TollgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -118,6 +130,7 @@ let package = Package(
                 "TollgateServer",
                 "TollgateTestSupport",
                 "TollgateCore",
+                "TollgateSQLite",
                 "TollgateDevUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -130,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "TollgateConsoleTests",
             // The dev upstream: the end-to-end tests check that a forced refresh in the console reaches it.
-            dependencies: ["TollgateConsole", "TollgateCore", "TollgateTerminal", "TollgateDevUpstream", "TollgateTestSupport",
+            dependencies: ["TollgateConsole", "TollgateCore", "TollgateSQLite", "TollgateTerminal", "TollgateDevUpstream", "TollgateTestSupport",
                            .product(name: "Logging", package: "swift-log")],
             exclude: ["Snapshots"]
         ),

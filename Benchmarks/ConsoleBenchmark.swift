@@ -4,6 +4,7 @@
 import Foundation
 import TollgateConsole
 import TollgateCore
+import TollgateSQLite
 
 /// Resident and peak resident memory of this process, in MB (from /proc/self/status).
 func residentMemory() -> (rss: Double, peak: Double) {
@@ -22,7 +23,7 @@ func runConsoleBenchmark(quick: Bool) async throws {
     let size = quick ? 100_000 : 1_000_000
     print("Console (\(size / 1000)k grants, 120×40 screen; reducer + renderer + runner, store reads included)")
     let fixture = try await Fixture(name: "console")
-    let fill = try seconds { try bulkGrants(path: fixture.path, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
+    let fill = try await seconds { try bulkGrants(path: fixture.path, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
     print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
     await fixture.tollgate.shutdown()
     let before = residentMemory()
@@ -33,10 +34,10 @@ func runConsoleBenchmark(quick: Bool) async throws {
     var tollgate: Tollgate?
     var runner: ConsoleRunner?
     var screen = ScreenBuffer(columns: 0, rows: 0)
-    let firstScreen = try seconds {
-        let opened = try Tollgate.open(databasePath: fixture.path, environment: [:])
+    let firstScreen = try await seconds {
+        let opened = try await Tollgate.open(databasePath: fixture.path, environment: [:])
         let r = ConsoleRunner(tollgate: opened, themes: ThemeLibrary(directories: []), post: { _ in })
-        r.settle(&state, state.start())
+        await r.settle(&state, state.start())
         screen = renderer.render(state)
         (tollgate, runner) = (opened, r)
     }
@@ -51,9 +52,9 @@ func runConsoleBenchmark(quick: Bool) async throws {
     var waited: [Double] = []
 
     /// One key: the reducer and a frame (ms). Then its loads, timed separately, and the frame after them.
-    func press(_ key: Key) -> Double {
+    func press(_ key: Key) async -> Double {
         var effects: [ConsoleEffect] = []
-        let frame = seconds {
+        let frame = await seconds {
             effects = state.handle(key)
             screen = renderer.render(state)
         } * 1000
@@ -61,15 +62,15 @@ func runConsoleBenchmark(quick: Bool) async throws {
         let loads = effects.filter { !isCount($0) }, counts = effects.filter(isCount)
         var load = 0.0
         if !loads.isEmpty {
-            load = seconds {
-                runner.settle(&state, loads)
+            load = await seconds {
+                await runner.settle(&state, loads)
                 screen = renderer.render(state)
             } * 1000
             windowLoads.append(load)
         }
         if !counts.isEmpty {
-            countTimes.append(seconds {
-                runner.settle(&state, counts)
+            countTimes.append(await seconds {
+                await runner.settle(&state, counts)
                 screen = renderer.render(state)
             } * 1000)
         }
@@ -81,47 +82,47 @@ func runConsoleBenchmark(quick: Bool) async throws {
     var scroll: [Double] = []
     windowLoads = []
     waited = []
-    for _ in 0..<3000 { scroll.append(press(.character("j"))) }
-    for _ in 0..<300 { scroll.append(press(.pageDown)) }
-    for _ in 0..<500 { scroll.append(press(.character("k"))) }
-    for _ in 0..<300 { scroll.append(press(.pageUp)) }
+    for _ in 0..<3000 { await scroll.append(press(.character("j"))) }
+    for _ in 0..<300 { await scroll.append(press(.pageDown)) }
+    for _ in 0..<500 { await scroll.append(press(.character("k"))) }
+    for _ in 0..<300 { await scroll.append(press(.pageUp)) }
     let scrollLoads = windowLoads, scrollWaited = waited
-    let bottom = press(.character("G")) + (windowLoads.last ?? 0)
-    let top = press(.character("g")) + (windowLoads.last ?? 0)
+    let bottom = await press(.character("G")) + (windowLoads.last ?? 0)
+    let top = await press(.character("g")) + (windowLoads.last ?? 0)
     let deepRow = state.grants.selected?.id ?? 0
 
     // Filters, typed live: every keystroke re-queries the window (and, separately, the bounded count).
-    func typeFilter(_ text: String) -> (perKey: [Double], apply: Double, counts: [Double]) {
+    func typeFilter(_ text: String) async -> (perKey: [Double], apply: Double, counts: [Double]) {
         countTimes = []
         waited = []
-        _ = press(.character("/"))
-        for c in text { _ = press(.character(c)) }
-        _ = press(.enter)
+        _ = await press(.character("/"))
+        for c in text { _ = await press(.character(c)) }
+        _ = await press(.enter)
         // A filter keystroke's frame is the one with the new rows: the key, its window load, and the render.
         return (waited, waited.last ?? 0, countTimes)
     }
-    let rare = typeFilter("user12345")
+    let rare = await typeFilter("user12345")
     let rareMatches = state.grants.count ?? -1
-    _ = press(.escape)
-    let common = typeFilter("user1")
+    _ = await press(.escape)
+    let common = await typeFilter("user1")
     let commonMatches = state.grants.count ?? -1
     var filteredScroll: [Double] = []
     windowLoads = []
-    for _ in 0..<500 { filteredScroll.append(press(.character("j"))) }
-    for _ in 0..<50 { filteredScroll.append(press(.pageDown)) }
+    for _ in 0..<500 { await filteredScroll.append(press(.character("j"))) }
+    for _ in 0..<50 { await filteredScroll.append(press(.pageDown)) }
     let filteredLoads = windowLoads
-    _ = press(.escape)
-    let status = typeFilter("status:expiring")
+    _ = await press(.escape)
+    let status = await typeFilter("status:expiring")
     let statusMatches = state.grants.count ?? -1
-    _ = press(.escape)
+    _ = await press(.escape)
 
     // Live data: the cost of one change check (PRAGMA data_version), and of re-reading the visible window.
-    let versionChecks = try seconds { for _ in 0..<1000 { _ = try tollgate.store.dataVersion() } } / 1000 * 1e6
-    let reload = seconds {
-        runner.settle(&state, state.apply(.dataChanged))
+    let versionChecks = try await seconds { for _ in 0..<1000 { _ = try await tollgate.store.dataVersion() } } / 1000 * 1e6
+    let reload = await seconds {
+        await runner.settle(&state, state.apply(.dataChanged))
         screen = renderer.render(state)
     } * 1000
-    let tick = seconds {
+    let tick = await seconds {
         _ = state.apply(.tick(state.now.addingTimeInterval(1)))
         screen = renderer.render(state)
     } * 1000
@@ -133,24 +134,24 @@ func runConsoleBenchmark(quick: Bool) async throws {
     func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
     func matches(_ n: Int) -> String { n >= ConsoleState.countLimit ? "\(ConsoleState.countLimit)+" : String(n) }
     report("console: first full screen (open, window, count, render)", ms(firstScreen * 1000))
-    report("console: scroll key to frame p50/p99/max (\(scroll.count) keys)",
+    await report("console: scroll key to frame p50/p99/max (\(scroll.count) keys)",
            "\(ms(pct(scroll, 0.5))) / \(ms(pct(scroll, 0.99))) / \(ms(scroll.max() ?? 0))")
-    report("console:   window loads it caused (\(scrollLoads.count)), p50/p99/max",
+    await report("console:   window loads it caused (\(scrollLoads.count)), p50/p99/max",
            "\(ms(pct(scrollLoads, 0.5))) / \(ms(pct(scrollLoads, 0.99))) / \(ms(scrollLoads.max() ?? 0))")
-    report("console:   key + its load, if waited for: p99/max", "\(ms(pct(scrollWaited, 0.99))) / \(ms(scrollWaited.max() ?? 0))")
-    report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
+    await report("console:   key + its load, if waited for: p99/max", "\(ms(pct(scrollWaited, 0.99))) / \(ms(scrollWaited.max() ?? 0))")
+    await report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
     for (text, run, n) in [("user12345", rare, rareMatches), ("user1", common, commonMatches), ("status:expiring", status, statusMatches)] {
-        report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
-        report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
+        await report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
+        await report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
     }
-    report("console: scroll within 'user1': key to frame p50/p99/max",
+    await report("console: scroll within 'user1': key to frame p50/p99/max",
            "\(ms(pct(filteredScroll, 0.5))) / \(ms(pct(filteredScroll, 0.99))) / \(ms(filteredScroll.max() ?? 0))")
-    report("console:   window loads it caused (\(filteredLoads.count)), p50/max",
+    await report("console:   window loads it caused (\(filteredLoads.count)), p50/max",
            "\(ms(pct(filteredLoads, 0.5))) / \(ms(filteredLoads.max() ?? 0))")
     report("console: data_version check / window reload on change", "\(String(format: "%.1f µs", versionChecks)) / \(ms(reload))")
-    report("console: countdown tick (re-render)", ms(tick))
-    report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
-    report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
+    await report("console: countdown tick (re-render)", ms(tick))
+    await report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
+    await report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
     _ = deepRow
     print("targets: first screen <= 200 ms; scroll key to frame <= 16 ms; filter <= 100 ms; memory <= 64 MB")
 }

@@ -9,6 +9,7 @@
 import Foundation
 import GRDB
 import TollgateCore
+import TollgateSQLite
 import TollgateServer
 
 if CommandLine.arguments.dropFirst().first == "bare-proxy" {
@@ -26,13 +27,7 @@ func temporaryDatabase(_ name: String) -> String {
     return dir + "/\(name).sqlite"
 }
 
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-func secondsAsync(_ body: () async throws -> Void) async rethrows -> Double {
+func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try await body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -53,18 +48,18 @@ struct Fixture {
 
     init(name: String) async throws {
         path = temporaryDatabase(name)
-        tollgate = try Tollgate.open(databasePath: path, environment: [:])
-        server = try tollgate.admin.addServer(NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400))
+        tollgate = try await Tollgate.open(databasePath: path, environment: [:])
+        server = try await tollgate.admin.addServer(NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400))
         _ = try await tollgate.admin.addProvider(serverSlug: "bench", NewProvider(
             kind: .oauth2, authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token",
             clientID: "bench", authMethod: .none))
-        client = try tollgate.tokens.registerClient(serverSlug: "bench", ClientRegistration(name: "bench", redirectURIs: ["http://127.0.0.1:1/cb"]))
+        client = try await tollgate.tokens.registerClient(serverSlug: "bench", ClientRegistration(name: "bench", redirectURIs: ["http://127.0.0.1:1/cb"]))
     }
 
     var credentials: ClientCredentials { ClientCredentials(clientID: client.client.id, secret: nil, method: .none) }
 
     /// A grant with an unexchanged code.
-    func newCode(_ i: Int) throws -> String {
+    func newCode(_ i: Int) async throws -> String {
         let now = Date()
         let pending = PendingAuthorization(stateHash: Data(), serverID: server.id, clientID: client.client.id, redirectURI: "http://127.0.0.1:1/cb",
                                            clientState: nil, codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: [],
@@ -72,11 +67,11 @@ struct Fixture {
                                            expiresAt: now.addingTimeInterval(600))
         let upstream = UpstreamTokenResponse(accessToken: Secret("upstream-access-\(i)-" + UUID().uuidString),
                                              refreshToken: Secret("upstream-refresh-\(i)"), expiresIn: 86400)
-        return try tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: upstream, subject: "user\(i)").code.value
+        return try await tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: upstream, subject: "user\(i)").code.value
     }
 
-    func exchange(_ code: String) throws -> TokenPair {
-        try tollgate.tokens.exchangeCode(serverSlug: "bench", credentials: credentials, code: code,
+    func exchange(_ code: String) async throws -> TokenPair {
+        try await tollgate.tokens.exchangeCode(serverSlug: "bench", credentials: credentials, code: code,
                                          redirectURI: "http://127.0.0.1:1/cb", codeVerifier: verifier)
     }
 }
@@ -109,18 +104,18 @@ print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.
 let fixture = try await Fixture(name: "tokens")
 let exchangeCount = quick ? 500 : 3000
 var codes: [String] = []
-let createTime = try seconds { for i in 0..<exchangeCount { codes.append(try fixture.newCode(i)) } }
+let createTime = try await seconds { for i in 0..<exchangeCount { codes.append(try await fixture.newCode(i)) } }
 report("grant creations (callback: seal + grant + code) /s", String(format: "%.0f", Double(exchangeCount) / createTime))
 var pairs: [TokenPair] = []
-let exchangeTime = try seconds { for code in codes { pairs.append(try fixture.exchange(code)) } }
+let exchangeTime = try await seconds { for code in codes { pairs.append(try await fixture.exchange(code)) } }
 report("code exchanges /s", String(format: "%.0f", Double(exchangeCount) / exchangeTime))
 
 // 2. Validations: hash + lookup + decrypt, single task and two concurrent tasks.
 let accessTokens = pairs.map(\.accessToken.value)
 let validationRounds = quick ? 50_000 : 300_000
-let singleTime = try seconds {
+let singleTime = try await seconds {
     for i in 0..<validationRounds {
-        let v = try fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+        let v = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
         if case .unusable = v.upstream { fatalError("unexpected state") }
     }
 }
@@ -129,26 +124,26 @@ report("access-token validations /s (1 task)", String(format: "%.0f", Double(val
 do {
     let n = quick ? 20_000 : 100_000
     let hashes = accessTokens.map { TokenGenerator.hash($0) }
-    let hashTime = seconds { for i in 0..<n { _ = TokenGenerator.hash(accessTokens[i % accessTokens.count]) } }
-    let lookupTime = try seconds { for i in 0..<n { _ = try fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
-    let context = try fixture.tollgate.store.tokenContext(hash: hashes[0])!
+    let hashTime = await seconds { for i in 0..<n { _ = TokenGenerator.hash(accessTokens[i % accessTokens.count]) } }
+    let lookupTime = try await seconds { for i in 0..<n { _ = try await fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
+    let context = try await fixture.tollgate.store.tokenContext(hash: hashes[0])!
     let sealed = context.sealed!
-    let decryptTime = try seconds { for _ in 0..<n { _ = try fixture.tollgate.vault.open(sealed.accessToken, for: .grant(context.grant.id, "upstream_access")) } }
+    let decryptTime = try await seconds { for _ in 0..<n { _ = try await fixture.tollgate.vault.open(sealed.accessToken, for: .grant(context.grant.id, "upstream_access")) } }
     let pool = try DatabasePool(path: fixture.path)
-    let trivial = try seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
-    let tokenOnly = try seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }
+    let trivial = try await seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
+    let tokenOnly = try await seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }
     report("  breakdown: GRDB round trip, SELECT 1 (µs)", String(format: "%.2f", trivial / Double(n) * 1e6))
     report("  breakdown: token row only (µs)", String(format: "%.2f", tokenOnly / Double(n) * 1e6))
     report("  breakdown: SHA-256 of the token (µs)", String(format: "%.2f", hashTime / Double(n) * 1e6))
     report("  breakdown: store lookup, token + grant (µs)", String(format: "%.2f", lookupTime / Double(n) * 1e6))
     report("  breakdown: decrypt upstream access token (µs)", String(format: "%.2f", decryptTime / Double(n) * 1e6))
 }
-let parallelTime = try await secondsAsync {
+let parallelTime = try await seconds {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for t in 0..<2 {
             group.addTask {
                 for i in stride(from: t, to: validationRounds, by: 2) {
-                    _ = try fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+                    _ = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
                 }
             }
         }
@@ -160,7 +155,7 @@ report("access-token validations /s (2 tasks)", String(format: "%.0f", Double(va
 // 3. refresh_token grants (rotation; upstream fresh so no upstream call).
 var refreshTokens = pairs.map(\.refreshToken.value)
 let refreshRounds = quick ? 1000 : 6000
-let refreshTime = try await secondsAsync {
+let refreshTime = try await seconds {
     for i in 0..<refreshRounds {
         let idx = i % refreshTokens.count
         let next = try await fixture.tollgate.tokens.refresh(serverSlug: "bench", credentials: fixture.credentials,
@@ -173,16 +168,16 @@ report("refresh_token grants /s", String(format: "%.0f", Double(refreshRounds) /
 // 4. A page of 100 grants from 10,000 and from 1,000,000.
 func pageLatencies(size: Int) async throws -> (first: [Double], deep: [Double], filtered: [Double]) {
     let f = try await Fixture(name: "page\(size)")
-    let fill = try seconds { try bulkGrants(path: f.path, serverID: f.server.id, clientID: f.client.client.id, count: size) }
+    let fill = try await seconds { try bulkGrants(path: f.path, serverID: f.server.id, clientID: f.client.client.id, count: size) }
     print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
     var first: [Double] = [], deep: [Double] = [], filtered: [Double] = []
     let admin = f.tollgate.admin
-    _ = try admin.grants(GrantQuery(limit: 100))
+    _ = try await admin.grants(GrantQuery(limit: 100))
     for i in 0..<200 {
-        first.append(try seconds { _ = try admin.grants(GrantQuery(limit: 100)) } * 1000)
+        first.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100)) } * 1000)
         let cursor = String(size / 2 - i)
-        deep.append(try seconds { _ = try admin.grants(GrantQuery(limit: 100, after: cursor)) } * 1000)
-        filtered.append(try seconds { _ = try admin.grants(GrantQuery(sort: .upstreamExpiry, limit: 100)) } * 1000)
+        deep.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100, after: cursor)) } * 1000)
+        filtered.append(try await seconds { _ = try await admin.grants(GrantQuery(sort: .upstreamExpiry, limit: 100)) } * 1000)
     }
     await f.tollgate.shutdown()
     return (first, deep, filtered)

@@ -18,10 +18,10 @@ public final class Tollgate: Sendable {
     /// Wires the core over `store`. When `httpClient` is nil, one is created and shut down by ``shutdown()``.
     public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock(),
                 httpClient: HTTPClient? = nil, upstreamTimeout: TimeInterval = 10, refreshSkew: TimeInterval = 30,
-                logger: Logger = Logger(label: "tollgate"), refreshObserver: RefreshObserver? = nil) throws {
+                logger: Logger = Logger(label: "tollgate"), refreshObserver: RefreshObserver? = nil) async throws {
         self.store = store
         self.clock = clock
-        vault = try Vault(store: store, master: master, clock: clock)
+        vault = try await Vault(store: store, master: master, clock: clock)
         let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamHTTPConfiguration(timeout: upstreamTimeout))
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
@@ -50,21 +50,11 @@ public final class Tollgate: Sendable {
                                         connectionPool: pool)
     }
 
-    /// Opens the SQLite store at `databasePath` with its master key (environment or key file).
-    public static func open(databasePath: String, clock: any TollgateClock = SystemClock(),
-                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                            upstreamTimeout: TimeInterval = 10, logger: Logger = Logger(label: "tollgate"),
-                            refreshObserver: RefreshObserver? = nil) throws -> Tollgate {
-        let store = try SQLiteStore(path: databasePath)
-        let master = try MasterKey.load(forDatabaseAt: databasePath, environment: environment)
-        return try Tollgate(store: store, master: master, clock: clock, upstreamTimeout: upstreamTimeout, logger: logger,
-                            refreshObserver: refreshObserver)
-    }
-
-    /// Releases the HTTP client this instance created.
+    /// Releases the HTTP client this instance created and closes the store.
     public func shutdown() async {
         guard isShutDown.withLock({ done in defer { done = true }; return !done }) else { return }
         try? await http?.shutdown()
+        await store.close()
     }
 
     deinit {

@@ -65,7 +65,7 @@ public final class TollgateHTTPServer: Sendable {
                     self.publicBase.withLock { $0 = self.configuration.urls(boundPort: port).base }
                 }
                 do {
-                    try self.tollgate.store.setSetting(PublicURLs.settingKey, self.urls.base)
+                    try await self.tollgate.store.setSetting(PublicURLs.settingKey, self.urls.base)
                 } catch {
                     self.logger.warning("could not record the public URL in the store", metadata: ["error": "\(error)"])
                 }
@@ -101,7 +101,7 @@ public final class TollgateHTTPServer: Sendable {
         addGatewayRoutes(to: router)
         router.get("/healthz") { _, _ in
             do {
-                _ = try self.tollgate.store.dataVersion()
+                _ = try await self.tollgate.store.dataVersion()
                 return Responses.json(["status": "ok"], noStore: true)
             } catch {
                 return Responses.json(["status": "unavailable"], status: .serviceUnavailable)

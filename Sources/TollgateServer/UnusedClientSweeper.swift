@@ -32,7 +32,7 @@ public struct UnusedClientSweeper: Sendable {
         for _ in 0..<maxBatchesPerSweep {
             let removed: Int
             do {
-                removed = try tokens.expireUnusedClients(olderThan: ttl, batchSize: batchSize)
+                removed = try await tokens.expireUnusedClients(olderThan: ttl, batchSize: batchSize)
             } catch {
                 logger.warning("expiring unused client registrations failed", metadata: ["error": "\(error)"])
                 break

@@ -30,7 +30,7 @@ struct AuditCommand: AsyncParsableCommand {
         let (events, now) = try await CoreSession.run(database) { tollgate in
             let now = tollgate.clock.now()
             let from = since.map { now.addingTimeInterval(-TimeInterval($0.seconds)) }
-            return (try tollgate.admin.audit(grantID: grant, since: from, limit: limit, before: before), now)
+            return await (try tollgate.admin.audit(grantID: grant, since: from, limit: limit, before: before), now)
         }
         if output.json {
             try Output.json(events)

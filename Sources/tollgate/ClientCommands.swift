@@ -9,8 +9,8 @@ struct ClientCommand: AsyncParsableCommand {
         subcommands: [List.self, Show.self, Add.self, Revoke.self])
 
     /// The slug of each server by id, for showing clients and grants.
-    static func serverSlugs(_ tollgate: Tollgate) throws -> [Int64: String] {
-        Dictionary(try tollgate.admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { first, _ in first })
+    static func serverSlugs(_ tollgate: Tollgate) async throws -> [Int64: String] {
+        Dictionary(try await tollgate.admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// `tollgate client list`
@@ -26,7 +26,7 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (page, slugs, now) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.clients(serverSlug: server, limit: paging.limit, after: paging.after),
+                await (try tollgate.admin.clients(serverSlug: server, limit: paging.limit, after: paging.after),
                  try ClientCommand.serverSlugs(tollgate), tollgate.clock.now())
             }
             if output.json {
@@ -54,7 +54,7 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (client, slugs, now) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.client(id: id), try ClientCommand.serverSlugs(tollgate), tollgate.clock.now())
+                await (try tollgate.admin.client(id: id), try ClientCommand.serverSlugs(tollgate), tollgate.clock.now())
             }
             if output.json {
                 try Output.json(JSONView.client(client, serverSlug: slugs[client.serverID]))
@@ -102,8 +102,8 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             let registered = try await CoreSession.run(database) { tollgate in
-                _ = try tollgate.admin.server(slug: server)
-                return try tollgate.admin.registerClient(serverSlug: server, ClientRegistration(
+                _ = try await tollgate.admin.server(slug: server)
+                return try await tollgate.admin.registerClient(serverSlug: server, ClientRegistration(
                     name: name, redirectURIs: redirectURIs, authMethod: confidential ? .clientSecretBasic : .none))
             }
             print("client_id: \(registered.client.id)")
@@ -124,7 +124,7 @@ struct ClientCommand: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let count = try await CoreSession.run(database) { tollgate in try tollgate.admin.revokeClient(id: id) }
+            let count = try await CoreSession.run(database) { tollgate in try await tollgate.admin.revokeClient(id: id) }
             print("client \(id) revoked; \(count) grant(s) revoked")
         }
     }

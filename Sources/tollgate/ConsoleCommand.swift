@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TollgateConsole
 import TollgateCore
+import TollgateSQLite
 import TollgateTerminal
 
 /// `tollgate console`: the admin console, a terminal UI over the same store as every other command.
@@ -40,7 +41,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         }
         let tollgate: Tollgate
         do {
-            tollgate = try Tollgate.open(databasePath: database.path, logger: CoreSession.logger)
+            tollgate = try await Tollgate.open(databasePath: database.path, logger: CoreSession.logger)
         } catch {
             throw CommandFailure.wrap(error)
         }
@@ -48,12 +49,12 @@ struct ConsoleCommand: AsyncParsableCommand {
                                      themeNames: library.availableNames())
         let exit: ConsoleExit
         do {
+            let inbox = ConsoleInbox()
+            let runner = ConsoleRunner(tollgate: tollgate, themes: library, post: inbox.post)
+            await runner.startWatching()
+            defer { runner.stop() }
             exit = try await CursesTerminal.run(environment: environment, logPath: environment["TOLLGATE_LOG_FILE"]) { terminal in
-                let inbox = ConsoleInbox()
                 inbox.setWaker(terminal.waker)
-                let runner = ConsoleRunner(tollgate: tollgate, themes: library, post: inbox.post)
-                runner.startWatching()
-                defer { runner.stop() }
                 let size = terminal.size
                 var state = ConsoleState(options: options, now: Date(), columns: size.columns, rows: size.rows, theme: startTheme)
                 if let themeError { _ = state.apply(.themeFailed(themeError)) }

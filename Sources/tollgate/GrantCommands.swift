@@ -43,7 +43,7 @@ struct GrantCommand: AsyncParsableCommand {
             let query = GrantQuery(serverSlug: server, status: status, clientID: clientID, subject: subject,
                                    sort: sort, limit: paging.limit, after: paging.after)
             let (page, now) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.grants(query), tollgate.clock.now())
+                await (try tollgate.admin.grants(query), tollgate.clock.now())
             }
             if output.json {
                 try Output.json(page.items.map { JSONView.grant($0, now: now) })
@@ -72,7 +72,7 @@ struct GrantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (detail, now) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.grantDetail(id: id), tollgate.clock.now())
+                await (try tollgate.admin.grantDetail(id: id), tollgate.clock.now())
             }
             if output.json {
                 try Output.json(JSONView.grantDetail(detail))

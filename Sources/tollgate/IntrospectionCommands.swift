@@ -41,7 +41,7 @@ extension ServerCommand {
                 let issued: IssuedIntrospectionCredential
                 do {
                     issued = try await CoreSession.run(database) { tollgate in
-                        try tollgate.admin.addIntrospectionCredential(serverSlug: slug, name: name)
+                        try await tollgate.admin.addIntrospectionCredential(serverSlug: slug, name: name)
                     }
                 } catch {
                     file.discard()
@@ -52,7 +52,7 @@ extension ServerCommand {
                 } catch {
                     file.discard()
                     _ = try? await CoreSession.run(database) { tollgate in
-                        try tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
+                        try await tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
                     }
                     throw error
                 }
@@ -73,7 +73,7 @@ extension ServerCommand {
 
             func run() async throws {
                 let (credentials, now) = try await CoreSession.run(database) { tollgate in
-                    (try tollgate.admin.introspectionCredentials(serverSlug: slug), tollgate.clock.now())
+                    await (try tollgate.admin.introspectionCredentials(serverSlug: slug), tollgate.clock.now())
                 }
                 if output.json {
                     try Output.json(credentials.map { Annotated(base: $0, extras: ["serverSlug": slug, "active": $0.revokedAt == nil]) })
@@ -96,7 +96,7 @@ extension ServerCommand {
             var id: String
 
             func run() async throws {
-                _ = try await CoreSession.run(database) { tollgate in try tollgate.admin.revokeIntrospectionCredential(id: id) }
+                _ = try await CoreSession.run(database) { tollgate in try await tollgate.admin.revokeIntrospectionCredential(id: id) }
                 print("introspection credential \(Output.singleLine(id)) revoked")
             }
         }

@@ -15,7 +15,7 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            let result = try await CoreSession.run(database) { tollgate in try tollgate.admin.rotateKeys() }
+            let result = try await CoreSession.run(database) { tollgate in try await tollgate.admin.rotateKeys() }
             print("new key id: \(result.keyID); \(result.resealed) value(s) re-sealed")
         }
     }

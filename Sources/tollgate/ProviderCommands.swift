@@ -118,7 +118,7 @@ struct ProviderCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let providers = try await CoreSession.run(database) { tollgate in try tollgate.admin.providers() }
+            let providers = try await CoreSession.run(database) { tollgate in try await tollgate.admin.providers() }
             if output.json {
                 try Output.json(providers.map { JSONView.provider($0.provider, serverSlug: $0.server.slug) })
                 return
@@ -143,7 +143,7 @@ struct ProviderCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (provider, now) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.provider(serverSlug: slug), tollgate.clock.now())
+                await (try tollgate.admin.provider(serverSlug: slug), tollgate.clock.now())
             }
             if output.json {
                 try Output.json(JSONView.provider(provider, serverSlug: slug))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TollgateCore
+import TollgateSQLite
 import TollgateServer
 
 /// `tollgate serve`: the OAuth 2.1 authorization server and MCP gateway.
@@ -95,7 +96,7 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = ServerMetrics()
         let tollgate: Tollgate
         do {
-            tollgate = try Tollgate.open(databasePath: database.path, upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
+            tollgate = try await Tollgate.open(databasePath: database.path, upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
                                          refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) })
         } catch {
             throw CommandFailure.wrap(error)

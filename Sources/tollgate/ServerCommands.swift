@@ -51,7 +51,7 @@ struct ServerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let server = try await CoreSession.run(database) { tollgate in
-                try tollgate.admin.addServer(NewServer(
+                try await tollgate.admin.addServer(NewServer(
                     slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
                     refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL))
@@ -69,7 +69,7 @@ struct ServerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (servers, providers) = try await CoreSession.run(database) { tollgate in
-                (try tollgate.admin.servers(), try tollgate.admin.providers())
+                await (try tollgate.admin.servers(), try tollgate.admin.providers())
             }
             let providerOf = Dictionary(providers.map { ($0.server.id, $0.provider) }, uniquingKeysWith: { first, _ in first })
             if output.json {
@@ -95,9 +95,9 @@ struct ServerCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (server, provider, urls, now) = try await CoreSession.run(database) { tollgate in
-                let server = try tollgate.admin.server(slug: slug)
-                let provider = try tollgate.admin.providers().first { $0.server.id == server.id }?.provider
-                return (server, provider, try tollgate.admin.publicURLs(), tollgate.clock.now())
+                let server = try await tollgate.admin.server(slug: slug)
+                let provider = try await tollgate.admin.providers().first { $0.server.id == server.id }?.provider
+                return await (server, provider, try tollgate.admin.publicURLs(), tollgate.clock.now())
             }
             if output.json {
                 try Output.json(JSONView.server(server, provider: provider))
@@ -129,7 +129,7 @@ struct ServerCommand: AsyncParsableCommand {
         var slug: String
 
         func run() async throws {
-            let removed = try await CoreSession.run(database) { tollgate in try tollgate.admin.removeServer(slug: slug) }
+            let removed = try await CoreSession.run(database) { tollgate in try await tollgate.admin.removeServer(slug: slug) }
             print("server '\(slug)' removed with \(removed) grant(s)")
         }
     }

@@ -24,7 +24,7 @@ struct WellKnownCommand: AsyncParsableCommand {
     func run() async throws {
         let document: WellKnown.Document = protectedResource ? .protectedResource : .authorizationServer
         let bytes = try await CoreSession.run(database) { tollgate in
-            try tollgate.admin.wellKnown(serverSlug: slug, document, urls: try tollgate.admin.publicURLs(override: publicURL))
+            try await tollgate.admin.wellKnown(serverSlug: slug, document, urls: try tollgate.admin.publicURLs(override: publicURL))
         }
         Output.raw(bytes)
     }

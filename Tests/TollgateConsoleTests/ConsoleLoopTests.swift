@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TollgateConsole
 import TollgateCore
+import TollgateSQLite
 
 /// A terminal that plays a script: each step waits until the last frame shows something, then sends input
 /// (after running the step's side effect, if `whenShown` has one for that text).
@@ -82,7 +83,7 @@ struct ConsoleLoopTests {
         let h = try await StoreHarness(upstream: false)
         try await h.makeGrant(subject: "alice")
         // Another connection to the same file, as another `tollgate` process would have.
-        let other = try Tollgate.open(databasePath: h.databasePath, environment: [:])
+        let other = try await Tollgate.open(databasePath: h.databasePath, environment: [:])
         var writeError: Error?
         let terminal = ScriptedTerminal([
             ("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]),
@@ -90,14 +91,14 @@ struct ConsoleLoopTests {
             ("zed-from-elsewhere", [.key(.character("q"))]),
         ], whenShown: ["Servers (1)": {
             do {
-                _ = try other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+                _ = try await other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
             } catch {
                 writeError = error
             }
         }])
         let inbox = ConsoleInbox()
         let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
-        runner.startWatching(interval: 0.2)
+        await runner.startWatching(interval: 0.2)
         let (exit, _) = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
         runner.stop()
         #expect(writeError == nil)

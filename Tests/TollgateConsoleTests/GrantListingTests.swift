@@ -21,7 +21,7 @@ struct GrantListingTests {
         var all: [Grant] = []
         var query = GrantQuery(limit: 10_000)
         repeat {
-            let page = try h.tollgate.admin.grants(query)
+            let page = try await h.tollgate.admin.grants(query)
             all += page.items
             query.after = page.nextCursor
         } while query.after != nil
@@ -32,8 +32,8 @@ struct GrantListingTests {
     @Test func listingAndConsoleOnARealStore() async throws {
         let (h, all) = try await Self.store()
         do {
-            try pagesAgreeWithTheInMemoryRulesInEveryPlan(h, all)
-            try theConsoleWalksTheWholeListingWithoutLoadingIt(h, all)
+            try await pagesAgreeWithTheInMemoryRulesInEveryPlan(h, all)
+            try await theConsoleWalksTheWholeListingWithoutLoadingIt(h, all)
         } catch {
             await h.shutdown()
             throw error
@@ -41,7 +41,7 @@ struct GrantListingTests {
         await h.shutdown()
     }
 
-    func pagesAgreeWithTheInMemoryRulesInEveryPlan(_ h: StoreHarness, _ all: [Grant]) throws {
+    func pagesAgreeWithTheInMemoryRulesInEveryPlan(_ h: StoreHarness, _ all: [Grant]) async throws {
         let fake = FakeBackend(grants: all)
         fake.now = Fixtures.now
         let admin = h.tollgate.admin
@@ -55,7 +55,7 @@ struct GrantListingTests {
                     var forward: [Int64] = []
                     var cursorQuery = q
                     for _ in 0..<3 {
-                        let page = try admin.grants(cursorQuery)
+                        let page = try await admin.grants(cursorQuery)
                         let expected = fake.page(cursorQuery)
                         #expect(page.items.map(\.id) == expected.items.map(\.id), "\(sort) \(prefix ?? "-") \(status?.rawValue ?? "-")")
                         #expect(page.nextCursor == expected.nextCursor && page.previousCursor == expected.previousCursor)
@@ -65,13 +65,13 @@ struct GrantListingTests {
                     }
                     var last = q
                     last.fromEnd = true
-                    let end = try admin.grants(last)
+                    let end = try await admin.grants(last)
                     #expect(end.items.map(\.id) == fake.page(last).items.map(\.id))
                     #expect(end.nextCursor == nil)
                     if let previous = end.previousCursor {
                         var back = q
                         back.before = previous
-                        let page = try admin.grants(back)
+                        let page = try await admin.grants(back)
                         #expect(page.items.map(\.id) == fake.page(back).items.map(\.id))
                         #expect(page.nextCursor == page.items.last.map(sort.cursor(of:)))
                     }
@@ -79,42 +79,42 @@ struct GrantListingTests {
                     if forward.count > 40, let middle = all.first(where: { $0.id == forward[40] }) {
                         var back = q
                         back.before = sort.cursor(of: middle)
-                        let page = try admin.grants(back)
+                        let page = try await admin.grants(back)
                         #expect(page.items.map(\.id) == Array(forward[3..<40]))
                     }
-                    let count = try admin.countGrants(q, upTo: 1_000)
+                    let count = try await admin.countGrants(q, upTo: 1_000)
                     #expect(count == min(1_000, fake.matching(q).count))
                     checked += 1
                 }
             }
         }
         #expect(checked == 42)
-        #expect(try admin.countGrants(GrantQuery(), upTo: .max) == all.count)
-        #expect(try h.tollgate.store.countGrants() == all.count)
+        await #expect(try admin.countGrants(GrantQuery(), upTo: .max) == all.count)
+        await #expect(try h.tollgate.store.countGrants() == all.count)
     }
 
-    func theConsoleWalksTheWholeListingWithoutLoadingIt(_ h: StoreHarness, _ all: [Grant]) throws {
+    func theConsoleWalksTheWholeListingWithoutLoadingIt(_ h: StoreHarness, _ all: [Grant]) async throws {
         let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: { _ in })
         var state = ConsoleState(now: Fixtures.now, columns: 80, rows: 24)
-        runner.settle(&state, state.start())
+        await runner.settle(&state, state.start())
         #expect(state.grants.count == all.count)
         var seen: [Int64] = []
         var largestWindow = 0
         for _ in 0..<all.count {
             if let id = state.grants.selected?.id, seen.last != id { seen.append(id) }
             largestWindow = max(largestWindow, state.grants.rows.count)
-            runner.settle(&state, state.handle(.down))
+            await runner.settle(&state, state.handle(.down))
         }
         #expect(seen == all.map(\.id), "j visits every grant once, in order")
         #expect(largestWindow <= state.layout.tableRows(for: .grants) * 3)
-        for _ in 0..<100 { runner.settle(&state, state.handle(.up)) }
+        for _ in 0..<100 { await runner.settle(&state, state.handle(.up)) }
         #expect(state.grants.selected?.id == all[all.count - 101].id)
-        runner.settle(&state, state.handle(.character("g")))
+        await runner.settle(&state, state.handle(.character("g")))
         #expect(state.grants.selected?.id == all.first?.id)
-        runner.settle(&state, state.handle(.character("G")))
+        await runner.settle(&state, state.handle(.character("G")))
         #expect(state.grants.selected?.id == all.last?.id)
-        for key in "/user12" { runner.settle(&state, state.handle(.character(key))) }
-        runner.settle(&state, state.handle(.enter))
+        for key in "/user12" { await runner.settle(&state, state.handle(.character(key))) }
+        await runner.settle(&state, state.handle(.enter))
         #expect(state.grants.count == 111)
         #expect(state.grants.rows.allSatisfy { $0.subject?.hasPrefix("user12") == true })
     }

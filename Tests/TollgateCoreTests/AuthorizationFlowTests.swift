@@ -24,9 +24,9 @@ struct AuthorizationFlowTests {
 
     @Test func theWholeFlowThroughTheDevUpstream() async throws {
         try await Harness.with { h in
-            let validated = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls)
+            let validated = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls)
             let browser = TokenGenerator.make(prefix: "")
-            let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
+            let started = try await h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
             let upstreamQuery = query(started.upstreamAuthorizationURL)
             #expect(started.upstreamAuthorizationURL.hasPrefix(h.devURL + "/authorize?"))
             #expect(upstreamQuery["code_challenge_method"] == "S256")
@@ -50,13 +50,13 @@ struct AuthorizationFlowTests {
             #expect(toClient["iss"] == h.urls.issuer("files"))
             let code = try #require(toClient["code"])
             #expect(code.hasPrefix("tg_code_"))
-            let grant = try h.grant(try #require(completed.grantID))
+            let grant = try await h.grant(try #require(completed.grantID))
             #expect(grant.subject == "carol")
             #expect(grant.upstream.hasRefreshToken)
-            let pair = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
+            let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             #expect(pair.expiresIn == 3600)
-            let access = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let access = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             #expect(access.grant.id == grant.id)
             // The state is single use.
             await #expect(throws: AuthorizationFailure.self) {
@@ -69,7 +69,7 @@ struct AuthorizationFlowTests {
     @Test func anUpstreamErrorIsRelayedToTheClient() async throws {
         try await Harness.with { h in
             let browser = TokenGenerator.make(prefix: "")
-            let started = try h.tollgate.tokens.startAuthorization(
+            let started = try await h.tollgate.tokens.startAuthorization(
                 try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls, browserBinding: browser)
             let state = try #require(query(started.upstreamAuthorizationURL)["state"])
             let completed = try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: nil, upstreamError: "access_denied",
@@ -118,13 +118,13 @@ struct AuthorizationFlowTests {
             let (grantID, pair) = try await makeCode(h)
             _ = pair
             let code = try #require(pair.code)
-            let first = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
+            let first = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                            redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             } == .invalidGrant)
-            #expect(try h.grant(grantID).state == .revoked)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
@@ -136,7 +136,7 @@ struct AuthorizationFlowTests {
                                            resource: h.urls.resource("files"), sealedUpstreamVerifier: Data(), createdAt: h.clock.now(),
                                            expiresAt: h.clock.now().addingTimeInterval(600))
         let issued = await h.dev.state.issueTokens(subject: "dave")
-        let (code, grantID) = try h.tollgate.tokens.completeAuthorization(
+        let (code, grantID) = try await h.tollgate.tokens.completeAuthorization(
             pending, server: h.server, upstreamTokens: UpstreamTokenResponse(accessToken: Secret(issued.access), refreshToken: issued.refresh.map(Secret.init), expiresIn: 3600),
             subject: "dave")
         return (grantID, (code.value, ()))
@@ -144,7 +144,7 @@ struct AuthorizationFlowTests {
 
     @Test func theCodeIsBoundToVerifierRedirectClientAndLifetime() async throws {
         try await Harness.with { h in
-            let other = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
+            let other = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
             let cases: [(ClientCredentials, String?, String?, OAuthError.Code, TimeInterval)] = [
                 (h.credentials, Harness.redirectURI, "wrong-verifier-" + String(repeating: "y", count: 40), .invalidGrant, 0),
                 (h.credentials, Harness.redirectURI, "short", .invalidGrant, 0),
@@ -183,7 +183,7 @@ struct AuthorizationFlowTests {
     @Test func accessTokensAreAudienceBound() async throws {
         try await Harness.with { h in
             let (_, pair) = try await h.makeGrant()
-            _ = try h.tollgate.admin.addServer(NewServer(slug: "mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+            _ = try await h.tollgate.admin.addServer(NewServer(slug: "mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "mail") } == .invalidToken)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: nil, serverSlug: "files") } == .invalidToken)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.refreshToken.value, serverSlug: "files") } == .invalidToken)
@@ -193,13 +193,13 @@ struct AuthorizationFlowTests {
     @Test func revocationFollowsRFC7009() async throws {
         try await Harness.with { h in
             let (grantID, pair) = try await h.makeGrant()
-            try h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: "tg_at_unknown")
-            try h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value)
+            try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: "tg_at_unknown")
+            try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
-            try h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: second.refreshToken.value)
-            #expect(try h.grant(grantID).state == .revoked)
+            try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: second.refreshToken.value)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
@@ -207,22 +207,22 @@ struct AuthorizationFlowTests {
     @Test func introspectionAnswersForAuthenticatedResourceServersOnly() async throws {
         try await Harness.with(confidentialClient: true) { h in
             let (_, pair) = try await h.makeGrant(subject: "erin")
-            let issued = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
+            let issued = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
             let resourceServer = ClientCredentials(clientID: issued.credential.id, secret: issued.secret, method: .clientSecretBasic)
-            let info = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls)
+            let info = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls)
             #expect(info.active)
             #expect(info.subject == "erin")
             #expect(info.clientID == h.client.client.id)
             #expect(info.audience == h.urls.resource("files"))
             #expect(info.scope == "files.read")
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
             for caller in [h.credentials, ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none)] {
                 #expect(await oauthError {
                     _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
                 } == .invalidClient)
             }
             h.clock.advance(by: 3601)
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls) == .inactive)
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls) == .inactive)
         }
     }
 
@@ -238,10 +238,10 @@ struct AuthorizationFlowTests {
             for (registration, code) in bad {
                 #expect(await oauthError { _ = try h.tollgate.tokens.registerClient(serverSlug: "files", registration) } == code)
             }
-            let confidential = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
+            let confidential = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "IDE", redirectURIs: ["https://ok.example/cb", "http://localhost:5173/cb", "com.example.app:/cb"], authMethod: .clientSecretPost))
             #expect(confidential.secret?.value.hasPrefix("tg_cs_") == true)
-            #expect(try h.tollgate.admin.client(id: confidential.client.id).isConfidential)
+            await #expect(try h.tollgate.admin.client(id: confidential.client.id).isConfidential)
         }
     }
 }

@@ -16,7 +16,7 @@ struct DownstreamRefreshTests {
             #expect(second.accessToken.value.hasPrefix("tg_at_"))
             #expect(second.refreshToken.value.hasPrefix("tg_rt_"))
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
-            _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
+            _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }
     }
 
@@ -37,9 +37,9 @@ struct DownstreamRefreshTests {
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            #expect(try h.grant(grantID).state == .revoked)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
-            let events = try h.tollgate.admin.audit(grantID: grantID)
+            let events = try await h.tollgate.admin.audit(grantID: grantID)
             #expect(events.contains { $0.action == "token.reuse-detected" && $0.outcome == "revoked" })
         }
     }
@@ -47,9 +47,9 @@ struct DownstreamRefreshTests {
     @Test func theUpstreamCredentialIsPreservedAcrossDownstreamRotation() async throws {
         try await Harness.with { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
-            let after = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(before == after)
             #expect(await h.stats().refreshCalls == 0)
         }
@@ -58,13 +58,13 @@ struct DownstreamRefreshTests {
     @Test func aRefreshTokenPresentedByAnotherClientIsInvalidGrant() async throws {
         try await Harness.with { h in
             let (grantID, first) = try await h.makeGrant()
-            let other = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
+            let other = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
             let code = await oauthError {
                 _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -97,22 +97,22 @@ struct DownstreamRefreshTests {
             h.clock.advance(by: h.server.accessTokenTTL + 1)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
-            _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
+            _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }
     }
 
     @Test func anExpiredUpstreamTokenIsRefreshedUpstreamFirst() async throws {
         try await Harness.with(accessTTL: 60) { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             h.clock.advance(by: 120)
-            #expect(try h.grant(grantID).status(at: h.clock.now()) == .expired)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .expired)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             #expect(await h.stats().refreshCalls == 1)
-            let after = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             #expect(after.accessExpiresAt! > h.clock.now())
-            let validated = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
+            let validated = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
             guard case .fresh = validated.upstream else { Issue.record("upstream should be fresh"); return }
         }
     }
@@ -125,7 +125,7 @@ struct DownstreamRefreshTests {
             #expect(await oauthError {
                 _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             } == .invalidGrant)
-            #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
         }
     }
 
@@ -160,7 +160,7 @@ struct DownstreamRefreshTests {
             #expect(Set(pairs.map(\.refreshToken)).count == 1)
             #expect(Set(pairs.map(\.accessToken)).count == 1)
             #expect(await h.stats().refreshCalls == 1)
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 }

@@ -16,9 +16,9 @@ struct FlowBindingTests {
 
     @Test func theCallbackCompletesOnlyInTheBrowserThatStartedTheAuthorization() async throws {
         try await Harness.with { h in
-            let validated = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", flow.request(h), urls: h.urls)
+            let validated = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", flow.request(h), urls: h.urls)
             let browser = TokenGenerator.make(prefix: "")
-            let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
+            let started = try await h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
             let state = try #require(flow.query(started.upstreamAuthorizationURL)["state"])
             for other in [nil, TokenGenerator.make(prefix: "")] {
                 await #expect(throws: AuthorizationInAnotherBrowser.self) {
@@ -26,7 +26,7 @@ struct FlowBindingTests {
                 }
             }
             #expect(await h.stats().codeExchanges == 0, "a refused callback never exchanges the upstream code")
-            #expect(try h.tollgate.store.countGrants() == 0)
+            await #expect(try h.tollgate.store.countGrants() == 0)
             // The refusals deleted nothing: the starting browser still completes it, exactly once.
             let completed = try await complete(h, state: state, browser: browser, upstreamError: "access_denied")
             #expect(flow.query(completed.redirectURL)["error"] == "access_denied")
@@ -41,20 +41,20 @@ struct FlowBindingTests {
         try await Harness.with { h in
             // As a row written before the binding existed: no browser hash.
             let stateHash = TokenGenerator.hash(TokenGenerator.make(prefix: TokenGenerator.statePrefix))
-            try h.tollgate.store.insertPendingAuthorization(PendingAuthorization(
+            try await h.tollgate.store.insertPendingAuthorization(PendingAuthorization(
                 stateHash: stateHash, serverID: h.server.id, clientID: h.client.client.id, redirectURI: Harness.redirectURI, clientState: nil,
                 codeChallenge: TokenGenerator.s256Challenge(of: AuthorizationFlowTests.verifier), scopes: ["files.read"],
                 resource: h.urls.resource("files"), sealedUpstreamVerifier: Data([1]), createdAt: h.clock.now(),
                 expiresAt: h.clock.now().addingTimeInterval(600)))
-            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: nil) == .boundToAnotherBrowser)
-            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: TokenGenerator.hash("any")) == .boundToAnotherBrowser)
-            #expect(try h.tollgate.store.takePendingAuthorization(stateHash: TokenGenerator.hash("unknown"), browserBindingHash: TokenGenerator.hash("any")) == .unknown)
+            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: nil) == .boundToAnotherBrowser)
+            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: TokenGenerator.hash("any")) == .boundToAnotherBrowser)
+            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: TokenGenerator.hash("unknown"), browserBindingHash: TokenGenerator.hash("any")) == .unknown)
         }
     }
 
     @Test func aCodeStaysUsableAfterAnotherClientOrAWrongProofWasPresented() async throws {
         try await Harness.with { h in
-            let other = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
+            let other = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
             let otherClient = ClientCredentials(clientID: other.client.id, secret: nil, method: .none)
             let (grantID, made) = try await flow.makeCode(h)
             let attempts: [(ClientCredentials, String?, String)] = [
@@ -70,32 +70,32 @@ struct FlowBindingTests {
                                                            redirectURI: redirect, codeVerifier: verifier)
                 } == .invalidGrant)
             }
-            let pair = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
+            let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
-            #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
+            await #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
         }
     }
 
     @Test func anotherClientPresentingAUsedCodeRevokesNothing() async throws {
         try await Harness.with { h in
-            let other = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
+            let other = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
             let (grantID, made) = try await flow.makeCode(h)
-            let pair = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
+            let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
                                                        code: made.code, redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             } == .invalidGrant)
-            #expect(try h.grant(grantID).state == .active)
-            #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
-            #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
+            await #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
+            await #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
             // A replay by the client it was issued to still revokes what the code issued.
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: "wrong-verifier-" + String(repeating: "y", count: 40))
             } == .invalidGrant)
-            #expect(try h.grant(grantID).state == .revoked)
-            #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).contains { $0.action == "code.replay" })
+            await #expect(try h.grant(grantID).state == .revoked)
+            await #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).contains { $0.action == "code.replay" })
         }
     }
 }

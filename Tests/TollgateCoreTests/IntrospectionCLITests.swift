@@ -22,7 +22,7 @@ struct IntrospectionCLITests {
             let id = try #require(added.stdout.firstMatch(of: /tgi_[A-Za-z0-9_-]+/).map { String($0.0) })
             // The credential works at the core's introspection with that secret.
             let (_, pair) = try await h.makeGrant()
-            let info = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
+            let info = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
                 clientID: id, secret: Secret(secret), method: .clientSecretBasic), token: pair.accessToken.value, urls: h.urls)
             #expect(info.active)
 
@@ -32,7 +32,7 @@ struct IntrospectionCLITests {
             #expect(again.status == 1)
             #expect(again.stderr.contains("already exists"))
             #expect(try String(contentsOfFile: secretFile, encoding: .utf8).hasPrefix(secret))
-            #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").count == 1)
+            await #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").count == 1)
             let unknownServer = try await CLI.run(binary, ["server", "introspection", "add", "nope", "--name", "x",
                                                            "--secret-file", h.directory + "/nope.secret"], environment: env)
             #expect(unknownServer.status == 1)

@@ -14,7 +14,7 @@ struct IntrospectionCredentialTests {
         try await Harness.with(confidentialClient: true) { h in
             let (_, alice) = try await h.makeGrant(subject: "alice")
             // A client that registered itself a second later, with a perfectly valid secret.
-            let intruder = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
+            let intruder = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "Intruder", redirectURIs: ["https://evil.example/cb"], authMethod: .clientSecretBasic))
             for caller in [h.credentials, ClientCredentials(clientID: intruder.client.id, secret: intruder.secret, method: .clientSecretBasic),
                            ClientCredentials(clientID: intruder.client.id, secret: intruder.secret, method: .clientSecretPost)] {
@@ -28,19 +28,19 @@ struct IntrospectionCredentialTests {
     @Test func anAdminIssuedCredentialIntrospectsItsServersTokensOnly() async throws {
         try await Harness.with { h in
             let (_, pair) = try await h.makeGrant(subject: "erin")
-            let issued = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "files resource server")
+            let issued = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "files resource server")
             #expect(issued.credential.id.hasPrefix("tgi_"))
             #expect(issued.secret.value.hasPrefix("tg_is_"))
             #expect(Data(base64URLEncoded: String(issued.secret.value.dropFirst("tg_is_".count)))?.count == 32, "256 random bits")
             for method in [ClientAuthMethod.clientSecretBasic, .clientSecretPost] {
-                let info = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued, method: method),
+                let info = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued, method: method),
                                                             token: pair.accessToken.value, urls: h.urls)
                 #expect(info.active)
                 #expect(info.subject == "erin")
                 #expect(info.clientID == h.client.client.id)
                 #expect(info.audience == h.urls.resource("files"))
             }
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued), token: "nope", urls: h.urls) == .inactive)
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued), token: "nope", urls: h.urls) == .inactive)
             let wrong = ClientCredentials(clientID: issued.credential.id, secret: Secret(issued.secret.value + "x"), method: .clientSecretBasic)
             let noSecret = ClientCredentials(clientID: issued.credential.id, secret: nil, method: .none)
             for caller in [wrong, noSecret] {
@@ -49,32 +49,32 @@ struct IntrospectionCredentialTests {
                 } == .invalidClient)
             }
             // A credential of another server is refused here.
-            _ = try h.tollgate.admin.addServer(NewServer(slug: "mail", name: "Mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
-            let mail = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "mail", name: "mail rs")
+            _ = try await h.tollgate.admin.addServer(NewServer(slug: "mail", name: "Mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+            let mail = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "mail", name: "mail rs")
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(mail), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
             // Revoked: refused from then on.
-            let revoked = try h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
+            let revoked = try await h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
             #expect(revoked.revokedAt != nil)
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
-            #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").map(\.id) == [issued.credential.id])
+            await #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").map(\.id) == [issued.credential.id])
             h.clock.advance(by: 3601)
-            let later = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "second")
-            #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(later), token: pair.accessToken.value,
+            let later = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "second")
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(later), token: pair.accessToken.value,
                                                      urls: h.urls) == .inactive, "the access token expired")
         }
     }
 
     @Test func onlyTheSecretsHashIsStoredAndCreateAndRevokeAreAudited() async throws {
         try await Harness.with { h in
-            let issued = try h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "rs")
-            _ = try h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
+            let issued = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "rs")
+            _ = try await h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
             #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.revokeIntrospectionCredential(id: "tgi_unknown") }
             let queue = try DatabaseQueue(path: h.databasePath)
-            let (migrations, hash, everything) = try queue.read { db in
+            let (migrations, hash, everything) = try await queue.read { db in
                 (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
                  try Data.fetchOne(db, sql: "SELECT secret_hash FROM introspection_credentials WHERE id = ?", arguments: [issued.credential.id]),
                  try String.fetchAll(db, sql: "SELECT quote(secret_hash) || name || id FROM introspection_credentials")
@@ -84,7 +84,7 @@ struct IntrospectionCredentialTests {
             #expect(migrations.contains("0003-introspection-credentials"))
             #expect(hash == TokenGenerator.hash(issued.secret))
             #expect(!everything.joined().contains(issued.secret.value))
-            let actions = try h.tollgate.admin.audit().map(\.action)
+            let actions = try await h.tollgate.admin.audit().map(\.action)
             #expect(actions.contains("introspection-credential.create"))
             #expect(actions.contains("introspection-credential.revoke"))
         }

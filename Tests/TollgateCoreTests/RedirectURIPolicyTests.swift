@@ -78,7 +78,7 @@ struct RedirectURIPolicyTests {
         try await Harness.with { h in
             for uri in Self.refused {
                 let code = await oauthError {
-                    _ = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "x", redirectURIs: [uri]))
+                    _ = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "x", redirectURIs: [uri]))
                 }
                 #expect(code == .invalidRedirectURI, "\(uri.debugDescription)")
             }
@@ -86,7 +86,7 @@ struct RedirectURIPolicyTests {
             #expect(await oauthError {
                 _ = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "x", redirectURIs: many))
             } == .invalidRedirectURI)
-            let registered = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
+            let registered = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "all kinds", redirectURIs: Array(Self.accepted.prefix(RedirectURIPolicy.maximumCount))))
             #expect(registered.client.redirectURIs.count == RedirectURIPolicy.maximumCount)
         }
@@ -126,12 +126,12 @@ struct RedirectURIPolicyTests {
 
     /// Authorizes with `presented` as redirect URI through the dev upstream; returns where the user lands.
     func authorize(_ h: Harness, presented: String, verifier: String) async throws -> String {
-        let validated = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+        let validated = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
             responseType: "code", clientID: h.client.client.id, redirectURI: presented, scope: "files.read", state: "st",
             codeChallenge: TokenGenerator.s256Challenge(of: verifier), codeChallengeMethod: "S256", resource: nil), urls: h.urls)
         #expect(validated.redirectURI == presented)
         let browser = Secret("browser-binding-of-this-test")
-        let started = try h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
+        let started = try await h.tollgate.tokens.startAuthorization(validated, urls: h.urls, browserBinding: browser)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
         let response: HTTPClientResponse
         do {
@@ -155,7 +155,7 @@ struct RedirectURIPolicyTests {
             let landing = try await authorize(h, presented: presented, verifier: verifier)
             #expect(landing.hasPrefix(presented + "?"))
             let code = try #require(query(landing)["code"])
-            let pair = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
+            let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                           redirectURI: presented, codeVerifier: verifier)
             #expect(pair.accessToken.value.hasPrefix("tg_at_"))
 

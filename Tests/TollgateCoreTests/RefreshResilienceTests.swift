@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateSQLite
 import TollgateDevUpstream
 import TollgateTestSupport
 
@@ -34,7 +35,7 @@ struct RefreshResilienceTests {
             #expect(retryAfter == impatient.inFlightRetryAfter)
             // The refresh goes on; its answer (with the rotated refresh token) is stored when it comes.
             await impatient.drain(upTo: 10)
-            let after = try h.grant(grantID)
+            let after = try await h.grant(grantID)
             #expect(after.state == .active)
             #expect(after.lastRefreshOutcome == .succeeded)
             #expect(after.upstream.accessExpiresAt.map { $0 > h.clock.now() } == true)
@@ -44,7 +45,7 @@ struct RefreshResilienceTests {
             let second = await impatient.refresh(grantID: grantID, actor: "server")
             #expect(second.outcome == .refreshed)
             #expect(second.calledUpstream)
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
             #expect(await h.stats().refreshCalls == 2)
         }
     }
@@ -54,15 +55,15 @@ struct RefreshResilienceTests {
             let (_, pair) = try await h.makeGrant()
             await h.setBehaviour { $0.tokenDelay = 1.0 }
             h.clock.advance(by: 120)
-            let impatient = try Tollgate(store: try SQLiteStore(path: h.databasePath),
+            let impatient = try await Tollgate(store: try SQLiteStore(path: h.databasePath),
                                          master: try MasterKey.load(forDatabaseAt: h.databasePath, environment: [:]),
                                          clock: h.clock, upstreamTimeout: 0.2, logger: Harness.logger)
-            let v = try impatient.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let v = try await impatient.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             let error = await oauthErrorValue { _ = try await impatient.tokens.upstreamAccessToken(for: v) }
             #expect(error?.code == .temporarilyUnavailable)
             #expect(error?.retryAfter == 2)
             await impatient.refresher.drain(upTo: 10)
-            let again = try impatient.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let again = try await impatient.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .fresh = again.upstream else { Issue.record("the stored refresh should make the next request fresh"); return }
             #expect(await h.stats().refreshCalls == 1)
             await impatient.shutdown()
@@ -76,7 +77,7 @@ struct RefreshResilienceTests {
             var dead = LeaseHolder.current()
             dead.pid = try deadPID()
             // It holds the lease for ten minutes by the clock: only seeing that its process is gone frees it.
-            #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: dead.description,
+            await #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: dead.description,
                                                              until: h.clock.now().addingTimeInterval(600), now: h.clock.now(),
                                                              replacing: nil) != nil)
             let result = await coordinator(h).refresh(grantID: grantID, actor: "test", waitUpTo: 5)
@@ -91,7 +92,7 @@ struct RefreshResilienceTests {
             h.clock.advance(by: 120)
             let alive = LeaseHolder.current()   // this very process: alive
             #expect(!alive.isGoneFromThisHost)
-            #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: alive.description,
+            await #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: alive.description,
                                                              until: h.clock.now().addingTimeInterval(600), now: h.clock.now(),
                                                              replacing: nil) != nil)
             let result = await coordinator(h).refresh(grantID: grantID, actor: "test", waitUpTo: 0.5)
@@ -132,12 +133,12 @@ struct RefreshResilienceTests {
             // A process took the lease (it was about to send the refresh) and was killed before storing the answer.
             var dead = LeaseHolder.current()
             dead.pid = try deadPID()
-            _ = try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: dead.description,
+            _ = try await h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: dead.description,
                                                          until: h.clock.now().addingTimeInterval(600), now: h.clock.now(), replacing: nil)
             await h.setBehaviour { $0.refreshFailure = "invalid_grant" }
             let result = await coordinator(h).refresh(grantID: grantID, actor: "test", waitUpTo: 5)
             #expect(result.outcome == .needsReauth)
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.state == .needsReauth)
             #expect(grant.stateReason?.contains("interrupted before its answer was stored") == true)
             #expect(result.message == grant.stateReason)
@@ -159,7 +160,7 @@ struct RefreshResilienceTests {
             h.clock.advance(by: 60)
             let second = await hasty.refresh(grantID: grantID, actor: "test")
             #expect(second.outcome == .needsReauth)
-            #expect(try h.grant(grantID).stateReason?.contains("interrupted before its answer was stored") == true)
+            await #expect(try h.grant(grantID).stateReason?.contains("interrupted before its answer was stored") == true)
         }
     }
 
@@ -183,7 +184,7 @@ struct RefreshResilienceTests {
             h.clock.advance(by: 120)
             await h.setBehaviour { $0.refreshFailure = "invalid_grant" }
             _ = await h.tollgate.refresher.refresh(grantID: grantID, actor: "test")
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.state == .needsReauth)
             #expect(grant.stateReason?.contains("the upstream refused the refresh token") == true)
             #expect(grant.stateReason?.contains("interrupted") == false)
@@ -209,7 +210,7 @@ struct RefreshResilienceTests {
             }
             #expect(seen == [1, 2, 4, 8, 16, 30])
             #expect(await h.stats().refreshCalls == 6)
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 }

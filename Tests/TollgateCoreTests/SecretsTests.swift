@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TollgateCore
+import TollgateSQLite
 import TollgateTestSupport
 
 @Suite("secrets at rest")
@@ -16,7 +17,7 @@ struct SecretsTests {
             }
             try queue.close()
             #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: b) }
-            #expect(try h.tollgate.refresher.credential(of: a) != nil)
+            await #expect(try h.tollgate.refresher.credential(of: a) != nil)
         }
     }
 
@@ -31,7 +32,7 @@ struct SecretsTests {
             }
             try queue.close()
             #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: grantID) }
-            let validated = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let validated = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .fresh(let access) = validated.upstream else { Issue.record("expected a fresh upstream token"); return }
             #expect(try await h.tollgate.tokens.upstreamAccessToken(for: validated) == access.token)
         }
@@ -55,19 +56,19 @@ struct SecretsTests {
             var grants: [(Int64, TokenPair)] = []
             for name in ["alice", "bob", "carol"] { grants.append(try await h.makeGrant(subject: name)) }
             let oldKey = h.tollgate.vault.activeKeyID
-            let rotation = try h.tollgate.admin.rotateKeys()
+            let rotation = try await h.tollgate.admin.rotateKeys()
             #expect(rotation.keyID == oldKey + 1)
             #expect(rotation.resealed >= 7) // 3 grants × 2 tokens + the provider secret
             // A fresh process (new vault) reads everything with the new key.
-            let reopened = try Tollgate.open(databasePath: h.databasePath, clock: h.clock, environment: [:])
+            let reopened = try await Tollgate.open(databasePath: h.databasePath, clock: h.clock, environment: [:])
             for (grantID, pair) in grants {
-                _ = try reopened.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+                _ = try await reopened.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
                 #expect(try await reopened.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
                 _ = try await reopened.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
             }
             await reopened.shutdown()
             // The original instance picks up the new key on its own.
-            #expect(try h.tollgate.refresher.credential(of: grants[0].0) != nil)
+            await #expect(try h.tollgate.refresher.credential(of: grants[0].0) != nil)
         }
     }
 
@@ -80,7 +81,7 @@ struct SecretsTests {
                 let (grantID, pair) = try await h.makeGrant(subject: name)
                 let refreshed = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
                 _ = try await h.tollgate.admin.forceRefresh(grantID: grantID)
-                let upstream = try #require(try h.tollgate.refresher.credential(of: grantID))
+                let upstream = try await #require(try h.tollgate.refresher.credential(of: grantID))
                 needles += [pair.accessToken.value, pair.refreshToken.value, refreshed.accessToken.value, refreshed.refreshToken.value,
                             upstream.accessToken.value, try #require(upstream.refreshToken?.value)]
             }

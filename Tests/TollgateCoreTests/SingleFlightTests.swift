@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateSQLite
 import TollgateTestSupport
 import TollgateDevUpstream
 
@@ -18,7 +19,7 @@ struct SingleFlightTests {
             #expect(results.allSatisfy { $0.outcome == .refreshed })
             #expect(Set(results.compactMap { $0.credential?.accessToken }).count == 1)
             #expect(await h.stats().refreshCalls == 1)
-            #expect(try h.tollgate.admin.audit(grantID: grantID).filter { $0.action.hasPrefix("upstream.refresh") }.count == 1)
+            await #expect(try h.tollgate.admin.audit(grantID: grantID).filter { $0.action.hasPrefix("upstream.refresh") }.count == 1)
         }
     }
 
@@ -28,7 +29,7 @@ struct SingleFlightTests {
             await h.setBehaviour { $0.tokenDelay = 0.5 }
             h.clock.advance(by: 120)
             // A second, independent core (own connection pool, own coordinator) over the same file.
-            let other = try Tollgate(store: try SQLiteStore(path: h.databasePath),
+            let other = try await Tollgate(store: try SQLiteStore(path: h.databasePath),
                                      master: try MasterKey.load(forDatabaseAt: h.databasePath, environment: [:]), clock: h.clock)
             async let a = h.tollgate.refresher.refresh(grantID: grantID, actor: "a")
             async let b = other.refresher.refresh(grantID: grantID, actor: "b")
@@ -47,7 +48,7 @@ struct SingleFlightTests {
             let (grantID, _) = try await h.makeGrant()
             h.clock.advance(by: 120)
             // A holder that took the lease and died.
-            #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: "dead", until: h.clock.now().addingTimeInterval(30),
+            await #expect(try h.tollgate.store.acquireRefreshLease(grantID: grantID, owner: "dead", until: h.clock.now().addingTimeInterval(30),
                                                              now: h.clock.now(), replacing: nil) != nil)
             let pending = Task { await h.tollgate.refresher.refresh(grantID: grantID, actor: "test") }
             try await Task.sleep(nanoseconds: 200_000_000)
@@ -71,7 +72,7 @@ struct SingleFlightTests {
             #expect(r1.status == 0, "\(r1.stderr)")
             #expect(r2.status == 0, "\(r2.stderr)")
             #expect(await h.stats().refreshCalls == 1)
-            #expect(try h.grant(grantID).lastRefreshOutcome == .succeeded)
+            await #expect(try h.grant(grantID).lastRefreshOutcome == .succeeded)
         }
     }
 }

@@ -7,16 +7,16 @@ import TollgateTestSupport
 struct UnusedClientExpiryTests {
     static let day: TimeInterval = 86_400
 
-    func register(_ h: Harness, _ name: String, admin: Bool = false) throws -> RegisteredClient {
+    func register(_ h: Harness, _ name: String, admin: Bool = false) async throws -> RegisteredClient {
         let registration = ClientRegistration(name: name, redirectURIs: [Harness.redirectURI])
-        return admin ? try h.tollgate.admin.registerClient(serverSlug: "files", registration)
-                     : try h.tollgate.tokens.registerClient(serverSlug: "files", registration)
+        return admin ? try await h.tollgate.admin.registerClient(serverSlug: "files", registration)
+                     : try await h.tollgate.tokens.registerClient(serverSlug: "files", registration)
     }
 
-    func exists(_ h: Harness, _ client: RegisteredClient) throws -> Bool { try h.tollgate.store.client(id: client.client.id) != nil }
+    func exists(_ h: Harness, _ client: RegisteredClient) async throws -> Bool { try await h.tollgate.store.client(id: client.client.id) != nil }
 
-    func startAuthorization(_ h: Harness, _ client: RegisteredClient) throws {
-        _ = try h.tollgate.tokens.startAuthorization(try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+    func startAuthorization(_ h: Harness, _ client: RegisteredClient) async throws {
+        _ = try await h.tollgate.tokens.startAuthorization(try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
             responseType: "code", clientID: client.client.id, redirectURI: nil, scope: nil, state: nil,
             codeChallenge: TokenGenerator.s256Challenge(of: String(repeating: "v", count: 43)), codeChallengeMethod: "S256", resource: nil),
             urls: h.urls), urls: h.urls, browserBinding: Secret("browser-of-this-test"))
@@ -24,46 +24,47 @@ struct UnusedClientExpiryTests {
 
     @Test func onlyOldDynamicRegistrationsThatWereNeverUsedAreDeleted() async throws {
         try await Harness.with { h in
-            let unused = try register(h, "unused")
-            let admin = try register(h, "admin", admin: true)
-            let used = try register(h, "used")
+            let unused = try await register(h, "unused")
+            let admin = try await register(h, "admin", admin: true)
+            let used = try await register(h, "used")
             _ = try await h.makeGrant(subject: "ann", for: used)
-            let revokedGrant = try register(h, "used then revoked")
+            let revokedGrant = try await register(h, "used then revoked")
             let (grantID, _) = try await h.makeGrant(subject: "bob", for: revokedGrant)
             _ = try await h.tollgate.admin.revokeGrant(id: grantID)
-            let authorizing = try register(h, "authorizing")
+            let authorizing = try await register(h, "authorizing")
             h.clock.advance(by: Self.day - 60)
-            let young = try register(h, "young")
+            let young = try await register(h, "young")
 
             // Not old enough yet: nothing goes.
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
             h.clock.advance(by: 120)
-            try startAuthorization(h, authorizing)
+            try await startAuthorization(h, authorizing)
             // The harness's own client was never used either.
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
-            #expect(try !exists(h, unused))
-            #expect(try !exists(h, h.client))
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
+            await #expect(try !exists(h, unused))
+            await #expect(try !exists(h, h.client))
             for kept in [admin, used, revokedGrant, authorizing, young] {
-                #expect(try exists(h, kept), "\(kept.client.name) must be kept")
+                await #expect(try exists(h, kept), "\(kept.client.name) must be kept")
             }
-            #expect(try h.tollgate.admin.audit().contains { $0.action == "client.expire" })
+            await #expect(try h.tollgate.admin.audit().contains { $0.action == "client.expire" })
             // An authorization that was never completed and has expired does not keep the client.
             h.clock.advance(by: 601)
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 1)
-            #expect(try !exists(h, authorizing))
-            #expect(try exists(h, used) && exists(h, revokedGrant) && exists(h, admin))
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 1)
+            await #expect(try !exists(h, authorizing))
+            await #expect(try exists(h, used) && exists(h, revokedGrant) && exists(h, admin))
         }
     }
 
     @Test func expiryGoesInBatches() async throws {
         try await Harness.with { h in
-            let clients = try (0..<7).map { try register(h, "c\($0)") }
+            var clients: [RegisteredClient] = []
+            for i in 0..<7 { clients.append(try await register(h, "c\(i)")) }
             h.clock.advance(by: Self.day + 1)
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
             // The harness's own client is unused too: 8 candidates in all.
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 2)
-            #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 0)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 2)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 0)
             #expect(try clients.allSatisfy { try !exists(h, $0) })
         }
     }

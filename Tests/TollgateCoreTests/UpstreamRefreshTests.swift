@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TollgateCore
+import TollgateSQLite
 import TollgateTestSupport
 import TollgateDevUpstream
 
@@ -9,15 +10,15 @@ struct UpstreamRefreshTests {
     @Test func rotationIsStored() async throws {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             #expect(result.outcome == .refreshed)
             #expect(result.calledUpstream)
-            let after = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.refreshToken != nil)
             #expect(after.refreshToken != before.refreshToken)
             #expect(after.accessToken != before.accessToken)
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.lastRefreshOutcome == .succeeded)
             #expect(grant.version > 0)
             // The rotated-away upstream token is dead upstream; the stored one works.
@@ -31,12 +32,12 @@ struct UpstreamRefreshTests {
         try await Harness.with { h in
             await h.setBehaviour { $0.rotateRefreshTokens = false }
             let (grantID, _) = try await h.makeGrant()
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let after = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.refreshToken == before.refreshToken)
             #expect(after.accessToken != before.accessToken)
-            #expect(try h.grant(grantID).upstream.hasRefreshToken)
+            await #expect(try h.grant(grantID).upstream.hasRefreshToken)
         }
     }
 
@@ -44,14 +45,14 @@ struct UpstreamRefreshTests {
         try await Harness.with(accessTTL: 60) { h in
             await h.setBehaviour { $0.issueRefreshTokens = false }
             let (grantID, pair) = try await h.makeGrant()
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.refreshability == .notRefreshable(.noUpstreamRefreshToken))
             let callsBefore = await h.stats().tokenCalls
             await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.forceRefresh(grantID: grantID) }
             let result = await h.tollgate.refresher.refresh(grantID: grantID, actor: "test")
             #expect(result.outcome == .notRefreshable(.noUpstreamRefreshToken))
             h.clock.advance(by: 120)
-            #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
             #expect(await oauthError {
                 let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
                 _ = try await h.tollgate.tokens.upstreamAccessToken(for: v)
@@ -66,7 +67,7 @@ struct UpstreamRefreshTests {
             await h.setBehaviour { $0.refreshFailure = "invalid_grant" }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             #expect(result.outcome == .needsReauth)
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.state == .needsReauth)
             #expect(grant.lastRefreshOutcome == .needsReauth)
             #expect(grant.refreshability == .notRefreshable(.needsReauth))
@@ -75,23 +76,23 @@ struct UpstreamRefreshTests {
             _ = await h.tollgate.refresher.refresh(grantID: grantID, force: true, actor: "test")
             #expect(await h.stats().refreshCalls == calls)
             #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
-            #expect(try h.tollgate.admin.audit(grantID: grantID).contains { $0.action.hasPrefix("upstream.refresh") && $0.outcome == "needs-reauth" })
+            await #expect(try h.tollgate.admin.audit(grantID: grantID).contains { $0.action.hasPrefix("upstream.refresh") && $0.outcome == "needs-reauth" })
         }
     }
 
     @Test func http500IsTransientAndLeavesTheGrantUnchanged() async throws {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             await h.setBehaviour { $0.refreshFailure = "http500" }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             guard case .transient(let retry) = result.outcome else { Issue.record("expected transient, got \(result)"); return }
             #expect(retry > 0)
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.state == .active)
             #expect(grant.lastRefreshOutcome == .transient)
             #expect(grant.refreshFailures == 1)
-            #expect(try h.tollgate.refresher.credential(of: grantID) == before)
+            await #expect(try h.tollgate.refresher.credential(of: grantID) == before)
             #expect(!result.message.contains(before.accessToken.value))
         }
     }
@@ -103,7 +104,7 @@ struct UpstreamRefreshTests {
             await h.setBehaviour { $0.refreshFailure = failure }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             guard case .transient = result.outcome else { Issue.record("expected transient, got \(result)"); return }
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -113,12 +114,12 @@ struct UpstreamRefreshTests {
             await h.setBehaviour { $0.refreshFailure = "invalid_client" }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             #expect(result.outcome == .providerMisconfigured)
-            #expect(try h.grant(grantID).state == .active)
-            let provider = try h.tollgate.admin.provider(serverSlug: "files")
+            await #expect(try h.grant(grantID).state == .active)
+            let provider = try await h.tollgate.admin.provider(serverSlug: "files")
             #expect(provider.lastError?.contains("invalid_client") == true)
             await h.setBehaviour { $0.refreshFailure = nil }
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            #expect(try h.tollgate.admin.provider(serverSlug: "files").lastError == nil)
+            await #expect(try h.tollgate.admin.provider(serverSlug: "files").lastError == nil)
         }
     }
 
@@ -163,9 +164,9 @@ struct UpstreamRefreshTests {
         try await Harness.with(accessTTL: 900) { h in
             let (grantID, _) = try await h.makeGrant()
             await h.setBehaviour { $0.responseStyle = "camel" }
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let after = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             #expect(after.refreshToken != before.refreshToken)
             let expiry = try #require(after.accessExpiresAt)
@@ -178,7 +179,7 @@ struct UpstreamRefreshTests {
             let (grantID, _) = try await h.makeGrant()
             await h.setBehaviour { $0.expiresInAs = "string" }
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let expiry = try #require(try h.grant(grantID).upstream.accessExpiresAt)
+            let expiry = try await #require(try h.grant(grantID).upstream.accessExpiresAt)
             #expect(abs(expiry.timeIntervalSince(h.clock.now()) - 42) < 1)
         }
     }
@@ -188,13 +189,13 @@ struct UpstreamRefreshTests {
             let (grantID, pair) = try await h.makeGrant()
             await h.setBehaviour { $0.expiresInAs = "omit"; $0.refreshExpiresIn = 86400 }
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let grant = try h.grant(grantID)
+            let grant = try await h.grant(grantID)
             #expect(grant.upstream.accessExpiresAt == nil)
             #expect(grant.upstream.refreshExpiresAt != nil)
             // Unknown expiry is not "expired": the token is used as is, no refresh attempted.
             let calls = await h.stats().refreshCalls
             h.clock.advance(by: 3000)
-            let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .fresh = v.upstream else { Issue.record("unknown expiry should be used as is"); return }
             #expect(await h.stats().refreshCalls == calls)
         }
@@ -205,7 +206,7 @@ struct UpstreamRefreshTests {
             let (grantID, _) = try await h.makeGrant()
             await h.setBehaviour { $0.tokenDelay = 2 }
             // A second core on the same store with a short upstream timeout (set-up itself keeps the normal one).
-            let impatient = try Tollgate(store: try SQLiteStore(path: h.databasePath),
+            let impatient = try await Tollgate(store: try SQLiteStore(path: h.databasePath),
                                          master: try MasterKey.load(forDatabaseAt: h.databasePath, environment: [:]),
                                          clock: h.clock, upstreamTimeout: 0.5, logger: Harness.logger)
             let result = await impatient.refresher.refresh(grantID: grantID, force: true, actor: "test")
@@ -214,7 +215,7 @@ struct UpstreamRefreshTests {
             guard case .transient(let retryAfter) = result.outcome else { Issue.record("expected transient, got \(result)"); return }
             #expect(retryAfter == impatient.refresher.inFlightRetryAfter)
             #expect(result.message.contains("not answered yet"))
-            #expect(try h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -222,9 +223,9 @@ struct UpstreamRefreshTests {
         try await Harness.with(accessTTL: 3600) { h in
             let (grantID, pair) = try await h.makeGrant()
             h.clock.advance(by: 3600 - 10)
-            let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .needsRefresh = v.upstream else { Issue.record("within skew should need refresh"); return }
-            let before = try #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             let token = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             #expect(token != before.accessToken)
             #expect(await h.stats().refreshCalls == 1)
@@ -235,11 +236,11 @@ struct UpstreamRefreshTests {
         try await Harness.with(accessTTL: 10) { h in
             let (_, pair) = try await h.makeGrant()
             h.clock.advance(by: 4)
-            guard case .fresh = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
+            guard case .fresh = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
                 Issue.record("a 10 s token must not need a refresh after 4 s (the 30 s skew is capped at half the lifetime)"); return
             }
             h.clock.advance(by: 2)
-            guard case .needsRefresh = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
+            guard case .needsRefresh = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").upstream else {
                 Issue.record("within the last half of its life it is refreshed early"); return
             }
         }
@@ -250,14 +251,14 @@ struct UpstreamRefreshTests {
             let (_, pair) = try await h.makeGrant()
             await h.setBehaviour { $0.refreshFailure = "http500" }
             h.clock.advance(by: 600 - 10)
-            let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .needsRefresh(let old) = v.upstream else { Issue.record("expected needsRefresh"); return }
             #expect(try await h.tollgate.tokens.upstreamAccessToken(for: v) == old.token)
             // Backoff: an immediate second request does not call the upstream again.
             _ = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             #expect(await h.stats().refreshCalls == 1)
             h.clock.advance(by: 20)
-            let expired = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            let expired = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             #expect(await oauthError { _ = try await h.tollgate.tokens.upstreamAccessToken(for: expired) } == .temporarilyUnavailable)
         }
     }

@@ -47,13 +47,13 @@ struct ConsentFlowSecurityTests {
                     #expect(!refused.text.contains(Harness.redirectURI))
                 }
                 #expect(await s.h.stats().codeExchanges == exchangesBefore, "the victim's upstream code was never exchanged")
-                #expect(try s.h.tollgate.store.countGrants() == 0)
+                await #expect(try s.h.tollgate.store.countGrants() == 0)
                 // The refused callbacks burned nothing: the approving browser still completes its own flow.
                 let done = try await attacker.callback(try await attacker.signInUpstream(upstreamURL, as: "mallory"))
                 let code = try FlowBrowser.code(of: done)
                 let tokens = try await token(client, code: code, clientID: s.h.client.client.id)
                 #expect(tokens.status == .ok)
-                let access = try s.h.tollgate.tokens.validate(accessToken: tokens.json["access_token"] as? String, serverSlug: "files")
+                let access = try await s.h.tollgate.tokens.validate(accessToken: tokens.json["access_token"] as? String, serverSlug: "files")
                 #expect(access.grant.subject == "mallory")
             }
         }
@@ -134,7 +134,7 @@ struct ConsentFlowSecurityTests {
 
     @Test func aCodeSurvivesAnotherClientsAttemptAndAWrongVerifier() async throws {
         try await ServerHarness.with { s in
-            let other = try s.h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
+            let other = try await s.h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Other", redirectURIs: [Harness.redirectURI]))
             try await s.test { client in
                 let (code, _) = try await OAuthEndpointTests().authorize(s, client)
                 let stolen = try await token(client, code: code, clientID: other.client.id)
@@ -144,15 +144,15 @@ struct ConsentFlowSecurityTests {
                 #expect(wrongVerifier.json["error"] as? String == "invalid_grant")
                 let rightful = try await token(client, code: code, clientID: s.h.client.client.id)
                 #expect(rightful.status == .ok, "the failed attempts did not burn the code: \(rightful.text)")
-                let access = try s.h.tollgate.tokens.validate(accessToken: rightful.json["access_token"] as? String, serverSlug: "files")
+                let access = try await s.h.tollgate.tokens.validate(accessToken: rightful.json["access_token"] as? String, serverSlug: "files")
                 // Another client presenting the used code revokes nothing...
                 let late = try await token(client, code: code, clientID: other.client.id)
                 #expect(late.json["error"] as? String == "invalid_grant")
-                #expect(try s.h.grant(access.grant.id).state == .active)
+                await #expect(try s.h.grant(access.grant.id).state == .active)
                 // ...while a replay by the rightful client still revokes the grant.
                 let replay = try await token(client, code: code, clientID: s.h.client.client.id)
                 #expect(replay.json["error"] as? String == "invalid_grant")
-                #expect(try s.h.grant(access.grant.id).state == .revoked)
+                await #expect(try s.h.grant(access.grant.id).state == .revoked)
             }
         }
     }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Testing
 import TollgateCore
+import TollgateSQLite
 import TollgateServer
 import TollgateTestSupport
 
@@ -87,12 +88,12 @@ struct GatewayTests {
             expectChallenge(try await call(client, nil), "missing")
             expectChallenge(try await call(client, "tg_at_unknown"), "unknown")
             let (grantID, pair) = try await s.h.makeGrant()
-            _ = try s.h.tollgate.admin.addServer(NewServer(slug: "mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+            _ = try await s.h.tollgate.admin.addServer(NewServer(slug: "mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
             let foreign = try await call(client, pair.accessToken.value, path: "/mcp/mail")
             #expect(foreign.status == .unauthorized)
             #expect(try await call(client, pair.accessToken.value).status == .ok)
             // A revoke from another process (another core instance on the same file) counts on the very next request.
-            let other = try Tollgate.open(databasePath: s.h.databasePath, environment: [:])
+            let other = try await Tollgate.open(databasePath: s.h.databasePath, environment: [:])
             _ = try await other.admin.revokeGrant(id: grantID)
             await other.shutdown()
             expectChallenge(try await call(client, pair.accessToken.value), "revoked")
@@ -107,7 +108,7 @@ struct GatewayTests {
     @Test func forwardsWithTheUpstreamTokenAndNeverTheProxyToken() async throws {
         try await withGateway { s, client in
             let (grantID, pair) = try await s.h.makeGrant()
-            let upstream = try #require(try s.h.tollgate.refresher.credential(of: grantID))
+            let upstream = try await #require(try s.h.tollgate.refresher.credential(of: grantID))
             let r = try await call(client, pair.accessToken.value, path: "/mcp/files?x=1", extra: [
                 HTTPField.Name("Mcp-Session-Id")!: "session-42", HTTPField.Name("MCP-Protocol-Version")!: "2026-07-28",
                 .cookie: "tg_browser=abc",
@@ -160,7 +161,7 @@ struct GatewayTests {
     @Test func anExpiredUpstreamTokenIsRefreshedOnceBeforeForwarding() async throws {
         try await withGateway(accessTTL: 60) { s, client in
             let (grantID, pair) = try await s.h.makeGrant()
-            let before = try #require(try s.h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try s.h.tollgate.refresher.credential(of: grantID))
             s.h.clock.advance(by: 120)
             await s.h.setBehaviour { $0.tokenDelay = 0.2 }
             try await withThrowingTaskGroup(of: Int.self) { group in
@@ -168,7 +169,7 @@ struct GatewayTests {
                 for try await status in group { #expect(status == 200) }
             }
             #expect(await s.h.stats().refreshCalls == 1)
-            let after = try #require(try s.h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try s.h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             let r = try await call(client, pair.accessToken.value)
             #expect((r.json["headers"] as? [String: String])?["authorization"] == "Bearer \(after.accessToken.value)")
@@ -186,7 +187,7 @@ struct GatewayTests {
             #expect(transient.header("Retry-After") != nil)
             await s.h.setBehaviour { $0.refreshFailure = "invalid_grant" }
             expectChallenge(try await call(client, pair.accessToken.value), "invalid_grant upstream")
-            #expect(try s.h.grant(grantID).state == .needsReauth)
+            await #expect(try s.h.grant(grantID).state == .needsReauth)
         }
     }
 
@@ -261,7 +262,7 @@ struct ServeProcessTests {
             try await http.shutdown()
             #expect(serve.stop() == 0)
             // The store is consistent and usable after the shutdown.
-            _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+            _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
         }
     }
 }

@@ -26,9 +26,9 @@ struct OAuthEndpointTests {
                 let prm = try await client.execute(uri: "/.well-known/oauth-protected-resource/mcp/files", method: .get)
                 #expect(prm.status == .ok)
                 #expect(prm.header("Content-Type") == "application/json")
-                #expect(Data(buffer: prm.body) == (try s.h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: urls)))
+                await #expect(Data(buffer: prm.body) == (try s.h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: urls)))
                 let asm = try await client.execute(uri: "/.well-known/oauth-authorization-server/oauth/files", method: .get)
-                #expect(Data(buffer: asm.body) == (try s.h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: urls)))
+                await #expect(Data(buffer: asm.body) == (try s.h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: urls)))
                 #expect(asm.json["issuer"] as? String == (prm.json["authorization_servers"] as? [String])?.first)
                 let missing = try await client.execute(uri: "/.well-known/oauth-authorization-server/oauth/nope", method: .get)
                 #expect(missing.status == .notFound)
@@ -196,12 +196,12 @@ struct OAuthEndpointTests {
                 #expect(unknown.status == .badRequest)
                 #expect(unknown.header("Location") == nil)
                 // An upstream error is relayed to the client with its state and our iss.
-                let validated = try s.h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+                let validated = try await s.h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
                     responseType: "code", clientID: s.h.client.client.id, redirectURI: Harness.redirectURI, scope: nil, state: "s-9",
                     codeChallenge: TokenGenerator.s256Challenge(of: Self.verifier), codeChallengeMethod: "S256", resource: nil),
                     urls: PublicURLs(base: ServerHarness.base))
                 let binding = TokenGenerator.make(prefix: "")
-                let started = try s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base), browserBinding: binding)
+                let started = try await s.h.tollgate.tokens.startAuthorization(validated, urls: PublicURLs(base: ServerHarness.base), browserBinding: binding)
                 let state = try #require(Form.query(started.upstreamAuthorizationURL)["state"])
                 let relayed = try await client.execute(uri: "/oauth/files/callback?" + FormEncoding.encode([("state", state), ("error", "access_denied")]),
                                                        method: .get, headers: [.cookie: "tg_binding=\(binding.value)"])
@@ -260,7 +260,7 @@ struct OAuthEndpointTests {
     @Test func revocationAndIntrospection() async throws {
         try await ServerHarness.with(confidentialClient: true) { s in
             let (grantID, pair) = try await s.h.makeGrant()
-            let issued = try s.h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
+            let issued = try await s.h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "resource server")
             try await s.test { client in
                 var basic = Form.headers
                 basic[.authorization] = Form.basic(s.h.client.client.id, s.h.client.secret!.value)
@@ -295,7 +295,7 @@ struct OAuthEndpointTests {
                 let revoked = try await client.execute(uri: "/oauth/files/revoke", method: .post, headers: basic,
                                                        body: Form.body([("token", pair.refreshToken.value), ("token_type_hint", "refresh_token")]))
                 #expect(revoked.status == .ok)
-                #expect(try s.h.grant(grantID).state == .revoked)
+                await #expect(try s.h.grant(grantID).state == .revoked)
                 let inactive = try await client.execute(uri: "/oauth/files/introspect", method: .post, headers: resourceServer,
                                                         body: Form.body([("token", pair.accessToken.value)]))
                 #expect(inactive.json["active"] as? Bool == false)

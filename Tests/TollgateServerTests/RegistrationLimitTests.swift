@@ -83,7 +83,7 @@ struct RegistrationLimitTests {
             // The bucket that ran out is the peer's address, not a shared fallback key.
             #expect(s.server.registrationLimiter.admit("127.0.0.1") != .admitted)
             #expect(s.server.registrationLimiter.admit(RateLimiter.sourceKey(nil)) == .admitted)
-            let stored = try h.tollgate.admin.clients(limit: 100).items.filter { $0.name == "burst" }
+            let stored = try await h.tollgate.admin.clients(limit: 100).items.filter { $0.name == "burst" }
             #expect(stored.count == 10)
         }
     }

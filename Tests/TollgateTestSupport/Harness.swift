@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import TollgateCore
+import TollgateSQLite
 import TollgateDevUpstream
 
 /// One isolated Tollgate: a temporary database, a manual clock, and a dev upstream on a free loopback port.
@@ -39,17 +40,17 @@ public final class Harness: @unchecked Sendable {
         dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour, client: upstreamClient), logger: quiet)
         (devURL, devTask) = try await dev.start()
         let store = try SQLiteStore(path: databasePath)
-        let core = try Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
+        let core = try await Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
                                 clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger)
         tollgate = core
         let upstreamTask = devTask
         do {
-            server = try core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
+            server = try await core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
             provider = try await core.admin.addProvider(serverSlug: "files", NewProvider(
                 kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
                 clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
                 scopes: ["openid", "offline_access"]))
-            client = try core.tokens.registerClient(serverSlug: "files", ClientRegistration(
+            client = try await core.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
         } catch {
             // Leave nothing running behind a failed set-up.
@@ -83,15 +84,15 @@ public final class Harness: @unchecked Sendable {
             stateHash: Data(), serverID: server.id, clientID: registered.client.id, redirectURI: Self.redirectURI, clientState: "st",
             codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: ["files.read"], resource: urls.resource("files"),
             sealedUpstreamVerifier: Data(), createdAt: clock.now(), expiresAt: clock.now().addingTimeInterval(600))
-        let (code, grantID) = try tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
+        let (code, grantID) = try await tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
         let creds = ClientCredentials(clientID: registered.client.id, secret: registered.secret,
                                       method: registered.secret == nil ? .none : .clientSecretBasic)
-        let pair = try tollgate.tokens.exchangeCode(serverSlug: "files", credentials: creds, code: code.value,
+        let pair = try await tollgate.tokens.exchangeCode(serverSlug: "files", credentials: creds, code: code.value,
                                                      redirectURI: Self.redirectURI, codeVerifier: verifier)
         return (grantID, pair)
     }
 
-    public func grant(_ id: Int64) throws -> Grant { try tollgate.admin.grant(id: id) }
+    public func grant(_ id: Int64) async throws -> Grant { try await tollgate.admin.grant(id: id) }
 
     public func stats() async -> DevUpstreamStats { await dev.state.stats }
 

@@ -20,7 +20,7 @@ public final class ConsoleRunner: Sendable {
         self.post = post
         var lanes: [String: Lane] = [:]
         for name in ["grants", "count", "servers", "providers", "clients", "audit", "detail", "wellKnown", "theme"] {
-            lanes[name] = Lane(label: "tollgate.console.\(name)")
+            lanes[name] = Lane()
         }
         self.lanes = lanes
     }
@@ -54,7 +54,7 @@ public final class ConsoleRunner: Sendable {
         default:
             guard let lane = lanes[Self.lane(of: effect)] else { return }
             lane.submit { [self] in
-                if let event = self.answer(effect) { self.post(event) }
+                if let event = await self.answer(effect) { self.post(event) }
             }
         }
     }
@@ -76,46 +76,46 @@ public final class ConsoleRunner: Sendable {
 
     /// The answer to a load (or theme) effect, computed on the calling thread; `nil` for actions.
     /// The benchmark and the tests call this directly to drive the reducer synchronously.
-    public func answer(_ effect: ConsoleEffect) -> ConsoleEvent? {
+    public func answer(_ effect: ConsoleEffect) async -> ConsoleEvent? {
         let admin = tollgate.admin
         var requestID = 0
         do {
             switch effect {
             case .loadGrants(let request, let query):
                 requestID = request
-                return .grants(request: request, try admin.grants(query))
+                return .grants(request: request, try await admin.grants(query))
             case .countGrants(let request, let query, let limit):
                 requestID = request
-                return .grantCount(request: request, try admin.countGrants(query, upTo: limit))
+                return .grantCount(request: request, try await admin.countGrants(query, upTo: limit))
             case .loadServers(let request):
                 requestID = request
-                let providers = Dictionary(try admin.providers().map { ($0.server.id, $0.provider) }, uniquingKeysWith: { a, _ in a })
-                return .servers(request: request, try admin.servers().map { ServerEntry(server: $0, provider: providers[$0.id]) })
+                let providers = Dictionary(try await admin.providers().map { ($0.server.id, $0.provider) }, uniquingKeysWith: { a, _ in a })
+                return .servers(request: request, try await admin.servers().map { ServerEntry(server: $0, provider: providers[$0.id]) })
             case .loadProviders(let request):
                 requestID = request
-                return .providers(request: request, try admin.providers().map { ServerEntry(server: $0.server, provider: $0.provider) })
+                return .providers(request: request, try await admin.providers().map { ServerEntry(server: $0.server, provider: $0.provider) })
             case .loadClients(let request, let slug, let after, let limit):
                 requestID = request
-                let slugs = Dictionary(try admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { a, _ in a })
-                let page = try admin.clients(serverSlug: slug, limit: limit, after: after)
+                let slugs = Dictionary(try await admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { a, _ in a })
+                let page = try await admin.clients(serverSlug: slug, limit: limit, after: after)
                 return .clients(request: request, page.items.map { ClientEntry(client: $0, serverSlug: slugs[$0.serverID] ?? "?") },
                                 nextCursor: page.nextCursor)
             case .loadAudit(let request, let grantID, let before, let limit):
                 requestID = request
-                let events = try admin.audit(grantID: grantID, since: nil, limit: limit, before: before)
+                let events = try await admin.audit(grantID: grantID, since: nil, limit: limit, before: before)
                 return .audit(request: request, events, nextBefore: events.count == limit ? events.last?.id : nil)
             case .loadDetail(let request, let grantID):
                 requestID = request
-                return .detail(request: request, GrantInfo(try admin.grantDetail(id: grantID)))
+                return .detail(request: request, GrantInfo(try await admin.grantDetail(id: grantID)))
             case .loadWellKnown(let request, let slug):
                 requestID = request
-                let urls = try admin.publicURLs()
+                let urls = try await admin.publicURLs()
                 return .wellKnown(request: request, WellKnownDocuments(
                     serverSlug: slug,
                     authorizationServerURL: urls.authorizationServerMetadata(slug),
-                    authorizationServer: try admin.wellKnown(serverSlug: slug, .authorizationServer, urls: urls),
+                    authorizationServer: try await admin.wellKnown(serverSlug: slug, .authorizationServer, urls: urls),
                     protectedResourceURL: urls.protectedResourceMetadata(slug),
-                    protectedResource: try admin.wellKnown(serverSlug: slug, .protectedResource, urls: urls)))
+                    protectedResource: try await admin.wellKnown(serverSlug: slug, .protectedResource, urls: urls)))
             case .loadTheme(let name):
                 do {
                     return .theme(try themes.load(name))
@@ -132,16 +132,16 @@ public final class ConsoleRunner: Sendable {
 
     /// Posts `.dataChanged` whenever another process commits to the store, checking every `interval`
     /// seconds with SQLite's `data_version` (one cheap pragma; nothing is read unless it changed).
-    public func startWatching(interval: TimeInterval = 0.5) {
+    public func startWatching(interval: TimeInterval = 0.5) async {
         let store = tollgate.store
         let post = self.post
         // The baseline is read now, before the first loads: a change after it is never missed.
-        let baseline = try? store.dataVersion()
+        let baseline = try? await store.dataVersion()
         let task = Task.detached {
             var last = baseline
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-                guard let version = try? store.dataVersion() else { continue }
+                guard let version = try? await store.dataVersion() else { continue }
                 if let previous = last, previous != version { post(.dataChanged) }
                 last = version
             }
@@ -160,16 +160,12 @@ public final class ConsoleRunner: Sendable {
     }
 }
 
-/// A serial queue that runs one job at a time and keeps only the newest waiting job.
+/// A serial lane that runs one job at a time and keeps only the newest waiting job.
 final class Lane: Sendable {
-    private let queue: DispatchQueue
-    private let state = Mutex<(running: Bool, waiting: (@Sendable () -> Void)?)>((false, nil))
+    typealias Job = @Sendable () async -> Void
+    private let state = Mutex<(running: Bool, waiting: Job?)>((false, nil))
 
-    init(label: String) {
-        queue = DispatchQueue(label: label)
-    }
-
-    func submit(_ job: @escaping @Sendable () -> Void) {
+    func submit(_ job: @escaping Job) {
         let start = state.withLock { s -> Bool in
             if s.running {
                 s.waiting = job
@@ -179,10 +175,10 @@ final class Lane: Sendable {
             return true
         }
         guard start else { return }
-        queue.async { [self] in
-            var next: (@Sendable () -> Void)? = job
+        Task.detached { [self] in
+            var next: Job? = job
             while let current = next {
-                current()
+                await current()
                 next = state.withLock { s in
                     let waiting = s.waiting
                     s.waiting = nil
@@ -198,10 +194,10 @@ extension ConsoleRunner {
     /// Carries out `effects` on the calling thread, feeding each answer back into `state`, until nothing is
     /// left to load: what the event loop does asynchronously, done synchronously for the benchmark and tests.
     /// Refreshes and revocations are skipped (they need the async path).
-    public func settle(_ state: inout ConsoleState, _ effects: [ConsoleEffect]) {
+    public func settle(_ state: inout ConsoleState, _ effects: [ConsoleEffect]) async {
         var queue = effects[...]
         while let effect = queue.popFirst() {
-            if let event = answer(effect) { queue += state.apply(event) }
+            if let event = await answer(effect) { queue += state.apply(event) }
         }
     }
 }

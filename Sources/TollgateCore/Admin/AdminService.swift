@@ -25,7 +25,7 @@ public struct AdminService: Sendable {
     // MARK: Servers
 
     /// Adds a server; the slug must be valid and unused, the MCP URL absolute http(s).
-    public func addServer(_ new: NewServer) throws -> Server {
+    public func addServer(_ new: NewServer) async throws -> Server {
         guard Server.isValidSlug(new.slug) else {
             throw TollgateError.invalidInput("slug '\(new.slug)' is invalid: use 1-63 of a-z, 0-9 and '-'")
         }
@@ -36,25 +36,23 @@ public struct AdminService: Sendable {
         guard !new.name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
             throw TollgateError.invalidInput("the server name must not contain control characters")
         }
-        let server = try store.createServer(new, at: clock.now())
-        try store.appendAudit(NewAuditEvent(actor: actor, action: "server.add", serverID: server.id, detail: server.slug), at: clock.now())
-        return server
+        return try await store.createServer(new, audit: NewAuditEvent(actor: actor, action: "server.add", detail: new.slug), at: clock.now())
     }
 
-    public func servers() throws -> [Server] { try store.servers() }
+    public func servers() async throws -> [Server] { try await store.servers() }
 
-    public func server(slug: String) throws -> Server {
-        guard let server = try store.server(slug: slug) else { throw TollgateError.notFound("no server '\(slug)'") }
+    public func server(slug: String) async throws -> Server {
+        guard let server = try await store.server(slug: slug) else { throw TollgateError.notFound("no server '\(slug)'") }
         return server
     }
 
     /// Removes a server with everything under it; returns how many grants went with it.
-    public func removeServer(slug: String) throws -> Int {
-        let server = try server(slug: slug)
-        let removed = try store.removeServer(slug: slug)
-        try store.appendAudit(NewAuditEvent(actor: actor, action: "server.remove", serverID: server.id,
-                                            detail: "\(slug) with \(removed) grant(s)"), at: clock.now())
-        return removed
+    public func removeServer(slug: String) async throws -> Int {
+        let server = try await server(slug: slug)
+        let actor = actor
+        return try await store.removeServer(slug: slug, audit: { removed in
+            NewAuditEvent(actor: actor, action: "server.remove", serverID: server.id, detail: "\(slug) with \(removed) grant(s)")
+        }, at: clock.now())
     }
 
     // MARK: Providers
@@ -62,8 +60,8 @@ public struct AdminService: Sendable {
     /// Adds the provider of a server; `oidc` providers take their endpoints from the issuer's discovery
     /// document. A second provider for the same server is refused.
     public func addProvider(serverSlug: String, _ new: NewProvider) async throws -> Provider {
-        let server = try server(slug: serverSlug)
-        if try store.provider(serverID: server.id) != nil {
+        let server = try await server(slug: serverSlug)
+        if try await store.provider(serverID: server.id) != nil {
             throw TollgateError.conflict("server '\(serverSlug)' already has a provider; a server has exactly one")
         }
         guard !new.clientID.isEmpty else { throw TollgateError.invalidInput("--client-id is required") }
@@ -96,23 +94,21 @@ public struct AdminService: Sendable {
         try Self.requireHTTPURL(resolved.tokenEndpoint, "token endpoint")
         if let r = resolved.revocationEndpoint { try Self.requireHTTPURL(r, "revocation endpoint") }
         if let u = resolved.userinfoEndpoint { try Self.requireHTTPURL(u, "userinfo endpoint") }
-        let provider = try store.createProvider(serverID: server.id, new, resolved: resolved, seal: { id in
+        return try await store.createProvider(serverID: server.id, new, resolved: resolved, seal: { id in
             try new.clientSecret.map { try vault.seal($0.value, for: .provider(id)) }
-        }, at: clock.now())
-        try store.appendAudit(NewAuditEvent(actor: actor, action: "provider.add", serverID: server.id,
-                                            detail: "\(provider.kind.rawValue) \(provider.tokenEndpoint)"), at: clock.now())
-        return provider
+        }, audit: NewAuditEvent(actor: actor, action: "provider.add", serverID: server.id,
+                                detail: "\(new.kind.rawValue) \(resolved.tokenEndpoint)"), at: clock.now())
     }
 
     /// Every provider with the slug of its server.
-    public func providers() throws -> [(server: Server, provider: Provider)] {
-        let servers = Dictionary(uniqueKeysWithValues: try store.servers().map { ($0.id, $0) })
-        return try store.providers().compactMap { p in servers[p.serverID].map { ($0, p) } }
+    public func providers() async throws -> [(server: Server, provider: Provider)] {
+        let servers = Dictionary(uniqueKeysWithValues: try await store.servers().map { ($0.id, $0) })
+        return try await store.providers().compactMap { p in servers[p.serverID].map { ($0, p) } }
     }
 
-    public func provider(serverSlug: String) throws -> Provider {
-        let server = try server(slug: serverSlug)
-        guard let provider = try store.provider(serverID: server.id) else {
+    public func provider(serverSlug: String) async throws -> Provider {
+        let server = try await server(slug: serverSlug)
+        guard let provider = try await store.provider(serverID: server.id) else {
             throw TollgateError.notFound("server '\(serverSlug)' has no provider")
         }
         return provider
@@ -120,57 +116,58 @@ public struct AdminService: Sendable {
 
     // MARK: Clients
 
-    public func clients(serverSlug: String? = nil, limit: Int = 100, after: String? = nil) throws -> Page<Client> {
-        let serverID = try serverSlug.map { try server(slug: $0).id }
-        return try store.clients(serverID: serverID, limit: limit, after: after)
+    public func clients(serverSlug: String? = nil, limit: Int = 100, after: String? = nil) async throws -> Page<Client> {
+        var serverID: Int64?
+        if let serverSlug { serverID = try await server(slug: serverSlug).id }
+        return try await store.clients(serverID: serverID, limit: limit, after: after)
     }
 
-    public func client(id: String) throws -> Client {
-        guard let client = try store.client(id: id) else { throw TollgateError.notFound("no client '\(id)'") }
+    public func client(id: String) async throws -> Client {
+        guard let client = try await store.client(id: id) else { throw TollgateError.notFound("no client '\(id)'") }
         return client
     }
 
     /// Registers a client as an admin (same rules as dynamic registration).
-    public func registerClient(serverSlug: String, _ registration: ClientRegistration) throws -> RegisteredClient {
+    public func registerClient(serverSlug: String, _ registration: ClientRegistration) async throws -> RegisteredClient {
         do {
-            return try tokens.registerClient(serverSlug: serverSlug, registration, registeredBy: "admin")
+            return try await tokens.registerClient(serverSlug: serverSlug, registration, registeredBy: "admin")
         } catch let error as OAuthError {
             throw TollgateError.invalidInput(error.errorDescription)
         }
     }
 
     /// Revokes a client and all its grants; returns the number of grants revoked.
-    public func revokeClient(id: String) throws -> Int {
-        let client = try client(id: id)
-        let count = try store.revokeClient(id: id, at: clock.now())
-        try store.appendAudit(NewAuditEvent(actor: actor, action: "client.revoke", serverID: client.serverID, clientID: id,
-                                            detail: "\(count) grant(s) revoked"), at: clock.now())
-        return count
+    public func revokeClient(id: String) async throws -> Int {
+        let client = try await client(id: id)
+        let actor = actor
+        return try await store.revokeClient(id: id, audit: { count in
+            NewAuditEvent(actor: actor, action: "client.revoke", serverID: client.serverID, clientID: id, detail: "\(count) grant(s) revoked")
+        }, at: clock.now())
     }
 
     // MARK: Grants
 
-    public func grants(_ query: GrantQuery) throws -> Page<Grant> {
-        if let slug = query.serverSlug { _ = try server(slug: slug) }
-        return try store.grants(query, now: clock.now())
+    public func grants(_ query: GrantQuery) async throws -> Page<Grant> {
+        if let slug = query.serverSlug { _ = try await server(slug: slug) }
+        return try await store.grants(query, now: clock.now())
     }
 
     /// How many grants `query` selects, counting no further than `limit` (so a count of millions stays cheap).
-    public func countGrants(_ query: GrantQuery, upTo limit: Int) throws -> Int {
-        if let slug = query.serverSlug { _ = try server(slug: slug) }
-        return try store.countGrants(query, upTo: limit, now: clock.now())
+    public func countGrants(_ query: GrantQuery, upTo limit: Int) async throws -> Int {
+        if let slug = query.serverSlug { _ = try await server(slug: slug) }
+        return try await store.countGrants(query, upTo: limit, now: clock.now())
     }
 
-    public func grant(id: Int64) throws -> Grant {
-        guard let grant = try store.grant(id: id) else { throw TollgateError.notFound("no grant \(id)") }
+    public func grant(id: Int64) async throws -> Grant {
+        guard let grant = try await store.grant(id: id) else { throw TollgateError.notFound("no grant \(id)") }
         return grant
     }
 
     /// Everything about one grant: status, refreshability, expiries and refresh history.
-    public func grantDetail(id: Int64, historyLimit: Int = 50) throws -> GrantDetail {
-        let grant = try grant(id: id)
+    public func grantDetail(id: Int64, historyLimit: Int = 50) async throws -> GrantDetail {
+        let grant = try await grant(id: id)
         let now = clock.now()
-        let events = try store.auditEvents(grantID: id, since: nil, limit: historyLimit, before: nil)
+        let events = try await store.auditEvents(grantID: id, since: nil, limit: historyLimit, before: nil)
         return GrantDetail(grant: grant, status: grant.status(at: now), refreshability: grant.refreshability,
                            refreshHistory: events.filter { $0.action.hasPrefix("upstream.refresh") }, events: events)
     }
@@ -180,7 +177,7 @@ public struct AdminService: Sendable {
     /// It waits for the upstream's answer up to the coordinator's hard limit (not a caller's timeout): an
     /// admin tool that gave up and exited would throw away an answer the upstream may already have rotated.
     public func forceRefresh(grantID: Int64) async throws -> RefreshResult {
-        let grant = try grant(id: grantID)
+        let grant = try await grant(id: grantID)
         if case .notRefreshable(let reason) = grant.refreshability {
             throw TollgateError.invalidInput("grant \(grantID) cannot be refreshed: \(reason.rawValue)")
         }
@@ -191,12 +188,12 @@ public struct AdminService: Sendable {
     /// Revokes a grant; with `upstream`, first revokes its upstream refresh (or access) token at the provider.
     /// Returns a note about the upstream revocation, if one was attempted.
     public func revokeGrant(id: Int64, upstream revokeUpstream: Bool = false) async throws -> String? {
-        let grant = try grant(id: id)
+        let grant = try await grant(id: id)
         var note: String?
         if revokeUpstream {
             note = await revokeAtUpstream(grant)
         }
-        let changed = try store.revokeGrant(id: id, audit: NewAuditEvent(
+        let changed = try await store.revokeGrant(id: id, audit: NewAuditEvent(
             actor: actor, action: "grant.revoke", serverID: grant.serverID, grantID: id, clientID: grant.clientID,
             detail: "revoked by an admin" + (note.map { "; upstream: \($0)" } ?? "")), at: clock.now())
         if !changed && note == nil { return "the grant was already revoked" }
@@ -205,9 +202,9 @@ public struct AdminService: Sendable {
 
     private func revokeAtUpstream(_ grant: Grant) async -> String {
         do {
-            guard let access = try tokens.providerAccess(serverID: grant.serverID) else { return "no provider" }
+            guard let access = try await tokens.providerAccess(serverID: grant.serverID) else { return "no provider" }
             guard access.provider.revocationEndpoint != nil else { return "the provider has no revocation endpoint" }
-            guard let credential = try refresher.credential(of: grant.id) else { return "no upstream credential" }
+            guard let credential = try await refresher.credential(of: grant.id) else { return "no upstream credential" }
             if let refresh = credential.refreshToken {
                 try await upstream.revoke(refresh, hint: "refresh_token", with: access)
                 return "refresh token revoked"
@@ -222,26 +219,29 @@ public struct AdminService: Sendable {
     // MARK: Metadata, keys, audit
 
     /// The public URLs `serve` announced in the store, or the default.
-    public func publicURLs(override: String? = nil) throws -> PublicURLs {
-        PublicURLs(base: try override ?? store.setting(PublicURLs.settingKey) ?? PublicURLs.defaultBase)
+    public func publicURLs(override: String? = nil) async throws -> PublicURLs {
+        if let override { return PublicURLs(base: override) }
+        return PublicURLs(base: try await store.setting(PublicURLs.settingKey) ?? PublicURLs.defaultBase)
     }
 
     /// A well-known document of a server, byte for byte as `serve` returns it.
-    public func wellKnown(serverSlug: String, _ document: WellKnown.Document, urls: PublicURLs) throws -> Data {
-        let server = try server(slug: serverSlug)
-        return WellKnown.document(document, server: server, provider: try store.provider(serverID: server.id), urls: urls)
+    public func wellKnown(serverSlug: String, _ document: WellKnown.Document, urls: PublicURLs) async throws -> Data {
+        let server = try await server(slug: serverSlug)
+        return WellKnown.document(document, server: server, provider: try await store.provider(serverID: server.id), urls: urls)
     }
 
     /// Adds a data key and re-seals every secret with it; nobody is logged out.
-    public func rotateKeys() throws -> (keyID: UInt32, resealed: Int) {
-        let result = try vault.rotate(at: clock.now())
-        try store.appendAudit(NewAuditEvent(actor: actor, action: "keys.rotate",
-                                            detail: "key \(result.keyID) active; \(result.resealed) value(s) re-sealed"), at: clock.now())
+    public func rotateKeys() async throws -> (keyID: UInt32, resealed: Int) {
+        let result = try await vault.rotate(at: clock.now()) { [actor] keyID in
+            NewAuditEvent(actor: actor, action: "keys.rotate", detail: "key \(keyID) added and active; re-sealing stored values with it")
+        }
+        try await store.appendAudit(NewAuditEvent(actor: actor, action: "keys.reseal",
+                                                  detail: "key \(result.keyID): \(result.resealed) value(s) re-sealed"), at: clock.now())
         return result
     }
 
-    public func audit(grantID: Int64? = nil, since: Date? = nil, limit: Int = 100, before: Int64? = nil) throws -> [AuditEvent] {
-        try store.auditEvents(grantID: grantID, since: since, limit: limit, before: before)
+    public func audit(grantID: Int64? = nil, since: Date? = nil, limit: Int = 100, before: Int64? = nil) async throws -> [AuditEvent] {
+        try await store.auditEvents(grantID: grantID, since: since, limit: limit, before: before)
     }
 
     /// The longest token lifetime an admin may configure.

@@ -12,23 +12,23 @@ public final class Vault: Sendable {
     public let derivationKey: SymmetricKey
 
     /// Loads the data keys of `store`, creating the first one on first use.
-    public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock()) throws {
+    public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock()) async throws {
         self.store = store
         self.master = master
         derivationKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: master.key, info: Data("tollgate/rotation-derivation".utf8), outputByteCount: 32)
-        if try store.encryptionKeys().isEmpty {
+        if try await store.encryptionKeys().isEmpty {
             let key = SymmetricKey(size: .bits256)
             do {
-                try store.addEncryptionKey(id: 1, wrapped: try master.wrap(key, id: 1), at: clock.now())
+                try await store.addEncryptionKey(id: 1, wrapped: try master.wrap(key, id: 1), audit: nil, at: clock.now())
             } catch let error as TollgateError where error.code == .conflict {
                 // Another process created the first key at the same moment; use theirs.
             }
         }
-        box = Mutex(try Self.loadBox(store: store, master: master))
+        box = Mutex(try await Self.loadBox(store: store, master: master))
     }
 
-    private static func loadBox(store: any TollgateStore, master: MasterKey) throws -> SecretBox {
-        let stored = try store.encryptionKeys()
+    private static func loadBox(store: any TollgateStore, master: MasterKey) async throws -> SecretBox {
+        let stored = try await store.encryptionKeys()
         guard let newest = stored.last else { throw TollgateError(.crypto, "the database has no encryption key") }
         var keys: [UInt32: SymmetricKey] = [:]
         for k in stored { keys[k.id] = try master.unwrap(k.wrapped, id: k.id) }
@@ -52,30 +52,53 @@ public final class Vault: Sendable {
 
     /// Opens a sealed string; reloads the key ring once when it was sealed by a key added since
     /// (a `keys rotate` run by another process).
-    public func open(_ sealed: Data, for context: SealContext) throws -> String {
+    public func open(_ sealed: Data, for context: SealContext) async throws -> String {
         let current = box.withLock { $0 }
         if let id = SecretBox.keyID(of: sealed), current.keys[id] == nil {
-            let reloaded = try Self.loadBox(store: store, master: master)
-            box.withLock { $0 = reloaded }
-            return try reloaded.openString(sealed, for: context)
+            return try await reload().openString(sealed, for: context)
         }
         return try current.openString(sealed, for: context)
     }
 
-    /// Adds a new data key, makes it active and re-seals every stored secret with it.
-    /// Returns the new key id and the number of values re-sealed. Old keys stay to open values
-    /// sealed concurrently by other processes that have not reloaded yet.
-    public func rotate(at now: Date) throws -> (keyID: UInt32, resealed: Int) {
-        let stored = try store.encryptionKeys()
+    /// Re-reads the key ring from the store: keys added since (by a `keys rotate` in another process) become
+    /// known, and the newest becomes the one that seals.
+    @discardableResult
+    public func reload() async throws -> SecretBox {
+        let reloaded = try await Self.loadBox(store: store, master: master)
+        box.withLock { $0 = reloaded }
+        return reloaded
+    }
+
+    /// The client secret of `provider`, opened; `nil` when it has none.
+    public func openProviderSecret(of provider: Provider, in store: any TollgateStore) async throws -> Secret? {
+        guard provider.hasClientSecret, let sealed = try await store.sealedProviderSecret(providerID: provider.id) else { return nil }
+        return Secret(try await open(sealed, for: .provider(provider.id)))
+    }
+
+    /// How many values one re-seal transaction replaces: small, so serving goes on between batches.
+    public static let resealBatchSize = 200
+
+    /// Adds a new data key (making it active, with `audit` in the same transaction) and re-seals every stored
+    /// secret with it, batch by batch (``resealBatchSize`` values per short transaction). Old keys stay: values
+    /// not yet re-sealed, or sealed meanwhile by processes that have not reloaded, still open. Nobody is logged
+    /// out. Returns the new key id and the number of values re-sealed.
+    public func rotate(at now: Date, audit: (UInt32) -> NewAuditEvent) async throws -> (keyID: UInt32, resealed: Int) {
+        let stored = try await store.encryptionKeys()
         let newID = (stored.map(\.id).max() ?? 0) + 1
         let key = SymmetricKey(size: .bits256)
-        try store.addEncryptionKey(id: newID, wrapped: try master.wrap(key, id: newID), at: now)
-        let reloaded = try Self.loadBox(store: store, master: master)
-        box.withLock { $0 = reloaded }
-        let count = try store.resealAll { sealed, context in
-            let plain = try reloaded.open(sealed, for: context)
-            return try reloaded.seal(plain, for: context)
-        }
+        try await store.addEncryptionKey(id: newID, wrapped: try master.wrap(key, id: newID), audit: audit(newID), at: now)
+        let reloaded = try await reload()
+        var count = 0
+        var cursor: ResealCursor?
+        repeat {
+            let batch = try await store.resealBatch(after: cursor, limit: Self.resealBatchSize) { sealed, context in
+                guard SecretBox.keyID(of: sealed) != reloaded.activeKeyID else { return nil }
+                let plain = try reloaded.open(sealed, for: context)
+                return try reloaded.seal(plain, for: context)
+            }
+            count += batch.resealed
+            cursor = batch.next
+        } while cursor != nil
         return (newID, count)
     }
 }

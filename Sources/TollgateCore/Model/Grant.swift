@@ -32,7 +32,8 @@ public struct UpstreamCredentialInfo: Sendable, Equatable, Codable {
     /// When Tollgate received the current upstream access token (bounds the early-refresh window).
     public var obtainedAt: Date?
 
-    public init(accessExpiresAt: Date?, hasRefreshToken: Bool, refreshExpiresAt: Date?, scope: String?, obtainedAt: Date? = nil) {
+    public init(accessExpiresAt: Date?, hasRefreshToken: Bool, refreshExpiresAt: Date?, scope: String?,
+                obtainedAt: Date? = nil) {
         self.accessExpiresAt = accessExpiresAt
         self.hasRefreshToken = hasRefreshToken
         self.refreshExpiresAt = refreshExpiresAt
@@ -72,6 +73,36 @@ public struct Grant: Sendable, Equatable, Codable {
     /// Why the grant is in its state, in words for an admin (set with `needs-reauth`: what the upstream
     /// answered, and whether an earlier refresh attempt had been interrupted); `nil` when there is nothing to add.
     public var stateReason: String? = nil
+
+    /// Every stored property, as stored.
+    public init(id: Int64, serverID: Int64, serverSlug: String, clientID: String, clientName: String,
+                subject: String? = nil, scopes: [String], resource: String, state: GrantState,
+                upstream: UpstreamCredentialInfo, proxyAccessExpiresAt: Date? = nil, createdAt: Date,
+                updatedAt: Date, lastRefreshAt: Date? = nil, lastRefreshOutcome: RefreshOutcome? = nil,
+                refreshFailures: Int, refreshNotBefore: Date? = nil, providerSupportsRefresh: Bool,
+                revokedAt: Date? = nil, version: Int64, stateReason: String? = nil) {
+        self.id = id
+        self.serverID = serverID
+        self.serverSlug = serverSlug
+        self.clientID = clientID
+        self.clientName = clientName
+        self.subject = subject
+        self.scopes = scopes
+        self.resource = resource
+        self.state = state
+        self.upstream = upstream
+        self.proxyAccessExpiresAt = proxyAccessExpiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lastRefreshAt = lastRefreshAt
+        self.lastRefreshOutcome = lastRefreshOutcome
+        self.refreshFailures = refreshFailures
+        self.refreshNotBefore = refreshNotBefore
+        self.providerSupportsRefresh = providerSupportsRefresh
+        self.revokedAt = revokedAt
+        self.version = version
+        self.stateReason = stateReason
+    }
 }
 
 /// A grant as people see it: its state with time applied.

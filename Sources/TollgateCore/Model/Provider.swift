@@ -41,6 +41,31 @@ public struct Provider: Sendable, Equatable, Codable {
 
     /// Whether `offline_access` is a scope this provider knows (then Tollgate asks for it upstream).
     public var supportsOfflineAccess: Bool { scopes.contains("offline_access") }
+
+    /// Every stored property, as stored.
+    public init(id: Int64, serverID: Int64, kind: ProviderKind, issuer: String? = nil, authorizationEndpoint: String,
+                tokenEndpoint: String, revocationEndpoint: String? = nil, userinfoEndpoint: String? = nil,
+                clientID: String, hasClientSecret: Bool, authMethod: ClientAuthMethod, scopes: [String],
+                authorizeParams: [AuthorizeParam], supportsRefresh: Bool, lastError: String? = nil,
+                lastErrorAt: Date? = nil, createdAt: Date) {
+        self.id = id
+        self.serverID = serverID
+        self.kind = kind
+        self.issuer = issuer
+        self.authorizationEndpoint = authorizationEndpoint
+        self.tokenEndpoint = tokenEndpoint
+        self.revocationEndpoint = revocationEndpoint
+        self.userinfoEndpoint = userinfoEndpoint
+        self.clientID = clientID
+        self.hasClientSecret = hasClientSecret
+        self.authMethod = authMethod
+        self.scopes = scopes
+        self.authorizeParams = authorizeParams
+        self.supportsRefresh = supportsRefresh
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+        self.createdAt = createdAt
+    }
 }
 
 /// One extra authorization-request parameter of a provider.

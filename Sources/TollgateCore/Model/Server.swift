@@ -31,6 +31,21 @@ public struct Server: Sendable, Equatable, Codable {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-".unicodeScalars)
         return first != "-" && slug.unicodeScalars.allSatisfy { allowed.contains($0) }
     }
+
+    /// Every stored property, as stored.
+    public init(id: Int64, slug: String, name: String, upstreamMCPURL: String, scopes: [String],
+                accessTokenTTL: TimeInterval, refreshTokenIdleTTL: TimeInterval,
+                refreshTokenAbsoluteTTL: TimeInterval, createdAt: Date) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.upstreamMCPURL = upstreamMCPURL
+        self.scopes = scopes
+        self.accessTokenTTL = accessTokenTTL
+        self.refreshTokenIdleTTL = refreshTokenIdleTTL
+        self.refreshTokenAbsoluteTTL = refreshTokenAbsoluteTTL
+        self.createdAt = createdAt
+    }
 }
 
 /// What an admin supplies to create a server.

@@ -36,8 +36,8 @@ public struct TokenService: Sendable {
 
     /// Registers a client for a server (RFC 7591). Redirect URIs follow ``RedirectURIPolicy``: `https`,
     /// `http` on a loopback host, or a native app's private-use scheme; at most ``RedirectURIPolicy/maximumCount``.
-    public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") throws -> RegisteredClient {
-        guard let server = try store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("no server '\(serverSlug)'") }
+    public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") async throws -> RegisteredClient {
+        guard let server = try await store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("no server '\(serverSlug)'") }
         guard !registration.redirectURIs.isEmpty else {
             throw OAuthError(.invalidRedirectURI, "redirect_uris must list at least one URI")
         }
@@ -62,23 +62,22 @@ public struct TokenService: Sendable {
         let client = Client(id: id, serverID: server.id, name: registration.name.isEmpty ? id : registration.name,
                             redirectURIs: registration.redirectURIs, authMethod: registration.authMethod,
                             grantTypes: registration.grantTypes, registeredBy: registeredBy, createdAt: clock.now(), revokedAt: nil)
-        try store.createClient(client, secretHash: secret.map(TokenGenerator.hash))
-        try store.appendAudit(NewAuditEvent(actor: registeredBy == "admin" ? "admin" : "client:\(id)", action: "client.register",
-                                            serverID: server.id, clientID: id, detail: "\(client.name) (\(client.authMethod.rawValue))"),
-                              at: clock.now())
+        try await store.createClient(client, secretHash: secret.map(TokenGenerator.hash), audit: NewAuditEvent(
+            actor: registeredBy == "admin" ? "admin" : "client:\(id)", action: "client.register",
+            serverID: server.id, clientID: id, detail: "\(client.name) (\(client.authMethod.rawValue))"))
         return RegisteredClient(client: client, secret: secret)
     }
 
     /// Authenticates a client of `server` at the token or revocation endpoint (introspection takes an
     /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
-    public func authenticate(_ credentials: ClientCredentials, server: Server) throws -> Client {
-        guard let client = try store.client(id: credentials.clientID), client.serverID == server.id else {
+    public func authenticate(_ credentials: ClientCredentials, server: Server) async throws -> Client {
+        guard let client = try await store.client(id: credentials.clientID), client.serverID == server.id else {
             throw OAuthError.invalidClient("unknown client")
         }
         guard client.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
         if client.isConfidential {
             guard let secret = credentials.secret, credentials.method != .none,
-                  let stored = try store.clientSecretHash(id: client.id),
+                  let stored = try await store.clientSecretHash(id: client.id),
                   TokenGenerator.constantTimeEqual(TokenGenerator.hash(secret), stored) else {
                 throw OAuthError.invalidClient("client authentication failed")
             }
@@ -91,14 +90,14 @@ public struct TokenService: Sendable {
     // MARK: - Authorization
 
     /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected.
-    public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs) throws -> ValidatedAuthorization {
-        guard let server = try store.server(slug: serverSlug) else {
+    public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs) async throws -> ValidatedAuthorization {
+        guard let server = try await store.server(slug: serverSlug) else {
             throw AuthorizationFailure.showPage(.invalidRequest("unknown server"))
         }
         guard let clientID = r.clientID, !clientID.isEmpty else {
             throw AuthorizationFailure.showPage(.invalidRequest("client_id is missing"))
         }
-        guard let client = try store.client(id: clientID), client.serverID == server.id, client.revokedAt == nil else {
+        guard let client = try await store.client(id: clientID), client.serverID == server.id, client.revokedAt == nil else {
             throw AuthorizationFailure.showPage(.invalidClient("unknown client"))
         }
         let redirectURI: String
@@ -130,7 +129,7 @@ public struct TokenService: Sendable {
         guard resource == urls.resource(server.slug) else {
             throw fail(.invalidTarget("resource is not this server"))
         }
-        let provider = try store.provider(serverID: server.id)
+        let provider = try await store.provider(serverID: server.id)
         var known = Set(server.scopes).union(provider?.scopes ?? [])
         known.insert("offline_access")
         let requested = (r.scope ?? "").split(separator: " ").map(String.init)
@@ -150,8 +149,8 @@ public struct TokenService: Sendable {
     /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
     ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
     ///   completes the authorization only when the callback presents the same value.
-    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs, browserBinding: Secret) throws -> StartedAuthorization {
-        guard let provider = try store.provider(serverID: v.server.id) else {
+    public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs, browserBinding: Secret) async throws -> StartedAuthorization {
+        guard let provider = try await store.provider(serverID: v.server.id) else {
             throw OAuthError(.serverError, "the server has no upstream provider configured")
         }
         let now = clock.now()
@@ -160,7 +159,7 @@ public struct TokenService: Sendable {
         let stateHash = TokenGenerator.hash(state)
         let context = SealContext(table: "pending_authorizations", row: stateHash.base64URLEncodedString(), field: "upstream_verifier")
         let expiresAt = now.addingTimeInterval(pendingLifetime)
-        try store.insertPendingAuthorization(PendingAuthorization(
+        try await store.insertPendingAuthorization(PendingAuthorization(
             stateHash: stateHash, serverID: v.server.id, clientID: v.client.id, redirectURI: v.redirectURI,
             clientState: v.state, codeChallenge: v.codeChallenge, scopes: v.scopes, resource: v.resource,
             sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt,
@@ -191,7 +190,7 @@ public struct TokenService: Sendable {
                                       upstreamErrorDescription: String?, urls: PublicURLs) async throws -> CompletedAuthorization {
         guard let state, !state.isEmpty else { throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state")) }
         let pending: PendingAuthorization
-        switch try store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash)) {
+        switch try await store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash)) {
         case .taken(let taken):
             pending = taken
         case .boundToAnotherBrowser:
@@ -200,7 +199,7 @@ public struct TokenService: Sendable {
         case .unknown:
             throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state"))
         }
-        guard let server = try store.server(id: pending.serverID) else {
+        guard let server = try await store.server(id: pending.serverID) else {
             throw AuthorizationFailure.showPage(.invalidRequest("the server no longer exists"))
         }
         let issuer = urls.issuer(server.slug)
@@ -224,8 +223,8 @@ public struct TokenService: Sendable {
             return errorRedirect("server_error", "the upstream provider returned neither code nor error")
         }
         let context = SealContext(table: "pending_authorizations", row: pending.stateHash.base64URLEncodedString(), field: "upstream_verifier")
-        let verifier = Secret(try vault.open(pending.sealedUpstreamVerifier, for: context))
-        guard let access = try providerAccess(serverID: server.id) else {
+        let verifier = Secret(try await vault.open(pending.sealedUpstreamVerifier, for: context))
+        guard let access = try await providerAccess(serverID: server.id) else {
             return errorRedirect("server_error", "the server has no upstream provider configured")
         }
         let response: UpstreamTokenResponse
@@ -234,7 +233,7 @@ public struct TokenService: Sendable {
                                                        codeVerifier: verifier, with: access)
         } catch let error as UpstreamError {
             logger.warning("upstream code exchange failed", metadata: ["server": "\(server.slug)", "error": "\(error)"])
-            if error.kind == .misconfigured { try? store.setProviderError(providerID: access.provider.id, error.description, at: clock.now()) }
+            if error.kind == .misconfigured { try? await store.setProviderError(providerID: access.provider.id, error.description, at: clock.now()) }
             return errorRedirect(error.kind == .transient ? "temporarily_unavailable" : "server_error",
                                  "the upstream token exchange failed (\(error.kind.rawValue))")
         }
@@ -242,7 +241,7 @@ public struct TokenService: Sendable {
         if subject == nil, let endpoint = access.provider.userinfoEndpoint {
             subject = try? await upstream.userinfoSubject(accessToken: response.accessToken, endpoint: endpoint)
         }
-        let (code, grantID) = try completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
+        let (code, grantID) = try await completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
         return CompletedAuthorization(redirectURL: URLQuery.appending([
             ("code", code.value), ("state", pending.clientState), ("iss", issuer),
         ], to: pending.redirectURI), grantID: grantID)
@@ -251,14 +250,14 @@ public struct TokenService: Sendable {
     /// Completes a pending authorization with upstream tokens already obtained: creates the grant (its
     /// upstream credential sealed) and its single-use code, in one transaction.
     public func completeAuthorization(_ pending: PendingAuthorization, server: Server, upstreamTokens: UpstreamTokenResponse,
-                                      subject: String?) throws -> (code: Secret, grantID: Int64) {
+                                      subject: String?) async throws -> (code: Secret, grantID: Int64) {
         let now = clock.now()
         let credential = upstreamTokens.credential(at: now)
         let code = TokenGenerator.make(prefix: TokenGenerator.codePrefix)
         let record = AuthorizationCodeRecord(hash: TokenGenerator.hash(code), grantID: 0, clientID: pending.clientID,
                                              redirectURI: pending.redirectURI, codeChallenge: pending.codeChallenge,
                                              expiresAt: now.addingTimeInterval(codeLifetime), usedAt: nil)
-        let grantID = try store.createGrant(
+        let grantID = try await store.createGrant(
             NewGrant(serverID: server.id, clientID: pending.clientID, subject: subject, scopes: pending.scopes,
                      resource: pending.resource, upstream: credential.info),
             seal: { id in
@@ -274,12 +273,9 @@ public struct TokenService: Sendable {
         return (code, grantID)
     }
 
-    func providerAccess(serverID: Int64) throws -> ProviderAccess? {
-        guard let provider = try store.provider(serverID: serverID) else { return nil }
-        let secret = try provider.hasClientSecret
-            ? store.sealedProviderSecret(providerID: provider.id).map { Secret(try vault.open($0, for: .provider(provider.id))) }
-            : nil
-        return ProviderAccess(provider: provider, clientSecret: secret)
+    func providerAccess(serverID: Int64) async throws -> ProviderAccess? {
+        guard let provider = try await store.provider(serverID: serverID) else { return nil }
+        return ProviderAccess(provider: provider, clientSecret: try await vault.openProviderSecret(of: provider, in: store))
     }
 
     // MARK: - Token endpoint
@@ -291,44 +287,44 @@ public struct TokenService: Sendable {
     /// checked against the stored record first, then the code is redeemed by compare-and-set. Another
     /// client's attempt, or a wrong verifier, changes nothing.
     public func exchangeCode(serverSlug: String, credentials: ClientCredentials, code: String?, redirectURI: String?,
-                             codeVerifier: String?) throws -> TokenPair {
-        let server = try requireServer(serverSlug)
-        let client = try authenticate(credentials, server: server)
+                             codeVerifier: String?) async throws -> TokenPair {
+        let server = try await requireServer(serverSlug)
+        let client = try await authenticate(credentials, server: server)
         guard let code, !code.isEmpty else { throw OAuthError.invalidRequest("code is missing") }
         guard let codeVerifier, !codeVerifier.isEmpty else { throw OAuthError.invalidRequest("code_verifier is missing") }
         let now = clock.now()
         let hash = TokenGenerator.hash(code)
-        guard let record = try store.authorizationCode(hash: hash) else { throw OAuthError.invalidGrant("unknown authorization code") }
+        guard let record = try await store.authorizationCode(hash: hash) else { throw OAuthError.invalidGrant("unknown authorization code") }
         guard record.clientID == client.id else { throw OAuthError.invalidGrant("the code was issued to another client") }
-        if record.usedAt != nil { try revokeAfterCodeReplay(record, client: client, server: server, now: now) }
+        if record.usedAt != nil { try await revokeAfterCodeReplay(record, client: client, server: server, now: now) }
         guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired") }
         guard redirectURI == record.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
         guard TokenGenerator.isValidVerifier(codeVerifier),
               TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
             throw OAuthError.invalidGrant("PKCE verification failed")
         }
-        switch try store.redeemCode(hash: hash, at: now) {
+        switch try await store.redeemCode(hash: hash, at: now) {
         case .redeemed:
             break
         case .replayed(let used):
             // A concurrent presentation by the same client redeemed it first: the code was used twice.
-            try revokeAfterCodeReplay(used, client: client, server: server, now: now)
+            try await revokeAfterCodeReplay(used, client: client, server: server, now: now)
         case .notFound:
             throw OAuthError.invalidGrant("unknown authorization code")
         }
-        guard let grant = try store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
+        guard let grant = try await store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
             throw OAuthError.invalidGrant("the authorization is no longer valid")
         }
         let access = TokenGenerator.make(prefix: TokenGenerator.accessPrefix)
         let refresh = TokenGenerator.make(prefix: TokenGenerator.refreshPrefix)
-        try store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
+        try await store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
         return TokenPair(accessToken: access, refreshToken: refresh, expiresIn: Int(server.accessTokenTTL),
                          scope: grant.scopes.joined(separator: " "))
     }
 
     /// A used code presented again by the client it was issued to: revokes the grant it created, then throws.
-    private func revokeAfterCodeReplay(_ used: AuthorizationCodeRecord, client: Client, server: Server, now: Date) throws -> Never {
-        _ = try store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
+    private func revokeAfterCodeReplay(_ used: AuthorizationCodeRecord, client: Client, server: Server, now: Date) async throws -> Never {
+        _ = try await store.revokeGrant(id: used.grantID, audit: NewAuditEvent(
             actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
             clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
         throw OAuthError.invalidGrant("authorization code already used")
@@ -350,11 +346,11 @@ public struct TokenService: Sendable {
     /// presented again within the grace window returns the same new pair; any other reuse revokes the
     /// grant. An expired upstream credential is refreshed upstream first.
     public func refresh(serverSlug: String, credentials: ClientCredentials, refreshToken: String?, scope: String?) async throws -> TokenPair {
-        let server = try requireServer(serverSlug)
-        let client = try authenticate(credentials, server: server)
+        let server = try await requireServer(serverSlug)
+        let client = try await authenticate(credentials, server: server)
         guard let presentedValue = refreshToken, !presentedValue.isEmpty else { throw OAuthError.invalidRequest("refresh_token is missing") }
         let presented = Secret(presentedValue)
-        guard let context = try store.tokenContext(hash: TokenGenerator.hash(presented)), context.token.kind == .refresh else {
+        guard let context = try await store.tokenContext(hash: TokenGenerator.hash(presented)), context.token.kind == .refresh else {
             throw OAuthError.invalidGrant("unknown refresh token")
         }
         let token = context.token
@@ -367,7 +363,7 @@ public struct TokenService: Sendable {
             guard asked.isSubset(of: Set(grant.scopes)) else { throw OAuthError.invalidScope("the requested scope exceeds the grant") }
         }
         if token.rotatedAt != nil {
-            return try replayWithinGrace(token, presented: presented, grant: grant, server: server, client: client)
+            return try await replayWithinGrace(token, presented: presented, grant: grant, server: server, client: client)
         }
         let now = clock.now()
         guard token.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token has expired") }
@@ -392,36 +388,36 @@ public struct TokenService: Sendable {
                                                                 retryAfter: result.outcome.retryAfter)
                     }
                 }
-                if let refreshed = try store.grant(id: grant.id) { grant = refreshed }
+                if let refreshed = try await store.grant(id: grant.id) { grant = refreshed }
             }
         }
 
         let pair = rotatedPair(from: presented)
         let tokens = newTokens(access: pair.access, refresh: pair.refresh, grant: grant, server: server, now: now)
-        let won = try store.rotateRefreshToken(old: token.hash, replacement: TokenGenerator.hash(pair.refresh), newTokens: tokens,
+        let won = try await store.rotateRefreshToken(old: token.hash, replacement: TokenGenerator.hash(pair.refresh), newTokens: tokens,
                                                grantID: grant.id, clientID: client.id, at: now)
         guard won else {
             // A concurrent request rotated the same token first: it derived the very same pair.
-            guard let rotated = try store.token(hash: token.hash) else { throw OAuthError.invalidGrant("unknown refresh token") }
-            return try replayWithinGrace(rotated, presented: presented, grant: grant, server: server, client: client)
+            guard let rotated = try await store.token(hash: token.hash) else { throw OAuthError.invalidGrant("unknown refresh token") }
+            return try await replayWithinGrace(rotated, presented: presented, grant: grant, server: server, client: client)
         }
         return TokenPair(accessToken: pair.access, refreshToken: pair.refresh, expiresIn: Int(server.accessTokenTTL),
                          scope: grant.scopes.joined(separator: " "))
     }
 
     /// A rotated refresh token presented again: the same pair inside the grace window, else reuse detection.
-    private func replayWithinGrace(_ token: TokenRecord, presented: Secret, grant: Grant, server: Server, client: Client) throws -> TokenPair {
+    private func replayWithinGrace(_ token: TokenRecord, presented: Secret, grant: Grant, server: Server, client: Client) async throws -> TokenPair {
         let now = clock.now()
         let pair = rotatedPair(from: presented)
         if let rotatedAt = token.rotatedAt, now.timeIntervalSince(rotatedAt) <= graceWindow, grant.state == .active,
            let successor = token.replacedBy, TokenGenerator.constantTimeEqual(successor, TokenGenerator.hash(pair.refresh)),
-           let access = try store.token(hash: TokenGenerator.hash(pair.access)), access.revokedAt == nil, access.expiresAt > now,
-           let next = try store.token(hash: successor), next.revokedAt == nil, next.rotatedAt == nil {
+           let access = try await store.token(hash: TokenGenerator.hash(pair.access)), access.revokedAt == nil, access.expiresAt > now,
+           let next = try await store.token(hash: successor), next.revokedAt == nil, next.rotatedAt == nil {
             return TokenPair(accessToken: pair.access, refreshToken: pair.refresh,
                              expiresIn: max(0, Int(access.expiresAt.timeIntervalSince(now).rounded(.down))),
                              scope: grant.scopes.joined(separator: " "))
         }
-        _ = try store.revokeGrant(id: grant.id, audit: NewAuditEvent(
+        _ = try await store.revokeGrant(id: grant.id, audit: NewAuditEvent(
             actor: "client:\(client.id)", action: "token.reuse-detected", serverID: server.id, grantID: grant.id,
             clientID: client.id, outcome: "revoked",
             detail: "a rotated refresh token was presented again outside the grace window; the grant was revoked"), at: now)
@@ -429,8 +425,8 @@ public struct TokenService: Sendable {
         throw OAuthError.invalidGrant("the refresh token was already used")
     }
 
-    func requireServer(_ slug: String) throws -> Server {
-        guard let server = try store.server(slug: slug) else { throw OAuthError.invalidRequest("unknown server") }
+    func requireServer(_ slug: String) async throws -> Server {
+        guard let server = try await store.server(slug: slug) else { throw OAuthError.invalidRequest("unknown server") }
         return server
     }
 
@@ -438,9 +434,9 @@ public struct TokenService: Sendable {
 
     /// Validates a proxy access token for `serverSlug` (audience-bound) and reports the upstream credential's state.
     /// Throws `invalid_token` for a missing, unknown, expired or revoked token, or one of another server.
-    public func validate(accessToken: String?, serverSlug: String) throws -> ValidatedAccess {
+    public func validate(accessToken: String?, serverSlug: String) async throws -> ValidatedAccess {
         guard let accessToken, !accessToken.isEmpty else { throw OAuthError.invalidToken("missing access token") }
-        guard let context = try store.tokenContext(hash: TokenGenerator.hash(accessToken)), context.token.kind == .access else {
+        guard let context = try await store.tokenContext(hash: TokenGenerator.hash(accessToken)), context.token.kind == .access else {
             throw OAuthError.invalidToken("unknown access token")
         }
         let now = clock.now()
@@ -449,16 +445,16 @@ public struct TokenService: Sendable {
         guard context.grant.serverSlug == serverSlug else { throw OAuthError.invalidToken("the access token is for another server") }
         guard context.grant.state == .active else { throw OAuthError.invalidToken("the upstream authorization was lost; authorize again") }
         guard let sealed = context.sealed else { throw OAuthError.invalidToken("the grant has no upstream credential") }
-        let open = { try RefreshCoordinator.openAccessToken(sealed, grantID: context.grant.id, vault: self.vault) }
+        let open = { try await RefreshCoordinator.openAccessToken(sealed, grantID: context.grant.id, vault: self.vault) }
         let state: UpstreamState
         if refresher.needsRefresh(sealed.info, at: now) {
             if case .notRefreshable(let reason) = context.grant.refreshability {
-                state = sealed.info.accessExpiresAt.map { $0 > now } ?? true ? .fresh(try open()) : .unusable(reason)
+                state = sealed.info.accessExpiresAt.map { $0 > now } ?? true ? .fresh(try await open()) : .unusable(reason)
             } else {
-                state = .needsRefresh(try open())
+                state = .needsRefresh(try await open())
             }
         } else {
-            state = .fresh(try open())
+            state = .fresh(try await open())
         }
         return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL)
     }
@@ -494,30 +490,30 @@ public struct TokenService: Sendable {
     // MARK: - Revocation and introspection
 
     /// RFC 7009 revocation: unknown tokens succeed silently; a refresh token revokes its whole grant.
-    public func revoke(serverSlug: String, credentials: ClientCredentials, token: String?) throws {
-        let server = try requireServer(serverSlug)
-        let client = try authenticate(credentials, server: server)
+    public func revoke(serverSlug: String, credentials: ClientCredentials, token: String?) async throws {
+        let server = try await requireServer(serverSlug)
+        let client = try await authenticate(credentials, server: server)
         guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
-        guard let record = try store.token(hash: TokenGenerator.hash(token)) else { return }
+        guard let record = try await store.token(hash: TokenGenerator.hash(token)) else { return }
         guard record.clientID == client.id else { throw OAuthError.unauthorizedClient("the token was not issued to this client") }
         let now = clock.now()
         switch record.kind {
         case .refresh:
-            _ = try store.revokeGrant(id: record.grantID, audit: NewAuditEvent(
+            _ = try await store.revokeGrant(id: record.grantID, audit: NewAuditEvent(
                 actor: "client:\(client.id)", action: "grant.revoke", serverID: server.id, grantID: record.grantID,
                 clientID: client.id, detail: "the client revoked its refresh token"), at: now)
         case .access:
-            try store.revokeToken(hash: record.hash, at: now)
+            try await store.revokeToken(hash: record.hash, at: now)
         }
     }
 
     /// RFC 7662 introspection for a resource server holding an introspection credential of the same server
     /// (see ``authenticateIntrospection(_:server:)``); registered clients are refused.
-    public func introspect(serverSlug: String, credentials: ClientCredentials, token: String?, urls: PublicURLs) throws -> Introspection {
-        let server = try requireServer(serverSlug)
-        _ = try authenticateIntrospection(credentials, server: server)
+    public func introspect(serverSlug: String, credentials: ClientCredentials, token: String?, urls: PublicURLs) async throws -> Introspection {
+        let server = try await requireServer(serverSlug)
+        _ = try await authenticateIntrospection(credentials, server: server)
         guard let token, !token.isEmpty else { throw OAuthError.invalidRequest("token is missing") }
-        guard let context = try store.tokenContext(hash: TokenGenerator.hash(token)) else { return .inactive }
+        guard let context = try await store.tokenContext(hash: TokenGenerator.hash(token)) else { return .inactive }
         let now = clock.now()
         let t = context.token
         guard t.revokedAt == nil, t.rotatedAt == nil, t.expiresAt > now, context.grant.state == .active,

@@ -129,13 +129,13 @@ public final class RefreshCoordinator: Sendable {
     }
 
     private func performThrowing(grantID: Int64, force: Bool, actor: String) async throws -> RefreshResult {
-        guard let grant = try store.grant(id: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
+        guard let grant = try await store.grant(id: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
         if case .notRefreshable(let reason) = grant.refreshability {
             return .failure(.notRefreshable(reason), reason.rawValue)
         }
         let now = clock.now()
         if !force {
-            if !needsRefresh(grant.upstream, at: now), let credential = try credential(of: grant.id) {
+            if !needsRefresh(grant.upstream, at: now), let credential = try await credential(of: grant.id) {
                 return RefreshResult(outcome: .refreshed, credential: credential, message: "already fresh", calledUpstream: false)
             }
             if let notBefore = grant.refreshNotBefore, notBefore > now {
@@ -149,24 +149,24 @@ public final class RefreshCoordinator: Sendable {
         var staleHolder: String?
         while true {
             let now = clock.now()
-            if let lease = try store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration),
+            if let lease = try await store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration),
                                                          now: now, replacing: staleHolder) {
                 if let dead = staleHolder {
                     logger.warning("took over the refresh lease of a process that is gone", metadata: ["grant": "\(grantID)", "holder": "\(dead)"])
                 }
-                guard let current = try store.grant(id: grantID) else {
+                guard let current = try await store.grant(id: grantID) else {
                     return .failure(.notFound, "no grant \(grantID)")
                 }
                 if current.version != seenVersion {
-                    try store.releaseRefreshLease(grantID: grantID, owner: owner)
-                    return try resultRecorded(on: current)
+                    try await store.releaseRefreshLease(grantID: grantID, owner: owner)
+                    return try await resultRecorded(on: current)
                 }
                 return try await callUpstream(current, actor: actor, force: force, interruptedAttemptAt: lease.interruptedAttemptAt)
             }
             try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
-            guard let lease = try store.refreshLease(grantID: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
-            if lease.version != seenVersion, let current = try store.grant(id: grantID) {
-                return try resultRecorded(on: current)
+            guard let lease = try await store.refreshLease(grantID: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
+            if lease.version != seenVersion, let current = try await store.grant(id: grantID) {
+                return try await resultRecorded(on: current)
             }
             staleHolder = lease.owner.flatMap { LeaseHolder($0) }.flatMap { $0.isGoneFromThisHost ? $0.description : nil }
             if ContinuousClock.now > deadline {
@@ -176,11 +176,11 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// The result another caller left on the grant, reused instead of calling upstream again.
-    private func resultRecorded(on grant: Grant) throws -> RefreshResult {
+    private func resultRecorded(on grant: Grant) async throws -> RefreshResult {
         if grant.state == .revoked { return .failure(.notRefreshable(.revoked), "the grant was revoked") }
         switch grant.lastRefreshOutcome {
         case .succeeded?:
-            return RefreshResult(outcome: .refreshed, credential: try credential(of: grant.id),
+            return RefreshResult(outcome: .refreshed, credential: try await credential(of: grant.id),
                                  message: "refreshed by a concurrent caller", calledUpstream: false)
         case .needsReauth?:
             return .failure(.needsReauth, grant.stateReason ?? "the upstream refused the refresh token")
@@ -193,22 +193,22 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// The grant's upstream credential, decrypted.
-    public func credential(of grantID: Int64) throws -> UpstreamCredential? {
-        guard let sealed = try store.sealedCredential(grantID: grantID) else { return nil }
-        return try Self.open(sealed, grantID: grantID, vault: vault)
+    public func credential(of grantID: Int64) async throws -> UpstreamCredential? {
+        guard let sealed = try await store.sealedCredential(grantID: grantID) else { return nil }
+        return try await Self.open(sealed, grantID: grantID, vault: vault)
     }
 
-    static func open(_ sealed: SealedCredential, grantID: Int64, vault: Vault) throws -> UpstreamCredential {
+    static func open(_ sealed: SealedCredential, grantID: Int64, vault: Vault) async throws -> UpstreamCredential {
         UpstreamCredential(
-            accessToken: try openAccessToken(sealed, grantID: grantID, vault: vault).token,
-            refreshToken: try sealed.refreshToken.map { Secret(try vault.open($0, for: .grant(grantID, "upstream_refresh"))) },
+            accessToken: try await openAccessToken(sealed, grantID: grantID, vault: vault).token,
+            refreshToken: try await sealed.refreshToken.asyncMap { Secret(try await vault.open($0, for: .grant(grantID, "upstream_refresh"))) },
             accessExpiresAt: sealed.info.accessExpiresAt, refreshExpiresAt: sealed.info.refreshExpiresAt, scope: sealed.info.scope,
             obtainedAt: sealed.info.obtainedAt)
     }
 
     /// Only the access token (what a forwarded request needs): the refresh token stays sealed.
-    static func openAccessToken(_ sealed: SealedCredential, grantID: Int64, vault: Vault) throws -> UpstreamAccessToken {
-        UpstreamAccessToken(token: Secret(try vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
+    static func openAccessToken(_ sealed: SealedCredential, grantID: Int64, vault: Vault) async throws -> UpstreamAccessToken {
+        UpstreamAccessToken(token: Secret(try await vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
                             expiresAt: sealed.info.accessExpiresAt)
     }
 
@@ -220,23 +220,21 @@ public final class RefreshCoordinator: Sendable {
             NewAuditEvent(actor: actor, action: action, serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
                           outcome: outcome, detail: detail)
         }
-        func finish(_ write: RefreshWrite, outcome: String, detail: String) throws -> Bool {
-            try store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
+        func finish(_ write: RefreshWrite, outcome: String, detail: String) async throws -> Bool {
+            try await store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
                                     audit: audit(outcome, detail), at: clock.now())
         }
-        guard let sealed = try store.sealedCredential(grantID: grant.id),
-              let provider = try store.provider(serverID: grant.serverID) else {
-            try store.releaseRefreshLease(grantID: grant.id, owner: owner)
+        guard let sealed = try await store.sealedCredential(grantID: grant.id),
+              let provider = try await store.provider(serverID: grant.serverID) else {
+            try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
             return .failure(.notRefreshable(.providerCannotRefresh), "the server has no provider")
         }
-        let previous = try Self.open(sealed, grantID: grant.id, vault: vault)
+        let previous = try await Self.open(sealed, grantID: grant.id, vault: vault)
         guard let refreshToken = previous.refreshToken else {
-            try store.releaseRefreshLease(grantID: grant.id, owner: owner)
+            try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
             return .failure(.notRefreshable(.noUpstreamRefreshToken), NotRefreshableReason.noUpstreamRefreshToken.rawValue)
         }
-        let secret = try provider.hasClientSecret
-            ? store.sealedProviderSecret(providerID: provider.id).map { Secret(try vault.open($0, for: .provider(provider.id))) }
-            : nil
+        let secret = try await vault.openProviderSecret(of: provider, in: store)
 
         let response: UpstreamTokenResponse
         do {
@@ -251,7 +249,7 @@ public final class RefreshCoordinator: Sendable {
             case .transient: .transient
             }
             observer?(outcome, clock.now().timeIntervalSince(startedAt))
-            return try recordFailure(error, grant: grant, provider: provider, interruptedAttemptAt: interruptedAttemptAt, finish: finish)
+            return try await recordFailure(error, grant: grant, provider: provider, interruptedAttemptAt: interruptedAttemptAt, finish: finish)
         }
         observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
 
@@ -267,38 +265,38 @@ public final class RefreshCoordinator: Sendable {
         let rotation = response.refreshToken == nil ? "refresh token kept" : "refresh token rotated"
         let ms = Int(now.timeIntervalSince(startedAt) * 1000)
         let stored = try await storeInsisting(grantID: grant.id) {
-            try finish(.refreshed(newSealed), outcome: "ok", detail: "\(expiry); \(rotation); \(ms) ms")
+            try await finish(.refreshed(newSealed), outcome: "ok", detail: "\(expiry); \(rotation); \(ms) ms")
         }
         guard stored else {
             return .failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered")
         }
-        if provider.lastError != nil { try? store.setProviderError(providerID: provider.id, nil, at: now) }
+        if provider.lastError != nil { try? await store.setProviderError(providerID: provider.id, nil, at: now) }
         logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "ms": "\(ms)"])
         return RefreshResult(outcome: .refreshed, credential: fresh, message: "\(expiry); \(rotation)", calledUpstream: true)
     }
 
     /// Records a failed upstream refresh; an `invalid_grant` that lost a race to a stored success is no failure.
     private func recordFailure(_ error: UpstreamError, grant: Grant, provider: Provider, interruptedAttemptAt: Date?,
-                               finish: (RefreshWrite, String, String) throws -> Bool) throws -> RefreshResult {
+                               finish: (RefreshWrite, String, String) async throws -> Bool) async throws -> RefreshResult {
         let now = clock.now()
         logger.warning("upstream refresh failed", metadata: ["grant": "\(grant.id)", "error": "\(error)"])
         switch error.kind {
         case .invalidGrant:
             // Another holder (whose lease this one took over) may have stored the rotated token meanwhile.
-            if let current = try store.grant(id: grant.id), current.version != grant.version, current.lastRefreshOutcome == .succeeded {
-                try store.releaseRefreshLease(grantID: grant.id, owner: owner)
-                return try resultRecorded(on: current)
+            if let current = try await store.grant(id: grant.id), current.version != grant.version, current.lastRefreshOutcome == .succeeded {
+                try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
+                return try await resultRecorded(on: current)
             }
             let reason = Self.needsReauthReason(error, interruptedAttemptAt: interruptedAttemptAt)
-            _ = try finish(.needsReauth(reason: reason), RefreshOutcome.needsReauth.rawValue, reason)
+            _ = try await finish(.needsReauth(reason: reason), RefreshOutcome.needsReauth.rawValue, reason)
             return RefreshResult(outcome: .needsReauth, credential: nil, message: reason, calledUpstream: true)
         case .misconfigured:
-            _ = try finish(.providerMisconfigured, RefreshOutcome.providerMisconfigured.rawValue, error.description)
-            try? store.setProviderError(providerID: provider.id, error.description, at: now)
+            _ = try await finish(.providerMisconfigured, RefreshOutcome.providerMisconfigured.rawValue, error.description)
+            try? await store.setProviderError(providerID: provider.id, error.description, at: now)
             return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
         case .transient:
             let backoff = Self.backoff(afterFailures: grant.refreshFailures + 1)
-            _ = try finish(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
+            _ = try await finish(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
                            RefreshOutcome.transient.rawValue, "\(error.description); next try in \(Int(backoff)) s")
             return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
         }
@@ -327,7 +325,8 @@ public final class RefreshCoordinator: Sendable {
                 try? await Task.sleep(nanoseconds: UInt64(heartbeatInterval * 1_000_000_000))
                 if Task.isCancelled { break }
                 do {
-                    if try !store.renewRefreshLease(grantID: grantID, owner: owner, until: clock.now().addingTimeInterval(leaseDuration)) {
+                    let now = clock.now()
+                    if try await !store.renewRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration), now: now) {
                         logger.warning("refresh lease lost while the upstream call runs; its answer will still be stored",
                                        metadata: ["grant": "\(grantID)"])
                         break
@@ -342,11 +341,11 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// Retries a store write that must not be lost (a busy or briefly unavailable store), for up to ~10 s.
-    private func storeInsisting(grantID: Int64, _ write: () throws -> Bool) async throws -> Bool {
+    private func storeInsisting(grantID: Int64, _ write: () async throws -> Bool) async throws -> Bool {
         var attempt = 0
         while true {
             do {
-                return try write()
+                return try await write()
             } catch {
                 attempt += 1
                 guard attempt < 20 else { throw error }

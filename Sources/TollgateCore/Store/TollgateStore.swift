@@ -7,108 +7,161 @@ import Foundation
 /// return value whether they won, so the rules built on them stay correct with many processes sharing
 /// one store. No SQL or SQLite type appears here; a PostgreSQL store can implement the same protocol.
 public protocol TollgateStore: Sendable {
+    // Every requirement is one atomic unit of work: one statement or one transaction, never a half-done
+    // change visible to another process. Writes that an audit event records take that event and write it in
+    // the same transaction. Errors are `TollgateError`: `.storeUnavailable` when the database cannot be
+    // reached or stays busy beyond its timeout (PostgreSQL serialization failures and deadlocks are retried
+    // first), `.damaged` for rows this build cannot read, `.conflict` for a unique key already taken, and the
+    // codes named on a requirement. Times are stored to the millisecond.
+
     // MARK: Keys
-    /// The stored wrapped data-encryption keys, oldest first.
-    func encryptionKeys() throws -> [StoredKey]
-    /// Adds a wrapped data key and makes it the active one.
-    func addEncryptionKey(id: UInt32, wrapped: Data, at: Date) throws
-    /// Re-seals every stored ciphertext in one transaction with `reseal(old, context)`.
-    func resealAll(_ reseal: (Data, SealContext) throws -> Data) throws -> Int
+
+    /// The stored wrapped data-encryption keys, oldest first (the newest is the active one).
+    func encryptionKeys() async throws -> [StoredKey]
+    /// Adds a wrapped data key (which becomes the active one) and writes `audit`, in one transaction.
+    /// Throws `.conflict` when key `id` exists (another process added it at the same moment).
+    func addEncryptionKey(id: UInt32, wrapped: Data, audit: NewAuditEvent?, at: Date) async throws
+    /// Re-seals one batch of stored ciphertexts in one short transaction: up to `limit` rows after `cursor`
+    /// (`nil`: from the start), in a fixed order over every sealed field (provider secrets, grants' upstream
+    /// tokens, pending authorizations' upstream verifiers).
+    ///
+    /// `reseal(old, context)` returns the new ciphertext, or `nil` to leave a value as it is (already under the
+    /// active key). A value is replaced only if it is still `old` (compare-and-set), so a refresh that stored
+    /// new tokens meanwhile is never overwritten. Pass the returned cursor back until it is `nil`.
+    func resealBatch(after cursor: ResealCursor?, limit: Int,
+                     _ reseal: @escaping @Sendable (Data, SealContext) throws -> Data?) async throws -> ResealBatch
 
     // MARK: Servers and providers
-    func createServer(_ server: NewServer, at: Date) throws -> Server
-    func server(slug: String) throws -> Server?
-    func server(id: Int64) throws -> Server?
-    func servers() throws -> [Server]
-    /// Removes a server with its provider, clients and grants; returns how many grants went with it.
-    func removeServer(slug: String) throws -> Int
-    /// Adds the provider of a server; throws `.conflict` when the server already has one.
+
+    /// Creates a server and writes `audit` (its `serverID` set to the new server's) in one transaction.
+    /// Throws `.conflict` when the slug is taken.
+    func createServer(_ server: NewServer, audit: NewAuditEvent, at: Date) async throws -> Server
+    /// A server by slug; `nil` if unknown.
+    func server(slug: String) async throws -> Server?
+    /// A server by id; `nil` if unknown.
+    func server(id: Int64) async throws -> Server?
+    /// Every server, by slug.
+    func servers() async throws -> [Server]
+    /// Removes a server with its provider, clients and grants, and writes `audit(grantsRemoved)`, in one
+    /// transaction; returns how many grants went with it. Throws `.notFound` for an unknown slug.
+    func removeServer(slug: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int
+    /// Adds the provider of a server, its client secret sealed by `seal(providerID)`, and writes `audit`, in one
+    /// transaction. Throws `.conflict` when the server already has a provider (a server has exactly one).
     func createProvider(serverID: Int64, _ provider: NewProvider, resolved: ResolvedEndpoints,
-                        seal: (Int64) throws -> Data?, at: Date) throws -> Provider
-    func provider(serverID: Int64) throws -> Provider?
-    func providers() throws -> [Provider]
+                        seal: @escaping @Sendable (Int64) throws -> Data?, audit: NewAuditEvent, at: Date) async throws -> Provider
+    /// The provider of a server; `nil` if it has none yet.
+    func provider(serverID: Int64) async throws -> Provider?
+    /// Every provider.
+    func providers() async throws -> [Provider]
     /// The sealed client secret of a provider, if it has one.
-    func sealedProviderSecret(providerID: Int64) throws -> Data?
+    func sealedProviderSecret(providerID: Int64) async throws -> Data?
     /// Records (or clears, with `nil`) the provider's last configuration error.
-    func setProviderError(providerID: Int64, _ message: String?, at: Date) throws
+    func setProviderError(providerID: Int64, _ message: String?, at: Date) async throws
 
     // MARK: Clients
-    func createClient(_ client: Client, secretHash: Data?) throws
-    func client(id: String) throws -> Client?
-    func clientSecretHash(id: String) throws -> Data?
-    func clients(serverID: Int64?, limit: Int, after: String?) throws -> Page<Client>
-    /// Marks a client revoked and revokes all its grants; returns the number of grants revoked.
-    func revokeClient(id: String, at: Date) throws -> Int
 
+    /// Stores a client with the SHA-256 of its secret and writes `audit`, in one transaction.
+    /// Throws `.conflict` when the id is taken.
+    func createClient(_ client: Client, secretHash: Data?, audit: NewAuditEvent) async throws
+    /// A client by id, revoked or not; `nil` if unknown.
+    func client(id: String) async throws -> Client?
+    /// The SHA-256 of a client's secret; `nil` for a public client or an unknown id.
+    func clientSecretHash(id: String) async throws -> Data?
+    /// One page of clients (of one server, or all), by id after the cursor `after`.
+    func clients(serverID: Int64?, limit: Int, after: String?) async throws -> Page<Client>
+    /// Marks a client revoked, revokes all its grants and their tokens and writes `audit(grantsRevoked)`, in one
+    /// transaction; returns the number of grants revoked. Throws `.notFound` for an unknown id.
+    func revokeClient(id: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int
     /// Deletes up to `limit` dynamically registered clients created before `cutoff` that were never used:
     /// no grant (of any state) and no pending authorization still valid at `now`. Admin-registered clients
-    /// are never deleted. Returns how many went.
-    func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date) throws -> Int
+    /// are never deleted. Writes `audit(count)` in the same transaction when any went; returns how many went.
+    func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
+                                    audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int
 
     // MARK: Introspection credentials
-    /// Stores a new introspection credential with the SHA-256 of its secret.
-    func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data) throws
+
+    /// Stores a new introspection credential with the SHA-256 of its secret and writes `audit`, in one transaction.
+    func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data, audit: NewAuditEvent) async throws
     /// An introspection credential by id, revoked or not; `nil` if unknown.
-    func introspectionCredential(id: String) throws -> IntrospectionCredential?
+    func introspectionCredential(id: String) async throws -> IntrospectionCredential?
     /// The SHA-256 of an introspection credential's secret; `nil` if unknown.
-    func introspectionCredentialSecretHash(id: String) throws -> Data?
+    func introspectionCredentialSecretHash(id: String) async throws -> Data?
     /// The introspection credentials of a server, oldest first.
-    func introspectionCredentials(serverID: Int64) throws -> [IntrospectionCredential]
-    /// Marks an introspection credential revoked; `false` if it already was. Throws `.notFound` for an unknown id.
-    func revokeIntrospectionCredential(id: String, at: Date) throws -> Bool
+    func introspectionCredentials(serverID: Int64) async throws -> [IntrospectionCredential]
+    /// Marks an introspection credential revoked and writes `audit`, in one transaction; `false` (and no audit)
+    /// if it already was. Throws `.notFound` for an unknown id.
+    func revokeIntrospectionCredential(id: String, audit: NewAuditEvent, at: Date) async throws -> Bool
 
     // MARK: Authorizations in progress
-    func insertPendingAuthorization(_ pending: PendingAuthorization) throws
+
+    /// Stores an authorization waiting for the user's consent and the upstream's callback.
+    func insertPendingAuthorization(_ pending: PendingAuthorization) async throws
     /// Takes a pending authorization exactly once (it is deleted), and only for the browser it is bound to:
-    /// deciding and deleting is one atomic step, so a presentation with another (or no, `nil`) binding leaves it in place.
-    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) throws -> PendingAuthorizationTake
+    /// deciding and deleting is one atomic step, so of many concurrent takers one wins and a presentation
+    /// with another (or no, `nil`) binding leaves it in place.
+    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake
 
     // MARK: Grants, codes and tokens
-    /// Creates a grant with its upstream credential and its single-use code in one transaction.
-    func createGrant(_ grant: NewGrant, seal: (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
-                     audit: NewAuditEvent, at: Date) throws -> Int64
-    func grant(id: Int64) throws -> Grant?
-    func grants(_ query: GrantQuery, now: Date) throws -> Page<Grant>
-    func countGrants() throws -> Int
+
+    /// Creates a grant with its upstream credential (sealed by `seal(grantID)`), its single-use code and
+    /// `audit` (its `grantID` set), in one transaction; returns the grant id.
+    func createGrant(_ grant: NewGrant, seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                     audit: NewAuditEvent, at: Date) async throws -> Int64
+    /// A grant by id; `nil` if unknown.
+    func grant(id: Int64) async throws -> Grant?
+    /// One page of grants: filtered, in `query.sort` order, keyset-paged (an index scan at any table size).
+    /// The status filter follows ``Grant/status(at:)`` at `now`.
+    func grants(_ query: GrantQuery, now: Date) async throws -> Page<Grant>
+    /// How many grants there are.
+    func countGrants() async throws -> Int
     /// How many grants `query` selects (its sort and paging ignored), counting no further than `limit`.
-    func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int
+    func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) async throws -> Int
     /// The sealed upstream credential of a grant.
-    func sealedCredential(grantID: Int64) throws -> SealedCredential?
+    func sealedCredential(grantID: Int64) async throws -> SealedCredential?
     /// A stored authorization code by its hash, used or not; reading it changes nothing.
-    func authorizationCode(hash: Data) throws -> AuthorizationCodeRecord?
-    /// Marks a code used if it was not (compare-and-set); tells which case it was. Call it only once the
-    /// presentation has been checked against ``authorizationCode(hash:)``: redeeming consumes the code.
-    func redeemCode(hash: Data, at: Date) throws -> CodeRedemption
-    /// Stores newly issued tokens of a grant and its newest proxy access expiry.
-    func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws
+    func authorizationCode(hash: Data) async throws -> AuthorizationCodeRecord?
+    /// Marks a code used if it was not (compare-and-set: of many concurrent redeemers exactly one is
+    /// `.redeemed`); tells which case it was. Call it only once the presentation has been checked against
+    /// ``authorizationCode(hash:)``: redeeming consumes the code.
+    func redeemCode(hash: Data, at: Date) async throws -> CodeRedemption
+    /// Stores newly issued tokens of a grant and its newest proxy access expiry, in one transaction.
+    func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) async throws
     /// A token by its hash.
-    func token(hash: Data) throws -> TokenRecord?
-    /// A token, its grant and the grant's sealed credential in one read: the hot path of validation.
-    func tokenContext(hash: Data) throws -> TokenContext?
+    func token(hash: Data) async throws -> TokenRecord?
+    /// A token, its grant, the grant's sealed credential and its server's upstream MCP URL in one read:
+    /// the hot path of validation.
+    func tokenContext(hash: Data) async throws -> TokenContext?
     /// Rotates a refresh token: if `old` is unrotated and unrevoked, marks it rotated (successor `replacement`),
-    /// revokes the grant's other access tokens and stores the new ones. `false` if another rotation won.
+    /// revokes the grant's other access tokens and stores the new ones, in one transaction. Compare-and-set:
+    /// `false` if another rotation won (of many concurrent rotations exactly one returns `true`).
     func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                            clientID: String, at: Date) throws -> Bool
-    /// Revokes one token; revoking a refresh token revokes the grant's access tokens too.
-    func revokeToken(hash: Data, at: Date) throws
-    /// Revokes a grant and every token of it, writing `audit` in the same transaction; `false` if already revoked.
-    func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool
+                            clientID: String, at: Date) async throws -> Bool
+    /// Revokes one token; revoking a refresh token revokes the grant's access tokens too (one transaction).
+    func revokeToken(hash: Data, at: Date) async throws
+    /// Revokes a grant and every token of it, writing `audit` in the same transaction; `false` (and no audit)
+    /// if it was already revoked. Throws `.notFound` for an unknown id.
+    func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) async throws -> Bool
 
     // MARK: Upstream refresh
+
     /// Takes the refresh lease of a grant if it is free, expired, already `owner`'s, or held by `staleOwner`
-    /// (a holder the caller knows to be dead, e.g. a process of this host that no longer exists).
+    /// (a holder the caller knows to be dead, e.g. a process of this host that no longer exists), for
+    /// `until - now`.
     ///
-    /// The lease records that an upstream call is about to be sent under it. When the previous holder had
-    /// sent one and never finished (it crashed or lost its lease), the acquisition says when, so a later
-    /// `invalid_grant` can be explained. Atomic: one transaction; `nil` when another live holder has it.
-    func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date, replacing staleOwner: String?) throws -> RefreshLeaseAcquisition?
-    /// Extends a lease `owner` holds to `until` (the holder's heartbeat while its upstream call runs);
+    /// Expiry is judged by the store's clock where it has one: PostgreSQL holds the lease until its own
+    /// `now()` plus that duration and compares with its own `now()`, so instances with skewed clocks never
+    /// take a live lease; SQLite (one host) uses the given times. The lease records that an upstream call is
+    /// about to be sent under it. When the previous holder had sent one and never finished (it crashed or
+    /// lost its lease), the acquisition says when, so a later `invalid_grant` can be explained.
+    /// Compare-and-set in one transaction: `nil` when another live holder has it.
+    func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date, replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition?
+    /// Extends a lease `owner` holds by `until - now` (the holder's heartbeat while its upstream call runs);
     /// `false` if `owner` no longer holds it.
-    func renewRefreshLease(grantID: Int64, owner: String, until: Date) throws -> Bool
+    func renewRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) async throws -> Bool
     /// Gives up a lease without writing a result.
-    func releaseRefreshLease(grantID: Int64, owner: String) throws
-    /// The lease and version of a grant, for waiters.
-    func refreshLease(grantID: Int64) throws -> RefreshLeaseState?
+    func releaseRefreshLease(grantID: Int64, owner: String) async throws
+    /// The lease and version of a grant, for waiters; `nil` for an unknown grant.
+    func refreshLease(grantID: Int64) async throws -> RefreshLeaseState?
     /// Writes the outcome of a refresh, bumps the version, releases `owner`'s lease and appends `audit`, all in
     /// one transaction.
     ///
@@ -117,23 +170,46 @@ public protocol TollgateStore: Sendable {
     /// even when the lease was lost meanwhile; the grant becomes active again. Every other outcome is written
     /// only if `owner` still holds the lease and the version is `expectedVersion`. Returns whether it wrote.
     func finishRefresh(grantID: Int64, owner: String, expectedVersion: Int64, result: RefreshWrite,
-                       audit: NewAuditEvent, at: Date) throws -> Bool
+                       audit: NewAuditEvent, at: Date) async throws -> Bool
 
     // MARK: Audit
-    func appendAudit(_ event: NewAuditEvent, at: Date) throws
-    func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) throws -> [AuditEvent]
+
+    /// Appends an audit event that records no change of its own (a refusal, a failed attempt).
+    func appendAudit(_ event: NewAuditEvent, at: Date) async throws
+    /// Audit events, newest first: of one grant or all, since a time, before the event id `before`.
+    func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent]
+
+    // MARK: Retention
+
+    /// Deletes (or with `dryRun`, only counts) what is no longer needed at `now`: proxy tokens expired more
+    /// than `policy.tokenGrace` ago (rotated refresh tokens are kept until then, for reuse detection), codes
+    /// expired more than `policy.tokenGrace` ago, pending authorizations past their expiry, and audit events
+    /// before `policy.auditBefore`. At most `limit` rows of each kind per call, each kind in its own short
+    /// transaction; call again while a count equals `limit`.
+    func purge(_ policy: PurgePolicy, now: Date, limit: Int, dryRun: Bool) async throws -> PurgeCounts
+
+    // MARK: Settings and changes
 
     /// A named setting (for example the public URL `serve` announced); `nil` if unset.
-    func setting(_ key: String) throws -> String?
-    func setSetting(_ key: String, _ value: String?) throws
+    func setting(_ key: String) async throws -> String?
+    /// Sets (or with `nil` removes) a named setting.
+    func setSetting(_ key: String, _ value: String?) async throws
 
-    /// A number that changes whenever another connection commits (for cheap change polling).
-    func dataVersion() throws -> Int64
+    /// A number that changes whenever another process commits: SQLite's `data_version`; on PostgreSQL a count
+    /// of the change notifications received on a dedicated `LISTEN` connection. Cheap: no table is read.
+    func dataVersion() async throws -> Int64
+
+    /// Where the store lives, for logs and errors: a file path, or `postgres://host:port/db` (never a user
+    /// name or password).
+    var displayName: String { get }
+
+    /// Closes connections; the store is not used afterwards.
+    func close() async
 }
 
 extension TollgateStore {
     /// Counts by paging through the listing: correct for any store, but it reads up to `limit` grants.
-    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int {
+    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) async throws -> Int {
         var q = query
         q.before = nil
         q.fromEnd = false
@@ -141,7 +217,7 @@ extension TollgateStore {
         q.limit = min(max(1, limit), 10_000)
         var count = 0
         while count < limit {
-            let page = try grants(q, now: now)
+            let page = try await grants(q, now: now)
             count += page.items.count
             guard let next = page.nextCursor else { break }
             q.after = next
@@ -150,11 +226,75 @@ extension TollgateStore {
     }
 }
 
+/// Where a run of ``TollgateStore/resealBatch(after:limit:_:)`` stopped: opaque, pass it back.
+public struct ResealCursor: Sendable, Equatable {
+    /// Which sealed field (0 providers, 1 grants, 2 pending authorizations).
+    public var field: Int
+    /// The last row key done in that field.
+    public var after: String
+
+    public init(field: Int, after: String) {
+        self.field = field
+        self.after = after
+    }
+}
+
+/// One batch of a re-seal.
+public struct ResealBatch: Sendable, Equatable {
+    /// Values replaced in this batch.
+    public var resealed: Int
+    /// Where to go on; `nil` when every field is done.
+    public var next: ResealCursor?
+
+    public init(resealed: Int, next: ResealCursor?) {
+        self.resealed = resealed
+        self.next = next
+    }
+}
+
+/// What ``TollgateStore/purge(_:now:limit:dryRun:)`` deletes.
+public struct PurgePolicy: Sendable, Equatable {
+    /// How long after their expiry proxy tokens and codes are kept.
+    public var tokenGrace: TimeInterval
+    /// Audit events before this time go.
+    public var auditBefore: Date
+
+    public init(tokenGrace: TimeInterval, auditBefore: Date) {
+        self.tokenGrace = tokenGrace
+        self.auditBefore = auditBefore
+    }
+}
+
+/// Rows purged (or, in a dry run, that would be), by kind.
+public struct PurgeCounts: Sendable, Equatable, Codable {
+    public var tokens = 0
+    public var codes = 0
+    public var pendingAuthorizations = 0
+    public var auditEvents = 0
+
+    public init(tokens: Int = 0, codes: Int = 0, pendingAuthorizations: Int = 0, auditEvents: Int = 0) {
+        self.tokens = tokens
+        self.codes = codes
+        self.pendingAuthorizations = pendingAuthorizations
+        self.auditEvents = auditEvents
+    }
+
+    /// Every kind together.
+    public var total: Int { tokens + codes + pendingAuthorizations + auditEvents }
+}
+
 /// A wrapped data-encryption key as stored.
 public struct StoredKey: Sendable {
     public var id: UInt32
     public var wrapped: Data
     public var createdAt: Date
+
+    /// Every stored property, as stored.
+    public init(id: UInt32, wrapped: Data, createdAt: Date) {
+        self.id = id
+        self.wrapped = wrapped
+        self.createdAt = createdAt
+    }
 }
 
 /// Endpoints of a provider after OIDC discovery (or as given).
@@ -245,4 +385,12 @@ public struct TokenContext: Sendable {
     public var sealed: SealedCredential?
     /// The grant's server's upstream MCP URL (read in the same query, so the gateway needs no second read).
     public var upstreamMCPURL: String
+
+    /// Every stored property, as stored.
+    public init(token: TokenRecord, grant: Grant, sealed: SealedCredential? = nil, upstreamMCPURL: String) {
+        self.token = token
+        self.grant = grant
+        self.sealed = sealed
+        self.upstreamMCPURL = upstreamMCPURL
+    }
 }

@@ -31,10 +31,10 @@ extension TollgateHTTPServer {
         let access: ValidatedAccess
         let upstreamToken: Secret
         do {
-            access = try tollgate.tokens.validate(accessToken: request.bearerToken, serverSlug: slug)
+            access = try await tollgate.tokens.validate(accessToken: request.bearerToken, serverSlug: slug)
             upstreamToken = try await tollgate.tokens.upstreamAccessToken(for: access)
         } catch let error as OAuthError where error.code == .invalidToken {
-            if (try? tollgate.store.server(slug: slug)) == nil {
+            if await (try? tollgate.store.server(slug: slug)) == nil {
                 return Responses.json(["error": "not_found", "error_description": "no such MCP server"], status: .notFound)
             }
             return unauthorized(slug, error.errorDescription)

@@ -50,7 +50,7 @@ extension TollgateHTTPServer {
                 throw OAuthError(.invalidClientMetadata, "response_types must be [\"code\"]")
             }
             let grantTypes = json["grant_types"]?.arrayOfStrings ?? ["authorization_code", "refresh_token"]
-            let registered = try tollgate.tokens.registerClient(serverSlug: slug, ClientRegistration(
+            let registered = try await tollgate.tokens.registerClient(serverSlug: slug, ClientRegistration(
                 name: json["client_name"]?.stringValue ?? "", redirectURIs: uris, authMethod: method, grantTypes: grantTypes))
             var answer: [String: Any] = [
                 "client_id": registered.client.id,
@@ -103,14 +103,14 @@ extension TollgateHTTPServer {
             return Responses.errorPage(.invalidRequest("parameter '\(name)' is repeated"))
         }
         do {
-            let validated = try tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls)
+            let validated = try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls)
             let cookies = consentCookies
             let remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer,
                                                  now: tollgate.clock.now())
             if remembered.covers(validated.client.id, scopes: validated.scopes) {
                 // No consent POST on this path: the authorization is bound to this browser here.
                 let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
-                let started = try tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
+                let started = try await tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
                 var headers: HTTPFields = [:]
                 headers.appendCookie(binding.setCookie(cookies))
                 return Responses.redirect(started.upstreamAuthorizationURL, headers: headers)
@@ -166,14 +166,14 @@ extension TollgateHTTPServer {
                   signer.verify("csrf|\(browser)|\(transaction)", mac: csrf) else {
                 return Responses.errorPage(.invalidRequest("the consent form could not be verified (CSRF); start again from the application"), status: .forbidden)
             }
-            let validated = try tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls)
+            let validated = try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls)
             guard form["decision"] == "approve" else {
                 return Responses.redirect(URLQuery.appending([
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
                 ], to: validated.redirectURI))
             }
             let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
-            let started = try tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
+            let started = try await tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
             var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
             remembered.approve(validated.client.id, scopes: validated.scopes, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
             var headers: HTTPFields = [:]
@@ -213,7 +213,7 @@ extension TollgateHTTPServer {
             let pair: TokenPair
             switch form["grant_type"] {
             case "authorization_code"?:
-                pair = try tollgate.tokens.exchangeCode(serverSlug: slug, credentials: credentials, code: form["code"],
+                pair = try await tollgate.tokens.exchangeCode(serverSlug: slug, credentials: credentials, code: form["code"],
                                                         redirectURI: form["redirect_uri"], codeVerifier: form["code_verifier"])
             case "refresh_token"?:
                 pair = try await tollgate.tokens.refresh(serverSlug: slug, credentials: credentials, refreshToken: form["refresh_token"], scope: form["scope"])
@@ -235,7 +235,7 @@ extension TollgateHTTPServer {
     func revoke(_ request: Request, _ slug: String) async -> Response {
         do {
             let form = try await request.form(limit: configuration.maxBodyBytes)
-            try tollgate.tokens.revoke(serverSlug: slug, credentials: try request.clientCredentials(form: form), token: form["token"])
+            try await tollgate.tokens.revoke(serverSlug: slug, credentials: try request.clientCredentials(form: form), token: form["token"])
             return Response(status: .ok, headers: [.cacheControl: "no-store"])
         } catch {
             return Responses.oauthError(internalError(error, "revocation"), basicChallenge: request.basicCredentials != nil)
@@ -245,7 +245,7 @@ extension TollgateHTTPServer {
     func introspect(_ request: Request, _ slug: String) async -> Response {
         do {
             let form = try await request.form(limit: configuration.maxBodyBytes)
-            let info = try tollgate.tokens.introspect(serverSlug: slug, credentials: try request.clientCredentials(form: form),
+            let info = try await tollgate.tokens.introspect(serverSlug: slug, credentials: try request.clientCredentials(form: form),
                                                        token: form["token"], urls: urls)
             return Responses.json(info.json)
         } catch {

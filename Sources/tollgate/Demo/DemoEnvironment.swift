@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import TollgateCore
+import TollgateSQLite
 import TollgateDevUpstream
 import TollgateServer
 
@@ -44,7 +45,7 @@ final class DemoEnvironment: @unchecked Sendable {
         dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour), logger: quiet)
         (devURL, devTask) = try await dev.start()
         log("dev upstream on \(devURL)")
-        tollgate = try Tollgate.open(databasePath: databasePath, environment: [:], logger: quiet)
+        tollgate = try await Tollgate.open(databasePath: databasePath, environment: [:], logger: quiet)
         server = TollgateHTTPServer(tollgate: tollgate, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = server.makeApplication(onRunning: { continuation.yield($0); continuation.finish() })
@@ -60,7 +61,7 @@ final class DemoEnvironment: @unchecked Sendable {
     /// expired (refreshable), one without an upstream refresh token, one needing re-authorization and one revoked.
     func populate(log: @escaping (String) -> Void) async throws {
         for s in Self.servers {
-            _ = try tollgate.admin.addServer(NewServer(slug: s.slug, name: s.name, upstreamMCPURL: devURL + "/mcp", scopes: s.scopes))
+            _ = try await tollgate.admin.addServer(NewServer(slug: s.slug, name: s.name, upstreamMCPURL: devURL + "/mcp", scopes: s.scopes))
             _ = try await tollgate.admin.addProvider(serverSlug: s.slug, NewProvider(
                 kind: .oidc, issuer: devURL, clientID: "tollgate-dev", clientSecret: Secret("dev-secret"),
                 authMethod: .clientSecretBasic, scopes: ["openid", "offline_access"]))
@@ -90,7 +91,7 @@ final class DemoEnvironment: @unchecked Sendable {
         // A few gateway calls so there is refresh history.
         for c in created.prefix(4) { _ = try? await client.callTool(serverSlug: c.slug, accessToken: c.access) }
 
-        let grants = try tollgate.admin.grants(GrantQuery(limit: 100)).items
+        let grants = try await tollgate.admin.grants(GrantQuery(limit: 100)).items
         if let reauth = grants.first(where: { $0.subject == "ivan" && $0.upstream.hasRefreshToken }) {
             await dev.state.revokeAll(subject: "ivan")
             _ = try await tollgate.admin.forceRefresh(grantID: reauth.id)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
+import TollgateSQLite
 
 /// Opens the core for one command, runs the command's work, maps failures and always shuts down.
 enum CoreSession {
@@ -18,7 +19,7 @@ enum CoreSession {
     static func run<T>(_ database: DatabaseOptions, _ body: (Tollgate) async throws -> T) async throws -> T {
         let tollgate: Tollgate
         do {
-            tollgate = try Tollgate.open(databasePath: database.path, logger: logger)
+            tollgate = try await Tollgate.open(databasePath: database.path, logger: logger)
         } catch {
             throw CommandFailure.wrap(error)
         }

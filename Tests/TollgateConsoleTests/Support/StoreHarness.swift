@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TollgateConsole
 import TollgateCore
+import TollgateSQLite
 import TollgateDevUpstream
 
 /// A real store in a temporary directory for the console's store and end-to-end tests: a server `files`
@@ -26,8 +27,8 @@ final class StoreHarness: @unchecked Sendable {
         databasePath = directory + "/tollgate.sqlite"
         var quiet = Logger(label: "test.console")
         quiet.logLevel = .critical
-        tollgate = try Tollgate.open(databasePath: databasePath, clock: clock, environment: [:], upstreamTimeout: 5, logger: quiet)
-        server = try tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp",
+        tollgate = try await Tollgate.open(databasePath: databasePath, clock: clock, environment: [:], upstreamTimeout: 5, logger: quiet)
+        server = try await tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp",
                                                         scopes: ["files.read"]))
         if upstream {
             let dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(), logger: quiet)
@@ -44,7 +45,7 @@ final class StoreHarness: @unchecked Sendable {
                 kind: .oauth2, authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token",
                 clientID: "tollgate", authMethod: .none))
         }
-        client = try tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Claude Desktop", redirectURIs: [Self.redirectURI]))
+        client = try await tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "Claude Desktop", redirectURIs: [Self.redirectURI]))
     }
 
     /// A grant as the callback creates it; with a dev upstream its tokens are the upstream's own, so a forced
@@ -65,7 +66,7 @@ final class StoreHarness: @unchecked Sendable {
             resource: "http://127.0.0.1:8080/mcp/files", sealedUpstreamVerifier: Data(), createdAt: now,
             expiresAt: now.addingTimeInterval(600))
         let response = UpstreamTokenResponse(accessToken: Secret(access), refreshToken: refresh.map(Secret.init), expiresIn: expiresIn)
-        return try tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject).grantID
+        return try await tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject).grantID
     }
 
     func refreshCalls() async -> Int { await dev?.state.stats.refreshCalls ?? 0 }

@@ -1,10 +1,12 @@
 import Foundation
 import GRDB
+import TollgateCore
 
 extension SQLiteStore {
-    public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date) throws -> Int {
+    public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
+                                           audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
         guard limit > 0 else { return 0 }
-        return try write { db in
+        return try await write { db in
             // Rowid order is registration order, so the oldest candidates are found first.
             try db.execute(sql: """
                 DELETE FROM clients WHERE id IN (
@@ -14,7 +16,9 @@ extension SQLiteStore {
                       AND NOT EXISTS (SELECT 1 FROM pending_authorizations p WHERE p.client_id = c.id AND p.expires_at > ?)
                     LIMIT ?)
                 """, arguments: [cutoff.millisecondsSince1970, now.millisecondsSince1970, limit])
-            return db.changesCount
+            let removed = db.changesCount
+            if removed > 0 { try Self.insertAudit(db, audit(removed), at: now) }
+            return removed
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDBSQLite
 import Synchronization
+import TollgateCore
 
 /// Raw SQLite connections reserved for the one query every MCP request runs: a token with its grant.
 ///

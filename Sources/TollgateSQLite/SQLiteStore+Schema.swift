@@ -1,4 +1,5 @@
 import GRDB
+import TollgateCore
 
 extension SQLiteStore {
     /// The numbered migrations of the schema. Never edit a shipped migration; append a new one.
@@ -179,6 +180,13 @@ extension SQLiteStore {
                 ALTER TABLE grants ADD COLUMN lease_sent_at INTEGER;
                 ALTER TABLE grants ADD COLUMN refresh_interrupted_at INTEGER;
                 ALTER TABLE grants ADD COLUMN state_reason TEXT;
+                """)
+        }
+        // Retention purges expired tokens and codes by expiry: an index each, so a purge batch is a range scan.
+        migrator.registerMigration("0006-retention") { db in
+            try db.execute(sql: """
+                CREATE INDEX tokens_by_expiry ON tokens(expires_at);
+                CREATE INDEX codes_by_expiry ON authorization_codes(expires_at);
                 """)
         }
         return migrator

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TollgateCore
 
 /// The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
 ///
@@ -25,7 +26,7 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
         if !FileManager.default.fileExists(atPath: path) {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            if fd >= 0 { close(fd) } else if errno != EEXIST {
+            if fd >= 0 { Glibc.close(fd) } else if errno != EEXIST {
                 throw TollgateError(.storeUnavailable, "cannot create the database \(path): \(String(cString: strerror(errno)))")
             }
         }
@@ -79,20 +80,14 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         return String(describing: error)
     }
 
-    /// Runs a read, mapping database errors to ``TollgateError``.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.read(body) } catch { throw Self.map(error) }
+    /// Runs a read on GRDB's reader queues (never on the caller's thread), mapping database errors to ``TollgateError``.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch { throw Self.map(error) }
     }
 
-    /// Runs one SELECT without wrapping it in BEGIN/COMMIT: a single statement is already a consistent
-    /// snapshot in SQLite, and the hot path (token validation) saves two round trips through the engine.
-    func singleStatementRead<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.unsafeReentrantRead(body) } catch { throw Self.map(error) }
-    }
-
-    /// Runs a write transaction, mapping database errors to ``TollgateError``.
-    func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.write(body) } catch { throw Self.map(error) }
+    /// Runs a write transaction on GRDB's writer queue, mapping database errors to ``TollgateError``.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch { throw Self.map(error) }
     }
 
     static func map(_ error: Error) -> Error {
@@ -116,51 +111,67 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
 
     // MARK: - Keys
 
-    public func encryptionKeys() throws -> [StoredKey] {
-        try read { db in
+    public func encryptionKeys() async throws -> [StoredKey] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT id, wrapped, created_at FROM encryption_keys ORDER BY id").map {
                 StoredKey(id: UInt32($0[0] as Int64), wrapped: $0[1], createdAt: Date(millisecondsSince1970: $0[2]))
             }
         }
     }
 
-    public func addEncryptionKey(id: UInt32, wrapped: Data, at: Date) throws {
-        try write { db in
+    public func addEncryptionKey(id: UInt32, wrapped: Data, audit: NewAuditEvent?, at: Date) async throws {
+        try await write { db in
             try db.execute(sql: "INSERT INTO encryption_keys (id, wrapped, created_at) VALUES (?, ?, ?)",
                            arguments: [Int64(id), wrapped, at.millisecondsSince1970])
+            if let audit { try Self.insertAudit(db, audit, at: at) }
         }
     }
 
-    public func resealAll(_ reseal: (Data, SealContext) throws -> Data) throws -> Int {
-        try write { db in
-            var count = 0
-            for row in try Row.fetchAll(db, sql: "SELECT id, client_secret FROM providers WHERE client_secret IS NOT NULL") {
-                let id: Int64 = row[0]
-                let sealed = try reseal(row[1], .provider(id))
-                try db.execute(sql: "UPDATE providers SET client_secret = ? WHERE id = ?", arguments: [sealed, id])
-                count += 1
+    /// The sealed fields in re-seal order: table, key column, sealed columns, how a key column value names the row.
+    private static let sealedFields: [(table: String, key: String, columns: [String])] = [
+        ("providers", "id", ["client_secret"]),
+        ("grants", "id", ["upstream_access", "upstream_refresh"]),
+        ("pending_authorizations", "state_hash", ["upstream_verifier"]),
+    ]
+
+    public func resealBatch(after cursor: ResealCursor?, limit: Int,
+                            _ reseal: @escaping @Sendable (Data, SealContext) throws -> Data?) async throws -> ResealBatch {
+        return try await write { db in
+            var field = cursor?.field ?? 0
+            var after = cursor?.after
+            var resealed = 0
+            var visited = 0
+            while field < Self.sealedFields.count {
+                let (table, key, columns) = Self.sealedFields[field]
+                let byHash = key == "state_hash"
+                var sql = "SELECT \(key), \(columns.joined(separator: ", ")) FROM \(table)"
+                var args: [DatabaseValueConvertible?] = []
+                if let after {
+                    sql += " WHERE \(key) > ?"
+                    args.append(byHash ? (Data(base64URLEncoded: after) ?? Data()) as DatabaseValueConvertible : (Int64(after) ?? 0))
+                }
+                sql += " ORDER BY \(key) LIMIT ?"
+                args.append(limit - visited)
+                let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args))
+                for row in rows {
+                    let rowKey: DatabaseValue = row[0]
+                    let name = byHash ? (Data.fromDatabaseValue(rowKey) ?? Data()).base64URLEncodedString() : String(Int64.fromDatabaseValue(rowKey) ?? 0)
+                    for (index, column) in columns.enumerated() {
+                        guard let old = row[index + 1] as Data? else { continue }
+                        guard let new = try reseal(old, SealContext(table: table, row: name, field: column)) else { continue }
+                        // Compare-and-set: a value written meanwhile (a refresh) is newer than this re-seal.
+                        try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE \(key) = ? AND \(column) = ?",
+                                       arguments: [new, rowKey, old])
+                        resealed += db.changesCount
+                    }
+                    after = name
+                }
+                visited += rows.count
+                if visited >= limit { return ResealBatch(resealed: resealed, next: ResealCursor(field: field, after: after ?? "")) }
+                field += 1
+                after = nil
             }
-            let grants = try Row.fetchCursor(db, sql: "SELECT id, upstream_access, upstream_refresh FROM grants WHERE upstream_access IS NOT NULL OR upstream_refresh IS NOT NULL")
-            var updates: [(Int64, Data?, Data?)] = []
-            while let row = try grants.next() {
-                let id: Int64 = row[0]
-                let access = try (row[1] as Data?).map { try reseal($0, .grant(id, "upstream_access")) }
-                let refresh = try (row[2] as Data?).map { try reseal($0, .grant(id, "upstream_refresh")) }
-                updates.append((id, access, refresh))
-            }
-            for (id, access, refresh) in updates {
-                try db.execute(sql: "UPDATE grants SET upstream_access = ?, upstream_refresh = ? WHERE id = ?",
-                               arguments: [access, refresh, id])
-                count += (access == nil ? 0 : 1) + (refresh == nil ? 0 : 1)
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT state_hash, upstream_verifier FROM pending_authorizations") {
-                let hash: Data = row[0]
-                let context = SealContext(table: "pending_authorizations", row: hash.base64URLEncodedString(), field: "upstream_verifier")
-                try db.execute(sql: "UPDATE pending_authorizations SET upstream_verifier = ? WHERE state_hash = ?",
-                               arguments: [try reseal(row[1], context), hash])
-                count += 1
-            }
-            return count
+            return ResealBatch(resealed: resealed, next: nil)
         }
     }
 
@@ -178,8 +189,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         (s ?? "").split(separator: " ").map(String.init)
     }
 
-    public func createServer(_ new: NewServer, at: Date) throws -> Server {
-        try write { db in
+    public func createServer(_ new: NewServer, audit: NewAuditEvent, at: Date) async throws -> Server {
+        try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM servers WHERE slug = ?", arguments: [new.slug]) == true {
                 throw TollgateError.conflict("a server with slug '\(new.slug)' already exists")
             }
@@ -190,35 +201,39 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                                  Int64(new.accessTokenTTL), Int64(new.refreshTokenIdleTTL),
                                  Int64(new.refreshTokenAbsoluteTTL), at.millisecondsSince1970])
             let row = try Row.fetchOne(db, sql: "SELECT \(Self.serverColumns) FROM servers WHERE id = ?", arguments: [db.lastInsertedRowID])!
+            var audit = audit
+            audit.serverID = db.lastInsertedRowID
+            try Self.insertAudit(db, audit, at: at)
             return Self.server(row)
         }
     }
 
-    public func server(slug: String) throws -> Server? {
-        try read { db in
+    public func server(slug: String) async throws -> Server? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.serverColumns) FROM servers WHERE slug = ?"), arguments: [slug]).map(Self.server)
         }
     }
 
-    public func server(id: Int64) throws -> Server? {
-        try read { db in
+    public func server(id: Int64) async throws -> Server? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.serverColumns) FROM servers WHERE id = ?"), arguments: [id]).map(Self.server)
         }
     }
 
-    public func servers() throws -> [Server] {
-        try read { db in
+    public func servers() async throws -> [Server] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.serverColumns) FROM servers ORDER BY slug").map(Self.server)
         }
     }
 
-    public func removeServer(slug: String) throws -> Int {
-        try write { db in
+    public func removeServer(slug: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
+        try await write { db in
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM servers WHERE slug = ?", arguments: [slug]) else {
                 throw TollgateError.notFound("no server with slug '\(slug)'")
             }
             let grants = try Int.fetchOne(db, sql: "SELECT count(*) FROM grants WHERE server_id = ?", arguments: [id]) ?? 0
             try db.execute(sql: "DELETE FROM servers WHERE id = ?", arguments: [id])
+            try Self.insertAudit(db, audit(grants), at: at)
             return grants
         }
     }
@@ -242,8 +257,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
     }
 
     public func createProvider(serverID: Int64, _ new: NewProvider, resolved: ResolvedEndpoints,
-                               seal: (Int64) throws -> Data?, at: Date) throws -> Provider {
-        try write { db in
+                               seal: @escaping @Sendable (Int64) throws -> Data?, audit: NewAuditEvent, at: Date) async throws -> Provider {
+        try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM providers WHERE server_id = ?", arguments: [serverID]) == true {
                 let slug = try String.fetchOne(db, sql: "SELECT slug FROM servers WHERE id = ?", arguments: [serverID]) ?? "?"
                 throw TollgateError.conflict("server '\(slug)' already has a provider; a server has exactly one (remove the server to start over)")
@@ -261,31 +276,32 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
             if let sealed = try seal(id) {
                 try db.execute(sql: "UPDATE providers SET client_secret = ? WHERE id = ?", arguments: [sealed, id])
             }
+            try Self.insertAudit(db, audit, at: at)
             return Self.provider(try Row.fetchOne(db, sql: "SELECT \(Self.providerColumns) FROM providers WHERE id = ?", arguments: [id])!)
         }
     }
 
-    public func provider(serverID: Int64) throws -> Provider? {
-        try read { db in
+    public func provider(serverID: Int64) async throws -> Provider? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.providerColumns) FROM providers WHERE server_id = ?"),
                              arguments: [serverID]).map(Self.provider)
         }
     }
 
-    public func providers() throws -> [Provider] {
-        try read { db in
+    public func providers() async throws -> [Provider] {
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.providerColumns) FROM providers ORDER BY server_id").map(Self.provider)
         }
     }
 
-    public func sealedProviderSecret(providerID: Int64) throws -> Data? {
-        try read { db in
+    public func sealedProviderSecret(providerID: Int64) async throws -> Data? {
+        try await read { db in
             try Data.fetchOne(db, sql: "SELECT client_secret FROM providers WHERE id = ?", arguments: [providerID])
         }
     }
 
-    public func setProviderError(providerID: Int64, _ message: String?, at: Date) throws {
-        try write { db in
+    public func setProviderError(providerID: Int64, _ message: String?, at: Date) async throws {
+        try await write { db in
             try db.execute(sql: "UPDATE providers SET last_error = ?, last_error_at = ? WHERE id = ?",
                            arguments: [message, message == nil ? nil : at.millisecondsSince1970, providerID])
         }
@@ -303,8 +319,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                       revokedAt: (row[8] as Int64?).map(Date.init(millisecondsSince1970:)))
     }
 
-    public func createClient(_ client: Client, secretHash: Data?) throws {
-        try write { db in
+    public func createClient(_ client: Client, secretHash: Data?, audit: NewAuditEvent) async throws {
+        try await write { db in
             let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
             try db.execute(sql: """
                 INSERT INTO clients (id, server_id, name, redirect_uris, auth_method, grant_types, secret_hash, registered_by, created_at)
@@ -312,23 +328,24 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                 """, arguments: [client.id, client.serverID, client.name, uris, client.authMethod.rawValue,
                                  client.grantTypes.joined(separator: " "), secretHash, client.registeredBy,
                                  client.createdAt.millisecondsSince1970])
+            try Self.insertAudit(db, audit, at: client.createdAt)
         }
     }
 
-    public func client(id: String) throws -> Client? {
-        try read { db in
+    public func client(id: String) async throws -> Client? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.clientColumns) FROM clients WHERE id = ?"), arguments: [id]).map(Self.client)
         }
     }
 
-    public func clientSecretHash(id: String) throws -> Data? {
-        try read { db in
+    public func clientSecretHash(id: String) async throws -> Data? {
+        try await read { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT secret_hash FROM clients WHERE id = ?"), arguments: [id])
         }
     }
 
-    public func clients(serverID: Int64?, limit: Int, after: String?) throws -> Page<Client> {
-        try read { db in
+    public func clients(serverID: Int64?, limit: Int, after: String?) async throws -> Page<Client> {
+        try await read { db in
             var sql = "SELECT \(Self.clientColumns) FROM clients WHERE 1 = 1"
             var args: [DatabaseValueConvertible?] = []
             if let serverID { sql += " AND server_id = ?"; args.append(serverID) }
@@ -342,8 +359,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
-    public func revokeClient(id: String, at: Date) throws -> Int {
-        try write { db in
+    public func revokeClient(id: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
+        try await write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: "UPDATE clients SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [ms, id])
             guard db.changesCount > 0 else { throw TollgateError.notFound("no client '\(id)'") }
@@ -353,14 +370,16 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                     proxy_access_expires_at = NULL
                 WHERE client_id = ? AND state != 'revoked'
                 """, arguments: [ms, ms, id])
-            return db.changesCount
+            let revoked = db.changesCount
+            try Self.insertAudit(db, audit(revoked), at: at)
+            return revoked
         }
     }
 
     // MARK: - Pending authorizations
 
-    public func insertPendingAuthorization(_ p: PendingAuthorization) throws {
-        try write { db in
+    public func insertPendingAuthorization(_ p: PendingAuthorization) async throws {
+        try await write { db in
             try db.execute(sql: "DELETE FROM pending_authorizations WHERE expires_at < ?", arguments: [p.createdAt.millisecondsSince1970])
             try db.execute(sql: """
                 INSERT INTO pending_authorizations (state_hash, server_id, client_id, redirect_uri, client_state, code_challenge,
@@ -372,8 +391,8 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
-    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) throws -> PendingAuthorizationTake {
-        try write { db in
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake {
+        try await write { db in
             // One statement decides and deletes: a callback in another browser neither completes nor burns the flow.
             if let browserBindingHash, let row = try Row.fetchOne(db, sql: """
                 DELETE FROM pending_authorizations WHERE state_hash = ? AND browser_hash = ?
@@ -400,12 +419,12 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
             """, arguments: [at.millisecondsSince1970, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail])
     }
 
-    public func appendAudit(_ event: NewAuditEvent, at: Date) throws {
-        try write { db in try Self.insertAudit(db, event, at: at) }
+    public func appendAudit(_ event: NewAuditEvent, at: Date) async throws {
+        try await write { db in try Self.insertAudit(db, event, at: at) }
     }
 
-    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) throws -> [AuditEvent] {
-        try read { db in
+    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent] {
+        try await read { db in
             var sql = "SELECT id, at, actor, action, server_id, grant_id, client_id, outcome, detail FROM audit_events WHERE 1 = 1"
             var args: [DatabaseValueConvertible?] = []
             if let grantID { sql += " AND grant_id = ?"; args.append(grantID) }
@@ -420,12 +439,12 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
-    public func setting(_ key: String) throws -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT value FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key]) }
+    public func setting(_ key: String) async throws -> String? {
+        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key]) }
     }
 
-    public func setSetting(_ key: String, _ value: String?) throws {
-        try write { db in
+    public func setSetting(_ key: String, _ value: String?) async throws {
+        try await write { db in
             if let value {
                 try db.execute(sql: "INSERT INTO tollgate_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                                arguments: ["setting." + key, value])
@@ -435,9 +454,40 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
-    public func dataVersion() throws -> Int64 {
+    public func dataVersion() async throws -> Int64 {
         do {
-            return try pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+            return try await pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
         } catch { throw Self.map(error) }
+    }
+
+    public var displayName: String { path }
+
+    public func close() async {
+        try? pool.close()
+    }
+
+    // MARK: - Retention
+
+    public func purge(_ policy: PurgePolicy, now: Date, limit: Int, dryRun: Bool) async throws -> PurgeCounts {
+        let tokensBefore = now.addingTimeInterval(-policy.tokenGrace).millisecondsSince1970
+        // Each kind: the rows that go, oldest first, at most `limit`.
+        let kinds: [(table: String, key: String, condition: String, cutoff: Int64)] = [
+            ("tokens", "hash", "expires_at < ?", tokensBefore),
+            ("authorization_codes", "hash", "expires_at < ?", tokensBefore),
+            ("pending_authorizations", "state_hash", "expires_at < ?", now.millisecondsSince1970),
+            ("audit_events", "id", "at < ?", policy.auditBefore.millisecondsSince1970),
+        ]
+        var counts: [Int] = []
+        for kind in kinds {
+            let selection = "SELECT \(kind.key) FROM \(kind.table) WHERE \(kind.condition) LIMIT ?"
+            counts.append(try await write { db in
+                if dryRun {
+                    return try Int.fetchOne(db, sql: "SELECT count(*) FROM (\(selection))", arguments: [kind.cutoff, limit]) ?? 0
+                }
+                try db.execute(sql: "DELETE FROM \(kind.table) WHERE \(kind.key) IN (\(selection))", arguments: [kind.cutoff, limit])
+                return db.changesCount
+            })
+        }
+        return PurgeCounts(tokens: counts[0], codes: counts[1], pendingAuthorizations: counts[2], auditEvents: counts[3])
     }
 }

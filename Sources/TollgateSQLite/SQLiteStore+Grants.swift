@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TollgateCore
 
 extension SQLiteStore {
     static let grantSelect = """
@@ -35,9 +36,9 @@ extension SQLiteStore {
 
     // MARK: - Grants
 
-    public func createGrant(_ new: NewGrant, seal: (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
-                            audit: NewAuditEvent, at: Date) throws -> Int64 {
-        try write { db in
+    public func createGrant(_ new: NewGrant, seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                            audit: NewAuditEvent, at: Date) async throws -> Int64 {
+        try await write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: """
                 INSERT INTO grants (server_id, client_id, subject, scopes, resource, state, created_at, updated_at)
@@ -67,18 +68,18 @@ extension SQLiteStore {
                              c.info.scope, c.info.obtainedAt?.millisecondsSince1970, grantID])
     }
 
-    public func grant(id: Int64) throws -> Grant? {
-        try read { db in
+    public func grant(id: Int64) async throws -> Grant? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "\(Self.grantSelect) WHERE g.id = ?"), arguments: [id]).map(Self.grant)
         }
     }
 
-    public func countGrants() throws -> Int {
-        try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0 }
+    public func countGrants() async throws -> Int {
+        try await read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0 }
     }
 
-    public func sealedCredential(grantID: Int64) throws -> SealedCredential? {
-        try read { db in
+    public func sealedCredential(grantID: Int64) async throws -> SealedCredential? {
+        try await read { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT upstream_access, upstream_refresh, upstream_access_expires_at, upstream_refresh_expires_at,
                     upstream_scope, version, upstream_obtained_at FROM grants WHERE id = ?
@@ -107,8 +108,8 @@ extension SQLiteStore {
         }
     }
 
-    public func grants(_ q: GrantQuery, now: Date) throws -> Page<Grant> {
-        try read { db in
+    public func grants(_ q: GrantQuery, now: Date) async throws -> Page<Grant> {
+        try await read { db in
             var (conditions, args) = try Self.grantConditions(q, now: now)
             let plan = try Self.prefixPlan(db, q, filteredOtherwise: !conditions.isEmpty)
             conditions += plan.conditions
@@ -182,8 +183,8 @@ extension SQLiteStore {
     /// Counts the grants `query` selects (ignoring its sort and paging), stopping at `limit`: with a limit the
     /// cost is bounded by the rows it takes to find that many ("10,000+" is cheap where an exact count of a
     /// million filtered grants is not). A subject prefix is counted through the subject index.
-    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> Int {
-        try read { db in
+    public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) async throws -> Int {
+        try await read { db in
             var (conditions, args) = try Self.grantConditions(query, now: now)
             var from = "grants g"
             if let prefix = query.subjectPrefix, !prefix.isEmpty {
@@ -263,8 +264,8 @@ extension SQLiteStore {
         return .walk
     }
 
-    public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) throws -> Bool {
-        try write { db in
+    public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) async throws -> Bool {
+        try await write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: """
                 UPDATE grants SET state = 'revoked', revoked_at = ?, updated_at = ?, version = version + 1,
@@ -281,8 +282,8 @@ extension SQLiteStore {
 
     // MARK: - Codes and tokens
 
-    public func authorizationCode(hash: Data) throws -> AuthorizationCodeRecord? {
-        try read { db in try Self.authorizationCode(db, hash: hash) }
+    public func authorizationCode(hash: Data) async throws -> AuthorizationCodeRecord? {
+        try await read { db in try Self.authorizationCode(db, hash: hash) }
     }
 
     static func authorizationCode(_ db: Database, hash: Data) throws -> AuthorizationCodeRecord? {
@@ -295,8 +296,8 @@ extension SQLiteStore {
         }
     }
 
-    public func redeemCode(hash: Data, at: Date) throws -> CodeRedemption {
-        try write { db in
+    public func redeemCode(hash: Data, at: Date) async throws -> CodeRedemption {
+        try await write { db in
             guard let record = try Self.authorizationCode(db, hash: hash) else { return .notFound }
             if record.usedAt != nil { return .replayed(record) }
             try db.execute(sql: "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
@@ -318,12 +319,12 @@ extension SQLiteStore {
         }
     }
 
-    public func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) throws {
-        try write { db in try Self.insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
+    public func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) async throws {
+        try await write { db in try Self.insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
     }
 
-    public func token(hash: Data) throws -> TokenRecord? {
-        try read { db in
+    public func token(hash: Data) async throws -> TokenRecord? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by
                 FROM tokens WHERE hash = ?
@@ -336,8 +337,8 @@ extension SQLiteStore {
     }
 
     public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                                   clientID: String, at: Date) throws -> Bool {
-        try write { db in
+                                   clientID: String, at: Date) async throws -> Bool {
+        try await write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: """
                 UPDATE tokens SET rotated_at = ?, replaced_by = ?
@@ -351,8 +352,8 @@ extension SQLiteStore {
         }
     }
 
-    public func revokeToken(hash: Data, at: Date) throws {
-        try write { db in
+    public func revokeToken(hash: Data, at: Date) async throws {
+        try await write { db in
             try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
                            arguments: [at.millisecondsSince1970, hash])
         }
@@ -366,7 +367,7 @@ extension SQLiteStore {
         """) + " WHERE t.hash = ?"
 
     /// The hot path of every validation: one statement on a raw connection of ``TokenLookupPool``.
-    public func tokenContext(hash: Data) throws -> TokenContext? {
+    public func tokenContext(hash: Data) async throws -> TokenContext? {
         try tokenLookups.lookup(hash)
     }
 
@@ -387,8 +388,8 @@ extension SQLiteStore {
     // MARK: - Refresh lease
 
     public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date,
-                                    replacing staleOwner: String?) throws -> RefreshLeaseAcquisition? {
-        try write { db in
+                                    replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition? {
+        try await write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT lease_owner, lease_until, lease_sent_at, refresh_interrupted_at FROM grants WHERE id = ?
                 """), arguments: [grantID]) else { return nil }
@@ -406,23 +407,23 @@ extension SQLiteStore {
         }
     }
 
-    public func renewRefreshLease(grantID: Int64, owner: String, until: Date) throws -> Bool {
-        try write { db in
+    public func renewRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) async throws -> Bool {
+        try await write { db in
             try db.execute(sql: "UPDATE grants SET lease_until = ? WHERE id = ? AND lease_owner = ?",
                            arguments: [until.millisecondsSince1970, grantID, owner])
             return db.changesCount == 1
         }
     }
 
-    public func releaseRefreshLease(grantID: Int64, owner: String) throws {
-        try write { db in
+    public func releaseRefreshLease(grantID: Int64, owner: String) async throws {
+        try await write { db in
             try db.execute(sql: "UPDATE grants SET lease_owner = NULL, lease_until = NULL, lease_sent_at = NULL WHERE id = ? AND lease_owner = ?",
                            arguments: [grantID, owner])
         }
     }
 
-    public func refreshLease(grantID: Int64) throws -> RefreshLeaseState? {
-        try read { db in
+    public func refreshLease(grantID: Int64) async throws -> RefreshLeaseState? {
+        try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT lease_owner, lease_until, version FROM grants WHERE id = ?"),
                              arguments: [grantID]).map {
                 RefreshLeaseState(owner: $0[0], until: Self.date($0[1]), version: $0[2])
@@ -431,8 +432,8 @@ extension SQLiteStore {
     }
 
     public func finishRefresh(grantID: Int64, owner: String, expectedVersion: Int64, result: RefreshWrite,
-                              audit: NewAuditEvent, at: Date) throws -> Bool {
-        try write { db in
+                              audit: NewAuditEvent, at: Date) async throws -> Bool {
+        try await write { db in
             let ms = at.millisecondsSince1970
             let outcome: RefreshOutcome
             var extra = ""
