@@ -40,6 +40,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Opens the store a --db location names (every backend).
+        .target(
+            name: "TollgateStores",
+            dependencies: ["TollgateCore", "TollgateSQLite", .product(name: "Logging", package: "swift-log")]
+        ),
         // HTTP face: OAuth endpoints, consent page, MCP gateway, metrics.
         .target(
             name: "TollgateServer",
@@ -85,6 +90,7 @@ let package = Package(
             dependencies: [
                 "TollgateCore",
                 "TollgateSQLite",
+                "TollgateStores",
                 "TollgateServer",
                 "TollgateConsole",
                 "TollgateTerminal",

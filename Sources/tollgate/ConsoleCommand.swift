@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import TollgateConsole
 import TollgateCore
-import TollgateSQLite
 import TollgateTerminal
 
 /// `tollgate console`: the admin console, a terminal UI over the same store as every other command.
@@ -41,11 +40,11 @@ struct ConsoleCommand: AsyncParsableCommand {
         }
         let tollgate: Tollgate
         do {
-            tollgate = try await Tollgate.open(databasePath: database.path, logger: CoreSession.logger)
+            tollgate = try await database.open(logger: CoreSession.logger)
         } catch {
             throw CommandFailure.wrap(error)
         }
-        let options = ConsoleOptions(readOnly: readOnly, databaseName: (database.path as NSString).lastPathComponent,
+        let options = ConsoleOptions(readOnly: readOnly, databaseName: try database.location().shortName,
                                      themeNames: library.availableNames())
         let exit: ConsoleExit
         do {

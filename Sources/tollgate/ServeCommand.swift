@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import TollgateCore
-import TollgateSQLite
 import TollgateServer
 
 /// `tollgate serve`: the OAuth 2.1 authorization server and MCP gateway.
@@ -96,8 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics = ServerMetrics()
         let tollgate: Tollgate
         do {
-            tollgate = try await Tollgate.open(databasePath: database.path, upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
-                                         refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) })
+            tollgate = try await database.open(upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
+                                               refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) })
         } catch {
             throw CommandFailure.wrap(error)
         }
@@ -113,6 +112,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await server.run(onRunning: { port in
                 Output.raw(Data("tollgate serve listening on http://\(ListenAddress(host: host, port: port).authority)\n".utf8))
+                logger.info("serving", metadata: ["store": "\(tollgate.store.displayName)", "port": "\(port)"])
             })
         } catch {
             sweeping.cancel()

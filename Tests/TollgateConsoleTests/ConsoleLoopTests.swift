@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TollgateConsole
 import TollgateCore
@@ -8,7 +9,7 @@ import TollgateSQLite
 /// (after running the step's side effect, if `whenShown` has one for that text).
 final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     var script: [(until: String, input: [TerminalInput])]
-    let whenShown: [String: () -> Void]
+    let whenShown: [String: @Sendable () -> Void]
     var frames: [ScreenBuffer] = []
     var themes: [Theme] = []
     var size: (columns: Int, rows: Int) = (100, 30)
@@ -17,7 +18,7 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     let waker: @Sendable () -> Void = {}
     private let deadline = Date().addingTimeInterval(20)
 
-    init(_ script: [(until: String, input: [TerminalInput])], whenShown: [String: () -> Void] = [:]) {
+    init(_ script: [(until: String, input: [TerminalInput])], whenShown: [String: @Sendable () -> Void] = [:]) {
         self.script = script
         self.whenShown = whenShown
     }
@@ -84,27 +85,39 @@ struct ConsoleLoopTests {
         try await h.makeGrant(subject: "alice")
         // Another connection to the same file, as another `tollgate` process would have.
         let other = try await Tollgate.open(databasePath: h.databasePath, environment: [:])
-        var writeError: Error?
+        let writeError = WriteOutcome()
         let terminal = ScriptedTerminal([
             ("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]),
             ("Servers (1)", []),
             ("zed-from-elsewhere", [.key(.character("q"))]),
         ], whenShown: ["Servers (1)": {
-            do {
-                _ = try await other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
-            } catch {
-                writeError = error
+            // The terminal calls this on the loop's thread; the write runs as another process's would, and the
+            // loop goes on once it has committed.
+            let committed = DispatchSemaphore(value: 0)
+            Task.detached {
+                do {
+                    _ = try await other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+                } catch {
+                    writeError.error.withLock { $0 = "\(error)" }
+                }
+                committed.signal()
             }
+            committed.wait()
         }])
         let inbox = ConsoleInbox()
         let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
         await runner.startWatching(interval: 0.2)
         let (exit, _) = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
         runner.stop()
-        #expect(writeError == nil)
+        #expect(writeError.error.withLock { $0 } == nil)
         #expect(exit == .quit)
         #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
         await other.shutdown()
         await h.shutdown()
     }
+}
+
+/// What a write made from another task reported.
+private final class WriteOutcome: Sendable {
+    let error = Mutex<String?>(nil)
 }

@@ -89,8 +89,8 @@ struct GrantListingTests {
             }
         }
         #expect(checked == 42)
-        await #expect(try admin.countGrants(GrantQuery(), upTo: .max) == all.count)
-        await #expect(try h.tollgate.store.countGrants() == all.count)
+        #expect(try await admin.countGrants(GrantQuery(), upTo: .max) == all.count)
+        #expect(try await h.tollgate.store.countGrants() == all.count)
     }
 
     func theConsoleWalksTheWholeListingWithoutLoadingIt(_ h: StoreHarness, _ all: [Grant]) async throws {

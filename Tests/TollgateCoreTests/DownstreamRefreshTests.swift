@@ -15,7 +15,7 @@ struct DownstreamRefreshTests {
             #expect(second.refreshToken != first.refreshToken)
             #expect(second.accessToken.value.hasPrefix("tg_at_"))
             #expect(second.refreshToken.value.hasPrefix("tg_rt_"))
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
             _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }
     }
@@ -37,8 +37,8 @@ struct DownstreamRefreshTests {
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            await #expect(try h.grant(grantID).state == .revoked)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(try await h.grant(grantID).state == .revoked)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
             let events = try await h.tollgate.admin.audit(grantID: grantID)
             #expect(events.contains { $0.action == "token.reuse-detected" && $0.outcome == "revoked" })
         }
@@ -47,9 +47,9 @@ struct DownstreamRefreshTests {
     @Test func theUpstreamCredentialIsPreservedAcrossDownstreamRotation() async throws {
         try await Harness.with { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
             _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
-            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
             #expect(before == after)
             #expect(await h.stats().refreshCalls == 0)
         }
@@ -64,7 +64,7 @@ struct DownstreamRefreshTests {
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            await #expect(try h.grant(grantID).state == .active)
+            #expect(try await h.grant(grantID).state == .active)
         }
     }
 
@@ -95,7 +95,7 @@ struct DownstreamRefreshTests {
         try await Harness.with { h in
             let (_, first) = try await h.makeGrant()
             h.clock.advance(by: h.server.accessTokenTTL + 1)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }
@@ -104,12 +104,12 @@ struct DownstreamRefreshTests {
     @Test func anExpiredUpstreamTokenIsRefreshedUpstreamFirst() async throws {
         try await Harness.with(accessTTL: 60) { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
             h.clock.advance(by: 120)
-            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .expired)
+            #expect(try await h.grant(grantID).status(at: h.clock.now()) == .expired)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             #expect(await h.stats().refreshCalls == 1)
-            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             #expect(after.accessExpiresAt! > h.clock.now())
             let validated = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
@@ -125,7 +125,7 @@ struct DownstreamRefreshTests {
             #expect(await oauthError {
                 _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             } == .invalidGrant)
-            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
+            #expect(try await h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
         }
     }
 
@@ -160,7 +160,7 @@ struct DownstreamRefreshTests {
             #expect(Set(pairs.map(\.refreshToken)).count == 1)
             #expect(Set(pairs.map(\.accessToken)).count == 1)
             #expect(await h.stats().refreshCalls == 1)
-            await #expect(try h.grant(grantID).state == .active)
+            #expect(try await h.grant(grantID).state == .active)
         }
     }
 }

@@ -26,7 +26,7 @@ struct FlowBindingTests {
                 }
             }
             #expect(await h.stats().codeExchanges == 0, "a refused callback never exchanges the upstream code")
-            await #expect(try h.tollgate.store.countGrants() == 0)
+            #expect(try await h.tollgate.store.countGrants() == 0)
             // The refusals deleted nothing: the starting browser still completes it, exactly once.
             let completed = try await complete(h, state: state, browser: browser, upstreamError: "access_denied")
             #expect(flow.query(completed.redirectURL)["error"] == "access_denied")
@@ -46,9 +46,9 @@ struct FlowBindingTests {
                 codeChallenge: TokenGenerator.s256Challenge(of: AuthorizationFlowTests.verifier), scopes: ["files.read"],
                 resource: h.urls.resource("files"), sealedUpstreamVerifier: Data([1]), createdAt: h.clock.now(),
                 expiresAt: h.clock.now().addingTimeInterval(600)))
-            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: nil) == .boundToAnotherBrowser)
-            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: TokenGenerator.hash("any")) == .boundToAnotherBrowser)
-            await #expect(try h.tollgate.store.takePendingAuthorization(stateHash: TokenGenerator.hash("unknown"), browserBindingHash: TokenGenerator.hash("any")) == .unknown)
+            #expect(try await h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: nil) == .boundToAnotherBrowser)
+            #expect(try await h.tollgate.store.takePendingAuthorization(stateHash: stateHash, browserBindingHash: TokenGenerator.hash("any")) == .boundToAnotherBrowser)
+            #expect(try await h.tollgate.store.takePendingAuthorization(stateHash: TokenGenerator.hash("unknown"), browserBindingHash: TokenGenerator.hash("any")) == .unknown)
         }
     }
 
@@ -66,13 +66,13 @@ struct FlowBindingTests {
             ]
             for (credentials, redirect, verifier) in attempts {
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: credentials, code: made.code,
+                    _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: credentials, code: made.code,
                                                            redirectURI: redirect, codeVerifier: verifier)
                 } == .invalidGrant)
             }
             let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
-            await #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
+            #expect(try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
         }
     }
 
@@ -83,19 +83,19 @@ struct FlowBindingTests {
             let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
                                                        code: made.code, redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             } == .invalidGrant)
-            await #expect(try h.grant(grantID).state == .active)
-            await #expect(try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
-            await #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
+            #expect(try await h.grant(grantID).state == .active)
+            #expect(try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
+            #expect(try await h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
             // A replay by the client it was issued to still revokes what the code issued.
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: "wrong-verifier-" + String(repeating: "y", count: 40))
             } == .invalidGrant)
-            await #expect(try h.grant(grantID).state == .revoked)
-            await #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).contains { $0.action == "code.replay" })
+            #expect(try await h.grant(grantID).state == .revoked)
+            #expect(try await h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).contains { $0.action == "code.replay" })
         }
     }
 }

@@ -32,7 +32,7 @@ struct IntrospectionCLITests {
             #expect(again.status == 1)
             #expect(again.stderr.contains("already exists"))
             #expect(try String(contentsOfFile: secretFile, encoding: .utf8).hasPrefix(secret))
-            await #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").count == 1)
+            #expect(try await h.tollgate.admin.introspectionCredentials(serverSlug: "files").count == 1)
             let unknownServer = try await CLI.run(binary, ["server", "introspection", "add", "nope", "--name", "x",
                                                            "--secret-file", h.directory + "/nope.secret"], environment: env)
             #expect(unknownServer.status == 1)
@@ -50,7 +50,7 @@ struct IntrospectionCLITests {
             let text = try await CLI.run(binary, ["server", "introspection", "list", "files"], environment: env)
             #expect(text.stdout.contains("revoked"))
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
+                _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
                     clientID: id, secret: Secret(secret), method: .clientSecretBasic), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
             let usage = try await CLI.run(binary, ["server", "introspection", "add", "files", "--name", "x"], environment: env)

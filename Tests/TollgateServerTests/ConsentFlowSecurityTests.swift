@@ -47,7 +47,7 @@ struct ConsentFlowSecurityTests {
                     #expect(!refused.text.contains(Harness.redirectURI))
                 }
                 #expect(await s.h.stats().codeExchanges == exchangesBefore, "the victim's upstream code was never exchanged")
-                await #expect(try s.h.tollgate.store.countGrants() == 0)
+                #expect(try await s.h.tollgate.store.countGrants() == 0)
                 // The refused callbacks burned nothing: the approving browser still completes its own flow.
                 let done = try await attacker.callback(try await attacker.signInUpstream(upstreamURL, as: "mallory"))
                 let code = try FlowBrowser.code(of: done)
@@ -148,11 +148,11 @@ struct ConsentFlowSecurityTests {
                 // Another client presenting the used code revokes nothing...
                 let late = try await token(client, code: code, clientID: other.client.id)
                 #expect(late.json["error"] as? String == "invalid_grant")
-                await #expect(try s.h.grant(access.grant.id).state == .active)
+                #expect(try await s.h.grant(access.grant.id).state == .active)
                 // ...while a replay by the rightful client still revokes the grant.
                 let replay = try await token(client, code: code, clientID: s.h.client.client.id)
                 #expect(replay.json["error"] as? String == "invalid_grant")
-                await #expect(try s.h.grant(access.grant.id).state == .revoked)
+                #expect(try await s.h.grant(access.grant.id).state == .revoked)
             }
         }
     }

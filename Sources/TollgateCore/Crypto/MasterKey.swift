@@ -25,6 +25,32 @@ public struct MasterKey: Sendable {
         return try loadOrCreateFile(at: keyFilePath(forDatabaseAt: databasePath))
     }
 
+    /// Loads the master key for the store at `location`: from `keyFile` when given (it must exist), else from
+    /// `TOLLGATE_MASTER_KEY`, else — for SQLite only — from the key file beside the database (created on first
+    /// use). A PostgreSQL store has no file beside it: without the key given, this throws a `.crypto` error that
+    /// says how to give it (every instance must use the same key; it is never stored in the database).
+    public static func load(for location: StoreLocation, keyFile: String?,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MasterKey {
+        if let keyFile { return try read(keyFile: keyFile) }
+        switch location {
+        case .sqlite(let path):
+            return try load(forDatabaseAt: path, environment: environment)
+        case .postgres:
+            if let encoded = environment[environmentVariable], !encoded.isEmpty {
+                return try load(forDatabaseAt: "", environment: environment)
+            }
+            throw TollgateError(.crypto, "a PostgreSQL store needs the master key: set \(environmentVariable) (base64 of 32 bytes) or pass --master-key-file PATH, the same on every instance")
+        }
+    }
+
+    /// Reads an existing key file (base64 of 32 bytes).
+    public static func read(keyFile path: String) throws -> MasterKey {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TollgateError(.crypto, "the key file \(path) does not exist")
+        }
+        return try loadOrCreateFile(at: path)
+    }
+
     /// Where the key file of a database lives.
     public static func keyFilePath(forDatabaseAt databasePath: String) -> String { databasePath + ".key" }
 

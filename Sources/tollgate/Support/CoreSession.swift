@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import TollgateCore
-import TollgateSQLite
 
 /// Opens the core for one command, runs the command's work, maps failures and always shuts down.
 enum CoreSession {
@@ -14,12 +13,12 @@ enum CoreSession {
         return logger
     }
 
-    /// Opens the store at `database.path`, runs `body` with it and shuts the core down whatever happens.
+    /// Opens the store `database` names, runs `body` with it and shuts the core down whatever happens.
     /// Core errors become ``CommandFailure``s (one line on stderr, exit 1).
     static func run<T>(_ database: DatabaseOptions, _ body: (Tollgate) async throws -> T) async throws -> T {
         let tollgate: Tollgate
         do {
-            tollgate = try await Tollgate.open(databasePath: database.path, logger: logger)
+            tollgate = try await database.open(logger: logger)
         } catch {
             throw CommandFailure.wrap(error)
         }

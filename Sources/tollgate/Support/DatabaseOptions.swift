@@ -1,18 +1,49 @@
 import ArgumentParser
+import Foundation
+import Logging
 import TollgateCore
+import TollgateStores
 
-/// `--db PATH`, shared by every command that opens the store.
+/// `--db PATH|URL`, `--db-password-file` and `--master-key-file`, shared by every command that opens the store.
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("db"),
-            help: ArgumentHelp("The database file (default: $TOLLGATE_DB, else $XDG_DATA_HOME/tollgate/tollgate.sqlite, else ~/.local/share/tollgate/tollgate.sqlite).",
-                               valueName: "path"))
-    var explicitPath: String?
+            help: ArgumentHelp("The database: a SQLite file path (or sqlite:PATH), or postgres://user@host:port/db?sslmode=prefer|disable|require|verify-full (default: $TOLLGATE_DB, else $XDG_DATA_HOME/tollgate/tollgate.sqlite, else ~/.local/share/tollgate/tollgate.sqlite).",
+                               valueName: "path|url"))
+    var explicitDatabase: String?
 
-    /// The database path to open: `--db`, else the environment-derived default.
-    var path: String { explicitPath ?? Tollgate.defaultDatabasePath() }
+    @Option(name: .customLong("db-password-file"),
+            help: ArgumentHelp("PostgreSQL: read the password from the first line of this file (else $PGPASSWORD). Never put it in the URL.",
+                               valueName: "path"))
+    var passwordFile: String?
+
+    @Option(name: .customLong("master-key-file"),
+            help: ArgumentHelp("The master key file (base64 of 32 bytes; else $TOLLGATE_MASTER_KEY; SQLite only: else the key file beside the database). Every instance on one PostgreSQL database needs the same key.",
+                               valueName: "path"))
+    var masterKeyFile: String?
+
+    /// The `--db` text: the option, else the environment-derived default.
+    var text: String { explicitDatabase ?? Tollgate.defaultDatabasePath() }
+
+    /// Where the store lives, with its password attached (throws a usage error for a bad URL or password file).
+    func location() throws -> StoreLocation {
+        do {
+            return try StoreLocation.parse(text).withPassword(file: passwordFile)
+        } catch let error as TollgateError {
+            throw ValidationError(error.message)
+        }
+    }
 
     func validate() throws {
-        if let explicitPath, explicitPath.isEmpty { throw ValidationError("--db must not be empty") }
+        if let explicitDatabase, explicitDatabase.isEmpty { throw ValidationError("--db must not be empty") }
+        if let passwordFile, passwordFile.isEmpty { throw ValidationError("--db-password-file must not be empty") }
+        if let masterKeyFile, masterKeyFile.isEmpty { throw ValidationError("--master-key-file must not be empty") }
+        _ = try location()
+    }
+
+    /// Opens the core over this store.
+    func open(upstreamTimeout: TimeInterval = 10, logger: Logger, refreshObserver: RefreshObserver? = nil) async throws -> Tollgate {
+        try await Tollgate.open(try location(), masterKeyFile: masterKeyFile, upstreamTimeout: upstreamTimeout, logger: logger,
+                                refreshObserver: refreshObserver)
     }
 }
 
