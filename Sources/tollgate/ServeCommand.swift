@@ -48,6 +48,11 @@ struct ServeCommand: AsyncParsableCommand {
             transform: Parse.duration)
     var unusedClientTTL = DurationArgument(seconds: 86_400)
 
+    @Option(name: .customLong("audit-retention"),
+            help: ArgumentHelp("Delete audit events older than this (default 90d). Expired tokens and codes go a day after expiry, stale pending authorizations at once; all in small background batches.", valueName: "duration"),
+            transform: Parse.duration)
+    var auditRetention = DurationArgument(seconds: Int(AdminService.defaultAuditRetention))
+
     @Option(name: .customLong("max-connections"),
             help: ArgumentHelp("Most client connections open at once (at most half the open-file limit).", valueName: "count"))
     var maxConnections = ConnectionLimits().maxConnections
@@ -106,8 +111,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.registrationLimitPerAddress = registrationLimit.limit
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
-        let sweeper = UnusedClientSweeper(tokens: tollgate.tokens, ttl: TimeInterval(unusedClientTTL.seconds), logger: logger)
-        let sweeping = Task { await sweeper.run() }
+        let sweepers = [
+            BackgroundSweeper.unusedClients(tollgate.tokens, ttl: TimeInterval(unusedClientTTL.seconds), logger: logger),
+            BackgroundSweeper.retention(tollgate.admin, auditRetention: TimeInterval(auditRetention.seconds), logger: logger),
+        ]
+        let sweeping = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for sweeper in sweepers { group.addTask { await sweeper.run() } }
+            }
+        }
         let host = listen.host
         do {
             try await server.run(onRunning: { port in

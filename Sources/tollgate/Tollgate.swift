@@ -15,7 +15,7 @@ struct TollgateCommand: AsyncParsableCommand {
         version: TollgateCoreVersion.string,
         subcommands: [
             ServerCommand.self, ProviderCommand.self, ClientCommand.self, GrantCommand.self,
-            WellKnownCommand.self, KeysCommand.self, AuditCommand.self, DevUpstreamCommand.self, ServeCommand.self, ConsoleCommand.self, DemoCommand.self,
+            WellKnownCommand.self, KeysCommand.self, StoreCommand.self, AuditCommand.self, DevUpstreamCommand.self, ServeCommand.self, ConsoleCommand.self, DemoCommand.self,
         ])
 
     /// Exit code of usage errors (argument-parser's own default would be 64).

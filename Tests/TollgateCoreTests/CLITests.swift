@@ -77,6 +77,35 @@ struct CLITests {
         }
     }
 
+    @Test func storePurgeDeletesWhatRetentionLetsGoAndDryRunOnlyCounts() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            // A grant made 100 days ago: its proxy tokens expired long since, its audit events are past 90 days.
+            h.clock.set(Date().addingTimeInterval(-100 * 86400))
+            let (grantID, _) = try await h.makeGrant(subject: "old")
+            h.clock.set(Date().addingTimeInterval(-60))
+            let (_, fresh) = try await h.makeGrant(subject: "new")
+            let env = ["TOLLGATE_DB": h.databasePath]
+            func purge(_ args: String...) async throws -> [String: Int] {
+                let r = try await CLI.run(binary, ["store", "purge", "--json"] + args, environment: env)
+                #expect(r.status == 0, "\(r.stderr)")
+                let report = try #require(try json(r.stdout) as? [String: Any])
+                return try #require(report["counts"] as? [String: Int])
+            }
+            let planned = try await purge("--dry-run")
+            #expect(planned["tokens"] == 2, "the old grant's access and refresh tokens: \(planned)")
+            #expect((planned["auditEvents"] ?? 0) >= 1)
+            #expect(try await purge("--dry-run") == planned, "a dry run deletes nothing")
+            #expect(try await purge() == planned)
+            #expect(try await purge("--dry-run").values.allSatisfy { $0 == 0 })
+            // Grants stay, and the fresh grant's tokens still work.
+            #expect(try await h.tollgate.store.grant(id: grantID) != nil)
+            _ = try await h.tollgate.tokens.validate(accessToken: fresh.accessToken.value, serverSlug: "files")
+            let shorter = try await purge("--audit-retention", "1s", "--dry-run")
+            #expect((shorter["auditEvents"] ?? 0) >= 1, "the new grant's events are a minute old")
+        }
+    }
+
     @Test func badArgumentsExitTwoWithOneClearLine() async throws {
         let binary = try CLI.binary()
         let dir = NSTemporaryDirectory() + "tollgate-cli-" + UUID().uuidString

@@ -216,6 +216,33 @@ public struct AdminService: Sendable {
         }
     }
 
+    // MARK: Retention
+
+    /// The default audit retention: 90 days.
+    public static let defaultAuditRetention: TimeInterval = 90 * 86400
+    /// How long expired proxy tokens and codes are kept after their expiry: a day, so a late presentation is
+    /// still recognised as expired (and a rotated refresh token's reuse detected) rather than unknown.
+    public static let tokenRetentionGrace: TimeInterval = 86400
+
+    /// One purge batch (at most `limit` rows of each kind, each kind in its own short transaction) of what the
+    /// retention policy lets go at the clock's now: see ``TollgateStore/purge(_:now:limit:dryRun:)``.
+    public func purgeBatch(auditRetention: TimeInterval, limit: Int, dryRun: Bool) async throws -> PurgeCounts {
+        let now = clock.now()
+        return try await store.purge(PurgePolicy(tokenGrace: Self.tokenRetentionGrace, auditBefore: now.addingTimeInterval(-auditRetention)),
+                                     now: now, limit: limit, dryRun: dryRun)
+    }
+
+    /// Everything the retention policy lets go, batch by batch (`dryRun`: counted only, nothing deleted).
+    public func purge(auditRetention: TimeInterval, dryRun: Bool, batchSize: Int = 500) async throws -> PurgeCounts {
+        if dryRun { return try await purgeBatch(auditRetention: auditRetention, limit: Int.max / 2, dryRun: true) }
+        var total = PurgeCounts()
+        while true {
+            let batch = try await purgeBatch(auditRetention: auditRetention, limit: batchSize, dryRun: false)
+            total = total + batch
+            guard batch.largestKind == batchSize else { return total }
+        }
+    }
+
     // MARK: Metadata, keys, audit
 
     /// The public URLs `serve` announced in the store, or the default.

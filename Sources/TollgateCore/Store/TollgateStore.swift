@@ -281,6 +281,14 @@ public struct PurgeCounts: Sendable, Equatable, Codable {
 
     /// Every kind together.
     public var total: Int { tokens + codes + pendingAuthorizations + auditEvents }
+    /// The count of the kind with the most rows: a batch whose largest kind reached its limit may have left more.
+    public var largestKind: Int { max(tokens, codes, pendingAuthorizations, auditEvents) }
+
+    /// Counts added kind by kind.
+    public static func + (a: PurgeCounts, b: PurgeCounts) -> PurgeCounts {
+        PurgeCounts(tokens: a.tokens + b.tokens, codes: a.codes + b.codes,
+                    pendingAuthorizations: a.pendingAuthorizations + b.pendingAuthorizations, auditEvents: a.auditEvents + b.auditEvents)
+    }
 }
 
 /// A wrapped data-encryption key as stored.
