@@ -128,7 +128,7 @@ do {
     let lookupTime = try await seconds { for i in 0..<n { _ = try await fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
     let context = try await fixture.tollgate.store.tokenContext(hash: hashes[0])!
     let sealed = context.sealed!
-    let decryptTime = try await seconds { for _ in 0..<n { _ = try await fixture.tollgate.vault.open(sealed.accessToken, for: .grant(context.grant.id, "upstream_access")) } }
+    let decryptTime = try await seconds { for _ in 0..<n { _ = try await fixture.tollgate.vault.open(sealed.accessToken, for: .upstreamAccess(context.grant.id)) } }
     let pool = try DatabasePool(path: fixture.path)
     let trivial = try await seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
     let tokenOnly = try await seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }

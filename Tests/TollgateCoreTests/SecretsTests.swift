@@ -41,14 +41,14 @@ struct SecretsTests {
     @Test func aCiphertextMovedToAnotherFieldFailsToDecrypt() throws {
         let key = SymmetricKeyFactory.make()
         let box = SecretBox(keys: [1: key], activeKeyID: 1)
-        let sealed = try box.seal("upstream-token", for: .grant(1, "upstream_access"))
-        #expect(try box.openString(sealed, for: .grant(1, "upstream_access")) == "upstream-token")
-        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .grant(1, "upstream_refresh")) }
-        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .grant(2, "upstream_access")) }
+        let sealed = try box.seal("upstream-token", for: .upstreamAccess(1))
+        #expect(try box.openString(sealed, for: .upstreamAccess(1)) == "upstream-token")
+        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .upstreamRefresh(1)) }
+        #expect(throws: TollgateError.self) { _ = try box.open(sealed, for: .upstreamAccess(2)) }
         var tampered = sealed
         tampered[tampered.count - 1] ^= 1
-        #expect(throws: TollgateError.self) { _ = try box.open(tampered, for: .grant(1, "upstream_access")) }
-        #expect(throws: TollgateError.self) { _ = try box.open(Data([1, 2, 3]), for: .grant(1, "upstream_access")) }
+        #expect(throws: TollgateError.self) { _ = try box.open(tampered, for: .upstreamAccess(1)) }
+        #expect(throws: TollgateError.self) { _ = try box.open(Data([1, 2, 3]), for: .upstreamAccess(1)) }
     }
 
     @Test func afterKeyRotationEveryGrantStillValidatesAndRefreshes() async throws {

@@ -95,7 +95,7 @@ public struct AdminService: Sendable {
         if let r = resolved.revocationEndpoint { try Self.requireHTTPURL(r, "revocation endpoint") }
         if let u = resolved.userinfoEndpoint { try Self.requireHTTPURL(u, "userinfo endpoint") }
         return try await store.createProvider(serverID: server.id, new, resolved: resolved, seal: { id in
-            try new.clientSecret.map { try vault.seal($0.value, for: .provider(id)) }
+            try new.clientSecret.map { try vault.seal($0.value, for: .providerSecret(id)) }
         }, audit: NewAuditEvent(actor: actor, action: "provider.add", serverID: server.id,
                                 detail: "\(new.kind.rawValue) \(resolved.tokenEndpoint)"), at: clock.now())
     }

@@ -72,7 +72,7 @@ public final class Vault: Sendable {
     /// The client secret of `provider`, opened; `nil` when it has none.
     public func openProviderSecret(of provider: Provider, in store: any TollgateStore) async throws -> Secret? {
         guard provider.hasClientSecret, let sealed = try await store.sealedProviderSecret(providerID: provider.id) else { return nil }
-        return Secret(try await open(sealed, for: .provider(provider.id)))
+        return Secret(try await open(sealed, for: .providerSecret(provider.id)))
     }
 
     /// How many values one re-seal transaction replaces: small, so serving goes on between batches.

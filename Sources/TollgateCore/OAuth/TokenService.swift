@@ -157,7 +157,7 @@ public struct TokenService: Sendable {
         let state = TokenGenerator.make(prefix: TokenGenerator.statePrefix)
         let verifier = TokenGenerator.make(prefix: "")
         let stateHash = TokenGenerator.hash(state)
-        let context = SealContext(table: "pending_authorizations", row: stateHash.base64URLEncodedString(), field: "upstream_verifier")
+        let context = SealContext.pendingVerifier(stateHash: stateHash)
         let expiresAt = now.addingTimeInterval(pendingLifetime)
         try await store.insertPendingAuthorization(PendingAuthorization(
             stateHash: stateHash, serverID: v.server.id, clientID: v.client.id, redirectURI: v.redirectURI,
@@ -222,7 +222,7 @@ public struct TokenService: Sendable {
         guard let upstreamCode, !upstreamCode.isEmpty else {
             return errorRedirect("server_error", "the upstream provider returned neither code nor error")
         }
-        let context = SealContext(table: "pending_authorizations", row: pending.stateHash.base64URLEncodedString(), field: "upstream_verifier")
+        let context = SealContext.pendingVerifier(stateHash: pending.stateHash)
         let verifier = Secret(try await vault.open(pending.sealedUpstreamVerifier, for: context))
         guard let access = try await providerAccess(serverID: server.id) else {
             return errorRedirect("server_error", "the server has no upstream provider configured")
@@ -261,8 +261,8 @@ public struct TokenService: Sendable {
             NewGrant(serverID: server.id, clientID: pending.clientID, subject: subject, scopes: pending.scopes,
                      resource: pending.resource, upstream: credential.info),
             seal: { id in
-                SealedCredential(accessToken: try vault.seal(credential.accessToken.value, for: .grant(id, "upstream_access")),
-                                 refreshToken: try credential.refreshToken.map { try vault.seal($0.value, for: .grant(id, "upstream_refresh")) },
+                SealedCredential(accessToken: try vault.seal(credential.accessToken.value, for: .upstreamAccess(id)),
+                                 refreshToken: try credential.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(id)) },
                                  info: credential.info)
             },
             code: record,

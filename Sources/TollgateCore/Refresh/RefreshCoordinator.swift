@@ -201,14 +201,14 @@ public final class RefreshCoordinator: Sendable {
     static func open(_ sealed: SealedCredential, grantID: Int64, vault: Vault) async throws -> UpstreamCredential {
         UpstreamCredential(
             accessToken: try await openAccessToken(sealed, grantID: grantID, vault: vault).token,
-            refreshToken: try await sealed.refreshToken.asyncMap { Secret(try await vault.open($0, for: .grant(grantID, "upstream_refresh"))) },
+            refreshToken: try await sealed.refreshToken.asyncMap { Secret(try await vault.open($0, for: .upstreamRefresh(grantID))) },
             accessExpiresAt: sealed.info.accessExpiresAt, refreshExpiresAt: sealed.info.refreshExpiresAt, scope: sealed.info.scope,
             obtainedAt: sealed.info.obtainedAt)
     }
 
     /// Only the access token (what a forwarded request needs): the refresh token stays sealed.
     static func openAccessToken(_ sealed: SealedCredential, grantID: Int64, vault: Vault) async throws -> UpstreamAccessToken {
-        UpstreamAccessToken(token: Secret(try await vault.open(sealed.accessToken, for: .grant(grantID, "upstream_access"))),
+        UpstreamAccessToken(token: Secret(try await vault.open(sealed.accessToken, for: .upstreamAccess(grantID))),
                             expiresAt: sealed.info.accessExpiresAt)
     }
 
@@ -257,8 +257,8 @@ public final class RefreshCoordinator: Sendable {
         let now = clock.now()
         let fresh = response.credential(at: now, previous: previous)
         let newSealed = SealedCredential(
-            accessToken: try vault.seal(fresh.accessToken.value, for: .grant(grant.id, "upstream_access")),
-            refreshToken: try response.refreshToken.map { try vault.seal($0.value, for: .grant(grant.id, "upstream_refresh")) }
+            accessToken: try vault.seal(fresh.accessToken.value, for: .upstreamAccess(grant.id)),
+            refreshToken: try response.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(grant.id)) }
                 ?? sealed.refreshToken,
             info: fresh.info)
         let expiry = fresh.accessExpiresAt.map { "expires in \(Int($0.timeIntervalSince(now)))s" } ?? "expiry unknown"
