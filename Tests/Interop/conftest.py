@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fixtures import procs  # noqa: E402
 from fixtures.backend import Backend, start_backend  # noqa: E402
+from fixtures.postgres import FreshDatabase  # noqa: E402
 from fixtures.session import binary_and_log_fixtures  # noqa: E402
 from fixtures.tollgate import Tollgate, serve_available  # noqa: E402
 from fixtures.upstream import Upstream, start_upstream  # noqa: E402
@@ -106,3 +107,20 @@ def pytest_runtest_makereport(item, call):
         if cli_log is not None and (cli_log / "cli.log").exists():
             lines = (cli_log / "cli.log").read_text(errors="replace").splitlines()
             report.sections.append((f"tollgate CLI calls ({cli_log / 'cli.log'})", "\n".join(lines[-60:])))
+
+
+@pytest.fixture
+def tollgate_on_postgres(serve_ready, upstream, backend, tmp_path, log_root, request) -> Tollgate:
+    """A configured Tollgate (server `files` + its OIDC provider) on a fresh PostgreSQL database, without `serve`:
+    the test starts its instances. The database is dropped in teardown."""
+    log_dir = log_root / request.node.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    request.node.interop_log_dir = log_dir
+    fresh = FreshDatabase()
+    t = Tollgate(serve_ready, tmp_path, log_dir, database=fresh.url)
+    try:
+        t.configure(backend.mcp_url, upstream, access_ttl=PROXY_ACCESS_TTL)
+        yield t
+    finally:
+        t.stop()
+        fresh.drop()

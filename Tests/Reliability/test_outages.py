@@ -9,7 +9,7 @@ import os
 import time
 
 from harness.checks import LONGEST_BACKOFF, describe, last_retry_after, recovery_times, unacceptable
-from harness.faultproxy import BLACKHOLE, PASS, REFUSE
+from fixtures.faultproxy import BLACKHOLE, PASS, REFUSE
 from harness.installation import UPSTREAM_TIMEOUT_SECONDS
 from harness.report import publish, table
 from harness.traffic import GATEWAY, TOKEN, wall_clock

@@ -83,14 +83,26 @@ class OAuthClient:
         self.client_id = answer["client_id"]
         return self.client_id
 
-    def authorize(self, user: str) -> TokenPair:
-        """Runs the whole authorization-code flow as `user` with a cookie jar of its own."""
+    def authorize(self, user: str, start_on: str | None = None, finish_on: str | None = None) -> TokenPair:
+        """Runs the whole authorization-code flow as `user` with a cookie jar of its own.
+
+        With `start_on` / `finish_on` (base URLs of two instances behind one public URL), the authorization
+        request goes to the first and every later hop to Tollgate (consent POST, upstream callback, code exchange)
+        to the second, as a load balancer may route them."""
+        start_netloc = urllib.parse.urlsplit(start_on or self.base_url).netloc
+        finish_netloc = urllib.parse.urlsplit(finish_on or self.base_url).netloc
+
+        def routed(location: str) -> str:
+            parts = urllib.parse.urlsplit(location)
+            if parts.netloc in (proxy_netloc, start_netloc):
+                return urllib.parse.urlunsplit(parts._replace(netloc=finish_netloc))
+            return location
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar), _KeepEveryResponse)
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         state = secrets.token_urlsafe(16)
-        url = self.endpoint("authorize") + "?" + urllib.parse.urlencode({
+        url = self.endpoint("authorize", start_on) + "?" + urllib.parse.urlencode({
             "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
             "scope": SCOPE, "state": state, "code_challenge": challenge, "code_challenge_method": "S256"})
         proxy_netloc = urllib.parse.urlsplit(self.base_url).netloc
@@ -104,25 +116,31 @@ class OAuthClient:
                     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
                     if "code" not in query or query.get("state") != state:
                         raise AuthorizationFailed(f"{user}: the flow ended without a code or with another state: {query}")
-                    return self._exchange(query["code"], verifier)
-                if urllib.parse.urlsplit(location).netloc != proxy_netloc:  # the upstream authorize: sign the user in
+                    return self._exchange(query["code"], verifier, finish_on)
+                if urllib.parse.urlsplit(location).netloc not in (proxy_netloc, start_netloc, finish_netloc):
+                    # the upstream authorize: sign the user in
                     location += ("&" if "?" in location else "?") + urllib.parse.urlencode({"login_hint": user})
-                request = urllib.request.Request(location)
+                request = urllib.request.Request(routed(location))
             elif status == 200 and "<form" in text:
                 action = _FORM_ACTION.search(text)
                 fields = {name: _unescape(value) for name, value in _INPUT.findall(text)}
                 if action is None or "transaction" not in fields or "csrf_token" not in fields:
                     raise AuthorizationFailed(f"{user}: no consent form with transaction and csrf_token:\n{text[:800]}")
                 fields["decision"] = "approve"
-                request = urllib.request.Request(urllib.parse.urljoin(request.full_url, _unescape(action.group(1))),
+                request = urllib.request.Request(routed(urllib.parse.urljoin(request.full_url, _unescape(action.group(1)))),
                                                  data=urllib.parse.urlencode(fields).encode(), method="POST",
                                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
             else:
                 raise AuthorizationFailed(f"{user}: {request.get_method()} {request.full_url} answered {status}: {text[:500]}")
         raise AuthorizationFailed(f"{user}: more than 12 hops in the authorization flow")
 
-    def _exchange(self, code: str, verifier: str) -> TokenPair:
-        status, _, body = post_form(self.endpoint("token"), {
+    def refresh(self, refresh_token: str, base_url: str | None = None) -> tuple[int, dict, dict]:
+        """The refresh grant at the instance `base_url` (default: the public URL): (status, headers, body)."""
+        return post_form(self.endpoint("token", base_url), {
+            "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": self.client_id})
+
+    def _exchange(self, code: str, verifier: str, base_url: str | None = None) -> TokenPair:
+        status, _, body = post_form(self.endpoint("token", base_url), {
             "grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
             "client_id": self.client_id, "code_verifier": verifier})
         if status != 200 or "refresh_token" not in body:

@@ -2,6 +2,7 @@
 and one or more `tollgate serve` on it. Built on the interop suite's process helpers."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -86,14 +87,19 @@ class DevUpstream:
 
 
 class Installation:
-    """A fresh database configured with the server `files` and its oauth2 provider, and its `serve` processes."""
+    """A fresh database configured with the server `files` and its oauth2 provider, and its `serve` processes.
 
-    def __init__(self, binary: str, workdir: Path, log_dir: Path):
+    `database` is a SQLite file (default: one in `workdir`, its key file created beside it on first use) or a
+    `postgres://` URL of an empty database; for PostgreSQL every process gets the same random master key."""
+
+    def __init__(self, binary: str, workdir: Path, log_dir: Path, database: str | None = None):
         self.binary = binary
-        self.db = workdir / "tollgate.sqlite"
+        self.db = database or str(workdir / "tollgate.sqlite")
         self.log_dir = log_dir
         self.env = child_env(UPSTREAM_SECRET=UPSTREAM_SECRET)
         self.env.pop("TOLLGATE_MASTER_KEY", None)  # the key file beside the database is created on first use
+        if self.db.startswith("postgres"):
+            self.env["TOLLGATE_MASTER_KEY"] = base64.b64encode(os.urandom(32)).decode()
         self.serves: dict[int, ManagedProcess] = {}  # port -> process
         self.public_url: str | None = None
         self.starts = 0

@@ -11,8 +11,9 @@ from fixtures.procs import free_port, wait_until
 
 from .agent import OAuthClient
 from .backend import RecordingBackend
-from .faultproxy import FaultProxy
+from fixtures.faultproxy import FaultProxy
 from .installation import DevUpstream, Installation, SLUG
+from fixtures.postgres import FreshDatabase
 from .traffic import GrantSession, Traffic
 
 
@@ -53,8 +54,14 @@ class World:
 
 
 def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir: Path, users: int, access_ttl: int,
-                with_proxy: bool, serves: int = 1, rotate: bool = True) -> World:
+                with_proxy: bool, serves: int = 1, rotate: bool = True, backend_store: str = "sqlite") -> World:
+    """`backend_store`: "sqlite" (a file in `workdir`) or "postgres" (a fresh database on the test server)."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    database = None
+    if backend_store == "postgres":
+        fresh = FreshDatabase()
+        stack.callback(fresh.drop)
+        database = fresh.url
     backend = RecordingBackend().start()
     stack.callback(backend.stop)
     upstream = DevUpstream(binary, log_dir, access_ttl).start()
@@ -67,7 +74,7 @@ def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir
         proxy = FaultProxy(upstream.port, free_port()).start()
         stack.callback(proxy.stop)
         token_endpoint = f"http://127.0.0.1:{proxy.port}/token"
-    installation = Installation(binary, workdir, log_dir)
+    installation = Installation(binary, workdir, log_dir, database)
     stack.callback(installation.stop)
     installation.configure(backend.mcp_url, upstream, token_endpoint)
     ports = [installation.start_serve() for _ in range(serves)]
