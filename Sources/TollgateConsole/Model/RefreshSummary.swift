@@ -29,16 +29,10 @@ public struct RefreshSummary: Sendable, Equatable {
 
     /// The summary of the refresh coordinator's result (the reason, for a grant that cannot refresh).
     public init(_ result: RefreshResult) {
-        self.init(outcome: "", refreshed: false, message: result.message, calledUpstream: result.calledUpstream,
+        self.init(outcome: result.outcome.name, refreshed: result.outcome == .refreshed, message: result.message,
+                  calledUpstream: result.calledUpstream, retryAfter: result.outcome.retryAfter,
                   upstreamAccessExpiresAt: result.credential?.accessExpiresAt)
-        switch result.outcome {
-        case .refreshed: outcome = "refreshed"; refreshed = true
-        case .notRefreshable(let reason): outcome = "not-refreshable"; message = reason.rawValue
-        case .needsReauth: outcome = "needs-reauth"
-        case .providerMisconfigured: outcome = "provider-misconfigured"
-        case .transient(let after): outcome = "transient"; retryAfter = after
-        case .notFound: outcome = "not-found"
-        }
+        if case .notRefreshable(let reason) = result.outcome { message = reason.rawValue }
     }
 
     /// `refreshed; upstream access expires in 1h` or `needs-reauth: the upstream said invalid_grant`.

@@ -17,6 +17,18 @@ public enum RefreshOutcome: String, Sendable, Codable, CaseIterable {
     case providerMisconfigured = "provider-misconfigured"
     /// 429, 5xx, timeout, connection failure, malformed answer: the grant is untouched.
     case transient
+
+    /// The outcome of an upstream failure of `kind`.
+    public init(_ kind: UpstreamError.Kind) {
+        switch kind {
+        case .invalidGrant: self = .needsReauth
+        case .misconfigured: self = .providerMisconfigured
+        case .transient: self = .transient
+        }
+    }
+
+    /// How an audit event names it: `ok` for a success, else the raw value.
+    public var auditName: String { self == .succeeded ? "ok" : rawValue }
 }
 
 /// Metadata of a grant's upstream credential; the tokens themselves stay encrypted in the store.

@@ -216,13 +216,11 @@ public final class RefreshCoordinator: Sendable {
     private func callUpstream(_ grant: Grant, actor: String, force: Bool, interruptedAttemptAt: Date?) async throws -> RefreshResult {
         let startedAt = clock.now()
         let action = force ? "upstream.refresh.forced" : "upstream.refresh"
-        func audit(_ outcome: String, _ detail: String) -> NewAuditEvent {
-            NewAuditEvent(actor: actor, action: action, serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
-                          outcome: outcome, detail: detail)
-        }
-        func finish(_ write: RefreshWrite, outcome: String, detail: String) async throws -> Bool {
-            try await store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
-                                    audit: audit(outcome, detail), at: clock.now())
+        func finish(_ write: RefreshWrite, detail: String) async throws -> Bool {
+            let audit = NewAuditEvent(actor: actor, action: action, serverID: grant.serverID, grantID: grant.id,
+                                      clientID: grant.clientID, outcome: write.outcome.auditName, detail: detail)
+            return try await store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
+                                                 audit: audit, at: clock.now())
         }
         guard let sealed = try await store.sealedCredential(grantID: grant.id),
               let provider = try await store.provider(serverID: grant.serverID) else {
@@ -243,12 +241,7 @@ public final class RefreshCoordinator: Sendable {
                                            timeout: upstreamHardLimit)
             }
         } catch let error as UpstreamError {
-            let outcome: RefreshOutcome = switch error.kind {
-            case .invalidGrant: .needsReauth
-            case .misconfigured: .providerMisconfigured
-            case .transient: .transient
-            }
-            observer?(outcome, clock.now().timeIntervalSince(startedAt))
+            observer?(RefreshOutcome(error.kind), clock.now().timeIntervalSince(startedAt))
             return try await recordFailure(error, grant: grant, provider: provider, interruptedAttemptAt: interruptedAttemptAt, finish: finish)
         }
         observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
@@ -265,7 +258,7 @@ public final class RefreshCoordinator: Sendable {
         let rotation = response.refreshToken == nil ? "refresh token kept" : "refresh token rotated"
         let ms = Int(now.timeIntervalSince(startedAt) * 1000)
         let stored = try await storeInsisting(grantID: grant.id) {
-            try await finish(.refreshed(newSealed), outcome: "ok", detail: "\(expiry); \(rotation); \(ms) ms")
+            try await finish(.refreshed(newSealed), detail: "\(expiry); \(rotation); \(ms) ms")
         }
         guard stored else {
             return .failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered")
@@ -277,7 +270,7 @@ public final class RefreshCoordinator: Sendable {
 
     /// Records a failed upstream refresh; an `invalid_grant` that lost a race to a stored success is no failure.
     private func recordFailure(_ error: UpstreamError, grant: Grant, provider: Provider, interruptedAttemptAt: Date?,
-                               finish: (RefreshWrite, String, String) async throws -> Bool) async throws -> RefreshResult {
+                               finish: (RefreshWrite, String) async throws -> Bool) async throws -> RefreshResult {
         let now = clock.now()
         logger.warning("upstream refresh failed", metadata: ["grant": "\(grant.id)", "error": "\(error)"])
         switch error.kind {
@@ -288,16 +281,16 @@ public final class RefreshCoordinator: Sendable {
                 return try await resultRecorded(on: current)
             }
             let reason = Self.needsReauthReason(error, interruptedAttemptAt: interruptedAttemptAt)
-            _ = try await finish(.needsReauth(reason: reason), RefreshOutcome.needsReauth.rawValue, reason)
+            _ = try await finish(.needsReauth(reason: reason), reason)
             return RefreshResult(outcome: .needsReauth, credential: nil, message: reason, calledUpstream: true)
         case .misconfigured:
-            _ = try await finish(.providerMisconfigured, RefreshOutcome.providerMisconfigured.rawValue, error.description)
+            _ = try await finish(.providerMisconfigured, error.description)
             try? await store.setProviderError(providerID: provider.id, error.description, at: now)
             return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
         case .transient:
             let backoff = Self.backoff(afterFailures: grant.refreshFailures + 1)
             _ = try await finish(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
-                           RefreshOutcome.transient.rawValue, "\(error.description); next try in \(Int(backoff)) s")
+                                 "\(error.description); next try in \(Int(backoff)) s")
             return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
         }
     }

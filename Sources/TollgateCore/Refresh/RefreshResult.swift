@@ -16,6 +16,20 @@ public struct RefreshResult: Sendable, CustomStringConvertible {
         /// The grant does not exist.
         case notFound
 
+        /// The outcome's name, as `grant refresh`, the console and the audit trail print it: `refreshed`,
+        /// `not-refreshable`, or the stored ``RefreshOutcome`` name (`needs-reauth`, `provider-misconfigured`,
+        /// `transient`), or `not-found`.
+        public var name: String {
+            switch self {
+            case .refreshed: "refreshed"
+            case .notRefreshable: "not-refreshable"
+            case .needsReauth: RefreshOutcome.needsReauth.rawValue
+            case .providerMisconfigured: RefreshOutcome.providerMisconfigured.rawValue
+            case .transient: RefreshOutcome.transient.rawValue
+            case .notFound: "not-found"
+            }
+        }
+
         /// For `transient`: seconds until trying again can succeed.
         public var retryAfter: TimeInterval? {
             if case .transient(let seconds) = self { return seconds }

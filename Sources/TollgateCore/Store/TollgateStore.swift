@@ -384,6 +384,16 @@ public enum RefreshWrite: Sendable {
     /// may have been carried out upstream without its answer reaching Tollgate: the attempt is recorded as
     /// interrupted (see ``RefreshLeaseAcquisition/interruptedAttemptAt``).
     case transient(notBefore: Date, answerLost: Bool = false)
+
+    /// The outcome this write records on the grant.
+    public var outcome: RefreshOutcome {
+        switch self {
+        case .refreshed: .succeeded
+        case .needsReauth: .needsReauth
+        case .providerMisconfigured: .providerMisconfigured
+        case .transient: .transient
+        }
+    }
 }
 
 /// A token with its grant and the grant's sealed upstream credential.
