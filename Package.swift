@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "TollgateCore",
                 "TollgateSQLite",
+                "TollgateStores",
                 "TollgateDevUpstream",
                 "TollgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -440,16 +440,16 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
     }
 
     public func setting(_ key: String) async throws -> String? {
-        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key]) }
+        try await read { db in try String.fetchOne(db, sql: "SELECT value FROM tollgate_meta WHERE key = ?", arguments: [Self.settingPrefix + key]) }
     }
 
     public func setSetting(_ key: String, _ value: String?) async throws {
         try await write { db in
             if let value {
                 try db.execute(sql: "INSERT INTO tollgate_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                               arguments: ["setting." + key, value])
+                               arguments: [Self.settingPrefix + key, value])
             } else {
-                try db.execute(sql: "DELETE FROM tollgate_meta WHERE key = ?", arguments: ["setting." + key])
+                try db.execute(sql: "DELETE FROM tollgate_meta WHERE key = ?", arguments: [Self.settingPrefix + key])
             }
         }
     }

@@ -188,6 +188,17 @@ public protocol TollgateStore: Sendable {
     /// transaction; call again while a count equals `limit`.
     func purge(_ policy: PurgePolicy, now: Date, limit: Int, dryRun: Bool) async throws -> PurgeCounts
 
+    // MARK: Copying (`tollgate store copy`, ``StoreCopier``)
+
+    /// A consistent read-only snapshot of the whole store: later commits (of a `serve` still running) are not in
+    /// it. Close it when done.
+    func openSnapshot() async throws -> any StoreSnapshot
+    /// Inserts rows copied from another store into `table` as they are (ids and keys kept), in one transaction.
+    /// Throws `.conflict` when a key exists already.
+    func importRows(_ table: StoreTable, _ rows: [[StoreValue]]) async throws
+    /// Ends an import: id generators continue after the copied ids.
+    func finishImport() async throws
+
     // MARK: Settings and changes
 
     /// A named setting (for example the public URL `serve` announced); `nil` if unset.

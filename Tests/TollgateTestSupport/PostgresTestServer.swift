@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// The PostgreSQL server the tests may use: `TOLLGATE_TEST_POSTGRES_URL` (e.g. `postgres://tollgate@127.0.0.1:5432/tollgate`,
+/// password in `PGPASSWORD`; `Tests/Support/postgres.sh start` prints both). Each test gets a fresh database of its
+/// own (`CREATE DATABASE` through `psql`), dropped afterwards.
+///
+/// Without the variable, a test that needs PostgreSQL FAILS under CI (`CI` set: a skip is not a pass) and is left
+/// out elsewhere with a message saying so (see ``isConfigured``).
+public enum PostgresTestServer {
+    /// The variable that names the server.
+    public static let variable = "TOLLGATE_TEST_POSTGRES_URL"
+
+    /// The server's URL, when configured.
+    public static var url: String? {
+        ProcessInfo.processInfo.environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Whether PostgreSQL tests can run. Under CI a missing server is a failure, recorded here (once per call).
+    public static var isConfigured: Bool {
+        if url != nil { return true }
+        if ProcessInfo.processInfo.environment["CI"] != nil {
+            Issue.record("PostgreSQL not found: \(variable) is not set (CI must provide it; see Tests/Support/postgres.sh)")
+        } else {
+            print("note: PostgreSQL tests skipped: \(variable) is not set; start one with `eval \"$(Tests/Support/postgres.sh start)\"` (as root)")
+        }
+        return false
+    }
+
+    /// The environment a child process needs to reach the server (its password).
+    public static var environment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { $0.key == "PGPASSWORD" }
+    }
+
+    /// A fresh, empty database on the server.
+    public struct Database: Sendable {
+        /// `postgres://user@host:port/name` (no password).
+        public let url: String
+        public let name: String
+
+        /// Drops the database (connections still open are cut).
+        public func drop() async {
+            _ = try? await PostgresTestServer.psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+        }
+    }
+
+    /// Creates a fresh database; throws when no server is configured or `psql` fails.
+    public static func freshDatabase() async throws -> Database {
+        guard let server = url, var components = URLComponents(string: server) else {
+            throw PostgresTestError(message: "\(variable) is not set")
+        }
+        let name = "tollgate_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        try await psql("CREATE DATABASE \"\(name)\"")
+        components.path = "/" + name
+        return Database(url: components.string ?? server, name: name)
+    }
+
+    struct PostgresTestError: Error, CustomStringConvertible { var message: String; var description: String { message } }
+
+    /// Runs one SQL statement with `psql` against the server's own database.
+    static func psql(_ sql: String) async throws {
+        guard let server = url, var components = URLComponents(string: server) else { throw PostgresTestError(message: "\(variable) is not set") }
+        components.scheme = "postgresql"
+        components.query = nil
+        let target = components.string ?? server
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            DispatchQueue.global().async {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["psql", target, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
+                let err = Pipe()
+                process.standardError = err
+                process.standardOutput = FileHandle.nullDevice
+                do {
+                    try process.run()
+                    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    process.waitUntilExit()
+                    if process.terminationStatus == 0 {
+                        continuation.resume()
+                    } else {
+                        continuation.resume(throwing: PostgresTestError(message: "psql failed: \(message.trimmingCharacters(in: .whitespacesAndNewlines))"))
+                    }
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
