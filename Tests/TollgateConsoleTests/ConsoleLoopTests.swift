@@ -84,27 +84,38 @@ struct ConsoleLoopTests {
         try await h.makeGrant(subject: "alice")
         // Another connection to the same file, as another `tollgate` process would have.
         let other = try await Tollgate.open(databasePath: h.databasePath, environment: [:])
-        var writeError: Error?
+        let writeError = WriteErrorBox()
         let terminal = ScriptedTerminal([
             ("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]),
             ("Servers (1)", []),
             ("zed-from-elsewhere", [.key(.character("q"))]),
         ], whenShown: ["Servers (1)": {
-            do {
-                _ = try await other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
-            } catch {
-                writeError = error
+            // The loop runs on a thread of its own: it may wait here for the other process's write.
+            let written = DispatchSemaphore(value: 0)
+            Task {
+                do {
+                    _ = try await other.admin.addServer(NewServer(slug: "zed-from-elsewhere", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
+                } catch {
+                    writeError.error = error
+                }
+                written.signal()
             }
+            written.wait()
         }])
         let inbox = ConsoleInbox()
         let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
         await runner.startWatching(interval: 0.2)
         let (exit, _) = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
         runner.stop()
-        #expect(writeError == nil)
+        #expect(writeError.error == nil)
         #expect(exit == .quit)
         #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
         await other.shutdown()
         await h.shutdown()
     }
+}
+
+/// The error of a write made from a script step, read by the test afterwards.
+final class WriteErrorBox: @unchecked Sendable {
+    var error: Error?
 }

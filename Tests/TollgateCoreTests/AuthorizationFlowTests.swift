@@ -87,8 +87,8 @@ struct AuthorizationFlowTests {
         try await Harness.with { h in
             for bad in [request(h) { $0.clientID = "nope" }, request(h) { $0.clientID = nil },
                         request(h) { $0.redirectURI = "https://evil.example/cb" }] {
-                #expect {
-                    _ = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", bad, urls: h.urls)
+                await #expect {
+                    _ = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", bad, urls: h.urls)
                 } throws: { error in
                     if case .showPage = error as? AuthorizationFailure { return true } else { return false }
                 }
@@ -101,8 +101,8 @@ struct AuthorizationFlowTests {
                 (request(h) { $0.resource = "https://other.example/mcp/x" }, .invalidTarget),
             ]
             for (bad, code) in redirected {
-                #expect {
-                    _ = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", bad, urls: h.urls)
+                await #expect {
+                    _ = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", bad, urls: h.urls)
                 } throws: { error in
                     if case .redirect(let e, let uri, let state) = error as? AuthorizationFailure {
                         return e.code == code && uri == Harness.redirectURI && state == "client-state"
@@ -121,11 +121,11 @@ struct AuthorizationFlowTests {
             let first = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                            redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             } == .invalidGrant)
             await #expect(try h.grant(grantID).state == .revoked)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
 
@@ -159,7 +159,7 @@ struct AuthorizationFlowTests {
                 let (_, made) = try await makeCode(h)
                 h.clock.advance(by: wait)
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: creds, code: made.code,
+                    _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: creds, code: made.code,
                                                            redirectURI: redirect, codeVerifier: verifier)
                 } == expected)
             }
@@ -184,9 +184,9 @@ struct AuthorizationFlowTests {
         try await Harness.with { h in
             let (_, pair) = try await h.makeGrant()
             _ = try await h.tollgate.admin.addServer(NewServer(slug: "mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "mail") } == .invalidToken)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: nil, serverSlug: "files") } == .invalidToken)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.refreshToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "mail") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: nil, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.refreshToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
 
@@ -195,12 +195,12 @@ struct AuthorizationFlowTests {
             let (grantID, pair) = try await h.makeGrant()
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: "tg_at_unknown")
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
             await #expect(try h.grant(grantID).state == .active)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: second.refreshToken.value)
             await #expect(try h.grant(grantID).state == .revoked)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
 
@@ -218,7 +218,7 @@ struct AuthorizationFlowTests {
             await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
             for caller in [h.credentials, ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none)] {
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
+                    _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
                 } == .invalidClient)
             }
             h.clock.advance(by: 3601)
@@ -236,7 +236,7 @@ struct AuthorizationFlowTests {
                 (ClientRegistration(name: "x", redirectURIs: ["https://ok.example/cb"], grantTypes: ["password"]), .invalidClientMetadata),
             ]
             for (registration, code) in bad {
-                #expect(await oauthError { _ = try h.tollgate.tokens.registerClient(serverSlug: "files", registration) } == code)
+                #expect(await oauthError { _ = try await h.tollgate.tokens.registerClient(serverSlug: "files", registration) } == code)
             }
             let confidential = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "IDE", redirectURIs: ["https://ok.example/cb", "http://localhost:5173/cb", "com.example.app:/cb"], authMethod: .clientSecretPost))

@@ -15,7 +15,7 @@ struct DownstreamRefreshTests {
             #expect(second.refreshToken != first.refreshToken)
             #expect(second.accessToken.value.hasPrefix("tg_at_"))
             #expect(second.refreshToken.value.hasPrefix("tg_rt_"))
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
             _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }
     }
@@ -38,7 +38,7 @@ struct DownstreamRefreshTests {
             }
             #expect(code == .invalidGrant)
             await #expect(try h.grant(grantID).state == .revoked)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
             let events = try await h.tollgate.admin.audit(grantID: grantID)
             #expect(events.contains { $0.action == "token.reuse-detected" && $0.outcome == "revoked" })
         }
@@ -95,7 +95,7 @@ struct DownstreamRefreshTests {
         try await Harness.with { h in
             let (_, first) = try await h.makeGrant()
             h.clock.advance(by: h.server.accessTokenTTL + 1)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
         }

@@ -66,7 +66,7 @@ struct FlowBindingTests {
             ]
             for (credentials, redirect, verifier) in attempts {
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: credentials, code: made.code,
+                    _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: credentials, code: made.code,
                                                            redirectURI: redirect, codeVerifier: verifier)
                 } == .invalidGrant)
             }
@@ -83,7 +83,7 @@ struct FlowBindingTests {
             let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                           redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: other.client.id, secret: nil, method: .none),
                                                        code: made.code, redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             } == .invalidGrant)
             await #expect(try h.grant(grantID).state == .active)
@@ -91,7 +91,7 @@ struct FlowBindingTests {
             await #expect(try h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
             // A replay by the client it was issued to still revokes what the code issued.
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: "wrong-verifier-" + String(repeating: "y", count: 40))
             } == .invalidGrant)
             await #expect(try h.grant(grantID).state == .revoked)

@@ -50,7 +50,7 @@ struct IntrospectionCLITests {
             let text = try await CLI.run(binary, ["server", "introspection", "list", "files"], environment: env)
             #expect(text.stdout.contains("revoked"))
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
+                _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: ClientCredentials(
                     clientID: id, secret: Secret(secret), method: .clientSecretBasic), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
             let usage = try await CLI.run(binary, ["server", "introspection", "add", "files", "--name", "x"], environment: env)

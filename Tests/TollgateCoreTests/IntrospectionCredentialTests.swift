@@ -19,7 +19,7 @@ struct IntrospectionCredentialTests {
             for caller in [h.credentials, ClientCredentials(clientID: intruder.client.id, secret: intruder.secret, method: .clientSecretBasic),
                            ClientCredentials(clientID: intruder.client.id, secret: intruder.secret, method: .clientSecretPost)] {
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: alice.accessToken.value, urls: h.urls)
+                    _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: alice.accessToken.value, urls: h.urls)
                 } == .invalidClient)
             }
         }
@@ -45,20 +45,20 @@ struct IntrospectionCredentialTests {
             let noSecret = ClientCredentials(clientID: issued.credential.id, secret: nil, method: .none)
             for caller in [wrong, noSecret] {
                 #expect(await oauthError {
-                    _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
+                    _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
                 } == .invalidClient)
             }
             // A credential of another server is refused here.
             _ = try await h.tollgate.admin.addServer(NewServer(slug: "mail", name: "Mail", upstreamMCPURL: "http://127.0.0.1:9/mcp"))
             let mail = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "mail", name: "mail rs")
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(mail), token: pair.accessToken.value, urls: h.urls)
+                _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(mail), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
             // Revoked: refused from then on.
             let revoked = try await h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
             #expect(revoked.revokedAt != nil)
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued), token: pair.accessToken.value, urls: h.urls)
+                _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: credentials(issued), token: pair.accessToken.value, urls: h.urls)
             } == .invalidClient)
             await #expect(try h.tollgate.admin.introspectionCredentials(serverSlug: "files").map(\.id) == [issued.credential.id])
             h.clock.advance(by: 3601)
@@ -72,7 +72,7 @@ struct IntrospectionCredentialTests {
         try await Harness.with { h in
             let issued = try await h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "rs")
             _ = try await h.tollgate.admin.revokeIntrospectionCredential(id: issued.credential.id)
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.revokeIntrospectionCredential(id: "tgi_unknown") }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.revokeIntrospectionCredential(id: "tgi_unknown") }
             let queue = try DatabaseQueue(path: h.databasePath)
             let (migrations, hash, everything) = try await queue.read { db in
                 (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),

@@ -84,7 +84,7 @@ struct RedirectURIPolicyTests {
             }
             let many = (0...RedirectURIPolicy.maximumCount).map { "https://ok.example/cb\($0)" }
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "x", redirectURIs: many))
+                _ = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(name: "x", redirectURIs: many))
             } == .invalidRedirectURI)
             let registered = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "all kinds", redirectURIs: Array(Self.accepted.prefix(RedirectURIPolicy.maximumCount))))
@@ -162,14 +162,14 @@ struct RedirectURIPolicyTests {
             // The code is bound to the URI presented, not to the registered one.
             let second = try #require(query(try await authorize(h, presented: presented, verifier: verifier))["code"])
             #expect(await oauthError {
-                _ = try h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: second,
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: second,
                                                        redirectURI: Harness.redirectURI, codeVerifier: verifier)
             } == .invalidGrant)
 
             // Only the port may change.
             for other in ["http://127.0.0.1:61234/other", "http://localhost:33418/callback", "http://127.0.0.1:61234/callback?x=1"] {
-                #expect(throws: AuthorizationFailure.self, "\(other)") {
-                    _ = try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+                await #expect(throws: AuthorizationFailure.self, "\(other)") {
+                    _ = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
                         responseType: "code", clientID: h.client.client.id, redirectURI: other, scope: nil, state: nil,
                         codeChallenge: TokenGenerator.s256Challenge(of: verifier), codeChallengeMethod: "S256", resource: nil), urls: h.urls)
                 }

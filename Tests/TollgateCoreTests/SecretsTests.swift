@@ -16,7 +16,7 @@ struct SecretsTests {
                 try db.execute(sql: "UPDATE grants SET upstream_access = (SELECT upstream_access FROM grants WHERE id = ?) WHERE id = ?", arguments: [a, b])
             }
             try queue.close()
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: b) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.refresher.credential(of: b) }
             await #expect(try h.tollgate.refresher.credential(of: a) != nil)
         }
     }
@@ -31,7 +31,7 @@ struct SecretsTests {
                 try db.execute(sql: "UPDATE grants SET upstream_refresh = upstream_access WHERE id = ?", arguments: [grantID])
             }
             try queue.close()
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.refresher.credential(of: grantID) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.refresher.credential(of: grantID) }
             let validated = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .fresh(let access) = validated.upstream else { Issue.record("expected a fresh upstream token"); return }
             #expect(try await h.tollgate.tokens.upstreamAccessToken(for: validated) == access.token)
@@ -112,13 +112,13 @@ struct SecretsTests {
     @Test func aWrongMasterKeyIsAClearError() async throws {
         try await Harness.with { h in
             let wrong = Data(repeating: 7, count: 32).base64EncodedString()
-            #expect {
-                _ = try Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": wrong])
+            await #expect {
+                _ = try await Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": wrong])
             } throws: { error in
                 (error as? TollgateError)?.code == .crypto && "\(error)".contains("master key")
             }
-            #expect(throws: TollgateError.self) {
-                _ = try Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": "not base64!"])
+            await #expect(throws: TollgateError.self) {
+                _ = try await Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": "not base64!"])
             }
         }
     }

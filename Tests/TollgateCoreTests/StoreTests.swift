@@ -22,8 +22,8 @@ struct StoreTests {
                 (error as? TollgateError)?.code == .conflict && "\(error)".contains("already has a provider")
             }
             // Even bypassing the admin check, the schema refuses it.
-            #expect(throws: TollgateError.self) {
-                _ = try h.tollgate.store.createProvider(serverID: h.server.id, NewProvider(kind: .oauth2, clientID: "x", authMethod: .none),
+            await #expect(throws: TollgateError.self) {
+                _ = try await h.tollgate.store.createProvider(serverID: h.server.id, NewProvider(kind: .oauth2, clientID: "x", authMethod: .none),
                     resolved: ResolvedEndpoints(issuer: nil, authorizationEndpoint: "http://a", tokenEndpoint: "http://t",
                                                 revocationEndpoint: nil, userinfoEndpoint: nil, supportsRefresh: true),
                     seal: { _ in nil }, audit: NewAuditEvent(actor: "test", action: "provider.add"), at: Date())
@@ -74,14 +74,14 @@ struct StoreTests {
 
     @Test func duplicateSlugsAndBadInputAreRefused() async throws {
         try await Harness.with { h in
-            #expect { _ = try h.tollgate.admin.addServer(NewServer(slug: "files", upstreamMCPURL: "http://x/mcp")) } throws: {
+            await #expect { _ = try await h.tollgate.admin.addServer(NewServer(slug: "files", upstreamMCPURL: "http://x/mcp")) } throws: {
                 ($0 as? TollgateError)?.code == .conflict
             }
             for slug in ["", "Files", "a b", "-x", String(repeating: "a", count: 64), "x/y"] {
-                #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.addServer(NewServer(slug: slug, upstreamMCPURL: "http://x/mcp")) }
+                await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.addServer(NewServer(slug: slug, upstreamMCPURL: "http://x/mcp")) }
             }
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.addServer(NewServer(slug: "ok", upstreamMCPURL: "not a url")) }
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.addServer(NewServer(slug: "ok", upstreamMCPURL: "ftp://x/mcp")) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.addServer(NewServer(slug: "ok", upstreamMCPURL: "not a url")) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.addServer(NewServer(slug: "ok", upstreamMCPURL: "ftp://x/mcp")) }
         }
     }
 
@@ -112,7 +112,7 @@ struct StoreTests {
                     #expect(expiries == expiries.sorted())
                 }
             }
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.grants(GrantQuery(after: "garbage")) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.grants(GrantQuery(after: "garbage")) }
         }
     }
 
@@ -146,7 +146,7 @@ struct StoreTests {
             await #expect(try h.tollgate.admin.grants(GrantQuery(subject: "alice")).items.map(\.subject) == ["alice"])
             await #expect(try h.tollgate.admin.grants(GrantQuery(serverSlug: "files", clientID: h.client.client.id)).items.count == 2)
             await #expect(try h.tollgate.admin.grants(GrantQuery(clientID: "nobody")).items.isEmpty)
-            #expect(throws: TollgateError.self) { _ = try h.tollgate.admin.grants(GrantQuery(serverSlug: "nope")) }
+            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.grants(GrantQuery(serverSlug: "nope")) }
         }
     }
 
@@ -155,7 +155,7 @@ struct StoreTests {
             let (grantID, pair) = try await h.makeGrant()
             await #expect(try h.tollgate.admin.revokeClient(id: h.client.client.id) == 1)
             await #expect(try h.grant(grantID).state == .revoked)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
 
@@ -163,7 +163,7 @@ struct StoreTests {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
             await #expect(try h.tollgate.admin.removeServer(slug: "files") == 1)
-            #expect(throws: TollgateError.self) { _ = try h.grant(grantID) }
+            await #expect(throws: TollgateError.self) { _ = try await h.grant(grantID) }
             await #expect(try h.tollgate.admin.audit(grantID: grantID).isEmpty == false)
         }
     }

@@ -54,7 +54,7 @@ struct UpstreamRefreshTests {
             h.clock.advance(by: 120)
             await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
             #expect(await oauthError {
-                let v = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+                let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
                 _ = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             } == .invalidToken)
             #expect(await h.stats().tokenCalls == callsBefore)
@@ -75,7 +75,7 @@ struct UpstreamRefreshTests {
             let calls = await h.stats().refreshCalls
             _ = await h.tollgate.refresher.refresh(grantID: grantID, force: true, actor: "test")
             #expect(await h.stats().refreshCalls == calls)
-            #expect(await oauthError { _ = try h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
+            #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
             await #expect(try h.tollgate.admin.audit(grantID: grantID).contains { $0.action.hasPrefix("upstream.refresh") && $0.outcome == "needs-reauth" })
         }
     }
