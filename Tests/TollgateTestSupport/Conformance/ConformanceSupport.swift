@@ -57,11 +57,11 @@ public final class Expectations: @unchecked Sendable {
     }
 }
 
-/// A small seeded generator (SplitMix64), so every run of a check sees the same "random" data.
-struct SeededGenerator: RandomNumberGenerator {
+/// A small deterministic generator (SplitMix64): the same seed gives the same run (fuzz inputs, conformance data).
+public struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
