@@ -42,7 +42,8 @@ struct RefreshResilienceTests {
             // The next refresh presents the rotated token: it works (before, it got invalid_grant -> needs-reauth).
             await h.setBehaviour { $0.tokenDelay = 0 }
             h.clock.advance(by: 120)
-            let second = await impatient.refresh(grantID: grantID, actor: "server")
+            // A patient caller: on a loaded machine 0.3 s can pass before even an immediate answer arrives.
+            let second = await coordinator(h).refresh(grantID: grantID, actor: "server")
             #expect(second.outcome == .refreshed)
             #expect(second.calledUpstream)
             await #expect(try h.grant(grantID).state == .active)
@@ -155,10 +156,13 @@ struct RefreshResilienceTests {
                                            callerWait: 0.3, upstreamHardLimit: 0.3, logger: Harness.logger)
             let first = await hasty.refresh(grantID: grantID, actor: "test")
             guard case .transient = first.outcome else { Issue.record("expected transient: \(first)"); return }
-            try await Task.sleep(nanoseconds: 1_200_000_000)   // the upstream has now used the refresh token
+            // Wait (bounded) until the upstream has taken the delayed request; it then uses the refresh token at once.
+            for _ in 0..<500 where await h.stats().refreshCalls == 0 { try await Task.sleep(nanoseconds: 20_000_000) }
+            try await Task.sleep(nanoseconds: 200_000_000)
             await h.setBehaviour { $0.tokenDelay = 0 }
             h.clock.advance(by: 60)
-            let second = await hasty.refresh(grantID: grantID, actor: "test")
+            // Without the hasty limit: on a loaded machine 0.3 s can pass before even an immediate answer arrives.
+            let second = await coordinator(h).refresh(grantID: grantID, actor: "test")
             #expect(second.outcome == .needsReauth)
             await #expect(try h.grant(grantID).stateReason?.contains("interrupted before its answer was stored") == true)
         }

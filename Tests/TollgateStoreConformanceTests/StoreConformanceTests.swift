@@ -6,8 +6,9 @@ extension StoreBackend: CustomTestStringConvertible {
     public var testDescription: String { name }
 }
 
-/// The store conformance suite, once per backend in ``StoreBackend/all``.
-@Suite("store conformance")
+/// The store conformance suite, once per backend in ``StoreBackend/all``. One check at a time: each runs
+/// dozens of concurrent store calls itself, and together they would starve the wall-clock tests of other suites.
+@Suite("store conformance", .serialized)
 struct StoreConformanceTests {
     @Test(arguments: StoreBackend.all) func servers(_ backend: StoreBackend) async throws {
         try await StoreConformance.servers(backend)
