@@ -17,7 +17,7 @@ extension StoreConformance {
                     do {
                         return (racer, try await call(connection, racer))
                     } catch let error as TollgateError where error.code == .storeUnavailable {
-                        busy.value += 1
+                        busy.mutate { $0 += 1 }
                         return (racer, nil)
                     } catch {
                         e.record("\(what): racer \(racer) failed: \(error)")

@@ -303,4 +303,9 @@ final class Box<Value>: @unchecked Sendable {
         get { lock.lock(); defer { lock.unlock() }; return stored }
         set { lock.lock(); defer { lock.unlock() }; stored = newValue }
     }
+    /// Changes the value in one locked step (for counters shared by concurrent tasks).
+    func mutate(_ change: (inout Value) -> Void) {
+        lock.lock(); defer { lock.unlock() }
+        change(&stored)
+    }
 }

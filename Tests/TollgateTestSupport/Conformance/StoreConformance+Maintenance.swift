@@ -50,8 +50,8 @@ extension StoreConformance {
             var batches = 0
             repeat {
                 let batch = try await store.resealBatch(after: cursor, limit: 3) { old, context in
-                    offered.value[context, default: 0] += 1
-                    if expectedOld[context] != old { wrongOld.value.append("\(context)") }
+                    offered.mutate { $0[context, default: 0] += 1 }
+                    if expectedOld[context] != old { wrongOld.mutate { $0.append("\(context)") } }
                     if context == .grant(raced, "upstream_access") && refreshTask.value == nil {
                         let task = Task {
                             try await other.finishRefresh(grantID: raced, owner: "refresher", expectedVersion: 0, result: .refreshed(refreshed),
