@@ -147,6 +147,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // One conformance suite for every store backend (Tests/TollgateTestSupport/Conformance), plus SQLite's migrations.
+        .testTarget(
+            name: "TollgateStoreConformanceTests",
+            dependencies: [
+                "TollgateCore",
+                "TollgateSQLite",
+                "TollgateTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "TollgateConsoleTests",
             // The dev upstream: the end-to-end tests check that a forced refresh in the console reaches it.

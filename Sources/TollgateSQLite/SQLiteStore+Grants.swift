@@ -98,7 +98,11 @@ extension SQLiteStore {
         let exp = "g.upstream_access_expires_at"
         let canRefresh = "(g.upstream_has_refresh = 1 AND coalesce(p.supports_refresh, 0) = 1)"
         let expired = "(\(exp) IS NOT NULL AND \(exp) <= :now)"
-        let soon = "((\(exp) IS NOT NULL AND \(exp) <= :soon) OR (g.proxy_access_expires_at > :now AND g.proxy_access_expires_at <= :soon))"
+        // Every term is true or false, never NULL: `NOT soon` of a grant without a proxy token must be true.
+        let soon = """
+            ((\(exp) IS NOT NULL AND \(exp) <= :soon) OR (g.proxy_access_expires_at IS NOT NULL AND \
+            g.proxy_access_expires_at > :now AND g.proxy_access_expires_at <= :soon))
+            """
         switch status {
         case .revoked: return "g.state = 'revoked'"
         case .needsReauth: return "(g.state = 'needs-reauth' OR (g.state = 'active' AND \(expired) AND NOT \(canRefresh)))"
@@ -273,6 +277,9 @@ extension SQLiteStore {
                 WHERE id = ? AND state != 'revoked'
                 """, arguments: [ms, ms, id])
             let changed = db.changesCount > 0
+            if !changed, try Bool.fetchOne(db, sql: "SELECT 1 FROM grants WHERE id = ?", arguments: [id]) != true {
+                throw TollgateError.notFound("no grant \(id)")
+            }
             try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL", arguments: [ms, id])
             try db.execute(sql: "DELETE FROM authorization_codes WHERE grant_id = ? AND used_at IS NULL", arguments: [id])
             if changed { try Self.insertAudit(db, audit, at: at) }
@@ -354,8 +361,14 @@ extension SQLiteStore {
 
     public func revokeToken(hash: Data, at: Date) async throws {
         try await write { db in
-            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL",
-                           arguments: [at.millisecondsSince1970, hash])
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL", arguments: [ms, hash])
+            // A refresh token takes the access tokens of its grant with it.
+            try db.execute(sql: """
+                UPDATE tokens SET revoked_at = ?
+                WHERE kind = 'access' AND revoked_at IS NULL
+                    AND grant_id = (SELECT grant_id FROM tokens WHERE hash = ? AND kind = 'refresh')
+                """, arguments: [ms, hash])
         }
     }
 

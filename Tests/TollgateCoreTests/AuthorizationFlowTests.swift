@@ -70,7 +70,7 @@ struct AuthorizationFlowTests {
         try await Harness.with { h in
             let browser = TokenGenerator.make(prefix: "")
             let started = try await h.tollgate.tokens.startAuthorization(
-                try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls, browserBinding: browser)
+                try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls, browserBinding: browser)
             let state = try #require(query(started.upstreamAuthorizationURL)["state"])
             let completed = try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: nil, upstreamError: "access_denied",
                                                                                upstreamErrorDescription: "user said no\r\nX-Injected: 1", urls: h.urls)
@@ -124,7 +124,7 @@ struct AuthorizationFlowTests {
                 _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: Self.verifier)
             } == .invalidGrant)
-            #expect(try await h.grant(grantID).state == .revoked)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: first.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
@@ -196,10 +196,10 @@ struct AuthorizationFlowTests {
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: "tg_at_unknown")
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: pair.accessToken.value)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
             try await h.tollgate.tokens.revoke(serverSlug: "files", credentials: h.credentials, token: second.refreshToken.value)
-            #expect(try await h.grant(grantID).state == .revoked)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
@@ -215,14 +215,14 @@ struct AuthorizationFlowTests {
             #expect(info.clientID == h.client.client.id)
             #expect(info.audience == h.urls.resource("files"))
             #expect(info.scope == "files.read")
-            #expect(try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: "nope", urls: h.urls) == .inactive)
             for caller in [h.credentials, ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none)] {
                 #expect(await oauthError {
                     _ = try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: caller, token: pair.accessToken.value, urls: h.urls)
                 } == .invalidClient)
             }
             h.clock.advance(by: 3601)
-            #expect(try await h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls) == .inactive)
+            await #expect(try h.tollgate.tokens.introspect(serverSlug: "files", credentials: resourceServer, token: pair.accessToken.value, urls: h.urls) == .inactive)
         }
     }
 
@@ -241,7 +241,7 @@ struct AuthorizationFlowTests {
             let confidential = try await h.tollgate.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "IDE", redirectURIs: ["https://ok.example/cb", "http://localhost:5173/cb", "com.example.app:/cb"], authMethod: .clientSecretPost))
             #expect(confidential.secret?.value.hasPrefix("tg_cs_") == true)
-            #expect(try await h.tollgate.admin.client(id: confidential.client.id).isConfidential)
+            await #expect(try h.tollgate.admin.client(id: confidential.client.id).isConfidential)
         }
     }
 }

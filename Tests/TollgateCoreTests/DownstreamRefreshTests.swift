@@ -37,7 +37,7 @@ struct DownstreamRefreshTests {
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            #expect(try await h.grant(grantID).state == .revoked)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files") } == .invalidToken)
             let events = try await h.tollgate.admin.audit(grantID: grantID)
             #expect(events.contains { $0.action == "token.reuse-detected" && $0.outcome == "revoked" })
@@ -47,9 +47,9 @@ struct DownstreamRefreshTests {
     @Test func theUpstreamCredentialIsPreservedAcrossDownstreamRotation() async throws {
         try await Harness.with { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
-            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(before == after)
             #expect(await h.stats().refreshCalls == 0)
         }
@@ -64,7 +64,7 @@ struct DownstreamRefreshTests {
                                                         refreshToken: first.refreshToken.value, scope: nil)
             }
             #expect(code == .invalidGrant)
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -104,12 +104,12 @@ struct DownstreamRefreshTests {
     @Test func anExpiredUpstreamTokenIsRefreshedUpstreamFirst() async throws {
         try await Harness.with(accessTTL: 60) { h in
             let (grantID, first) = try await h.makeGrant()
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             h.clock.advance(by: 120)
-            #expect(try await h.grant(grantID).status(at: h.clock.now()) == .expired)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .expired)
             let second = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             #expect(await h.stats().refreshCalls == 1)
-            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             #expect(after.accessExpiresAt! > h.clock.now())
             let validated = try await h.tollgate.tokens.validate(accessToken: second.accessToken.value, serverSlug: "files")
@@ -125,7 +125,7 @@ struct DownstreamRefreshTests {
             #expect(await oauthError {
                 _ = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: first.refreshToken.value, scope: nil)
             } == .invalidGrant)
-            #expect(try await h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
         }
     }
 
@@ -160,7 +160,7 @@ struct DownstreamRefreshTests {
             #expect(Set(pairs.map(\.refreshToken)).count == 1)
             #expect(Set(pairs.map(\.accessToken)).count == 1)
             #expect(await h.stats().refreshCalls == 1)
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 }

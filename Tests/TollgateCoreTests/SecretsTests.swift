@@ -17,7 +17,7 @@ struct SecretsTests {
             }
             try queue.close()
             await #expect(throws: TollgateError.self) { _ = try await h.tollgate.refresher.credential(of: b) }
-            #expect(try await h.tollgate.refresher.credential(of: a) != nil)
+            await #expect(try h.tollgate.refresher.credential(of: a) != nil)
         }
     }
 
@@ -68,7 +68,7 @@ struct SecretsTests {
             }
             await reopened.shutdown()
             // The original instance picks up the new key on its own.
-            #expect(try await h.tollgate.refresher.credential(of: grants[0].0) != nil)
+            await #expect(try h.tollgate.refresher.credential(of: grants[0].0) != nil)
         }
     }
 
@@ -81,7 +81,7 @@ struct SecretsTests {
                 let (grantID, pair) = try await h.makeGrant(subject: name)
                 let refreshed = try await h.tollgate.tokens.refresh(serverSlug: "files", credentials: h.credentials, refreshToken: pair.refreshToken.value, scope: nil)
                 _ = try await h.tollgate.admin.forceRefresh(grantID: grantID)
-                let upstream = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+                let upstream = try await #require(try h.tollgate.refresher.credential(of: grantID))
                 needles += [pair.accessToken.value, pair.refreshToken.value, refreshed.accessToken.value, refreshed.refreshToken.value,
                             upstream.accessToken.value, try #require(upstream.refreshToken?.value)]
             }

@@ -85,37 +85,6 @@ struct StoreTests {
         }
     }
 
-    @Test func keysetPagingVisitsEveryGrantOnceInEverySortOrder() async throws {
-        try await Harness.with(accessTTL: 600) { h in
-            var ids: [Int64] = []
-            for i in 0..<23 {
-                ids.append(try await h.makeGrant(subject: "user\(i)").grantID)
-                h.clock.advance(by: Double(i % 3))
-            }
-            for sort in GrantSort.allCases {
-                var seen: [Int64] = []
-                var cursor: String?
-                repeat {
-                    let page = try await h.tollgate.admin.grants(GrantQuery(sort: sort, limit: 5, after: cursor))
-                    #expect(page.items.count <= 5)
-                    seen += page.items.map(\.id)
-                    cursor = page.nextCursor
-                } while cursor != nil
-                #expect(seen.count == 23, "sort \(sort)")
-                #expect(Set(seen) == Set(ids))
-                switch sort {
-                case .newest: #expect(seen == ids.sorted(by: >))
-                case .oldest: #expect(seen == ids.sorted())
-                case .upstreamExpiry:
-                    var expiries: [Date] = []
-                    for id in seen { expiries.append(try await h.grant(id).upstream.accessExpiresAt!) }
-                    #expect(expiries == expiries.sorted())
-                }
-            }
-            await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.grants(GrantQuery(after: "garbage")) }
-        }
-    }
-
     @Test func theStatusFilterAgreesWithTheStatusShownForEveryGrant() async throws {
         try await Harness.with(accessTTL: 600) { h in
             var grantIDs: [Int64] = []
@@ -143,9 +112,9 @@ struct StoreTests {
         try await Harness.with { h in
             _ = try await h.makeGrant(subject: "alice")
             _ = try await h.makeGrant(subject: "bob")
-            #expect(try await h.tollgate.admin.grants(GrantQuery(subject: "alice")).items.map(\.subject) == ["alice"])
-            #expect(try await h.tollgate.admin.grants(GrantQuery(serverSlug: "files", clientID: h.client.client.id)).items.count == 2)
-            #expect(try await h.tollgate.admin.grants(GrantQuery(clientID: "nobody")).items.isEmpty)
+            await #expect(try h.tollgate.admin.grants(GrantQuery(subject: "alice")).items.map(\.subject) == ["alice"])
+            await #expect(try h.tollgate.admin.grants(GrantQuery(serverSlug: "files", clientID: h.client.client.id)).items.count == 2)
+            await #expect(try h.tollgate.admin.grants(GrantQuery(clientID: "nobody")).items.isEmpty)
             await #expect(throws: TollgateError.self) { _ = try await h.tollgate.admin.grants(GrantQuery(serverSlug: "nope")) }
         }
     }
@@ -153,8 +122,8 @@ struct StoreTests {
     @Test func revokingAClientRevokesItsGrants() async throws {
         try await Harness.with { h in
             let (grantID, pair) = try await h.makeGrant()
-            #expect(try await h.tollgate.admin.revokeClient(id: h.client.client.id) == 1)
-            #expect(try await h.grant(grantID).state == .revoked)
+            await #expect(try h.tollgate.admin.revokeClient(id: h.client.client.id) == 1)
+            await #expect(try h.grant(grantID).state == .revoked)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
         }
     }
@@ -162,9 +131,9 @@ struct StoreTests {
     @Test func removingAServerRemovesItsGrantsButKeepsTheAudit() async throws {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
-            #expect(try await h.tollgate.admin.removeServer(slug: "files") == 1)
+            await #expect(try h.tollgate.admin.removeServer(slug: "files") == 1)
             await #expect(throws: TollgateError.self) { _ = try await h.grant(grantID) }
-            #expect(try await h.tollgate.admin.audit(grantID: grantID).isEmpty == false)
+            await #expect(try h.tollgate.admin.audit(grantID: grantID).isEmpty == false)
         }
     }
 }

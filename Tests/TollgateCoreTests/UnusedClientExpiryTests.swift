@@ -16,7 +16,7 @@ struct UnusedClientExpiryTests {
     func exists(_ h: Harness, _ client: RegisteredClient) async throws -> Bool { try await h.tollgate.store.client(id: client.client.id) != nil }
 
     func startAuthorization(_ h: Harness, _ client: RegisteredClient) async throws {
-        _ = try await h.tollgate.tokens.startAuthorization(try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
+        _ = try await h.tollgate.tokens.startAuthorization(try h.tollgate.tokens.validateAuthorization(serverSlug: "files", AuthorizationRequest(
             responseType: "code", clientID: client.client.id, redirectURI: nil, scope: nil, state: nil,
             codeChallenge: TokenGenerator.s256Challenge(of: String(repeating: "v", count: 43)), codeChallengeMethod: "S256", resource: nil),
             urls: h.urls), urls: h.urls, browserBinding: Secret("browser-of-this-test"))
@@ -36,22 +36,22 @@ struct UnusedClientExpiryTests {
             let young = try await register(h, "young")
 
             // Not old enough yet: nothing goes.
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
             h.clock.advance(by: 120)
             try await startAuthorization(h, authorizing)
             // The harness's own client was never used either.
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
-            #expect(try await !exists(h, unused))
-            #expect(try await !exists(h, h.client))
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
+            await #expect(try !exists(h, unused))
+            await #expect(try !exists(h, h.client))
             for kept in [admin, used, revokedGrant, authorizing, young] {
-                #expect(try await exists(h, kept), "\(kept.client.name) must be kept")
+                await #expect(try exists(h, kept), "\(kept.client.name) must be kept")
             }
-            #expect(try await h.tollgate.admin.audit().contains { $0.action == "client.expire" })
+            await #expect(try h.tollgate.admin.audit().contains { $0.action == "client.expire" })
             // An authorization that was never completed and has expired does not keep the client.
             h.clock.advance(by: 601)
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 1)
-            #expect(try await !exists(h, authorizing))
-            for kept in [used, revokedGrant, admin] { #expect(try await exists(h, kept)) }
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 1)
+            await #expect(try !exists(h, authorizing))
+            for kept in [used, revokedGrant, admin] { await #expect(try exists(h, kept)) }
         }
     }
 
@@ -60,12 +60,12 @@ struct UnusedClientExpiryTests {
             var clients: [RegisteredClient] = []
             for i in 0..<7 { clients.append(try await register(h, "c\(i)")) }
             h.clock.advance(by: Self.day + 1)
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
             // The harness's own client is unused too: 8 candidates in all.
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 2)
-            #expect(try await h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 0)
-            for client in clients { #expect(try await !exists(h, client)) }
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 3)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 2)
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 3) == 0)
+            for client in clients { await #expect(try !exists(h, client)) }
         }
     }
 }

@@ -10,11 +10,11 @@ struct UpstreamRefreshTests {
     @Test func rotationIsStored() async throws {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             #expect(result.outcome == .refreshed)
             #expect(result.calledUpstream)
-            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.refreshToken != nil)
             #expect(after.refreshToken != before.refreshToken)
             #expect(after.accessToken != before.accessToken)
@@ -32,12 +32,12 @@ struct UpstreamRefreshTests {
         try await Harness.with { h in
             await h.setBehaviour { $0.rotateRefreshTokens = false }
             let (grantID, _) = try await h.makeGrant()
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.refreshToken == before.refreshToken)
             #expect(after.accessToken != before.accessToken)
-            #expect(try await h.grant(grantID).upstream.hasRefreshToken)
+            await #expect(try h.grant(grantID).upstream.hasRefreshToken)
         }
     }
 
@@ -52,7 +52,7 @@ struct UpstreamRefreshTests {
             let result = await h.tollgate.refresher.refresh(grantID: grantID, actor: "test")
             #expect(result.outcome == .notRefreshable(.noUpstreamRefreshToken))
             h.clock.advance(by: 120)
-            #expect(try await h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
+            await #expect(try h.grant(grantID).status(at: h.clock.now()) == .needsReauth)
             #expect(await oauthError {
                 let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
                 _ = try await h.tollgate.tokens.upstreamAccessToken(for: v)
@@ -76,14 +76,14 @@ struct UpstreamRefreshTests {
             _ = await h.tollgate.refresher.refresh(grantID: grantID, force: true, actor: "test")
             #expect(await h.stats().refreshCalls == calls)
             #expect(await oauthError { _ = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files") } == .invalidToken)
-            #expect(try await h.tollgate.admin.audit(grantID: grantID).contains { $0.action.hasPrefix("upstream.refresh") && $0.outcome == "needs-reauth" })
+            await #expect(try h.tollgate.admin.audit(grantID: grantID).contains { $0.action.hasPrefix("upstream.refresh") && $0.outcome == "needs-reauth" })
         }
     }
 
     @Test func http500IsTransientAndLeavesTheGrantUnchanged() async throws {
         try await Harness.with { h in
             let (grantID, _) = try await h.makeGrant()
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             await h.setBehaviour { $0.refreshFailure = "http500" }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             guard case .transient(let retry) = result.outcome else { Issue.record("expected transient, got \(result)"); return }
@@ -92,7 +92,7 @@ struct UpstreamRefreshTests {
             #expect(grant.state == .active)
             #expect(grant.lastRefreshOutcome == .transient)
             #expect(grant.refreshFailures == 1)
-            #expect(try await h.tollgate.refresher.credential(of: grantID) == before)
+            await #expect(try h.tollgate.refresher.credential(of: grantID) == before)
             #expect(!result.message.contains(before.accessToken.value))
         }
     }
@@ -104,7 +104,7 @@ struct UpstreamRefreshTests {
             await h.setBehaviour { $0.refreshFailure = failure }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             guard case .transient = result.outcome else { Issue.record("expected transient, got \(result)"); return }
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -114,12 +114,12 @@ struct UpstreamRefreshTests {
             await h.setBehaviour { $0.refreshFailure = "invalid_client" }
             let result = try await h.tollgate.admin.forceRefresh(grantID: grantID)
             #expect(result.outcome == .providerMisconfigured)
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
             let provider = try await h.tollgate.admin.provider(serverSlug: "files")
             #expect(provider.lastError?.contains("invalid_client") == true)
             await h.setBehaviour { $0.refreshFailure = nil }
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            #expect(try await h.tollgate.admin.provider(serverSlug: "files").lastError == nil)
+            await #expect(try h.tollgate.admin.provider(serverSlug: "files").lastError == nil)
         }
     }
 
@@ -164,9 +164,9 @@ struct UpstreamRefreshTests {
         try await Harness.with(accessTTL: 900) { h in
             let (grantID, _) = try await h.makeGrant()
             await h.setBehaviour { $0.responseStyle = "camel" }
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let after = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let after = try await #require(try h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             #expect(after.refreshToken != before.refreshToken)
             let expiry = try #require(after.accessExpiresAt)
@@ -179,7 +179,7 @@ struct UpstreamRefreshTests {
             let (grantID, _) = try await h.makeGrant()
             await h.setBehaviour { $0.expiresInAs = "string" }
             #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
-            let expiry = try await #require(try await h.grant(grantID).upstream.accessExpiresAt)
+            let expiry = try await #require(try h.grant(grantID).upstream.accessExpiresAt)
             #expect(abs(expiry.timeIntervalSince(h.clock.now()) - 42) < 1)
         }
     }
@@ -215,7 +215,7 @@ struct UpstreamRefreshTests {
             guard case .transient(let retryAfter) = result.outcome else { Issue.record("expected transient, got \(result)"); return }
             #expect(retryAfter == impatient.refresher.inFlightRetryAfter)
             #expect(result.message.contains("not answered yet"))
-            #expect(try await h.grant(grantID).state == .active)
+            await #expect(try h.grant(grantID).state == .active)
         }
     }
 
@@ -225,7 +225,7 @@ struct UpstreamRefreshTests {
             h.clock.advance(by: 3600 - 10)
             let v = try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
             guard case .needsRefresh = v.upstream else { Issue.record("within skew should need refresh"); return }
-            let before = try await #require(try await h.tollgate.refresher.credential(of: grantID))
+            let before = try await #require(try h.tollgate.refresher.credential(of: grantID))
             let token = try await h.tollgate.tokens.upstreamAccessToken(for: v)
             #expect(token != before.accessToken)
             #expect(await h.stats().refreshCalls == 1)

@@ -7,19 +7,6 @@ import TollgateCore
 @testable import TollgateServer
 import TollgateTestSupport
 
-/// A small deterministic generator (SplitMix64): the same seed gives the same fuzz run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Malformed requests at every endpoint, seeded and bounded: bad methods, query strings, content types,
 /// headers and bodies (garbled, oversized, of the wrong shape), then protocol-level garbage on raw sockets.
 /// Nothing may answer 5xx; every OAuth error must be RFC-shaped (an error object, or an error page where a

@@ -344,6 +344,17 @@ public struct NewGrant: Sendable {
     public var scopes: [String]
     public var resource: String
     public var upstream: UpstreamCredentialInfo
+
+    /// Every stored property, as given (a store backend's tests create grants without the token service).
+    public init(serverID: Int64, clientID: String, subject: String?, scopes: [String], resource: String,
+                upstream: UpstreamCredentialInfo) {
+        self.serverID = serverID
+        self.clientID = clientID
+        self.subject = subject
+        self.scopes = scopes
+        self.resource = resource
+        self.upstream = upstream
+    }
 }
 
 /// A grant's upstream tokens as stored: sealed.
