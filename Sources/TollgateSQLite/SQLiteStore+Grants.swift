@@ -448,7 +448,6 @@ extension SQLiteStore {
                               audit: NewAuditEvent, at: Date) async throws -> Bool {
         try await write { db in
             let ms = at.millisecondsSince1970
-            let outcome: RefreshOutcome
             var extra = ""
             var extraArgs: [DatabaseValueConvertible?] = []
             // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease.
@@ -456,7 +455,6 @@ extension SQLiteStore {
             var conditionArgs: [DatabaseValueConvertible?] = [owner, expectedVersion]
             switch result {
             case .refreshed:
-                outcome = .succeeded
                 extra = """
                     , refresh_failures = 0, refresh_not_before = NULL, refresh_interrupted_at = NULL,
                     state = 'active', state_reason = NULL
@@ -464,7 +462,6 @@ extension SQLiteStore {
                 condition = "AND state <> 'revoked'"
                 conditionArgs = []
             case .needsReauth(let reason):
-                outcome = .needsReauth
                 extra = """
                     , refresh_interrupted_at = NULL,
                     state_reason = CASE WHEN state = 'revoked' THEN state_reason ELSE ? END,
@@ -472,10 +469,8 @@ extension SQLiteStore {
                     """
                 extraArgs = [reason]
             case .providerMisconfigured:
-                outcome = .providerMisconfigured
                 extra = ", refresh_failures = refresh_failures + 1"
             case .transient(let notBefore, let answerLost):
-                outcome = .transient
                 extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
                 extraArgs = [notBefore.millisecondsSince1970]
                 if answerLost {
@@ -492,7 +487,7 @@ extension SQLiteStore {
                     lease_owner = CASE WHEN lease_owner = ? THEN NULL ELSE lease_owner END,
                     last_refresh_at = ?, last_refresh_outcome = ?, updated_at = ?\(extra)
                 WHERE id = ? \(condition)
-                """, arguments: StatementArguments([owner, owner, owner, ms, outcome.rawValue, ms] + extraArgs + [grantID] + conditionArgs))
+                """, arguments: StatementArguments([owner, owner, owner, ms, result.outcome.rawValue, ms] + extraArgs + [grantID] + conditionArgs))
             guard db.changesCount == 1 else { return false }
             if case .refreshed(let sealed) = result {
                 try Self.writeCredential(db, grantID: grantID, sealed)
