@@ -101,7 +101,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",
             exclude: ["gateway"]

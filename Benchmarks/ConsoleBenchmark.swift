@@ -19,11 +19,11 @@ func residentMemory() -> (rss: Double, peak: Double) {
 /// A percentile of possibly no values.
 func pct(_ values: [Double], _ p: Double) -> Double { values.isEmpty ? 0 : percentile(values, p) }
 
-func runConsoleBenchmark(quick: Bool) async throws {
+func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     let size = quick ? 100_000 : 1_000_000
     print("Console (\(size / 1000)k grants, 120×40 screen; reducer + renderer + runner, store reads included)")
-    let fixture = try await Fixture(name: "console")
-    let fill = try await seconds { try bulkGrants(path: fixture.path, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
+    let fixture = try await Fixture(name: "console", backend: backend)
+    let fill = try await seconds { try await bulkGrants(fixture.tollgate.store, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
     print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
     await fixture.tollgate.shutdown()
     let before = residentMemory()
@@ -35,7 +35,7 @@ func runConsoleBenchmark(quick: Bool) async throws {
     var runner: ConsoleRunner?
     var screen = ScreenBuffer(columns: 0, rows: 0)
     let firstScreen = try await seconds {
-        let opened = try await Tollgate.open(databasePath: fixture.path, environment: [:])
+        let opened = try await fixture.database.open()
         let r = ConsoleRunner(tollgate: opened, themes: ThemeLibrary(directories: []), post: { _ in })
         await r.settle(&state, state.start())
         screen = renderer.render(state)
@@ -129,29 +129,29 @@ func runConsoleBenchmark(quick: Bool) async throws {
     let after = residentMemory()
     await tollgate.shutdown()
     // The store is hundreds of megabytes; do not leave it behind.
-    try? FileManager.default.removeItem(atPath: (fixture.path as NSString).deletingLastPathComponent)
+    await fixture.database.remove()
 
     func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
     func matches(_ n: Int) -> String { n >= ConsoleState.countLimit ? "\(ConsoleState.countLimit)+" : String(n) }
     report("console: first full screen (open, window, count, render)", ms(firstScreen * 1000))
-    await report("console: scroll key to frame p50/p99/max (\(scroll.count) keys)",
+    report("console: scroll key to frame p50/p99/max (\(scroll.count) keys)",
            "\(ms(pct(scroll, 0.5))) / \(ms(pct(scroll, 0.99))) / \(ms(scroll.max() ?? 0))")
-    await report("console:   window loads it caused (\(scrollLoads.count)), p50/p99/max",
+    report("console:   window loads it caused (\(scrollLoads.count)), p50/p99/max",
            "\(ms(pct(scrollLoads, 0.5))) / \(ms(pct(scrollLoads, 0.99))) / \(ms(scrollLoads.max() ?? 0))")
-    await report("console:   key + its load, if waited for: p99/max", "\(ms(pct(scrollWaited, 0.99))) / \(ms(scrollWaited.max() ?? 0))")
-    await report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
+    report("console:   key + its load, if waited for: p99/max", "\(ms(pct(scrollWaited, 0.99))) / \(ms(scrollWaited.max() ?? 0))")
+    report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
     for (text, run, n) in [("user12345", rare, rareMatches), ("user1", common, commonMatches), ("status:expiring", status, statusMatches)] {
-        await report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
-        await report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
+        report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
+        report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
     }
-    await report("console: scroll within 'user1': key to frame p50/p99/max",
+    report("console: scroll within 'user1': key to frame p50/p99/max",
            "\(ms(pct(filteredScroll, 0.5))) / \(ms(pct(filteredScroll, 0.99))) / \(ms(filteredScroll.max() ?? 0))")
-    await report("console:   window loads it caused (\(filteredLoads.count)), p50/max",
+    report("console:   window loads it caused (\(filteredLoads.count)), p50/max",
            "\(ms(pct(filteredLoads, 0.5))) / \(ms(filteredLoads.max() ?? 0))")
     report("console: data_version check / window reload on change", "\(String(format: "%.1f µs", versionChecks)) / \(ms(reload))")
-    await report("console: countdown tick (re-render)", ms(tick))
-    await report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
-    await report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
+    report("console: countdown tick (re-render)", ms(tick))
+    report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
+    report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
     _ = deepRow
     print("targets: first screen <= 200 ms; scroll key to frame <= 16 ms; filter <= 100 ms; memory <= 64 MB")
 }

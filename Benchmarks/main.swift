@@ -21,11 +21,6 @@ if CommandLine.arguments.dropFirst().first == "bare-proxy" {
 let quick = CommandLine.arguments.contains("--quick")
 let bigStore = quick ? 100_000 : 1_000_000
 
-func temporaryDatabase(_ name: String) -> String {
-    let dir = NSTemporaryDirectory() + "tollgate-bench-" + UUID().uuidString
-    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir + "/\(name).sqlite"
-}
 
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -41,14 +36,14 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 /// A core with one server, a provider (never called: upstream tokens stay fresh) and one public client.
 struct Fixture {
     let tollgate: Tollgate
-    let path: String
+    let database: BenchDatabase
     let client: RegisteredClient
     let server: Server
     let verifier = String(repeating: "b", count: 43)
 
-    init(name: String) async throws {
-        path = temporaryDatabase(name)
-        tollgate = try await Tollgate.open(databasePath: path, environment: [:])
+    init(name: String, backend: BenchBackend) async throws {
+        database = try await backend.makeDatabase(name)
+        tollgate = try await database.open()
         server = try await tollgate.admin.addServer(NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400))
         _ = try await tollgate.admin.addProvider(serverSlug: "bench", NewProvider(
             kind: .oauth2, authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token",
@@ -76,126 +71,146 @@ struct Fixture {
     }
 }
 
-/// Fills a store with `count` grants straight through SQL (the page benchmark needs millions quickly).
-func bulkGrants(path: String, serverID: Int64, clientID: String, count: Int) throws {
-    let queue = try DatabaseQueue(path: path)
-    try queue.write { db in
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO grants (server_id, client_id, subject, scopes, resource, state, upstream_access, upstream_refresh,
-                upstream_has_refresh, upstream_access_expires_at, proxy_access_expires_at, created_at, updated_at)
-            VALUES (?, ?, ?, 'files.read', 'http://127.0.0.1:8080/mcp/bench', 'active', x'00', x'00', 1, ?, ?, ?, ?)
-            """)
-        let now = Date().millisecondsSince1970
-        for i in 0..<count {
-            let expiry = now + Int64((i * 7919) % 7200) * 1000
-            try statement.execute(arguments: [serverID, clientID, "user\(i)", expiry, now + 3_600_000, now, now])
+/// Fills a store with `count` grants through the store's own bulk import (the one `tollgate store copy` uses;
+/// the page benchmarks need millions quickly), with ids after the store's existing grants.
+func bulkGrants(_ store: any TollgateStore, serverID: Int64, clientID: String, count: Int) async throws {
+    let table = StoreTable.all.first { $0.name == "grants" }!
+    let now = Date().millisecondsSince1970
+    let firstID = Int64(try await store.countGrants() + 1)
+    var batch: [[StoreValue]] = []
+    for i in 0..<count {
+        let expiry = now + Int64((i * 7919) % 7200) * 1000
+        let values: [String: StoreValue] = [
+            "id": .integer(firstID + Int64(i)), "server_id": .integer(serverID), "client_id": .text(clientID),
+            "subject": .text("user\(i)"), "scopes": .text("files.read"), "resource": .text("http://127.0.0.1:8080/mcp/bench"),
+            "state": .text("active"), "upstream_access": .blob(Data([0])), "upstream_refresh": .blob(Data([0])),
+            "upstream_has_refresh": .integer(1), "upstream_access_expires_at": .integer(expiry),
+            "proxy_access_expires_at": .integer(now + 3_600_000), "created_at": .integer(now), "updated_at": .integer(now),
+            "refresh_failures": .integer(0), "version": .integer(0),
+        ]
+        batch.append(table.columns.map { values[$0] ?? .null })
+        if batch.count == 2000 {
+            try await store.importRows(table, batch)
+            batch = []
         }
     }
-    try queue.close()
+    try await store.importRows(table, batch)
+    try await store.finishImport()
 }
 
-func report(_ name: String, _ value: String) {
-    print(name.padding(toLength: 58, withPad: " ", startingAt: 0) + " " + value)
+func runCoreBenchmarks(_ backend: BenchBackend) async throws {
+    // 1. Code exchanges and refresh grants.
+    let fixture = try await Fixture(name: "tokens", backend: backend)
+    let exchangeCount = quick ? 500 : 3000
+    var codes: [String] = []
+    let createTime = try await seconds { for i in 0..<exchangeCount { codes.append(try await fixture.newCode(i)) } }
+    report("grant creations (callback: seal + grant + code) /s", String(format: "%.0f", Double(exchangeCount) / createTime))
+    var pairs: [TokenPair] = []
+    let exchangeTime = try await seconds { for code in codes { pairs.append(try await fixture.exchange(code)) } }
+    report("code exchanges /s", String(format: "%.0f", Double(exchangeCount) / exchangeTime))
+
+    // 2. Validations: hash + lookup + decrypt, single task and two concurrent tasks.
+    let accessTokens = pairs.map(\.accessToken.value)
+    let validationRounds = quick ? 50_000 : 300_000
+    let singleTime = try await seconds {
+        for i in 0..<validationRounds {
+            let v = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+            if case .unusable = v.upstream { fatalError("unexpected state") }
+        }
+    }
+    report("access-token validations /s (1 task)", String(format: "%.0f", Double(validationRounds) / singleTime))
+    // Where a validation's time goes (same tokens, same run).
+    do {
+        let n = quick ? 20_000 : 100_000
+        let hashes = accessTokens.map { TokenGenerator.hash($0) }
+        let hashTime = await seconds { for i in 0..<n { _ = TokenGenerator.hash(accessTokens[i % accessTokens.count]) } }
+        let lookupTime = try await seconds { for i in 0..<n { _ = try await fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
+        let context = try await fixture.tollgate.store.tokenContext(hash: hashes[0])!
+        let sealed = context.sealed!
+        let decryptTime = try await seconds { for _ in 0..<n { _ = try await fixture.tollgate.vault.open(sealed.accessToken, for: .upstreamAccess(context.grant.id)) } }
+        if case .sqlite(let path) = fixture.database.location {
+        let pool = try DatabasePool(path: path)
+        let trivial = try await seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
+        let tokenOnly = try await seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }
+        report("  breakdown: GRDB round trip, SELECT 1 (µs)", String(format: "%.2f", trivial / Double(n) * 1e6))
+        report("  breakdown: token row only (µs)", String(format: "%.2f", tokenOnly / Double(n) * 1e6))
+        }
+        report("  breakdown: SHA-256 of the token (µs)", String(format: "%.2f", hashTime / Double(n) * 1e6))
+        report("  breakdown: store lookup, token + grant (µs)", String(format: "%.2f", lookupTime / Double(n) * 1e6))
+        report("  breakdown: decrypt upstream access token (µs)", String(format: "%.2f", decryptTime / Double(n) * 1e6))
+    }
+    let parallelTime = try await seconds {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<2 {
+                group.addTask {
+                    for i in stride(from: t, to: validationRounds, by: 2) {
+                        _ = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    report("access-token validations /s (2 tasks)", String(format: "%.0f", Double(validationRounds) / parallelTime))
+
+    // 3. refresh_token grants (rotation; upstream fresh so no upstream call).
+    var refreshTokens = pairs.map(\.refreshToken.value)
+    let refreshRounds = quick ? 1000 : 6000
+    let refreshTime = try await seconds {
+        for i in 0..<refreshRounds {
+            let idx = i % refreshTokens.count
+            let next = try await fixture.tollgate.tokens.refresh(serverSlug: "bench", credentials: fixture.credentials,
+                                                                 refreshToken: refreshTokens[idx], scope: nil)
+            refreshTokens[idx] = next.refreshToken.value
+        }
+    }
+    report("refresh_token grants /s", String(format: "%.0f", Double(refreshRounds) / refreshTime))
+
+    // 4. A page of 100 grants from 10,000 and from 1,000,000.
+    func pageLatencies(size: Int, backend: BenchBackend) async throws -> (first: [Double], deep: [Double], filtered: [Double]) {
+        let f = try await Fixture(name: "page\(size)", backend: backend)
+        let fill = try await seconds { try await bulkGrants(f.tollgate.store, serverID: f.server.id, clientID: f.client.client.id, count: size) }
+        print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
+        var first: [Double] = [], deep: [Double] = [], filtered: [Double] = []
+        let admin = f.tollgate.admin
+        _ = try await admin.grants(GrantQuery(limit: 100))
+        for i in 0..<200 {
+            first.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100)) } * 1000)
+            let cursor = String(size / 2 - i)
+            deep.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100, after: cursor)) } * 1000)
+            filtered.append(try await seconds { _ = try await admin.grants(GrantQuery(sort: .upstreamExpiry, limit: 100)) } * 1000)
+        }
+        await f.tollgate.shutdown()
+        await f.database.remove()
+        return (first, deep, filtered)
+    }
+    let small = try await pageLatencies(size: 10_000, backend: backend)
+    let large = try await pageLatencies(size: bigStore, backend: backend)
+    func ms(_ v: Double) -> String { String(format: "%.3f ms", v) }
+    report("page of 100 newest, 10k grants (p50 / p99)", "\(ms(percentile(small.first, 0.5))) / \(ms(percentile(small.first, 0.99)))")
+    report("page of 100 newest, \(bigStore / 1000)k grants (p50 / p99)", "\(ms(percentile(large.first, 0.5))) / \(ms(percentile(large.first, 0.99)))")
+    report("page of 100 mid-table (keyset), 10k (p50)", ms(percentile(small.deep, 0.5)))
+    report("page of 100 mid-table (keyset), \(bigStore / 1000)k (p50)", ms(percentile(large.deep, 0.5)))
+    report("page of 100 by upstream expiry, 10k (p50)", ms(percentile(small.filtered, 0.5)))
+    report("page of 100 by upstream expiry, \(bigStore / 1000)k (p50)", ms(percentile(large.filtered, 0.5)))
+    report("ratio page \(bigStore / 1000)k / 10k (p50, newest)", String(format: "%.2f×", percentile(large.first, 0.5) / percentile(small.first, 0.5)))
+    report("ratio page \(bigStore / 1000)k / 10k (p50, keyset mid-table)", String(format: "%.2f×", percentile(large.deep, 0.5) / percentile(small.deep, 0.5)))
+
+    await fixture.tollgate.shutdown()
+    await fixture.database.remove()
 }
 
 print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
 
-// 1. Code exchanges and refresh grants.
-let fixture = try await Fixture(name: "tokens")
-let exchangeCount = quick ? 500 : 3000
-var codes: [String] = []
-let createTime = try await seconds { for i in 0..<exchangeCount { codes.append(try await fixture.newCode(i)) } }
-report("grant creations (callback: seal + grant + code) /s", String(format: "%.0f", Double(exchangeCount) / createTime))
-var pairs: [TokenPair] = []
-let exchangeTime = try await seconds { for code in codes { pairs.append(try await fixture.exchange(code)) } }
-report("code exchanges /s", String(format: "%.0f", Double(exchangeCount) / exchangeTime))
-
-// 2. Validations: hash + lookup + decrypt, single task and two concurrent tasks.
-let accessTokens = pairs.map(\.accessToken.value)
-let validationRounds = quick ? 50_000 : 300_000
-let singleTime = try await seconds {
-    for i in 0..<validationRounds {
-        let v = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
-        if case .unusable = v.upstream { fatalError("unexpected state") }
-    }
+let backends = BenchBackend.available()
+print("stores: " + backends.map(\.name).joined(separator: ", ") + (backends.count == 1 ? " (set \(BenchBackend.postgresVariable) to compare with PostgreSQL)" : ""))
+for backend in backends {
+    Report.shared.backend = backend.name
+    try await runCoreBenchmarks(backend)
+    // The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
+    try await runConsoleBenchmark(quick: quick, backend: backend)
 }
-report("access-token validations /s (1 task)", String(format: "%.0f", Double(validationRounds) / singleTime))
-// Where a validation's time goes (same tokens, same run).
-do {
-    let n = quick ? 20_000 : 100_000
-    let hashes = accessTokens.map { TokenGenerator.hash($0) }
-    let hashTime = await seconds { for i in 0..<n { _ = TokenGenerator.hash(accessTokens[i % accessTokens.count]) } }
-    let lookupTime = try await seconds { for i in 0..<n { _ = try await fixture.tollgate.store.tokenContext(hash: hashes[i % hashes.count]) } }
-    let context = try await fixture.tollgate.store.tokenContext(hash: hashes[0])!
-    let sealed = context.sealed!
-    let decryptTime = try await seconds { for _ in 0..<n { _ = try await fixture.tollgate.vault.open(sealed.accessToken, for: .upstreamAccess(context.grant.id)) } }
-    let pool = try DatabasePool(path: fixture.path)
-    let trivial = try await seconds { for _ in 0..<n { _ = try pool.unsafeReentrantRead { try Int.fetchOne($0.cachedStatement(sql: "SELECT 1")) } } }
-    let tokenOnly = try await seconds { for i in 0..<n { _ = try pool.unsafeReentrantRead { try Row.fetchOne($0.cachedStatement(sql: "SELECT grant_id, kind, expires_at FROM tokens WHERE hash = ?"), arguments: [hashes[i % hashes.count]]) } } }
-    report("  breakdown: GRDB round trip, SELECT 1 (µs)", String(format: "%.2f", trivial / Double(n) * 1e6))
-    report("  breakdown: token row only (µs)", String(format: "%.2f", tokenOnly / Double(n) * 1e6))
-    report("  breakdown: SHA-256 of the token (µs)", String(format: "%.2f", hashTime / Double(n) * 1e6))
-    report("  breakdown: store lookup, token + grant (µs)", String(format: "%.2f", lookupTime / Double(n) * 1e6))
-    report("  breakdown: decrypt upstream access token (µs)", String(format: "%.2f", decryptTime / Double(n) * 1e6))
-}
-let parallelTime = try await seconds {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for t in 0..<2 {
-            group.addTask {
-                for i in stride(from: t, to: validationRounds, by: 2) {
-                    _ = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
-                }
-            }
-        }
-        try await group.waitForAll()
-    }
-}
-report("access-token validations /s (2 tasks)", String(format: "%.0f", Double(validationRounds) / parallelTime))
+Report.shared.print(backends.map(\.name))
+print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms; PostgreSQL gateway >= 0.8x SQLite")
 
-// 3. refresh_token grants (rotation; upstream fresh so no upstream call).
-var refreshTokens = pairs.map(\.refreshToken.value)
-let refreshRounds = quick ? 1000 : 6000
-let refreshTime = try await seconds {
-    for i in 0..<refreshRounds {
-        let idx = i % refreshTokens.count
-        let next = try await fixture.tollgate.tokens.refresh(serverSlug: "bench", credentials: fixture.credentials,
-                                                             refreshToken: refreshTokens[idx], scope: nil)
-        refreshTokens[idx] = next.refreshToken.value
-    }
-}
-report("refresh_token grants /s", String(format: "%.0f", Double(refreshRounds) / refreshTime))
 
-// 4. A page of 100 grants from 10,000 and from 1,000,000.
-func pageLatencies(size: Int) async throws -> (first: [Double], deep: [Double], filtered: [Double]) {
-    let f = try await Fixture(name: "page\(size)")
-    let fill = try await seconds { try bulkGrants(path: f.path, serverID: f.server.id, clientID: f.client.client.id, count: size) }
-    print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
-    var first: [Double] = [], deep: [Double] = [], filtered: [Double] = []
-    let admin = f.tollgate.admin
-    _ = try await admin.grants(GrantQuery(limit: 100))
-    for i in 0..<200 {
-        first.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100)) } * 1000)
-        let cursor = String(size / 2 - i)
-        deep.append(try await seconds { _ = try await admin.grants(GrantQuery(limit: 100, after: cursor)) } * 1000)
-        filtered.append(try await seconds { _ = try await admin.grants(GrantQuery(sort: .upstreamExpiry, limit: 100)) } * 1000)
-    }
-    await f.tollgate.shutdown()
-    return (first, deep, filtered)
-}
-let small = try await pageLatencies(size: 10_000)
-let large = try await pageLatencies(size: bigStore)
-func ms(_ v: Double) -> String { String(format: "%.3f ms", v) }
-report("page of 100 newest, 10k grants (p50 / p99)", "\(ms(percentile(small.first, 0.5))) / \(ms(percentile(small.first, 0.99)))")
-report("page of 100 newest, \(bigStore / 1000)k grants (p50 / p99)", "\(ms(percentile(large.first, 0.5))) / \(ms(percentile(large.first, 0.99)))")
-report("page of 100 mid-table (keyset), 10k (p50)", ms(percentile(small.deep, 0.5)))
-report("page of 100 mid-table (keyset), \(bigStore / 1000)k (p50)", ms(percentile(large.deep, 0.5)))
-report("page of 100 by upstream expiry, 10k (p50)", ms(percentile(small.filtered, 0.5)))
-report("page of 100 by upstream expiry, \(bigStore / 1000)k (p50)", ms(percentile(large.filtered, 0.5)))
-report("ratio page \(bigStore / 1000)k / 10k (p50, newest)", String(format: "%.2f×", percentile(large.first, 0.5) / percentile(small.first, 0.5)))
-report("ratio page \(bigStore / 1000)k / 10k (p50, keyset mid-table)", String(format: "%.2f×", percentile(large.deep, 0.5) / percentile(small.deep, 0.5)))
-
-await fixture.tollgate.shutdown()
-print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms")
-
-// 5. The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
-try await runConsoleBenchmark(quick: quick)

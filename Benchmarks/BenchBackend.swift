@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import TollgateCore
+import TollgateStores
+
+/// A store engine the benchmarks run on: SQLite always, PostgreSQL when `TOLLGATE_BENCH_POSTGRES_URL` (or the
+/// tests' `TOLLGATE_TEST_POSTGRES_URL`) names a server (password in `PGPASSWORD`); each fixture gets a fresh
+/// database there, dropped afterwards.
+enum BenchBackend: Sendable {
+    case sqlite
+    case postgres(server: String)
+
+    static let postgresVariable = "TOLLGATE_BENCH_POSTGRES_URL"
+
+    var name: String {
+        switch self {
+        case .sqlite: "SQLite"
+        case .postgres: "PostgreSQL"
+        }
+    }
+
+    static func available(environment: [String: String] = ProcessInfo.processInfo.environment) -> [BenchBackend] {
+        let url = environment[postgresVariable] ?? environment["TOLLGATE_TEST_POSTGRES_URL"]
+        return [.sqlite] + (url.flatMap { $0.isEmpty ? nil : [.postgres(server: $0)] } ?? [])
+    }
+
+    /// A fresh, empty database named after `name`.
+    func makeDatabase(_ name: String) async throws -> BenchDatabase {
+        switch self {
+        case .sqlite:
+            let dir = NSTemporaryDirectory() + "tollgate-bench-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            return BenchDatabase(location: .sqlite(path: dir + "/\(name).sqlite"), drop: { try? FileManager.default.removeItem(atPath: dir) })
+        case .postgres(let server):
+            let database = "tollgate_bench_\(name.lowercased().filter { $0.isLetter || $0.isNumber })_\(UUID().uuidString.prefix(8).lowercased())"
+            try Self.psql(server, "CREATE DATABASE \"\(database)\"")
+            var components = URLComponents(string: server)!
+            components.path = "/" + database
+            let location = try StoreLocation.parse(components.string!).withPassword(file: nil)
+            return BenchDatabase(location: location, drop: { try? Self.psql(server, "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)") })
+        }
+    }
+
+    /// One statement through `psql` on the server's own database (libpq reads PGPASSWORD itself).
+    private static func psql(_ server: String, _ sql: String) throws {
+        var components = URLComponents(string: server)!
+        components.scheme = "postgresql"
+        components.query = nil
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", components.string!, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TollgateError(.storeUnavailable, "psql could not run: \(sql)") }
+    }
+}
+
+/// One benchmark database and how to get rid of it.
+struct BenchDatabase: Sendable {
+    let location: StoreLocation
+    let drop: @Sendable () -> Void
+    /// Every fixture shares one master key (PostgreSQL needs it given; SQLite would make a key file).
+    static let masterKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+
+    func open() async throws -> Tollgate {
+        try await Tollgate.open(location, environment: [MasterKey.environmentVariable: Self.masterKey])
+    }
+
+    func remove() async { drop() }
+}
+
+/// Figures of the run, per store engine, printed side by side at the end.
+final class Report: @unchecked Sendable {
+    static let shared = Report()
+    /// The engine the figures being reported belong to.
+    var backend = "SQLite"
+    private var names: [String] = []
+    private var values: [String: [String: String]] = [:]
+
+    func add(_ name: String, _ value: String) {
+        Swift.print(("[\(backend)] " + name).padding(toLength: 70, withPad: " ", startingAt: 0) + " " + value)
+        if values[name] == nil { names.append(name) }
+        values[name, default: [:]][backend] = value
+    }
+
+    /// The table: one row per figure, one column per engine.
+    func print(_ backends: [String]) {
+        Swift.print("\n==== side by side ====")
+        Swift.print("figure".padding(toLength: 62, withPad: " ", startingAt: 0) + backends.map { $0.padding(toLength: 28, withPad: " ", startingAt: 0) }.joined())
+        for name in names {
+            Swift.print(name.padding(toLength: 62, withPad: " ", startingAt: 0)
+                        + backends.map { (values[name]?[$0] ?? "-").padding(toLength: 28, withPad: " ", startingAt: 0) }.joined())
+        }
+    }
+}
+
+func report(_ name: String, _ value: String) {
+    Report.shared.add(name, value)
+}
