@@ -15,6 +15,20 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var outcome: String
     /// A human line without any secret.
     public var detail: String
+
+    /// An audit event as stored.
+    public init(id: Int64, at: Date, actor: String, action: String, serverID: Int64?, grantID: Int64?,
+                clientID: String?, outcome: String, detail: String) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.serverID = serverID
+        self.grantID = grantID
+        self.clientID = clientID
+        self.outcome = outcome
+        self.detail = detail
+    }
 }
 
 /// An audit event about to be written.

@@ -14,6 +14,20 @@ public struct Client: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var revokedAt: Date?
 
+    /// A client as stored.
+    public init(id: String, serverID: Int64, name: String, redirectURIs: [String], authMethod: ClientAuthMethod,
+                grantTypes: [String], registeredBy: String, createdAt: Date, revokedAt: Date?) {
+        self.id = id
+        self.serverID = serverID
+        self.name = name
+        self.redirectURIs = redirectURIs
+        self.authMethod = authMethod
+        self.grantTypes = grantTypes
+        self.registeredBy = registeredBy
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
+
     /// Whether the client must authenticate with a secret at the token endpoint.
     public var isConfidential: Bool { authMethod != .none }
 }

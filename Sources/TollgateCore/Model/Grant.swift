@@ -72,6 +72,35 @@ public struct Grant: Sendable, Equatable, Codable {
     /// Why the grant is in its state, in words for an admin (set with `needs-reauth`: what the upstream
     /// answered, and whether an earlier refresh attempt had been interrupted); `nil` when there is nothing to add.
     public var stateReason: String? = nil
+
+    /// A grant as stored.
+    public init(id: Int64, serverID: Int64, serverSlug: String, clientID: String, clientName: String, subject: String?,
+                scopes: [String], resource: String, state: GrantState, upstream: UpstreamCredentialInfo,
+                proxyAccessExpiresAt: Date?, createdAt: Date, updatedAt: Date, lastRefreshAt: Date?,
+                lastRefreshOutcome: RefreshOutcome?, refreshFailures: Int, refreshNotBefore: Date?,
+                providerSupportsRefresh: Bool, revokedAt: Date?, version: Int64, stateReason: String? = nil) {
+        self.id = id
+        self.serverID = serverID
+        self.serverSlug = serverSlug
+        self.clientID = clientID
+        self.clientName = clientName
+        self.subject = subject
+        self.scopes = scopes
+        self.resource = resource
+        self.state = state
+        self.upstream = upstream
+        self.proxyAccessExpiresAt = proxyAccessExpiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lastRefreshAt = lastRefreshAt
+        self.lastRefreshOutcome = lastRefreshOutcome
+        self.refreshFailures = refreshFailures
+        self.refreshNotBefore = refreshNotBefore
+        self.providerSupportsRefresh = providerSupportsRefresh
+        self.revokedAt = revokedAt
+        self.version = version
+        self.stateReason = stateReason
+    }
 }
 
 /// A grant as people see it: its state with time applied.

@@ -39,6 +39,30 @@ public struct Provider: Sendable, Equatable, Codable {
     public var lastErrorAt: Date?
     public var createdAt: Date
 
+    /// A provider as stored.
+    public init(id: Int64, serverID: Int64, kind: ProviderKind, issuer: String?, authorizationEndpoint: String,
+                tokenEndpoint: String, revocationEndpoint: String?, userinfoEndpoint: String?, clientID: String,
+                hasClientSecret: Bool, authMethod: ClientAuthMethod, scopes: [String], authorizeParams: [AuthorizeParam],
+                supportsRefresh: Bool, lastError: String?, lastErrorAt: Date?, createdAt: Date) {
+        self.id = id
+        self.serverID = serverID
+        self.kind = kind
+        self.issuer = issuer
+        self.authorizationEndpoint = authorizationEndpoint
+        self.tokenEndpoint = tokenEndpoint
+        self.revocationEndpoint = revocationEndpoint
+        self.userinfoEndpoint = userinfoEndpoint
+        self.clientID = clientID
+        self.hasClientSecret = hasClientSecret
+        self.authMethod = authMethod
+        self.scopes = scopes
+        self.authorizeParams = authorizeParams
+        self.supportsRefresh = supportsRefresh
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+        self.createdAt = createdAt
+    }
+
     /// Whether `offline_access` is a scope this provider knows (then Tollgate asks for it upstream).
     public var supportsOfflineAccess: Bool { scopes.contains("offline_access") }
 }

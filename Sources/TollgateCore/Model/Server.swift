@@ -20,6 +20,21 @@ public struct Server: Sendable, Equatable, Codable {
     public var refreshTokenAbsoluteTTL: TimeInterval
     public var createdAt: Date
 
+    /// A server as stored.
+    public init(id: Int64, slug: String, name: String, upstreamMCPURL: String, scopes: [String],
+                accessTokenTTL: TimeInterval, refreshTokenIdleTTL: TimeInterval, refreshTokenAbsoluteTTL: TimeInterval,
+                createdAt: Date) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.upstreamMCPURL = upstreamMCPURL
+        self.scopes = scopes
+        self.accessTokenTTL = accessTokenTTL
+        self.refreshTokenIdleTTL = refreshTokenIdleTTL
+        self.refreshTokenAbsoluteTTL = refreshTokenAbsoluteTTL
+        self.createdAt = createdAt
+    }
+
     /// Default proxy lifetimes: access 1 h, refresh 30 d idle, 90 d absolute.
     public static let defaultAccessTTL: TimeInterval = 3600
     public static let defaultRefreshIdleTTL: TimeInterval = 30 * 86400

@@ -19,6 +19,20 @@ public struct TokenRecord: Sendable, Equatable {
     public var rotatedAt: Date?
     /// For a rotated refresh token: the hash of its successor.
     public var replacedBy: Data?
+
+    /// A proxy token as stored.
+    public init(hash: Data, grantID: Int64, kind: TokenKind, clientID: String, issuedAt: Date, expiresAt: Date,
+                revokedAt: Date?, rotatedAt: Date?, replacedBy: Data?) {
+        self.hash = hash
+        self.grantID = grantID
+        self.kind = kind
+        self.clientID = clientID
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+        self.rotatedAt = rotatedAt
+        self.replacedBy = replacedBy
+    }
 }
 
 /// A proxy token about to be stored.
@@ -42,6 +56,18 @@ public struct AuthorizationCodeRecord: Sendable, Equatable {
     public var codeChallenge: String
     public var expiresAt: Date
     public var usedAt: Date?
+
+    /// An authorization code as stored.
+    public init(hash: Data, grantID: Int64, clientID: String, redirectURI: String, codeChallenge: String,
+                expiresAt: Date, usedAt: Date?) {
+        self.hash = hash
+        self.grantID = grantID
+        self.clientID = clientID
+        self.redirectURI = redirectURI
+        self.codeChallenge = codeChallenge
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+    }
 }
 
 /// The result of trying to redeem a code, decided atomically by the store.

@@ -155,6 +155,13 @@ public struct StoredKey: Sendable {
     public var id: UInt32
     public var wrapped: Data
     public var createdAt: Date
+
+    /// A wrapped data key as stored.
+    public init(id: UInt32, wrapped: Data, createdAt: Date) {
+        self.id = id
+        self.wrapped = wrapped
+        self.createdAt = createdAt
+    }
 }
 
 /// Endpoints of a provider after OIDC discovery (or as given).
@@ -185,6 +192,17 @@ public struct NewGrant: Sendable {
     public var scopes: [String]
     public var resource: String
     public var upstream: UpstreamCredentialInfo
+
+    /// A grant about to be created.
+    public init(serverID: Int64, clientID: String, subject: String?, scopes: [String], resource: String,
+                upstream: UpstreamCredentialInfo) {
+        self.serverID = serverID
+        self.clientID = clientID
+        self.subject = subject
+        self.scopes = scopes
+        self.resource = resource
+        self.upstream = upstream
+    }
 }
 
 /// A grant's upstream tokens as stored: sealed.
@@ -245,4 +263,12 @@ public struct TokenContext: Sendable {
     public var sealed: SealedCredential?
     /// The grant's server's upstream MCP URL (read in the same query, so the gateway needs no second read).
     public var upstreamMCPURL: String
+
+    /// A token with its grant, sealed credential and upstream MCP URL, as read together.
+    public init(token: TokenRecord, grant: Grant, sealed: SealedCredential?, upstreamMCPURL: String) {
+        self.token = token
+        self.grant = grant
+        self.sealed = sealed
+        self.upstreamMCPURL = upstreamMCPURL
+    }
 }
