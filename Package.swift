@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The shared core: everything every face does goes through it.
@@ -43,7 +44,16 @@ let package = Package(
         // Opens the store a --db location names (every backend).
         .target(
             name: "TollgateStores",
-            dependencies: ["TollgateCore", "TollgateSQLite", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgatePostgres", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The PostgreSQL store: several `serve` instances on one database.
+        .target(
+            name: "TollgatePostgres",
+            dependencies: [
+                "TollgateCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // HTTP face: OAuth endpoints, consent page, MCP gateway, metrics.
         .target(
@@ -113,6 +123,8 @@ let package = Package(
             dependencies: [
                 "TollgateCore",
                 "TollgateSQLite",
+                "TollgatePostgres",
+                "TollgateStores",
                 "TollgateDevUpstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -156,6 +168,16 @@ let package = Package(
                 "TollgateSQLite",
                 "TollgateTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "TollgatePostgresTests",
+            dependencies: [
+                "TollgatePostgres",
+                "TollgateCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TollgateCore
+import TollgatePostgres
 import TollgateSQLite
 
 /// Opens the store a ``StoreLocation`` names: the one place that knows every backend.
@@ -11,7 +12,9 @@ public enum StoreOpener {
         case .sqlite(let path):
             return try SQLiteStore(path: path)
         case .postgres(let postgres):
-            throw TollgateError(.storeUnavailable, "\(postgres): PostgreSQL is not available in this build")
+            return try await PostgresStore(configuration: PostgresStore.Configuration(
+                host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
+                password: postgres.password?.value, sslMode: PostgresStore.Configuration.SSLMode(postgres.sslMode)), logger: logger)
         }
     }
 }
@@ -35,6 +38,18 @@ extension Tollgate {
         } catch {
             await store.close()
             throw error
+        }
+    }
+}
+
+extension PostgresStore.Configuration.SSLMode {
+    /// The same mode, as `--db`'s `sslmode` named it.
+    init(_ mode: PostgresLocation.SSLMode) {
+        switch mode {
+        case .disable: self = .disable
+        case .prefer: self = .prefer
+        case .require: self = .require
+        case .verifyFull: self = .verifyFull
         }
     }
 }

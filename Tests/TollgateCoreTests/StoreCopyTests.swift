@@ -10,7 +10,7 @@ import TollgateTestSupport
 @Suite("store copy")
 struct StoreCopyTests {
     /// Where copies go: a SQLite file (always), and a fresh PostgreSQL database when one is available.
-    static func destinations() -> [String] { ["sqlite"] + (PostgresTestServer.isConfigured ? ["postgres"] : []) }
+    static func destinations() -> [String] { ["sqlite"] + (PostgresTestServer.shouldRun ? ["postgres"] : []) }
 
     @Test(arguments: destinations())
     func aCopyUnderAnotherMasterKeyKeepsEveryClientAndGrantWorking(destination kind: String) async throws {

@@ -1,6 +1,9 @@
 import Foundation
 import TollgateCore
+import Logging
+import TollgatePostgres
 import TollgateSQLite
+import TollgateStores
 
 /// One store implementation under the conformance suite: how to make a fresh store and a second connection to it.
 public struct StoreBackend: Sendable, CustomStringConvertible {
@@ -62,7 +65,7 @@ public struct StoreBackend: Sendable, CustomStringConvertible {
 
     /// Every backend the conformance suite runs against.
     public static var all: [StoreBackend] {
-        [.sqlite]  // the PostgreSQL backend is added here (`.postgres`, from a database given by the environment)
+        [.sqlite] + (PostgresTestServer.shouldRun ? [.postgres] : [])
     }
 
     /// SQLite: a new file in its own temporary directory; a second connection is a second `SQLiteStore` on the same path.
@@ -78,6 +81,30 @@ public struct StoreBackend: Sendable, CustomStringConvertible {
             guard let path = try? sqlitePath(of: store) else { return }
             try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
         })
+
+    /// PostgreSQL: a fresh database on the test server (``PostgresTestServer``); a second connection is a second
+    /// `PostgresStore` on the same database (its own pool and change feed, as another instance would have).
+    public static let postgres = StoreBackend(
+        name: "postgres", serializesWriters: false,
+        make: {
+            let database = try await PostgresTestServer.freshDatabase()
+            let location = try StoreLocation.parse(database.url).withPassword(file: nil)
+            return try await StoreOpener.open(location, logger: quiet)
+        },
+        connect: { store in try await PostgresStore(configuration: try postgres(store).configuration, logger: quiet) },
+        destroy: { store in
+            guard let database = try? postgres(store).configuration.database else { return }
+            await PostgresTestServer.Database(url: "", name: database).drop()
+        })
+
+    private static let quiet = Logger(label: "tollgate.test.store", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private static func postgres(_ store: any TollgateStore) throws -> PostgresStore {
+        guard let postgres = store as? PostgresStore else {
+            throw TollgateError.invalidInput("the postgres backend was given a \(type(of: store))")
+        }
+        return postgres
+    }
 
     private static func sqlitePath(of store: any TollgateStore) throws -> String {
         guard let sqlite = store as? SQLiteStore else {

@@ -116,35 +116,45 @@ extension StoreConformance {
             try await Fixture.createClient(store, "c1", serverID: server.id)
             let id = try await Fixture.grant(store, serverID: server.id, clientID: "c1", subject: "alice")
             let t = Fixture.at
+            // Lease expiry is judged by the store's clock where it has one (PostgreSQL's now()), so the lease
+            // checks pass real times: `now()` is the wall clock, and an expiry is waited for, briefly.
+            func now() -> Date { Date() }
+            func until(_ seconds: TimeInterval) -> Date { Date().addingTimeInterval(seconds) }
+            func close(_ a: Date?, _ b: Date, _ what: String) {
+                e.expect(a.map { abs($0.timeIntervalSince(b)) < 5 } ?? false, "\(what): got \(String(describing: a)), expected about \(b)")
+            }
 
             e.equal(try await store.refreshLease(grantID: id)?.owner, nil, "a new grant's lease is free")
             e.equal(try await store.refreshLease(grantID: id + 1000), nil, "the lease of an unknown grant")
-            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "A", until: t(60), now: t(0), replacing: nil),
+            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: now(), replacing: nil),
                     RefreshLeaseAcquisition(interruptedAttemptAt: nil), "a free lease is taken")
-            e.equal(try await store.refreshLease(grantID: id), RefreshLeaseState(owner: "A", until: t(60), version: try await store.grant(id: id)!.version),
-                    "the lease state")
-            e.equal(try await other.acquireRefreshLease(grantID: id, owner: "B", until: t(70), now: t(10), replacing: nil), nil,
+            let state = try await store.refreshLease(grantID: id)
+            e.equal(state?.owner, "A", "the lease's owner")
+            e.equal(state?.version, try await store.grant(id: id)!.version, "the lease's version")
+            close(state?.until, until(60), "the lease's expiry")
+            e.equal(try await other.acquireRefreshLease(grantID: id, owner: "B", until: until(60), now: now(), replacing: nil), nil,
                     "a live lease of another owner is refused")
-            e.equal(try await other.acquireRefreshLease(grantID: id, owner: "B", until: t(70), now: t(10), replacing: "Z"), nil,
+            e.equal(try await other.acquireRefreshLease(grantID: id, owner: "B", until: until(60), now: now(), replacing: "Z"), nil,
                     "naming another stale owner does not take it")
-            e.expect(try await store.acquireRefreshLease(grantID: id, owner: "A", until: t(80), now: t(20), replacing: nil) != nil,
+            e.expect(try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: now(), replacing: nil) != nil,
                      "the same owner takes it again")
-            e.equal(try await store.renewRefreshLease(grantID: id, owner: "A", until: t(120), now: t(30)), true, "the holder renews")
-            e.equal(try await store.refreshLease(grantID: id)?.until, t(120), "renewed until")
-            e.equal(try await other.renewRefreshLease(grantID: id, owner: "B", until: t(500), now: t(30)), false, "another owner cannot renew")
-            e.equal(try await store.refreshLease(grantID: id)?.until, t(120), "lease unchanged by a foreign renewal")
+            e.equal(try await store.renewRefreshLease(grantID: id, owner: "A", until: until(120), now: now()), true, "the holder renews")
+            close(try await store.refreshLease(grantID: id)?.until, until(120), "renewed until")
+            e.equal(try await other.renewRefreshLease(grantID: id, owner: "B", until: until(500), now: now()), false, "another owner cannot renew")
+            close(try await store.refreshLease(grantID: id)?.until, until(120), "lease unchanged by a foreign renewal")
             try await other.releaseRefreshLease(grantID: id, owner: "B")
             e.equal(try await store.refreshLease(grantID: id)?.owner, "A", "another owner cannot release")
-            e.expect(try await other.acquireRefreshLease(grantID: id, owner: "C", until: t(150), now: t(40), replacing: "A") != nil,
+            e.expect(try await other.acquireRefreshLease(grantID: id, owner: "C", until: until(0.6), now: now(), replacing: "A") != nil,
                      "a stale owner's live lease is taken when named")
             e.equal(try await store.refreshLease(grantID: id)?.owner, "C", "the new holder")
-            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "D", until: t(200), now: t(149), replacing: nil), nil,
-                    "refused just before expiry")
-            e.expect(try await store.acquireRefreshLease(grantID: id, owner: "D", until: t(260), now: t(151), replacing: nil) != nil,
+            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "D", until: until(60), now: now(), replacing: nil), nil,
+                    "refused before expiry")
+            try await Task.sleep(for: .milliseconds(900))
+            e.expect(try await store.acquireRefreshLease(grantID: id, owner: "D", until: until(60), now: now(), replacing: nil) != nil,
                      "an expired lease is taken")
             try await store.releaseRefreshLease(grantID: id, owner: "D")
             e.equal(try await store.refreshLease(grantID: id)?.owner, nil, "released")
-            e.equal(try await renewed(store, id, "D", t(300)), false, "a released lease cannot be renewed")
+            e.equal(try await renewed(store, id, "D", until(300)), false, "a released lease cannot be renewed")
 
             // finishRefresh: other outcomes only with lease and version; new tokens always.
             let version = try await store.refreshLease(grantID: id)!.version
@@ -156,7 +166,7 @@ extension StoreConformance {
                 }
                 e.equal(written, false, "finishRefresh(\(label)) without the lease")
             }
-            _ = try await store.acquireRefreshLease(grantID: id, owner: "E", until: t(500), now: t(400), replacing: nil)
+            _ = try await store.acquireRefreshLease(grantID: id, owner: "E", until: until(60), now: now(), replacing: nil)
             e.equal(try await store.finishRefresh(grantID: id, owner: "E", expectedVersion: version + 7, result: .providerMisconfigured,
                                                   audit: audit, at: t(401)), false, "finishRefresh with a stale version")
             let transientAudit = Fixture.audit("upstream.refresh", detail: "transient")
@@ -175,8 +185,9 @@ extension StoreConformance {
 
             // A holder that lost its lease still stores new upstream tokens.
             let v2 = try await store.refreshLease(grantID: id)!.version
-            _ = try await store.acquireRefreshLease(grantID: id, owner: "F", until: t(1000), now: t(950), replacing: nil)
-            _ = try await other.acquireRefreshLease(grantID: id, owner: "G", until: t(1200), now: t(1001), replacing: nil)
+            _ = try await store.acquireRefreshLease(grantID: id, owner: "F", until: until(0.3), now: now(), replacing: nil)
+            try await Task.sleep(for: .milliseconds(600))
+            _ = try await other.acquireRefreshLease(grantID: id, owner: "G", until: until(60), now: now(), replacing: nil)
             let info = UpstreamCredentialInfo(accessExpiresAt: t(5000), hasRefreshToken: true, refreshExpiresAt: nil, scope: "read", obtainedAt: t(1002))
             let fresh = Fixture.credential(id, info, generation: "-refreshed")
             let refreshedAudit = Fixture.audit("upstream.refresh", detail: "refreshed")
@@ -199,7 +210,7 @@ extension StoreConformance {
 
             // Needs-reauth by the holder, then new tokens make the grant active again.
             let v3 = try await store.refreshLease(grantID: id)!.version
-            _ = try await store.acquireRefreshLease(grantID: id, owner: "H", until: t(1300), now: t(1250), replacing: nil)
+            _ = try await store.acquireRefreshLease(grantID: id, owner: "H", until: until(60), now: now(), replacing: nil)
             e.equal(try await store.finishRefresh(grantID: id, owner: "H", expectedVersion: v3, result: .needsReauth(reason: "refused"),
                                                   audit: audit, at: t(1251)), true, "needsReauth by the holder")
             e.equal(try await store.grant(id: id)?.state, .needsReauth, "needs re-authorization")
@@ -209,20 +220,22 @@ extension StoreConformance {
             e.equal(try await store.grant(id: id)?.state, .active, "new tokens make the grant active again")
 
             // Interrupted attempts: a holder that sent and never finished is reported to the next holder.
-            _ = try await store.acquireRefreshLease(grantID: id, owner: "J", until: t(1400), now: t(1350), replacing: nil)
-            let next = try await other.acquireRefreshLease(grantID: id, owner: "K", until: t(1500), now: t(1401), replacing: nil)
-            e.equal(next, RefreshLeaseAcquisition(interruptedAttemptAt: t(1350)), "the crashed holder's attempt is reported")
-            let staleTaken = try await store.acquireRefreshLease(grantID: id, owner: "L", until: t(1600), now: t(1402), replacing: "K")
+            let sentByJ = now()
+            _ = try await store.acquireRefreshLease(grantID: id, owner: "J", until: until(0.3), now: sentByJ, replacing: nil)
+            try await Task.sleep(for: .milliseconds(600))
+            let next = try await other.acquireRefreshLease(grantID: id, owner: "K", until: until(60), now: now(), replacing: nil)
+            close(next?.interruptedAttemptAt, sentByJ, "the crashed holder's attempt is reported")
+            let staleTaken = try await store.acquireRefreshLease(grantID: id, owner: "L", until: until(60), now: now(), replacing: "K")
             e.equal(staleTaken?.interruptedAttemptAt == nil, false, "a stale holder's unfinished attempt is reported")
             e.equal(try await store.finishRefresh(grantID: id, owner: "M", expectedVersion: 0, result: .refreshed(fresh), audit: audit,
                                                   at: t(1403)), true, "new tokens clear the interruption")
             try await store.releaseRefreshLease(grantID: id, owner: "L")
-            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "N", until: t(1700), now: t(1650), replacing: nil),
+            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "N", until: until(60), now: now(), replacing: nil),
                     RefreshLeaseAcquisition(interruptedAttemptAt: nil), "after a stored result nothing is reported")
             let v4 = try await store.refreshLease(grantID: id)!.version
             e.equal(try await store.finishRefresh(grantID: id, owner: "N", expectedVersion: v4, result: .transient(notBefore: t(2000), answerLost: true),
                                                   audit: audit, at: t(1651)), true, "a transient failure whose answer was lost")
-            let afterLost = try await store.acquireRefreshLease(grantID: id, owner: "O", until: t(1800), now: t(1750), replacing: nil)
+            let afterLost = try await store.acquireRefreshLease(grantID: id, owner: "O", until: until(60), now: now(), replacing: nil)
             e.expect(afterLost?.interruptedAttemptAt != nil, "a lost answer is reported as an interrupted attempt")
 
             // Revoked grants take no new tokens.
@@ -234,7 +247,7 @@ extension StoreConformance {
     }
 
     private static func renewed(_ store: any TollgateStore, _ id: Int64, _ owner: String, _ until: Date) async throws -> Bool {
-        try await store.renewRefreshLease(grantID: id, owner: owner, until: until, now: until.addingTimeInterval(-60))
+        try await store.renewRefreshLease(grantID: id, owner: owner, until: until, now: Date())
     }
 
     /// dataVersion changes after another connection commits, and not while nothing is written.
@@ -243,11 +256,20 @@ extension StoreConformance {
             let first = try await store.dataVersion()
             _ = try await store.setting("x")
             e.equal(try await store.dataVersion(), first, "dataVersion without any commit")
+            // A notification-fed counter (PostgreSQL) changes shortly after the commit, not within it: wait, boundedly.
+            func changed(from old: Int64) async throws -> Int64? {
+                for _ in 0..<50 {
+                    let version = try await store.dataVersion()
+                    if version != old { return version }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return nil
+            }
             try await other.setSetting("x", "1")
-            let second = try await store.dataVersion()
-            e.expect(second != first, "dataVersion after another connection committed a setting")
+            let second = try await changed(from: first)
+            e.expect(second != nil, "dataVersion after another connection committed a setting")
             _ = try await other.createServer(NewServer(slug: "s", upstreamMCPURL: "https://s.example/mcp"), audit: Fixture.audit("server.add"), at: Fixture.t0)
-            e.expect(try await store.dataVersion() != second, "dataVersion after another connection added a server")
+            e.expect(try await changed(from: second ?? first) != nil, "dataVersion after another connection added a server")
         }
     }
 }

@@ -1,0 +1,303 @@
+import Foundation
+import Logging
+import PostgresNIO
+import TollgateCore
+
+/// The PostgreSQL store: several `serve` instances share one database.
+///
+/// Every write is one short transaction at READ COMMITTED; compare-and-set steps are single conditional
+/// statements (`UPDATE … RETURNING`, `DELETE … RETURNING`) whose row count says who won. Serialization
+/// failures and deadlocks are retried by ``transaction(_:)``; connection failures surface as
+/// `TollgateError(.storeUnavailable, …)` naming only ``displayName``. The schema is migrated on open under a
+/// transaction-scoped advisory lock, and a dedicated `LISTEN` connection counts change notifications for
+/// ``dataVersion()``.
+public final class PostgresStore: TollgateStore, Sendable {
+    /// Where and how to connect.
+    public struct Configuration: Sendable {
+        /// How the connection uses TLS, with libpq's meanings.
+        public enum SSLMode: String, Sendable, CaseIterable {
+            /// Plain TCP only.
+            case disable
+            /// TLS when the server offers it, plain otherwise; the certificate is not verified.
+            case prefer
+            /// TLS or no connection; the certificate is not verified.
+            case require
+            /// TLS with the certificate verified against the system roots and the host name checked.
+            case verifyFull = "verify-full"
+        }
+
+        public var host: String
+        public var port: Int
+        public var database: String
+        public var user: String
+        public var password: String?
+        public var sslMode: SSLMode
+        /// The most connections the pool opens (the `LISTEN` connection comes on top).
+        public var maxConnections: Int
+        /// How long opening one connection may take.
+        public var connectTimeout: TimeInterval
+
+        /// A configuration; the defaults are those of libpq (`prefer`) and a pool of 20 connections.
+        public init(host: String, port: Int = 5432, database: String, user: String, password: String? = nil,
+                    sslMode: SSLMode = .prefer, maxConnections: Int = 20, connectTimeout: TimeInterval = 10) {
+            self.host = host
+            self.port = port
+            self.database = database
+            self.user = user
+            self.password = password
+            self.sslMode = sslMode
+            self.maxConnections = maxConnections
+            self.connectTimeout = connectTimeout
+        }
+
+        /// `postgres://host:port/db`: never the user name or the password.
+        public var displayName: String { "postgres://\(host):\(port)/\(database)" }
+    }
+
+    /// The configuration the store was opened with.
+    public let configuration: Configuration
+    /// Where the store lives: `postgres://host:port/db`.
+    public let displayName: String
+    let client: PostgresClient
+    let runTask: Task<Void, Never>
+    let changeFeed: PostgresChangeFeed
+    /// Queries are never logged: their bindings may carry token hashes and sealed secrets.
+    let queryLogger = PostgresStore.silentLogger
+    static let silentLogger = Logger(label: "tollgate.postgres.query", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Opens the store: connects, brings the schema up to date and starts listening for changes.
+    ///
+    /// Throws `TollgateError(.damaged, …)` for a database that holds other tables than Tollgate's or a
+    /// migration this build does not know (the database is left untouched), and `.storeUnavailable` when the
+    /// server cannot be reached.
+    public init(configuration: Configuration, logger: Logger = Logger(label: "tollgate.postgres")) async throws {
+        self.configuration = configuration
+        self.displayName = configuration.displayName
+        var warningsOnly = logger
+        if warningsOnly.logLevel < .warning { warningsOnly.logLevel = .warning }
+        let background = warningsOnly
+        let displayName = configuration.displayName
+        let migrationConnection = try await Self.connect(configuration, logger: background)
+        do {
+            try await PostgresMigrations.run(on: migrationConnection, displayName: displayName, logger: Self.silentLogger)
+            try? await migrationConnection.close()
+        } catch {
+            try? await migrationConnection.close()
+            throw Self.map(error, displayName: displayName)
+        }
+        let client = PostgresClient(configuration: try Self.clientConfiguration(configuration), backgroundLogger: background)
+        self.client = client
+        runTask = Task { await client.run() }
+        let changeFeed = PostgresChangeFeed(connect: { try await Self.connect(configuration, logger: background) })
+        self.changeFeed = changeFeed
+        await changeFeed.start()
+    }
+
+    /// Stops the change feed and the connection pool; the store is not used afterwards.
+    public func close() async {
+        await changeFeed.stop()
+        runTask.cancel()
+        await runTask.value
+    }
+
+    // MARK: - Connections
+
+    static func tlsConfiguration(_ mode: Configuration.SSLMode) -> TLSConfiguration? {
+        switch mode {
+        case .disable:
+            return nil
+        case .prefer, .require:
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.certificateVerification = .none
+            return tls
+        case .verifyFull:
+            // The defaults: full verification (chain and host name) against the system trust roots.
+            return TLSConfiguration.makeClientConfiguration()
+        }
+    }
+
+    static func clientConfiguration(_ c: Configuration) throws -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS
+        switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+        case (.prefer, let config?): tls = .prefer(config)
+        case (.require, let config?), (.verifyFull, let config?): tls = .require(config)
+        default: tls = .disable
+        }
+        var configuration = PostgresClient.Configuration(host: c.host, port: c.port, username: c.user, password: c.password,
+                                                         database: c.database, tls: tls)
+        configuration.options.maximumConnections = max(1, c.maxConnections)
+        configuration.options.connectTimeout = .milliseconds(Int64(max(0.1, c.connectTimeout) * 1000))
+        return configuration
+    }
+
+    /// One connection outside the pool (migrations, the `LISTEN` connection).
+    static func connect(_ c: Configuration, logger: Logger) async throws -> PostgresConnection {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+            case (.prefer, let config?): tls = .prefer(try NIOSSLContext(configuration: config))
+            case (.require, let config?), (.verifyFull, let config?): tls = .require(try NIOSSLContext(configuration: config))
+            default: tls = .disable
+            }
+        } catch {
+            throw TollgateError(.storeUnavailable, "cannot set up TLS for \(c.displayName)")
+        }
+        var configuration = PostgresConnection.Configuration(host: c.host, port: c.port, username: c.user, password: c.password,
+                                                             database: c.database, tls: tls)
+        configuration.options.connectTimeout = .milliseconds(Int64(max(0.1, c.connectTimeout) * 1000))
+        do {
+            return try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw map(error, displayName: c.displayName)
+        }
+    }
+
+    // MARK: - Running statements
+
+    /// How often a transaction that failed with a serialization failure or deadlock is tried again.
+    static let retryLimit = 5
+
+    /// Runs `body` in one READ COMMITTED transaction on a pooled connection: committed when it returns,
+    /// rolled back when it throws. Serialization failures (40001) and deadlocks (40P01) are retried a few
+    /// times with a short jittered backoff; every error comes out as a ``TollgateError``.
+    @discardableResult
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await retrying {
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: queryLogger)
+                do {
+                    let value = try await body(connection)
+                    try await connection.query("COMMIT", logger: queryLogger)
+                    return value
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: queryLogger)
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection without a transaction (single statements), with the same error
+    /// handling as ``transaction(_:)``.
+    @discardableResult
+    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await retrying { try await client.withConnection { try await body($0) } }
+    }
+
+    /// The rows of one read statement.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        try await withConnection { try await $0.rows(query, logger: queryLogger) }
+    }
+
+    private func retrying<T: Sendable>(_ attempt: () async throws -> T) async throws -> T {
+        var tries = 0
+        while true {
+            do {
+                return try await attempt()
+            } catch let error as PSQLError where Self.isRetryable(error) && tries < Self.retryLimit {
+                tries += 1
+                // 5 ms, 10 ms, 20 ms, … with ±50 % jitter: the competing transaction usually finishes meanwhile.
+                let base = 5.0 * pow(2.0, Double(tries - 1))
+                try? await Task.sleep(for: .milliseconds(Int(base * Double.random(in: 0.5...1.5))))
+            } catch {
+                throw Self.map(error, displayName: displayName)
+            }
+        }
+    }
+
+    static func isRetryable(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// Maps any error to a ``TollgateError`` whose message names the store only by `displayName` and never
+    /// carries a bound value, a user name or a password.
+    static func map(_ error: Error, displayName: String) -> Error {
+        if error is TollgateError || error is CancellationError { return error }
+        if let error = error as? PSQLError {
+            if error.code == .server {
+                let state = error.serverInfo?[.sqlState] ?? "?"
+                switch state {
+                case "23505", "23503", "23514", "23502":
+                    let constraint = error.serverInfo?[.constraintName].map { " (\($0))" } ?? ""
+                    return TollgateError(.conflict, "the change conflicts with existing data\(constraint)")
+                case "40001", "40P01":
+                    return TollgateError(.storeUnavailable, "\(displayName) stayed busy (concurrent transactions kept conflicting); try again")
+                case let s where s.hasPrefix("28"):
+                    return TollgateError(.storeUnavailable, "\(displayName) refused the credentials")
+                case "3D000":
+                    return TollgateError(.storeUnavailable, "the database of \(displayName) does not exist")
+                case let s where s.hasPrefix("08") || s.hasPrefix("57") || s.hasPrefix("53"):
+                    return TollgateError(.storeUnavailable, "\(displayName) is unavailable (SQLSTATE \(s))")
+                default:
+                    let message = error.serverInfo?[.message] ?? "database error"
+                    return TollgateError(.storeUnavailable, "\(displayName): \(message) (SQLSTATE \(state))")
+                }
+            }
+            return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(error.code))")
+        }
+        if error is PostgresDecodingError {
+            return TollgateError(.damaged, "\(displayName) holds a value this build cannot read")
+        }
+        return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(type(of: error)))")
+    }
+}
+
+// MARK: - Statements and rows
+
+extension PostgresConnection {
+    /// Runs `query` and collects its rows.
+    func rows(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var result: [PostgresRandomAccessRow] = []
+        for try await row in try await self.query(query, logger: logger) {
+            result.append(row.makeRandomAccess())
+        }
+        return result
+    }
+
+    /// Runs `query`; returns how many rows it returned (a `RETURNING 1` statement: how many it changed).
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        try await rows(query, logger: logger).count
+    }
+}
+
+/// Typed, throwing access to the columns of a row; a value of the wrong type is `.damaged`.
+extension PostgresRandomAccessRow {
+    func value<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T {
+        try self[index].decode(T.self)
+    }
+    func int(_ index: Int) throws -> Int64 { try value(index) }
+    func optionalInt(_ index: Int) throws -> Int64? { try value(index) }
+    func string(_ index: Int) throws -> String { try value(index) }
+    func optionalString(_ index: Int) throws -> String? { try value(index) }
+    func data(_ index: Int) throws -> Data { try value(index) }
+    func optionalData(_ index: Int) throws -> Data? { try value(index) }
+    func bool(_ index: Int) throws -> Bool { try value(index) }
+    func date(_ index: Int) throws -> Date { Date(millisecondsSince1970: try int(index)) }
+    func optionalDate(_ index: Int) throws -> Date? { try optionalInt(index).map(Date.init(millisecondsSince1970:)) }
+}
+
+/// A statement built piece by piece, its values bound as `$1`, `$2`, … (never spliced into the text).
+struct SQLBuilder {
+    var text: String
+    var bindings = PostgresBindings()
+
+    init(_ text: String = "") { self.text = text }
+
+    /// Binds `value` and returns its placeholder.
+    mutating func bind<Value: PostgresThrowingDynamicTypeEncodable>(_ value: Value?) throws -> String {
+        try bindings.append(value)
+        return "$\(bindings.count)"
+    }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: text, binds: bindings) }
+}
+
+/// The database's clock in milliseconds since 1970: leases are judged by it, never by a caller's clock.
+let databaseNowMilliseconds = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+/// Space-separated scopes (as stored) to a list.
+func splitScopes(_ s: String?) -> [String] {
+    (s ?? "").split(separator: " ").map(String.init)
+}
