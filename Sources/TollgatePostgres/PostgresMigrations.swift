@@ -173,6 +173,8 @@ enum PostgresMigrations {
         CREATE INDEX grants_by_state ON grants(state, id);
         CREATE INDEX grants_by_upstream_expiry ON grants((coalesce(upstream_access_expires_at, 9223372036854775807)), id);
         CREATE INDEX grants_by_server_upstream_expiry ON grants(server_id, (coalesce(upstream_access_expires_at, 9223372036854775807)), id);
+        -- Beyond SQLite's: one client may hold very many grants; its expiry listing stays an ordered index walk.
+        CREATE INDEX grants_by_client_upstream_expiry ON grants(client_id, (coalesce(upstream_access_expires_at, 9223372036854775807)), id);
 
         CREATE TABLE tokens (
             hash BYTEA PRIMARY KEY,

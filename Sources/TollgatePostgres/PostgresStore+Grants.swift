@@ -143,11 +143,11 @@ extension PostgresStore {
 
     /// The statement of one page of a listing: `limit + 1` rows (the extra one says whether there are more),
     /// read backwards from the cursor (or the end) for a backward page.
-    static func listingStatement(_ q: GrantQuery, now: Date) throws -> (query: PostgresQuery, limit: Int, backwards: Bool) {
+    static func listingStatement(_ q: GrantQuery, now: Date) throws -> (query: PostgresQuery, limit: Int) {
         var sql = SQLBuilder()
         var conditions = try Self.grantConditions(q, now: now, into: &sql)
         // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
-        let backwards = q.before != nil || (q.fromEnd && q.after == nil)
+        let backwards = q.readsBackwards
         let order: String
         switch (q.sort, backwards) {
         case (.newest, false), (.oldest, true): order = "g.id DESC"
@@ -174,22 +174,13 @@ extension PostgresStore {
         let limit = max(1, min(q.limit, 10_000))
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         sql.text = "\(Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT \(try sql.bind(limit + 1))"
-        return (sql.query, limit, backwards)
+        return (sql.query, limit)
     }
 
     /// One page of grants: filtered, in `query.sort` order, keyset-paged.
     public func grants(_ q: GrantQuery, now: Date) async throws -> Page<Grant> {
-        let (statement, limit, backwards) = try Self.listingStatement(q, now: now)
-        var items = try await rows(statement).map(Self.grant)
-        let more = items.count > limit
-        if more { items.removeLast() }
-        if backwards {
-            items.reverse()
-            return Page(items: items, nextCursor: q.before == nil ? nil : items.last.map(q.sort.cursor(of:)),
-                        previousCursor: more ? items.first.map(q.sort.cursor(of:)) : nil)
-        }
-        return Page(items: items, nextCursor: more ? items.last.map(q.sort.cursor(of:)) : nil,
-                    previousCursor: q.after == nil ? nil : items.first.map(q.sort.cursor(of:)))
+        let (statement, limit) = try Self.listingStatement(q, now: now)
+        return q.page(from: try await rows(statement).map(Self.grant), limit: limit)
     }
 
     /// How many grants `query` selects (its sort and paging ignored), counting no further than `limit`.

@@ -26,11 +26,17 @@ public final class PostgresStore: TollgateStore, Sendable {
             case verifyFull = "verify-full"
         }
 
+        /// The server's host name or address.
         public var host: String
+        /// The server's TCP port.
         public var port: Int
+        /// The database (created beforehand; the store creates its tables in it).
         public var database: String
+        /// The role to log in as (never shown in ``displayName`` or an error).
         public var user: String
+        /// The role's password, if the server asks for one (never shown).
         public var password: String?
+        /// Whether and how TLS is used.
         public var sslMode: SSLMode
         /// The most connections the pool opens (the `LISTEN` connection comes on top).
         public var maxConnections: Int

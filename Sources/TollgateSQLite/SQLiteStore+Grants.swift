@@ -120,7 +120,7 @@ extension SQLiteStore {
             if plan != .none, let prefix = q.subjectPrefix { args["prefix"] = prefix; args["prefixEnd"] = prefix + "\u{10FFFF}" }
             let expiryKey = "coalesce(g.upstream_access_expires_at, 9223372036854775807)"
             // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
-            let backwards = q.before != nil || (q.fromEnd && q.after == nil)
+            let backwards = q.readsBackwards
             let idDirection: String
             let order: String
             switch (q.sort, backwards) {
@@ -150,7 +150,7 @@ extension SQLiteStore {
             }
             let limit = max(1, min(q.limit, 10_000))
             args["limit"] = limit + 1
-            var items: [Grant]
+            let items: [Grant]
             if plan == .idsFromIndex {
                 // The page's ids come from the covering subject index alone (a bounded top-k over the prefix's
                 // entries); only those rows are read.
@@ -172,15 +172,7 @@ extension SQLiteStore {
                 let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
                 items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
             }
-            let more = items.count > limit
-            if more { items.removeLast() }
-            if backwards {
-                items.reverse()
-                return Page(items: items, nextCursor: q.before == nil ? nil : items.last.map(q.sort.cursor(of:)),
-                            previousCursor: more ? items.first.map(q.sort.cursor(of:)) : nil)
-            }
-            return Page(items: items, nextCursor: more ? items.last.map(q.sort.cursor(of:)) : nil,
-                        previousCursor: q.after == nil ? nil : items.first.map(q.sort.cursor(of:)))
+            return q.page(from: items, limit: limit)
         }
     }
 

@@ -57,7 +57,7 @@ stop() {
         pg_ctlcluster "$version" "$cluster" stop >&2 || true
         rm -f "$marker"
     else
-        echo "postgres.sh stop: the cluster was not started by this script; left running" >&2
+        echo "postgres.sh stop: nothing to stop (the cluster was not started by postgres.sh start)" >&2
     fi
 }
 

@@ -222,6 +222,58 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func clientsPageAndOnlyUnusedDynamicClientsExpire() async throws {
+        try await TestPostgres.withStore { store, _ in
+            let f = try await F.make(store)
+            func dynamic(_ id: String) -> Client {
+                Client(id: id, serverID: f.server.id, name: id, redirectURIs: ["http://127.0.0.1:9/cb"], authMethod: .none,
+                       grantTypes: ["authorization_code"], registeredBy: "dynamic", createdAt: t0, revokedAt: nil)
+            }
+            for id in ["d-unused-1", "d-unused-2", "d-granted", "d-pending"] {
+                try await store.createClient(dynamic(id), secretHash: nil, audit: F.audit("client.register"))
+            }
+            try await f.grant("kept", clientID: "d-granted")
+            var pending = f.pending("kept", browser: nil)
+            pending.clientID = "d-pending"
+            try await store.insertPendingAuthorization(pending)
+
+            var ids: [String] = []
+            var after: String? = nil
+            for _ in 0..<10 {
+                let page = try await store.clients(serverID: f.server.id, limit: 2, after: after)
+                ids += page.items.map(\.id)
+                guard let next = page.nextCursor else { break }
+                after = next
+            }
+            #expect(ids == ["client-1", "d-granted", "d-pending", "d-unused-1", "d-unused-2"])
+
+            let deleted = try await store.deleteUnusedDynamicClients(
+                createdBefore: t0.addingTimeInterval(1), limit: 10, now: t0,
+                audit: { NewAuditEvent(actor: "server", action: "client.expire", detail: "\($0)") })
+            #expect(deleted == 2)
+            #expect(try await store.client(id: "d-unused-1") == nil)
+            #expect(try await store.client(id: "d-granted") != nil)
+            #expect(try await store.client(id: "d-pending") != nil)
+            #expect(try await store.client(id: "client-1") != nil, "admin-registered clients never expire")
+            #expect(try await store.auditEvents(grantID: nil, since: nil, limit: 1, before: nil).first?.detail == "2")
+            let none = try await store.deleteUnusedDynamicClients(createdBefore: t0.addingTimeInterval(1), limit: 10, now: t0,
+                                                                  audit: { _ in NewAuditEvent(actor: "server", action: "client.expire") })
+            #expect(none == 0)
+            #expect(try await store.auditEvents(grantID: nil, since: nil, limit: 1, before: nil).first?.detail == "2", "no audit when none went")
+
+            let credential = IntrospectionCredential(id: "rs-1", serverID: f.server.id, name: "RS", createdAt: t0)
+            try await store.createIntrospectionCredential(credential, secretHash: F.hash("secret"), audit: F.audit("introspection-credential.create"))
+            #expect(try await store.introspectionCredentials(serverID: f.server.id) == [credential])
+            #expect(try await store.introspectionCredentialSecretHash(id: "rs-1") == F.hash("secret"))
+            #expect(try await store.revokeIntrospectionCredential(id: "rs-1", audit: F.audit("introspection-credential.revoke"), at: t0))
+            #expect(try await store.revokeIntrospectionCredential(id: "rs-1", audit: F.audit("introspection-credential.revoke"), at: t0) == false)
+            #expect(try await store.introspectionCredential(id: "rs-1")?.revokedAt == t0)
+            await #expect { _ = try await store.revokeIntrospectionCredential(id: "nope", audit: F.audit("x"), at: t0) } throws: {
+                ($0 as? TollgateError)?.code == .notFound
+            }
+        }
+    }
+
     // MARK: - Compare-and-set under concurrency
 
     @Test func fiftyConcurrentTakersOfAPendingAuthorizationHaveOneWinner() async throws {

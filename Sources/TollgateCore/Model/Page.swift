@@ -74,3 +74,24 @@ public struct GrantQuery: Sendable, Equatable {
         self.after = after
     }
 }
+
+extension GrantQuery {
+    /// Whether a store reads this page backwards: from the `before` cursor (or, with `fromEnd`, the end) in
+    /// reverse listing order.
+    public var readsBackwards: Bool { before != nil || (fromEnd && after == nil) }
+
+    /// The page of a keyset listing from the rows a store read: at most `limit + 1` of them, in listing
+    /// order or, when ``readsBackwards``, in reverse (the extra row only says that there are more).
+    public func page(from rows: [Grant], limit: Int) -> Page<Grant> {
+        var items = rows
+        let more = items.count > limit
+        if more { items.removeLast(items.count - limit) }
+        if readsBackwards {
+            items.reverse()
+            return Page(items: items, nextCursor: before == nil ? nil : items.last.map(sort.cursor(of:)),
+                        previousCursor: more ? items.first.map(sort.cursor(of:)) : nil)
+        }
+        return Page(items: items, nextCursor: more ? items.last.map(sort.cursor(of:)) : nil,
+                    previousCursor: after == nil ? nil : items.first.map(sort.cursor(of:)))
+    }
+}
