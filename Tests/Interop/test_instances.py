@@ -1,6 +1,7 @@
 """The official mcp 2.3.0 client against two `tollgate serve` instances on one PostgreSQL database, behind a
-forwarder that plays the load balancer (the public URL): authorized through instance A, then — the same stored
-tokens, the client process started afresh — served and refreshed by instance B."""
+forwarder that plays the load balancer (the public URL): authorized through instance A; then, A stopped and the
+forwarder moved to B, the same client is served by B and B refreshes the tokens A issued; and a client process
+started afresh from the same stored tokens is served by B too."""
 from __future__ import annotations
 
 import time
@@ -29,21 +30,28 @@ async def test_the_official_client_on_instance_a_then_b_with_the_same_stored_tok
     storage = tmp_path / "client.json"
     try:
         async with McpUser(t.mcp_url, user, storage) as me:
-            assert (await me.whoami())["sub"] == user, me.transcript()
+            assert (await me.whoami())["sub"] == user, me.transcript()          # authorized through A
             assert me.authorizations == 1
-        authorized_at = time.time()
-        served_by_a = balancer.connections
+            authorized_at = time.time()
+            served_by_a = balancer.connections
 
-        balancer.retarget(b_port)
-        a.stop()   # from here on only B can answer
-        await anyio.sleep(max(0.0, authorized_at + EXPIRY_WAIT - time.time()))
-        async with McpUser(t.mcp_url, user, storage) as again:
-            answer = await again.whoami()
-            log = again.transcript()
+            balancer.retarget(b_port)
+            a.stop()   # from here on only B can answer
+            mark = me.mark()
+            assert (await me.whoami())["sub"] == user, me.transcript(mark)      # A's tokens, served by B
+            await anyio.sleep(max(0.0, authorized_at + EXPIRY_WAIT - time.time()))
+            mark = me.mark()
+            answer = await me.whoami()                                           # expired: refreshed by B
+            log = me.transcript(mark)
             assert answer["sub"] == user, log
-            assert again.authorizations == 0 and again.storage.client_info_writes == 0, log
-            refreshes = [e.status for e in again.exchanges if e.path == "/oauth/files/token"]
+            assert me.authorizations == 1, f"the client authorized again instead of refreshing on B:\n{log}"
+            refreshes = [e.status for e in me.since(mark) if e.path == "/oauth/files/token"]
             assert refreshes == [200], f"B refreshed the tokens A issued:\n{log}"
+
+        # A client process started afresh from the same storage is served by B with the stored tokens.
+        async with McpUser(t.mcp_url, user, storage) as again:
+            assert (await again.whoami())["sub"] == user, again.transcript()
+            assert again.authorizations == 0 and again.storage.client_info_writes == 0, again.transcript()
         assert balancer.connections > served_by_a
         assert upstream.stats(user)["refresh_ok"] == 1
         grants = t.grants()
