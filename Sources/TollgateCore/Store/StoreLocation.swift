@@ -38,6 +38,17 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// How to name this store on a command line: the file path, or the URL with its user (and sslmode) but never
+    /// a password (that comes from PGPASSWORD or a password file).
+    public var commandLine: String {
+        switch self {
+        case .sqlite(let path): path
+        case .postgres(let l):
+            "postgres://\(l.user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? l.user)@\(l.host.contains(":") ? "[\(l.host)]" : l.host):\(l.port)/\(l.database)"
+                + (l.sslMode == .prefer ? "" : "?sslmode=\(l.sslMode.rawValue)")
+        }
+    }
+
     /// A short name for titles: the file name, or the PostgreSQL description.
     public var shortName: String {
         switch self {

@@ -18,11 +18,29 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Console theme name.")
     var theme: String?
 
+    @Option(name: .customLong("db"), help: ArgumentHelp("Run the demo on this EMPTY PostgreSQL database (postgres://user@host:port/db; password from $PGPASSWORD or --db-password-file) instead of a temporary SQLite file. Its rows stay there when the demo ends.", valueName: "url"))
+    var database: String?
+
+    @Option(name: .customLong("db-password-file"), help: ArgumentHelp("PostgreSQL: read the password from this file.", valueName: "path"))
+    var passwordFile: String?
+
+    func validate() throws {
+        guard let database else { return }
+        do {
+            guard case .postgres = try StoreLocation.parse(database) else {
+                throw ValidationError("demo --db takes a postgres:// URL (the SQLite demo makes its own temporary file)")
+            }
+        } catch let error as TollgateError {
+            throw ValidationError(error.message)
+        }
+    }
+
     func run() async throws {
         let log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data("demo: \(line)\n".utf8)) }
         let demo: DemoEnvironment
         do {
-            demo = try await DemoEnvironment.start(log: log)
+            let postgres = try database.map { try StoreLocation.parse($0).withPassword(file: passwordFile) }
+            demo = try await DemoEnvironment.start(postgres: postgres, log: log)
         } catch {
             throw CommandFailure("the demo could not start: \(error)")
         }
@@ -33,19 +51,20 @@ struct DemoCommand: AsyncParsableCommand {
             throw CommandFailure("the demo could not create its grants: \(error)")
         }
         if noConsole {
+            let options = "--db \(demo.location.commandLine)" + (demo.masterKeyFile.map { " --master-key-file \($0)" } ?? "")
             Output.raw(Data("""
-                database: \(demo.databasePath)
+                database: \(demo.location)
                 tollgate: \(demo.publicURL)
                 upstream: \(demo.devURL)
-                try: tollgate grant list --db \(demo.databasePath)
-                     tollgate console --db \(demo.databasePath)
+                try: tollgate grant list \(options)
+                     tollgate console \(options)
                 (Ctrl-C stops the demo and removes its files)
 
                 """.utf8))
             await SignalWait.untilInterrupted()
         } else {
             do {
-                try await DemoConsole.run(databasePath: demo.databasePath, readOnly: readOnly, theme: theme)
+                try await DemoConsole.run(demo, passwordFile: passwordFile, readOnly: readOnly, theme: theme)
             } catch {
                 await demo.stop()
                 throw error

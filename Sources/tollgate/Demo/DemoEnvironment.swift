@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import TollgateCore
-import TollgateSQLite
+import TollgateStores
 import TollgateDevUpstream
 import TollgateServer
 
@@ -10,7 +10,10 @@ import TollgateServer
 /// ports, three configured servers, and a couple of dozen grants created through the real HTTP flow.
 final class DemoEnvironment: @unchecked Sendable {
     let directory: String
-    let databasePath: String
+    /// The demo's store: a SQLite file in ``directory``, or the empty PostgreSQL database it was given.
+    let location: StoreLocation
+    /// The master key file (mode 0600, in ``directory``) when the store is PostgreSQL.
+    let masterKeyFile: String?
     let tollgate: Tollgate
     let dev: DevUpstream
     let devURL: String
@@ -29,15 +32,33 @@ final class DemoEnvironment: @unchecked Sendable {
         ("wiki", "Wiki", ["wiki.read"]),
     ]
 
-    static func start(log: @escaping (String) -> Void) async throws -> DemoEnvironment {
+    /// Starts the demo on a temporary SQLite store, or on `postgres` (an empty PostgreSQL database).
+    static func start(postgres: StoreLocation? = nil, log: @escaping (String) -> Void) async throws -> DemoEnvironment {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tollgate-demo-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        return try await DemoEnvironment(directory: directory, log: log)
+        do {
+            return try await DemoEnvironment(directory: directory, postgres: postgres, log: log)
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
     }
 
-    private init(directory: String, log: @escaping (String) -> Void) async throws {
+    private init(directory: String, postgres: StoreLocation?, log: @escaping (String) -> Void) async throws {
         self.directory = directory
-        databasePath = directory + "/tollgate.sqlite"
+        if let postgres {
+            // A fresh master key for this demo, in a file only its user can read (never printed).
+            let keyFile = directory + "/master.key"
+            let key = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            guard FileManager.default.createFile(atPath: keyFile, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw TollgateError(.crypto, "cannot write the demo's master key file in \(directory)")
+            }
+            location = postgres
+            masterKeyFile = keyFile
+        } else {
+            location = .sqlite(path: directory + "/tollgate.sqlite")
+            masterKeyFile = nil
+        }
         var quiet = Logger(label: "tollgate.demo")
         quiet.logLevel = .critical
         var behaviour = DevUpstreamBehaviour()
@@ -45,7 +66,18 @@ final class DemoEnvironment: @unchecked Sendable {
         dev = DevUpstream(host: "127.0.0.1", port: 0, state: DevUpstreamState(behaviour: behaviour), logger: quiet)
         (devURL, devTask) = try await dev.start()
         log("dev upstream on \(devURL)")
-        tollgate = try await Tollgate.open(databasePath: databasePath, environment: [:], logger: quiet)
+        if case .postgres = location {
+            // The demo makes its own key and data: it never touches a database that holds anything.
+            let store = try await StoreOpener.open(location, logger: quiet)
+            let keys = try await store.encryptionKeys(), servers = try await store.servers()
+            let empty = keys.isEmpty && servers.isEmpty
+            await store.close()
+            guard empty else {
+                devTask.cancel()
+                throw TollgateError.conflict("\(location) is not empty: the demo needs an empty database")
+            }
+        }
+        tollgate = try await Tollgate.open(location, masterKeyFile: masterKeyFile, environment: [:], logger: quiet)
         server = TollgateHTTPServer(tollgate: tollgate, configuration: ServerConfiguration(host: "127.0.0.1", port: 0), logger: quiet)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = server.makeApplication(onRunning: { continuation.yield($0); continuation.finish() })
@@ -106,7 +138,7 @@ final class DemoEnvironment: @unchecked Sendable {
         }
     }
 
-    /// Stops the servers and deletes the temporary store.
+    /// Stops the servers and deletes the temporary files (a PostgreSQL database keeps the demo's rows).
     func stop() async {
         serverTask.cancel()
         _ = try? await serverTask.value
