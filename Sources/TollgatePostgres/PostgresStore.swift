@@ -14,19 +14,9 @@ import TollgateCore
 public final class PostgresStore: TollgateStore, Sendable {
     /// Where and how to connect.
     public struct Configuration: Sendable {
-        /// How the connection uses TLS, with libpq's meanings.
-        public enum SSLMode: String, Sendable, CaseIterable {
-            /// Plain TCP only.
-            case disable
-            /// TLS when the server offers it, plain otherwise; the certificate is not verified.
-            case prefer
-            /// TLS or no connection; the certificate is not verified.
-            case require
-            /// TLS with the certificate verified against the system roots and the host name checked.
-            case verifyFull = "verify-full"
-        }
+        /// How the connection uses TLS, with libpq's meanings (the `sslmode` of a `postgres://` URL).
+        public typealias SSLMode = PostgresLocation.SSLMode
 
-        /// The server's host name or address.
         public var host: String
         /// The server's TCP port.
         public var port: Int

@@ -14,7 +14,7 @@ public enum StoreOpener {
         case .postgres(let postgres):
             return try await PostgresStore(configuration: PostgresStore.Configuration(
                 host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
-                password: postgres.password?.value, sslMode: PostgresStore.Configuration.SSLMode(postgres.sslMode)), logger: logger)
+                password: postgres.password?.value, sslMode: postgres.sslMode), logger: logger)
         }
     }
 }
@@ -42,14 +42,3 @@ extension Tollgate {
     }
 }
 
-extension PostgresStore.Configuration.SSLMode {
-    /// The same mode, as `--db`'s `sslmode` named it.
-    init(_ mode: PostgresLocation.SSLMode) {
-        switch mode {
-        case .disable: self = .disable
-        case .prefer: self = .prefer
-        case .require: self = .require
-        case .verifyFull: self = .verifyFull
-        }
-    }
-}
