@@ -50,6 +50,7 @@ import httpx2  # noqa: E402
 from fixtures.backend import start_backend  # noqa: E402
 from fixtures import procs  # noqa: E402
 from fixtures.procs import ManagedProcess, child_env, free_port, http_ok  # noqa: E402
+from fixtures.postgres import URL_VARIABLE as POSTGRES_URL_VARIABLE, FreshDatabase  # noqa: E402
 from fixtures.tollgate import Tollgate  # noqa: E402
 from fixtures.upstream import CLIENT_SECRET, start_upstream  # noqa: E402
 from get_token import authorize, tools_call  # noqa: E402
@@ -599,6 +600,40 @@ async def refresh_grant_storm(t: Tollgate, upstream, user: str, n: int, expired_
 # ---------------------------------------------------------------------------------------------------
 
 
+def tools_call_status(url: str, token: str) -> int:
+    """The status of one tools/call `echo` with `token`."""
+    import http.client
+    u = urlsplit(url)
+    connection = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        connection.request("POST", u.path, body=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                                            "params": {"name": "echo", "arguments": {}}}).encode(),
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                    "Accept": "application/json, text/event-stream"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def revocation_under_load(t: Tollgate, url: str, load_token: str, victim_token: str, opts) -> tuple[int, int]:
+    """No cache lets a revoked token through: while wrk loads the gateway with another grant's token, the victim's
+    grant is revoked through the CLI; every request that starts after the revoke returned must be refused.
+    Returns (requests let through after the revoke, the victim's status before it)."""
+    import threading
+    load = threading.Thread(target=lambda: run_wrk(url, load_token, seconds=4, threads=opts.threads,
+                                                   connections=opts.connections), daemon=True)
+    load.start()
+    time.sleep(1)
+    before = tools_call_status(url, victim_token)
+    victim = next(g for g in t.grants() if g.get("subject") == "bench-pg-victim")
+    t.cli("grant", "revoke", str(victim["id"]))
+    after = [tools_call_status(url, victim_token) for _ in range(50)]
+    load.join(15)
+    return sum(1 for status in after if status != 401), before
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Tollgate gateway benchmark (see the module docstring).")
     parser.add_argument("--tollgate-bin", default=str(REPO / ".build-release/release/tollgate"))
@@ -680,6 +715,15 @@ def main() -> int:
         tg_pool = Tollgate(str(binary), workdir / "tollgate", logs)
         tg_pool.env["TOLLGATE_CONCURRENCY_POOL"] = "1"
         tg_pool.start(log_name="serve-pool.log")
+        # The same Tollgate on PostgreSQL (when the tests' server is given): its gateway against SQLite's.
+        tg_pg = None
+        if nginx and os.environ.get(POSTGRES_URL_VARIABLE):
+            pg_database = FreshDatabase()
+            tg_pg = Tollgate(str(binary), workdir / "tollgate-pg", logs, database=pg_database.url)
+            (workdir / "tollgate-pg").mkdir(exist_ok=True)
+            tg_pg.configure(backend.mcp_url, long_up, access_ttl=3600)
+            tg_pg.add_server("static", nginx_url, long_up, access_ttl=3600)
+            tg_pg.start(log_name="serve-postgres.log")
 
         fastmcp = fm_port = None
         if "fastmcp" not in skip:
@@ -691,6 +735,12 @@ def main() -> int:
         if nginx:
             tok_static = asyncio.run(authorize(f"{tg.base_url}/mcp/static", "bench-static", workdir / "client-static.json",
                                                raw_tool="echo")).access_token
+        tok_pg = tok_pg_victim = None
+        if tg_pg:
+            tok_pg = asyncio.run(authorize(f"{tg_pg.base_url}/mcp/static", "bench-pg", workdir / "client-pg.json",
+                                           raw_tool="echo")).access_token
+            tok_pg_victim = asyncio.run(authorize(f"{tg_pg.base_url}/mcp/static", "bench-pg-victim",
+                                                  workdir / "client-pg-victim.json", raw_tool="echo")).access_token
         tok_fastmcp = None
         if fastmcp:
             tok_fastmcp = asyncio.run(authorize(f"http://127.0.0.1:{fm_port}/mcp/files", "bench-fastmcp",
@@ -715,6 +765,8 @@ def main() -> int:
                              [cpu_bare, cpu_nginx] if nginx else [])
         tg_static_p = Target("Tollgate -> nginx (default executor)", f"{tg_pool.base_url}/mcp/static", tok_static,
                              [cpu_tgp, cpu_nginx] if nginx else [])
+        tg_static_pg = Target("Tollgate on PostgreSQL -> nginx", f"{tg_pg.base_url}/mcp/static", tok_pg,
+                              [CpuGroup("tollgate", [serve_pid(tg_pg)]), cpu_nginx]) if tg_pg else None
 
         # Requests the upstream served during each run (its runserver log has one line per request). FastMCP
         # checks its upstream token by introspection (cached 60 s, bench/fastmcp_peer.py's default), each one a
@@ -761,7 +813,7 @@ def main() -> int:
 
         # -- 3: pure proxy overhead against nginx ------------------------------------------------------
         if nginx:
-            group = [nginx_direct, bare_static, tg_static, tg_static_p]
+            group = [nginx_direct, bare_static, tg_static, tg_static_p] + ([tg_static_pg] if tg_static_pg else [])
             measured_table("3. The same tools/call against a static nginx reply (pure proxy overhead)", group,
                            ["nginx", "bare proxy", "tollgate", "wrk"], opts)
             r3, r3s = ratio(nginx_direct, tg_static)
@@ -778,6 +830,18 @@ def main() -> int:
                            f"bare/nginx {rbare:.3f}x ({rounds_text(rbares, '.3f')}) = the libraries' ceiling here; "
                            f"Tollgate/bare {rown:.2f}x ({rounds_text(rowns, '.2f')}) = the cost of Tollgate's own work")
             results_ok &= valid and bare_static.all_ok
+            if tg_static_pg:
+                rpg, rpgs = ratio(tg_static, tg_static_pg)
+                validpg = tg_static_pg.all_ok
+                summary.append(f"   PostgreSQL/SQLite gateway throughput    {rpg:5.3f}x ({rounds_text(rpgs, '.3f')})   "
+                               f"target >= 0.80x  {verdict(validpg and rpg >= 0.8)}")
+                summary.append(f"   p50 {tg_static.mean('p50'):.2f} -> {tg_static_pg.mean('p50'):.2f} ms, "
+                               f"p99 {tg_static.mean('p99'):.2f} -> {tg_static_pg.mean('p99'):.2f} ms (SQLite -> PostgreSQL)")
+                let_through, before = revocation_under_load(tg_pg, tg_static_pg.url, tok_pg, tok_pg_victim, opts)
+                summary.append(f"   revocation under load (PostgreSQL): the victim's token answered {before} before; of 50 "
+                               f"requests after the revoke returned, {let_through} let through   target 0  "
+                               f"{verdict(let_through == 0 and before == 200)}")
+                results_ok &= validpg and let_through == 0 and before == 200
 
         # -- where Tollgate's CPU goes ------------------------------------------------------------------
         if nginx and "breakdown" not in skip:
