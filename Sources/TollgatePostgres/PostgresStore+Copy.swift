@@ -19,15 +19,24 @@ extension PostgresStore {
     public func importRows(_ table: StoreTable, _ rows: [[StoreValue]]) async throws {
         guard !rows.isEmpty else { return }
         let booleans = try await booleanColumns(of: table)
+        // Many rows per statement (PostgreSQL binds at most 65,535 values to one): one parse and plan per chunk.
+        let rowsPerStatement = max(1, 30_000 / max(1, table.columns.count))
         try await transaction { db in
-            for row in rows {
+            var start = 0
+            while start < rows.count {
+                let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
                 var statement = SQLBuilder()
-                var placeholders: [String] = []
-                for (column, value) in zip(table.columns, row) {
-                    placeholders.append(try Self.bind(value, boolean: booleans.contains(column), into: &statement))
+                var tuples: [String] = []
+                for row in chunk {
+                    var placeholders: [String] = []
+                    for (column, value) in zip(table.columns, row) {
+                        placeholders.append(try Self.bind(value, boolean: booleans.contains(column), into: &statement))
+                    }
+                    tuples.append("(" + placeholders.joined(separator: ", ") + ")")
                 }
-                statement.text = "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", ")))"
+                statement.text = "INSERT INTO \(table.name) (\(table.columns.joined(separator: ", "))) VALUES " + tuples.joined(separator: ", ")
                 try await db.query(statement.query, logger: queryLogger)
+                start += chunk.count
             }
         }
     }
