@@ -142,7 +142,7 @@ func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
     for (text, run, n) in [("user12345", rare, rareMatches), ("user1", common, commonMatches), ("status:expiring", status, statusMatches)] {
         report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
-        report("console:   its counts for the title, slowest (async)", ms(run.counts.max() ?? 0))
+        report("console:   its counts for the title ('\(text)'), slowest (async)", ms(run.counts.max() ?? 0))
     }
     report("console: scroll within 'user1': key to frame p50/p99/max",
            "\(ms(pct(filteredScroll, 0.5))) / \(ms(pct(filteredScroll, 0.99))) / \(ms(filteredScroll.max() ?? 0))")

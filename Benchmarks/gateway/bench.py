@@ -627,7 +627,7 @@ def revocation_under_load(t: Tollgate, url: str, load_token: str, victim_token: 
     load.start()
     time.sleep(1)
     before = tools_call_status(url, victim_token)
-    victim = next(g for g in t.grants() if g.get("subject") == "bench-pg-victim")
+    victim = next(g for g in t.cli_json("grant", "list", "--server", "static") if g.get("subject") == "bench-pg-victim")
     t.cli("grant", "revoke", str(victim["id"]))
     after = [tools_call_status(url, victim_token) for _ in range(50)]
     load.join(15)
@@ -686,6 +686,7 @@ def main() -> int:
     say(f"  {nginx_version}; workdir {workdir}")
     say()
 
+    pg_database = None  # a PostgreSQL database of this run, dropped at the end
     try:
         # -- peers -----------------------------------------------------------------------------------
         t_setup = time.time()
@@ -1012,7 +1013,9 @@ def main() -> int:
                 p.stop()
             except Exception as e:  # noqa: BLE001
                 say(f"stopping {p.name}: {e}")
-        binary.unlink(missing_ok=True)  # the private copy (~100 MB); the logs and databases stay
+        binary.unlink(missing_ok=True)  # the private copy (~100 MB); the logs and SQLite databases stay
+        if pg_database is not None:
+            pg_database.drop()
 
 
 if __name__ == "__main__":

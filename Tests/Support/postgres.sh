@@ -41,6 +41,8 @@ start() {
     else
         as_postgres psql -p "$port" -q -c "CREATE ROLE tollgate WITH LOGIN CREATEDB PASSWORD '$password'"
     fi
+    # Dropping a test database WITH (FORCE) must be able to end an autovacuum worker that is visiting it.
+    as_postgres psql -p "$port" -q -c "GRANT pg_signal_backend TO tollgate"
     if ! as_postgres psql -p "$port" -tAc "SELECT 1 FROM pg_database WHERE datname = 'tollgate'" | grep -q 1; then
         as_postgres createdb -p "$port" -O tollgate tollgate
     fi

@@ -39,45 +39,46 @@ struct StoreCopyTests {
                 database = nil
                 target = h.directory + "/copy.sqlite"
             }
-            defer { if let database { Task { await database.drop() } } }
+            try await PostgresTestServer.dropping(database) {
 
-            let copied = try await CLI.run(binary, ["store", "copy", "--from", h.databasePath, "--to", target,
-                                                    "--to-master-key-file", keyFile, "--json"], environment: PostgresTestServer.environment)
-            #expect(copied.status == 0, "\(copied.stderr)")
-            let report = try JSONDecoder().decode(StoreCopyReport.self, from: Data(copied.stdout.utf8))
-            #expect(report.rewrapped)
-            #expect(report.rows["grants"] == 5 && report.rows["clients"] == 1 && report.rows["pending_authorizations"] == 1)
-            #expect(report.rows["tokens"] == 10)
-            #expect(!copied.stdout.contains(PostgresTestServer.environment["PGPASSWORD"] ?? "\u{0}"))
+                let copied = try await CLI.run(binary, ["store", "copy", "--from", h.databasePath, "--to", target,
+                                                        "--to-master-key-file", keyFile, "--json"], environment: PostgresTestServer.environment)
+                #expect(copied.status == 0, "\(copied.stderr)")
+                let report = try JSONDecoder().decode(StoreCopyReport.self, from: Data(copied.stdout.utf8))
+                #expect(report.rewrapped)
+                #expect(report.rows["grants"] == 5 && report.rows["clients"] == 1 && report.rows["pending_authorizations"] == 1)
+                #expect(report.rows["tokens"] == 10)
+                #expect(!copied.stdout.contains(PostgresTestServer.environment["PGPASSWORD"] ?? "\u{0}"))
 
-            // A second copy into the same (no longer empty) store is refused.
-            let again = try await CLI.run(binary, ["store", "copy", "--from", h.databasePath, "--to", target,
-                                                  "--to-master-key-file", keyFile], environment: PostgresTestServer.environment)
-            #expect(again.status == 1 && again.stderr.contains("not empty"), "\(again.stderr)")
+                // A second copy into the same (no longer empty) store is refused.
+                let again = try await CLI.run(binary, ["store", "copy", "--from", h.databasePath, "--to", target,
+                                                      "--to-master-key-file", keyFile], environment: PostgresTestServer.environment)
+                #expect(again.status == 1 && again.stderr.contains("not empty"), "\(again.stderr)")
 
-            // The copy, opened with its own key only: every grant validates and refreshes, the client authenticates.
-            let location = try StoreLocation.parse(target).withPassword(file: nil, environment: PostgresTestServer.environment)
-            let moved = try await Tollgate.open(location, masterKeyFile: keyFile, environment: [:], logger: Harness.logger)
-            do {
-                for (id, pair) in grants.map({ ($0.grantID, $0.pair) }) {
-                    let access = try await moved.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
-                    #expect(access.grant.id == id)
-                    _ = try await moved.tokens.upstreamAccessToken(for: access)
-                    let refreshed = await moved.refresher.refresh(grantID: id, force: true, actor: "test")
-                    #expect(refreshed.outcome == .refreshed, "grant \(id): \(refreshed)")
-                    let next = try await moved.tokens.refresh(serverSlug: "files", credentials: h.credentials,
-                                                              refreshToken: pair.refreshToken.value, scope: nil)
-                    #expect(!next.accessToken.value.isEmpty)
+                // The copy, opened with its own key only: every grant validates and refreshes, the client authenticates.
+                let location = try StoreLocation.parse(target).withPassword(file: nil, environment: PostgresTestServer.environment)
+                let moved = try await Tollgate.open(location, masterKeyFile: keyFile, environment: [:], logger: Harness.logger)
+                do {
+                    for (id, pair) in grants.map({ ($0.grantID, $0.pair) }) {
+                        let access = try await moved.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
+                        #expect(access.grant.id == id)
+                        _ = try await moved.tokens.upstreamAccessToken(for: access)
+                        let refreshed = await moved.refresher.refresh(grantID: id, force: true, actor: "test")
+                        #expect(refreshed.outcome == .refreshed, "grant \(id): \(refreshed)")
+                        let next = try await moved.tokens.refresh(serverSlug: "files", credentials: h.credentials,
+                                                                  refreshToken: pair.refreshToken.value, scope: nil)
+                        #expect(!next.accessToken.value.isEmpty)
+                    }
+                    #expect(try await moved.store.setting("public-url") == "https://mcp.example.com")
+                    #expect(try await moved.store.client(id: h.client.client.id)?.name == h.client.client.name)
+                    #expect(try await moved.store.refreshLease(grantID: grants[0].grantID)?.owner == nil)
+                    #expect(await h.stats().refreshCalls == 5)
+                } catch {
+                    await moved.shutdown()
+                    throw error
                 }
-                #expect(try await moved.store.setting("public-url") == "https://mcp.example.com")
-                #expect(try await moved.store.client(id: h.client.client.id)?.name == h.client.client.name)
-                #expect(try await moved.store.refreshLease(grantID: grants[0].grantID)?.owner == nil)
-                #expect(await h.stats().refreshCalls == 5)
-            } catch {
                 await moved.shutdown()
-                throw error
             }
-            await moved.shutdown()
         }
     }
 }

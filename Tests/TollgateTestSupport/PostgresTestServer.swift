@@ -41,6 +41,18 @@ public enum PostgresTestServer {
         }
     }
 
+    /// Runs `body`, then drops `database` (if any) whatever happens: a test leaves no database behind.
+    public static func dropping<T>(_ database: Database?, _ body: () async throws -> T) async throws -> T {
+        do {
+            let result = try await body()
+            await database?.drop()
+            return result
+        } catch {
+            await database?.drop()
+            throw error
+        }
+    }
+
     /// Creates a fresh database; throws when no server is configured or `psql` fails.
     public static func freshDatabase() async throws -> Database {
         guard let server = url, var components = URLComponents(string: server) else {
