@@ -111,7 +111,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+            // TollgateTestSupport: fresh PostgreSQL databases, made as the tests make theirs.
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateConsole", "TollgateServer", "TollgateTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",
@@ -151,6 +153,7 @@ let package = Package(
                 "TollgateTestSupport",
                 "TollgateCore",
                 "TollgateSQLite",
+                "TollgateStores",
                 "TollgateDevUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -175,6 +178,7 @@ let package = Package(
             dependencies: [
                 "TollgatePostgres",
                 "TollgateCore",
+                "TollgateTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -183,8 +187,8 @@ let package = Package(
         .testTarget(
             name: "TollgateConsoleTests",
             // The dev upstream: the end-to-end tests check that a forced refresh in the console reaches it.
-            dependencies: ["TollgateConsole", "TollgateCore", "TollgateSQLite", "TollgateTerminal", "TollgateDevUpstream", "TollgateTestSupport",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TollgateConsole", "TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateTerminal", "TollgateDevUpstream",
+                           "TollgateTestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Snapshots"]
         ),
     ]

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import TollgateCore
 import TollgateStores
+import TollgateTestSupport
 
 /// A store engine the benchmarks run on: SQLite always, PostgreSQL when `TOLLGATE_BENCH_POSTGRES_URL` (or the
 /// tests' `TOLLGATE_TEST_POSTGRES_URL`) names a server (password in `PGPASSWORD`); each fixture gets a fresh
@@ -32,34 +33,17 @@ enum BenchBackend: Sendable {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             return BenchDatabase(location: .sqlite(path: dir + "/\(name).sqlite"), drop: { try? FileManager.default.removeItem(atPath: dir) })
         case .postgres(let server):
-            let database = "tollgate_bench_\(name.lowercased().filter { $0.isLetter || $0.isNumber })_\(UUID().uuidString.prefix(8).lowercased())"
-            try Self.psql(server, "CREATE DATABASE \"\(database)\"")
-            var components = URLComponents(string: server)!
-            components.path = "/" + database
-            let location = try StoreLocation.parse(components.string!).withPassword(file: nil)
-            return BenchDatabase(location: location, drop: { try? Self.psql(server, "DROP DATABASE IF EXISTS \"\(database)\" WITH (FORCE)") })
+            let database = try await PostgresTestServer.freshDatabase(on: server, prefix: "tollgate_bench_\(name)_")
+            let location = try StoreLocation.parse(database.url).withPassword(file: nil)
+            return BenchDatabase(location: location, drop: { await database.drop() })
         }
-    }
-
-    /// One statement through `psql` on the server's own database (libpq reads PGPASSWORD itself).
-    private static func psql(_ server: String, _ sql: String) throws {
-        var components = URLComponents(string: server)!
-        components.scheme = "postgresql"
-        components.query = nil
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", components.string!, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TollgateError(.storeUnavailable, "psql could not run: \(sql)") }
     }
 }
 
 /// One benchmark database and how to get rid of it.
 struct BenchDatabase: Sendable {
     let location: StoreLocation
-    let drop: @Sendable () -> Void
+    let drop: @Sendable () async -> Void
     /// Every fixture shares one master key (PostgreSQL needs it given; SQLite would make a key file).
     static let masterKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
 
@@ -67,7 +51,7 @@ struct BenchDatabase: Sendable {
         try await Tollgate.open(location, environment: [MasterKey.environmentVariable: Self.masterKey])
     }
 
-    func remove() async { drop() }
+    func remove() async { await drop() }
 }
 
 /// Figures of the run, per store engine, printed side by side at the end.

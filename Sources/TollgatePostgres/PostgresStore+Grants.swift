@@ -144,6 +144,10 @@ extension PostgresStore {
     /// The statement of one page of a listing: `limit + 1` rows (the extra one says whether there are more),
     /// read backwards from the cursor (or the end) for a backward page.
     static func listingStatement(_ q: GrantQuery, now: Date) throws -> (query: PostgresQuery, limit: Int) {
+        if let prefix = q.subjectPrefix, !prefix.isEmpty, q.sort != .upstreamExpiry,
+           q.serverSlug == nil, q.clientID == nil, q.subject == nil, q.status == nil {
+            return try subjectPrefixPage(q, prefix: prefix)
+        }
         var sql = SQLBuilder()
         var conditions = try Self.grantConditions(q, now: now, into: &sql)
         // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
@@ -174,6 +178,50 @@ extension PostgresStore {
         let limit = max(1, min(q.limit, 10_000))
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         sql.text = "\(Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT \(try sql.bind(limit + 1))"
+        return (sql.query, limit)
+    }
+
+    /// How many grants, in the listing's order, a subject-prefix page looks at before it asks the subject index.
+    static let prefixWalkLimit = 10_000
+
+    /// The statement of a page of grants whose subject starts with `prefix` (and nothing else filters), in id
+    /// order: `limit + 1` rows, as ``listingStatement(_:now:)``, chosen by the data in one statement.
+    ///
+    /// Neither index order alone is always fast: walking the id order finds a page at once when the prefix is
+    /// common among the newest grants, and reads most of the table when its grants sit at the far end; the
+    /// subject index finds them wherever they are, but sorts every one of them by id. So the statement walks the
+    /// next ``prefixWalkLimit`` grants of the listing order first, and only when that walk did not fill the page
+    /// takes the ids from the covering subject index (an index-only range with a top-k by id; `ORDER BY subject`
+    /// keeps the planner on that index even when the prefix covers the table). The walk is exact when it fills
+    /// the page (every newer match was inside it); otherwise the index answer is. PostgreSQL runs only the branch
+    /// whose one-time filter holds. The cost left is the top-k over a prefix that very many grants share and
+    /// that none of the next grants in the order has.
+    static func subjectPrefixPage(_ q: GrantQuery, prefix: String) throws -> (query: PostgresQuery, limit: Int) {
+        var sql = SQLBuilder()
+        let limit = max(1, min(q.limit, 10_000))
+        let descending = (q.sort == .newest) != q.readsBackwards
+        let direction = descending ? "DESC" : "ASC"
+        var cursor: String?
+        if let after = q.before ?? q.after {
+            guard let id = Int64(after) else { throw TollgateError.invalidInput("bad page cursor") }
+            cursor = "g.id \(descending ? "<" : ">") \(try sql.bind(id))"
+        }
+        let from = try sql.bind(prefix), to = try sql.bind(prefix + "\u{10FFFF}"), page = try sql.bind(limit + 1)
+        let cursorCondition = cursor.map { " WHERE \($0)" } ?? ""
+        let cursorAnd = cursor.map { " AND \($0)" } ?? ""
+        sql.text = """
+            WITH walked AS (
+                SELECT id FROM (SELECT g.id, g.subject FROM grants g\(cursorCondition)
+                    ORDER BY g.id \(direction) LIMIT \(Self.prefixWalkLimit)) w
+                WHERE w.subject >= \(from) AND w.subject < \(to) ORDER BY w.id \(direction) LIMIT \(page)),
+            picked AS (
+                SELECT id FROM walked WHERE (SELECT count(*) FROM walked) >= \(page)
+                UNION ALL
+                (SELECT id FROM (SELECT g.id FROM grants g WHERE g.subject >= \(from) AND g.subject < \(to)\(cursorAnd)
+                    ORDER BY g.subject, g.id) indexed
+                 WHERE (SELECT count(*) FROM walked) < \(page) ORDER BY id \(direction) LIMIT \(page)))
+            \(Self.grantSelect) WHERE g.id IN (SELECT id FROM picked) ORDER BY g.id \(direction)
+            """
         return (sql.query, limit)
     }
 

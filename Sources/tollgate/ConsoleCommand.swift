@@ -44,7 +44,7 @@ struct ConsoleCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure.wrap(error)
         }
-        let options = ConsoleOptions(readOnly: readOnly, databaseName: try database.location().shortName,
+        let options = ConsoleOptions(readOnly: readOnly, databaseName: try database.parsedLocation().shortName,
                                      themeNames: library.availableNames())
         let exit: ConsoleExit
         do {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TollgateConsole
 import TollgateCore
+import TollgateStores
 import TollgateSQLite
 
 /// A terminal that plays a script: each step waits until the last frame shows something, then sends input
@@ -83,7 +84,7 @@ struct ConsoleLoopTests {
         let h = try await StoreHarness(upstream: false)
         try await h.makeGrant(subject: "alice")
         // Another connection to the same file, as another `tollgate` process would have.
-        let other = try await Tollgate.open(databasePath: h.databasePath, environment: [:])
+        let other = try await Tollgate.open(.sqlite(path: h.databasePath), environment: [:])
         let writeError = WriteErrorBox()
         let terminal = ScriptedTerminal([
             ("alice", [.key(.character(":"))] + "servers".map { .key(.character($0)) } + [.key(.enter)]),

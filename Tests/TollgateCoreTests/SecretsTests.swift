@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Testing
 import TollgateCore
+import TollgateStores
 import TollgateSQLite
 import TollgateTestSupport
 
@@ -60,7 +61,7 @@ struct SecretsTests {
             #expect(rotation.keyID == oldKey + 1)
             #expect(rotation.resealed >= 7) // 3 grants × 2 tokens + the provider secret
             // A fresh process (new vault) reads everything with the new key.
-            let reopened = try await Tollgate.open(databasePath: h.databasePath, clock: h.clock, environment: [:])
+            let reopened = try await Tollgate.open(.sqlite(path: h.databasePath), clock: h.clock, environment: [:])
             for (grantID, pair) in grants {
                 _ = try await reopened.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files")
                 #expect(try await reopened.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
@@ -113,12 +114,12 @@ struct SecretsTests {
         try await Harness.with { h in
             let wrong = Data(repeating: 7, count: 32).base64EncodedString()
             await #expect {
-                _ = try await Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": wrong])
+                _ = try await Tollgate.open(.sqlite(path: h.databasePath), environment: ["TOLLGATE_MASTER_KEY": wrong])
             } throws: { error in
                 (error as? TollgateError)?.code == .crypto && "\(error)".contains("master key")
             }
             await #expect(throws: TollgateError.self) {
-                _ = try await Tollgate.open(databasePath: h.databasePath, environment: ["TOLLGATE_MASTER_KEY": "not base64!"])
+                _ = try await Tollgate.open(.sqlite(path: h.databasePath), environment: ["TOLLGATE_MASTER_KEY": "not base64!"])
             }
         }
     }

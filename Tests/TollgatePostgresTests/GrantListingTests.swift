@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import TollgateCore
-import TollgatePostgres
+@testable import TollgatePostgres
 
 /// The grants listing against an in-memory model: every sort with every filter, paged both ways.
 @Suite("postgres grant listing", .serialized, .enabled(if: TestPostgres.shouldRun, Comment(rawValue: TestPostgres.notFoundMessage)))
@@ -136,6 +136,59 @@ struct PostgresGrantListingTests {
                 #expect(try await store.countGrants(query, upTo: 3, now: now) == min(3, expected.count), "bounded count \(label)")
             }
             #expect(try await store.countGrants() == all.count)
+        }
+    }
+
+    /// A subject prefix whose grants lie beyond the walk of the listing order (``PostgresStore/prefixWalkLimit``
+    /// grants), and one common among the newest: both are paged exactly, whichever branch answers each page.
+    @Test func subjectPrefixPagesAreExactBeyondTheWalk() async throws {
+        try await TestPostgres.withStore { store, configuration in
+            let fixture = try await F.make(store)
+            let total = PostgresStore.prefixWalkLimit + 2_000
+            // Ids 1...150 are "far-…" (the far end of the newest order); "mix-…" are 151...200 and the newest five (the
+            // walk finds some, not a page); of the others every third is "near-…".
+            try await TestPostgres.admin(configuration) { db in
+                try await db.query(PostgresQuery(unsafeSQL: """
+                    INSERT INTO grants (id, server_id, client_id, subject, scopes, resource, state, created_at, updated_at)
+                    SELECT i, \(fixture.server.id), '\(fixture.client.id)',
+                        CASE WHEN i <= 150 THEN 'far-' || i WHEN i <= 200 OR i > \(total - 5) THEN 'mix-' || i
+                             WHEN i % 3 = 0 THEN 'near-' || i ELSE 'other-' || i END,
+                        'read', 'r', 'active', 0, 0
+                    FROM generate_series(1, \(total)) i
+                    """), logger: TestPostgres.logger)
+                try await db.query("ANALYZE grants", logger: TestPostgres.logger)
+            }
+            let now = t0
+            let far: [Int64] = Array(1...150)
+            let mix: [Int64] = Array(151...200) + Array(Int64(total - 4)...Int64(total))
+            let near: [Int64] = (201...Int64(total - 5)).filter { $0 % 3 == 0 }
+            for (prefix, matches) in [("far-", far), ("mix-", mix), ("near-", near)] {
+                for sort in [GrantSort.newest, .oldest] {
+                    let expected: [Int64] = sort == .newest ? Array(matches.reversed()) : matches
+                    var query = GrantQuery(sort: sort, limit: 40)
+                    query.subjectPrefix = prefix
+                    var forward: [Int64] = []
+                    for _ in 0..<200 {
+                        let page = try await store.grants(query, now: now)
+                        forward += page.items.map(\.id)
+                        guard let next = page.nextCursor else { break }
+                        query.after = next
+                    }
+                    #expect(forward == expected, "forward \(prefix) \(sort)")
+                    query = GrantQuery(sort: sort, limit: 40)
+                    query.subjectPrefix = prefix
+                    query.fromEnd = true
+                    var backward: [Int64] = []
+                    for _ in 0..<200 {
+                        let page = try await store.grants(query, now: now)
+                        backward = page.items.map(\.id) + backward
+                        guard let previous = page.previousCursor else { break }
+                        query.fromEnd = false
+                        query.before = previous
+                    }
+                    #expect(backward == expected, "backward \(prefix) \(sort)")
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import Testing
 import TollgateCore
+import TollgateStores
 import TollgateSQLite
 import TollgateServer
 import TollgateTestSupport
@@ -93,7 +94,7 @@ struct GatewayTests {
             #expect(foreign.status == .unauthorized)
             #expect(try await call(client, pair.accessToken.value).status == .ok)
             // A revoke from another process (another core instance on the same file) counts on the very next request.
-            let other = try await Tollgate.open(databasePath: s.h.databasePath, environment: [:])
+            let other = try await Tollgate.open(.sqlite(path: s.h.databasePath), environment: [:])
             _ = try await other.admin.revokeGrant(id: grantID)
             await other.shutdown()
             expectChallenge(try await call(client, pair.accessToken.value), "revoked")

@@ -33,11 +33,14 @@ public enum PostgresTestServer {
     public struct Database: Sendable {
         /// `postgres://user@host:port/name` (no password).
         public let url: String
+        /// The database's name on its server.
         public let name: String
+        /// The URL of the server's own database, through which it was created and is dropped.
+        let server: String
 
         /// Drops the database (connections still open are cut).
         public func drop() async {
-            _ = try? await PostgresTestServer.psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+            _ = try? await PostgresTestServer.psql("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", on: server)
         }
     }
 
@@ -53,22 +56,25 @@ public enum PostgresTestServer {
         }
     }
 
-    /// Creates a fresh database; throws when no server is configured or `psql` fails.
-    public static func freshDatabase() async throws -> Database {
-        guard let server = url, var components = URLComponents(string: server) else {
+    /// Creates a fresh database on `server` (default: ``url``), named `prefix` plus a random suffix; throws when no
+    /// server is configured or `psql` fails. The tests, the PostgreSQL store's own tests and the benchmarks all
+    /// get their databases here.
+    public static func freshDatabase(on server: String? = nil, prefix: String = "tollgate_t_") async throws -> Database {
+        guard let server = server ?? url, var components = URLComponents(string: server) else {
             throw PostgresTestError(message: "PostgreSQL not found: \(variable) is not set (CI must provide it: Tests/Support/postgres.sh start)")
         }
-        let name = "tollgate_t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
-        try await psql("CREATE DATABASE \"\(name)\"")
+        let safePrefix = prefix.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+        let name = safePrefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
+        try await psql("CREATE DATABASE \"\(name)\"", on: server)
         components.path = "/" + name
-        return Database(url: components.string ?? server, name: name)
+        return Database(url: components.string ?? server, name: name, server: server)
     }
 
     struct PostgresTestError: Error, CustomStringConvertible { var message: String; var description: String { message } }
 
-    /// Runs one SQL statement with `psql` against the server's own database.
-    static func psql(_ sql: String) async throws {
-        guard let server = url, var components = URLComponents(string: server) else { throw PostgresTestError(message: "\(variable) is not set") }
+    /// Runs one SQL statement with `psql` against the server's own database (libpq reads `PGPASSWORD` itself).
+    static func psql(_ sql: String, on server: String) async throws {
+        guard var components = URLComponents(string: server) else { throw PostgresTestError(message: "not a PostgreSQL URL") }
         components.scheme = "postgresql"
         components.query = nil
         let target = components.string ?? server

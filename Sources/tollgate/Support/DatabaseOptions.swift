@@ -24,10 +24,10 @@ struct DatabaseOptions: ParsableArguments {
     /// The `--db` text: the option, else the environment-derived default.
     var text: String { explicitDatabase ?? Tollgate.defaultDatabasePath() }
 
-    /// Where the store lives, with its password attached (throws a usage error for a bad URL or password file).
-    func location() throws -> StoreLocation {
+    /// Where the store lives, as `--db` names it, without its password (for validation and for naming it).
+    func parsedLocation() throws -> StoreLocation {
         do {
-            return try StoreLocation.parse(text).withPassword(file: passwordFile)
+            return try StoreLocation.parse(text)
         } catch let error as TollgateError {
             throw ValidationError(error.message)
         }
@@ -37,13 +37,20 @@ struct DatabaseOptions: ParsableArguments {
         if let explicitDatabase, explicitDatabase.isEmpty { throw ValidationError("--db must not be empty") }
         if let passwordFile, passwordFile.isEmpty { throw ValidationError("--db-password-file must not be empty") }
         if let masterKeyFile, masterKeyFile.isEmpty { throw ValidationError("--master-key-file must not be empty") }
-        _ = try location()
+        _ = try parsedLocation()
     }
 
     /// Opens the core over this store.
+    /// The password (`--db-password-file`, else `PGPASSWORD`) is read here, once.
     func open(upstreamTimeout: TimeInterval = 10, logger: Logger, refreshObserver: RefreshObserver? = nil) async throws -> Tollgate {
-        try await Tollgate.open(try location(), masterKeyFile: masterKeyFile, upstreamTimeout: upstreamTimeout, logger: logger,
-                                refreshObserver: refreshObserver)
+        let location: StoreLocation
+        do {
+            location = try parsedLocation().withPassword(file: passwordFile)
+        } catch let error as TollgateError {
+            throw ValidationError(error.message)
+        }
+        return try await Tollgate.open(location, masterKeyFile: masterKeyFile, upstreamTimeout: upstreamTimeout, logger: logger,
+                                       refreshObserver: refreshObserver)
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import TollgateConsole
 import TollgateCore
+import TollgateStores
 import TollgateSQLite
 import TollgateDevUpstream
 
@@ -27,7 +28,7 @@ final class StoreHarness: @unchecked Sendable {
         databasePath = directory + "/tollgate.sqlite"
         var quiet = Logger(label: "test.console")
         quiet.logLevel = .critical
-        tollgate = try await Tollgate.open(databasePath: databasePath, clock: clock, environment: [:], upstreamTimeout: 5, logger: quiet)
+        tollgate = try await Tollgate.open(.sqlite(path: databasePath), clock: clock, environment: [:], upstreamTimeout: 5, logger: quiet)
         server = try await tollgate.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: "http://127.0.0.1:9/mcp",
                                                         scopes: ["files.read"]))
         if upstream {

@@ -4,6 +4,7 @@ import PostgresNIO
 import Testing
 import TollgateCore
 import TollgatePostgres
+import TollgateTestSupport
 
 /// The PostgreSQL server the tests use, found through `TOLLGATE_TEST_POSTGRES_URL`
 /// (`postgres://user@host:port/database`, the password in `PGPASSWORD` or the URL); each test gets its own
@@ -38,31 +39,21 @@ enum TestPostgres {
     }
 
     /// Whether the PostgreSQL tests run: with a server, or under CI (where the missing server fails them).
-    static let shouldRun: Bool = {
-        if server != nil { return true }
-        return ProcessInfo.processInfo.environment["CI"] != nil
-    }()
+    static var shouldRun: Bool { PostgresTestServer.shouldRun }
 
     static let logger = Logger(label: "tollgate.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// Runs `body` with the configuration of a fresh, empty database, dropped afterwards.
+    /// Runs `body` with the configuration of a fresh, empty database (``PostgresTestServer/freshDatabase(on:prefix:)``),
+    /// dropped afterwards.
     static func withFreshDatabase<T>(_ body: (PostgresStore.Configuration) async throws -> T) async throws -> T {
         guard let server else {
             Issue.record(Comment(rawValue: notFoundMessage))
             throw TollgateError(.storeUnavailable, notFoundMessage)
         }
-        let name = "tollgate_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await admin(server) { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger) }
+        let database = try await PostgresTestServer.freshDatabase()
         var configuration = server
-        configuration.database = name
-        do {
-            let result = try await body(configuration)
-            try await drop(name, on: server)
-            return result
-        } catch {
-            try? await drop(name, on: server)
-            throw error
-        }
+        configuration.database = database.name
+        return try await PostgresTestServer.dropping(database) { try await body(configuration) }
     }
 
     /// Runs `body` with a fresh database and a store opened on it (closed afterwards).
@@ -104,12 +95,6 @@ enum TestPostgres {
             var result: [T] = []
             for try await row in try await connection.query(query, logger: logger) { result.append(try decode(row)) }
             return result
-        }
-    }
-
-    private static func drop(_ name: String, on server: PostgresStore.Configuration) async throws {
-        try await admin(server) {
-            try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
     }
 }

@@ -94,7 +94,7 @@ public struct StoreBackend: Sendable, CustomStringConvertible {
         connect: { store in try await PostgresStore(configuration: try postgres(store).configuration, logger: quiet) },
         destroy: { store in
             guard let database = try? postgres(store).configuration.database else { return }
-            await PostgresTestServer.Database(url: "", name: database).drop()
+            await PostgresTestServer.Database(url: "", name: database, server: PostgresTestServer.url ?? "").drop()
         })
 
     private static let quiet = Logger(label: "tollgate.test.store", factory: { _ in SwiftLogNoOpLogHandler() })
