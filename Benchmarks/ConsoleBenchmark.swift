@@ -1,10 +1,11 @@
 // The console against a big store: time to the first full screen, key-to-frame latency while scrolling,
 // filter latency, and resident memory. Drives the real reducer, renderer and runner (synchronously) over a
-// real SQLite store filled with `bulkGrants`.
+// real store (each engine) filled with `bulkGrants`, in a process of its own.
 import Foundation
 import TollgateConsole
 import TollgateCore
 import TollgateSQLite
+import TollgateStores
 
 /// Resident and peak resident memory of this process, in MB (from /proc/self/status).
 func residentMemory() -> (rss: Double, peak: Double) {
@@ -19,13 +20,46 @@ func residentMemory() -> (rss: Double, peak: Double) {
 /// A percentile of possibly no values.
 func pct(_ values: [Double], _ p: Double) -> Double { values.isEmpty ? 0 : percentile(values, p) }
 
+/// The argument that makes this executable the console's process: `console-measure LOCATION SIZE` (the master key
+/// in `TOLLGATE_MASTER_KEY`, a PostgreSQL password in `PGPASSWORD`).
+let consoleMeasureCommand = "console-measure"
+
+/// Fills a store with `bulkGrants`, then measures the console over it in a fresh process of its own (as
+/// `tollgate console` is one): the memory a bulk import leaves in the filling process is not the console's.
 func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     let size = quick ? 100_000 : 1_000_000
     print("Console (\(size / 1000)k grants, 120×40 screen; reducer + renderer + runner, store reads included)")
     let fixture = try await Fixture(name: "console", backend: backend)
     let fill = try await seconds { try await bulkGrants(fixture.tollgate.store, serverID: fixture.server.id, clientID: fixture.client.client.id, count: size) }
-    print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s)")
+    print("  (filled \(size) grants in \(String(format: "%.1f", fill)) s; measuring in a new process)")
     await fixture.tollgate.shutdown()
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = [consoleMeasureCommand, fixture.database.location.commandLine, String(size)]
+    child.environment = ProcessInfo.processInfo.environment.merging([MasterKey.environmentVariable: BenchDatabase.masterKey]) { $1 }
+    let output = Pipe()
+    child.standardOutput = output
+    do {
+        try child.run()
+    } catch {
+        await fixture.database.remove()
+        throw error
+    }
+    // Figures come back as "figure<TAB>name<TAB>value" lines; anything else is passed through.
+    for line in String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n") {
+        let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+        if fields.count == 3, fields[0] == "figure" { report(String(fields[1]), String(fields[2])) } else { print(line) }
+    }
+    child.waitUntilExit()
+    // The store is hundreds of megabytes; do not leave it behind.
+    await fixture.database.remove()
+    if child.terminationStatus != 0 { fatalError("the console benchmark process failed (exit \(child.terminationStatus))") }
+}
+
+/// The console's process (``consoleMeasureCommand``): opens the store at `location` as `tollgate console` does and
+/// measures it; prints its figures as "figure<TAB>name<TAB>value" lines.
+func measureConsole(location: StoreLocation, size: Int) async throws {
+    func report(_ name: String, _ value: String) { print("figure\t\(name)\t\(value)") }
     let before = residentMemory()
 
     // First full screen: open the store as `tollgate console` does, load the first window and the count, render.
@@ -35,7 +69,7 @@ func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     var runner: ConsoleRunner?
     var screen = ScreenBuffer(columns: 0, rows: 0)
     let firstScreen = try await seconds {
-        let opened = try await fixture.database.open()
+        let opened = try await Tollgate.open(location)
         let r = ConsoleRunner(tollgate: opened, themes: ThemeLibrary(directories: []), post: { _ in })
         await r.settle(&state, state.start())
         screen = renderer.render(state)
@@ -128,8 +162,6 @@ func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     } * 1000
     let after = residentMemory()
     await tollgate.shutdown()
-    // The store is hundreds of megabytes; do not leave it behind.
-    await fixture.database.remove()
 
     func ms(_ v: Double) -> String { String(format: "%.2f ms", v) }
     func matches(_ n: Int) -> String { n >= ConsoleState.countLimit ? "\(ConsoleState.countLimit)+" : String(n) }
@@ -141,7 +173,10 @@ func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
     report("console:   key + its load, if waited for: p99/max", "\(ms(pct(scrollWaited, 0.99))) / \(ms(scrollWaited.max() ?? 0))")
     report("console: G (last row) / g (first row), with their loads", "\(ms(bottom)) / \(ms(top))")
     for (text, run, n) in [("user12345", rare, rareMatches), ("user1", common, commonMatches), ("status:expiring", status, statusMatches)] {
-        report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0))
+        // waited[0] is "/", then one entry per character typed, then Enter: name the filter text at the slowest key.
+        let slowest = run.perKey.indices.max { run.perKey[$0] < run.perKey[$1] } ?? 0
+        let typed = slowest == 0 ? "/" : slowest > text.count ? "Enter" : "'" + String(text.prefix(slowest)) + "'"
+        report("console: filter '\(text)' (\(matches(n))): slowest key", ms(run.perKey.max() ?? 0) + " at \(typed)")
         report("console:   its counts for the title ('\(text)'), slowest (async)", ms(run.counts.max() ?? 0))
     }
     report("console: scroll within 'user1': key to frame p50/p99/max",
@@ -150,7 +185,7 @@ func runConsoleBenchmark(quick: Bool, backend: BenchBackend) async throws {
            "\(ms(pct(filteredLoads, 0.5))) / \(ms(filteredLoads.max() ?? 0))")
     report("console: data_version check / window reload on change", "\(String(format: "%.1f µs", versionChecks)) / \(ms(reload))")
     report("console: countdown tick (re-render)", ms(tick))
-    report("console: RSS before/after/peak, whole process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
+    report("console: RSS before/after/peak, the console's own process (MB)", String(format: "%.1f / %.1f / %.1f", before.rss, after.rss, after.peak))
     report("console: RSS growth during the console run (MB)", String(format: "%.1f", after.rss - before.rss))
     _ = deepRow
     print("targets: first screen <= 200 ms; scroll key to frame <= 16 ms; filter <= 100 ms; memory <= 64 MB")

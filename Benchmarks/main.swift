@@ -1,6 +1,6 @@
 // Tollgate core benchmarks: prints figures of one run side by side.
 //
-//   swift run -c release TollgateBenchmarks [--quick]
+//   swift run -c release TollgateBenchmarks [--quick] [core] [console]     (sections; default: all)
 //   TollgateBenchmarks bare-proxy --listen PORT --upstream URL   (the gateway benchmark's reference proxy)
 //
 // Measures access-token validations per second (hash + lookup + decrypt), code exchanges per second,
@@ -15,6 +15,11 @@ import TollgateServer
 if CommandLine.arguments.dropFirst().first == "bare-proxy" {
     TollgateHTTPServer.runConcurrencyOnEventLoops()
     try await BareProxy.run(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == consoleMeasureCommand, CommandLine.arguments.count == 4, let size = Int(CommandLine.arguments[3]) {
+    try await measureConsole(location: try StoreLocation.parse(CommandLine.arguments[2]).withPassword(file: nil), size: size)
     exit(0)
 }
 
@@ -204,11 +209,14 @@ print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.
 
 let backends = BenchBackend.available()
 print("stores: " + backends.map(\.name).joined(separator: ", ") + (backends.count == 1 ? " (set \(BenchBackend.postgresVariable) to compare with PostgreSQL)" : ""))
+/// The sections named on the command line (`core`, `console`); none named: all of them.
+let sections = Set(CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") })
+func selected(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
 for backend in backends {
     Report.shared.backend = backend.name
-    try await runCoreBenchmarks(backend)
+    if selected("core") { try await runCoreBenchmarks(backend) }
     // The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
-    try await runConsoleBenchmark(quick: quick, backend: backend)
+    if selected("console") { try await runConsoleBenchmark(quick: quick, backend: backend) }
 }
 Report.shared.print(backends.map(\.name))
 print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms; PostgreSQL gateway >= 0.8x SQLite")

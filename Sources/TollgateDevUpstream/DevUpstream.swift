@@ -78,6 +78,11 @@ public final class DevUpstream: Sendable {
             guard let bearer, let subject = await state.userinfo(bearer) else {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
             }
+            // Streamable HTTP: a protocol version this server does not speak is a 400 (none given: the oldest, 2025-03-26).
+            if let version = request.headers[Self.protocolVersionHeader], !Self.supportedProtocolVersions.contains(version) {
+                return Self.json(data: Data(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"unsupported MCP-Protocol-Version"}}"#.utf8),
+                                 status: .badRequest)
+            }
             let body = try await request.body.collect(upTo: 65536)
             let id = JSONValue.object(from: Data(buffer: body))?["id"]
             let idJSON: String = switch id {
@@ -248,6 +253,11 @@ public final class DevUpstream: Sendable {
         let body = try await request.body.collect(upTo: 65536)
         return Dictionary(FormEncoding.decode(String(buffer: body)), uniquingKeysWith: { first, _ in first })
     }
+
+    /// The header in which MCP clients name the protocol revision they speak.
+    static let protocolVersionHeader = HTTPField.Name("MCP-Protocol-Version")!
+    /// The MCP protocol revisions the toy MCP endpoint answers.
+    static let supportedProtocolVersions: Set<String> = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
 
     static func json(_ object: [String: String], status: HTTPResponse.Status = .ok) -> Response {
         json(data: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data(), status: status)

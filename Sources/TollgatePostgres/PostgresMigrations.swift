@@ -15,6 +15,8 @@ enum PostgresMigrations {
     static let all: [(name: String, statements: [String])] = [
         ("0001-initial", statements(initial)),
         ("0002-change-notifications", changeNotifications),
+        // Each server's rules (allowed browser origins, …) as one JSON document: later rules need no migration.
+        ("0003-server-policy", ["ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'"]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

@@ -103,23 +103,23 @@ extension PostgresStore {
 
     // MARK: - Servers
 
-    static let serverColumns = "id, slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at"
+    static let serverColumns = "id, slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, policy"
 
     static func server(_ row: PostgresRandomAccessRow) throws -> Server {
         Server(id: try row.int(0), slug: try row.string(1), name: try row.string(2), upstreamMCPURL: try row.string(3),
                scopes: splitScopes(try row.string(4)), accessTokenTTL: TimeInterval(try row.int(5)),
                refreshTokenIdleTTL: TimeInterval(try row.int(6)), refreshTokenAbsoluteTTL: TimeInterval(try row.int(7)),
-               createdAt: try row.date(8))
+               createdAt: try row.date(8), policy: try ServerPolicy(json: try row.string(9)))
     }
 
     /// Creates a server and writes `audit` (its `serverID` set), in one transaction; `.conflict` when the slug is taken.
     public func createServer(_ new: NewServer, audit: NewAuditEvent, at: Date) async throws -> Server {
         try await transaction { db in
             guard let row = try await db.rows("""
-                INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at)
+                INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, policy)
                 VALUES (\(new.slug), \(new.name), \(new.upstreamMCPURL), \(new.scopes.joined(separator: " ")),
                         \(Int64(new.accessTokenTTL)), \(Int64(new.refreshTokenIdleTTL)), \(Int64(new.refreshTokenAbsoluteTTL)),
-                        \(at.millisecondsSince1970))
+                        \(at.millisecondsSince1970), \(new.policy.json))
                 ON CONFLICT (slug) DO NOTHING
                 RETURNING \(unescaped: Self.serverColumns)
                 """, logger: queryLogger).first else {
@@ -146,6 +146,22 @@ extension PostgresStore {
     /// Every server, by slug.
     public func servers() async throws -> [Server] {
         try await rows("SELECT \(unescaped: Self.serverColumns) FROM servers ORDER BY slug").map(Self.server)
+    }
+
+    /// Replaces the policy of the server `slug` and writes `audit`, in one transaction; `.notFound` for an unknown slug.
+    public func setServerPolicy(slug: String, _ policy: ServerPolicy, audit: NewAuditEvent, at: Date) async throws -> Server {
+        try await transaction { db in
+            guard let row = try await db.rows("""
+                UPDATE servers SET policy = \(policy.json) WHERE slug = \(slug) RETURNING \(unescaped: Self.serverColumns)
+                """, logger: queryLogger).first else {
+                throw TollgateError.notFound("no server with slug '\(slug)'")
+            }
+            let server = try Self.server(row)
+            var audit = audit
+            audit.serverID = server.id
+            try await insertAudit(db, audit, at: at)
+            return server
+        }
     }
 
     /// Removes a server with everything of it and writes `audit(grantsRemoved)`, in one transaction.

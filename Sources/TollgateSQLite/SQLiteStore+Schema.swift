@@ -189,6 +189,10 @@ extension SQLiteStore {
                 CREATE INDEX codes_by_expiry ON authorization_codes(expires_at);
                 """)
         }
+        // Each server's rules (allowed browser origins, …) as one JSON document: later rules need no migration.
+        migrator.registerMigration("0007-server-policy") { db in
+            try db.execute(sql: "ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'")
+        }
         return migrator
     }
 }

@@ -177,12 +177,13 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
 
     // MARK: - Servers
 
-    static let serverColumns = "id, slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at"
+    static let serverColumns = "id, slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, policy"
 
-    static func server(_ row: Row) -> Server {
+    static func server(_ row: Row) throws -> Server {
         Server(id: row[0], slug: row[1], name: row[2], upstreamMCPURL: row[3], scopes: splitScopes(row[4]),
                accessTokenTTL: TimeInterval(row[5] as Int64), refreshTokenIdleTTL: TimeInterval(row[6] as Int64),
-               refreshTokenAbsoluteTTL: TimeInterval(row[7] as Int64), createdAt: Date(millisecondsSince1970: row[8]))
+               refreshTokenAbsoluteTTL: TimeInterval(row[7] as Int64), createdAt: Date(millisecondsSince1970: row[8]),
+               policy: try ServerPolicy(json: row[9]))
     }
 
     static func splitScopes(_ s: String?) -> [String] {
@@ -195,16 +196,16 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                 throw TollgateError.conflict("a server with slug '\(new.slug)' already exists")
             }
             try db.execute(sql: """
-                INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, policy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [new.slug, new.name, new.upstreamMCPURL, new.scopes.joined(separator: " "),
                                  Int64(new.accessTokenTTL), Int64(new.refreshTokenIdleTTL),
-                                 Int64(new.refreshTokenAbsoluteTTL), at.millisecondsSince1970])
+                                 Int64(new.refreshTokenAbsoluteTTL), at.millisecondsSince1970, new.policy.json])
             let row = try Row.fetchOne(db, sql: "SELECT \(Self.serverColumns) FROM servers WHERE id = ?", arguments: [db.lastInsertedRowID])!
             var audit = audit
             audit.serverID = db.lastInsertedRowID
             try Self.insertAudit(db, audit, at: at)
-            return Self.server(row)
+            return try Self.server(row)
         }
     }
 
@@ -223,6 +224,21 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
     public func servers() async throws -> [Server] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.serverColumns) FROM servers ORDER BY slug").map(Self.server)
+        }
+    }
+
+    public func setServerPolicy(slug: String, _ policy: ServerPolicy, audit: NewAuditEvent, at: Date) async throws -> Server {
+        try await write { db in
+            try db.execute(sql: "UPDATE servers SET policy = ? WHERE slug = ?", arguments: [policy.json, slug])
+            guard db.changesCount > 0,
+                  let row = try Row.fetchOne(db, sql: "SELECT \(Self.serverColumns) FROM servers WHERE slug = ?", arguments: [slug]) else {
+                throw TollgateError.notFound("no server with slug '\(slug)'")
+            }
+            let server = try Self.server(row)
+            var audit = audit
+            audit.serverID = server.id
+            try Self.insertAudit(db, audit, at: at)
+            return server
         }
     }
 

@@ -43,6 +43,18 @@ public struct BackgroundSweeper: Sendable {
         }
     }
 
+    /// Follows a `keys rotate` run by another process (``Vault/followRotation()``), checked every 10 seconds: one
+    /// read of the key ring, and a re-seal pass only after a rotation.
+    public static func keyRotation(_ vault: Vault, logger: Logger) -> BackgroundSweeper {
+        var sweeper = BackgroundSweeper(name: "key rotation", logger: logger) { _ in (try await vault.followRotation(), false) }
+        sweeper.interval = .seconds(10)
+        sweeper.outcome = "re-sealed values under the new key"
+        return sweeper
+    }
+
+    /// What the rows a sweep counts underwent, in its log line.
+    public var outcome = "deleted rows"
+
     /// One sweep: batches until one comes back short; returns how many rows were deleted.
     @discardableResult
     public func sweep() async -> Int {
@@ -59,7 +71,7 @@ public struct BackgroundSweeper: Sendable {
             guard result.more, !Task.isCancelled else { break }
             try? await Task.sleep(for: pauseBetweenBatches)
         }
-        if total > 0 { logger.info("background sweep deleted rows", metadata: ["sweep": "\(name)", "count": "\(total)"]) }
+        if total > 0 { logger.info("background sweep \(outcome)", metadata: ["sweep": "\(name)", "count": "\(total)"]) }
         return total
     }
 

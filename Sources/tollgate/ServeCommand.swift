@@ -114,6 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
         let sweepers = [
             BackgroundSweeper.unusedClients(tollgate.tokens, ttl: TimeInterval(unusedClientTTL.seconds), logger: logger),
             BackgroundSweeper.retention(tollgate.admin, auditRetention: TimeInterval(auditRetention.seconds), logger: logger),
+            BackgroundSweeper.keyRotation(tollgate.vault, logger: logger),
         ]
         let sweeping = Task {
             await withTaskGroup(of: Void.self) { group in

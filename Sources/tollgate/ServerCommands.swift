@@ -6,7 +6,7 @@ import TollgateCore
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server", abstract: "Manage protected MCP servers.",
-        subcommands: [Add.self, List.self, Show.self, Remove.self, Introspection.self])
+        subcommands: [Add.self, List.self, Show.self, Set.self, Remove.self, Introspection.self])
 
     /// `tollgate server add SLUG --upstream-mcp URL …`
     struct Add: AsyncParsableCommand {
@@ -36,6 +36,8 @@ struct ServerCommand: AsyncParsableCommand {
                 transform: Parse.scopes)
         var scopes: ScopeList?
 
+        @OptionGroup var origins: AllowedOriginOptions
+
         func validate() throws {
             guard Server.isValidSlug(slug) else {
                 throw ValidationError("slug '\(Output.singleLine(slug))' is invalid: use 1-63 of a-z, 0-9 and '-', not starting with '-'")
@@ -54,7 +56,8 @@ struct ServerCommand: AsyncParsableCommand {
                 try await tollgate.admin.addServer(NewServer(
                     slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
-                    refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL))
+                    refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL,
+                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins)))
             }
             print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
         }
@@ -109,6 +112,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ("name", server.name),
                 ("upstream MCP URL", server.upstreamMCPURL),
                 ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
+                ("allowed origins", AllowedOriginOptions.describe(server.policy, urls: urls)),
                 ("access token TTL", Output.span(server.accessTokenTTL)),
                 ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
                 ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
@@ -116,6 +120,41 @@ struct ServerCommand: AsyncParsableCommand {
                 ("issuer", urls.issuer(server.slug)),
                 ("created", Output.instant(server.createdAt, now: now)),
             ])
+        }
+    }
+
+    /// `tollgate server set SLUG --allowed-origin URL … | --default-origins`
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a server's rules: which browser origins may call its gateway.",
+            discussion: """
+                The gateway refuses (403) a request whose Origin header names an origin that is not allowed; requests \
+                without Origin (native MCP clients) are not affected. By default only the origin of Tollgate's public URL \
+                is allowed. --allowed-origin replaces the list; --default-origins goes back to the default.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The server's slug.")
+        var slug: String
+
+        @OptionGroup var origins: AllowedOriginOptions
+
+        @Flag(name: .customLong("default-origins"), help: "Allow only the origin of Tollgate's public URL again.")
+        var defaultOrigins = false
+
+        func validate() throws {
+            if origins.allowedOrigins.isEmpty == !defaultOrigins {
+                throw ValidationError("give --allowed-origin (one or more) or --default-origins")
+            }
+        }
+
+        func run() async throws {
+            let (server, urls) = try await CoreSession.run(database) { tollgate in
+                let server = try await tollgate.admin.setServerPolicy(slug: slug, ServerPolicy(allowedOrigins: origins.allowedOrigins))
+                return (server, try await tollgate.admin.publicURLs())
+            }
+            print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls))")
         }
     }
 
@@ -132,5 +171,25 @@ struct ServerCommand: AsyncParsableCommand {
             let removed = try await CoreSession.run(database) { tollgate in try await tollgate.admin.removeServer(slug: slug) }
             print("server '\(slug)' removed with \(removed) grant(s)")
         }
+    }
+}
+
+/// `--allowed-origin URL` (repeatable): the browser origins a server's gateway admits.
+struct AllowedOriginOptions: ParsableArguments {
+    @Option(name: .customLong("allowed-origin"),
+            help: ArgumentHelp("A browser origin (scheme://host[:port]) whose pages may call the gateway; repeat for more (default: the public URL's origin only).",
+                               valueName: "origin"))
+    var allowedOrigins: [String] = []
+
+    func validate() throws {
+        for origin in allowedOrigins where WebOrigin(origin) == nil {
+            throw ValidationError("--allowed-origin '\(Output.singleLine(origin))' is not an origin: give scheme://host[:port] (http or https, no path)")
+        }
+    }
+
+    /// The allowed origins of `policy` as the CLI prints them.
+    static func describe(_ policy: ServerPolicy, urls: PublicURLs) -> String {
+        if !policy.allowedOrigins.isEmpty { return policy.allowedOrigins.joined(separator: " ") }
+        return (urls.origin?.description ?? urls.base) + " (the public URL's, by default)"
     }
 }

@@ -31,7 +31,19 @@ struct CLITests {
                 return try json(r.stdout)
             }
 
-            _ = try await run("server", "add", "mail", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--name", "Mail")
+            _ = try await run("server", "add", "mail", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--name", "Mail",
+                              "--allowed-origin", "https://Mail.Example", "--allowed-origin", "http://127.0.0.1:3000")
+            #expect(try await run("server", "show", "mail").stdout.contains("https://mail.example http://127.0.0.1:3000"))
+            let set = try await run("server", "set", "mail", "--default-origins")
+            #expect(set.stdout.contains("(the public URL's, by default)"), "\(set.stdout)")
+            #expect(try await h.tollgate.admin.server(slug: "mail").policy == ServerPolicy())
+            _ = try await run("server", "set", "mail", "--allowed-origin", "https://app.example")
+            #expect(try await h.tollgate.admin.server(slug: "mail").policy.allowedOrigins == ["https://app.example"])
+            for bad in [["server", "set", "mail"], ["server", "set", "mail", "--allowed-origin", "app.example"],
+                        ["server", "set", "mail", "--allowed-origin", "https://a.example", "--default-origins"]] {
+                let refused = try await CLI.run(binary, bad, environment: env)
+                #expect(refused.status == 2, "\(bad): \(refused.stderr)")
+            }
             let servers = try #require(try await runJSON("server", "list") as? [[String: Any]])
             #expect(Set(servers.compactMap { $0["slug"] as? String }) == ["files", "mail"])
             #expect(try await runJSON("server", "show", "mail") is [String: Any])

@@ -73,6 +73,39 @@ struct SecretsTests {
         }
     }
 
+    /// Another instance that sealed values with the old key after a rotation (it had not heard of it: it opened no
+    /// value sealed by the new key) moves them to the new key when it follows the rotation (`serve` checks every 10 s).
+    @Test func anInstanceThatMissedARotationResealsWhatItSealedMeanwhile() async throws {
+        try await Harness.with { h in
+            let other = try await Tollgate.open(.sqlite(path: h.databasePath), clock: h.clock, environment: [:])
+            let oldKey = other.vault.activeKeyID
+            let rotation = try await h.tollgate.admin.rotateKeys()
+            // The other instance finishes an authorization before it knows of the new key: the upstream tokens go under the old one.
+            let now = h.clock.now()
+            let pending = PendingAuthorization(stateHash: Data(), serverID: h.server.id, clientID: h.client.client.id,
+                                               redirectURI: "http://127.0.0.1:1/cb", clientState: nil, codeChallenge: "x", scopes: [],
+                                               resource: "http://127.0.0.1:8080/mcp/files", sealedUpstreamVerifier: Data(), createdAt: now,
+                                               expiresAt: now.addingTimeInterval(600))
+            let grantID = try await other.tokens.completeAuthorization(
+                pending, server: h.server, upstreamTokens: UpstreamTokenResponse(accessToken: Secret("upstream-access"),
+                                                                                 refreshToken: Secret("upstream-refresh"), expiresIn: 3600),
+                subject: "bob").grantID
+            func keyIDs() async throws -> [UInt32?] {
+                let sealed = try #require(try await h.tollgate.store.sealedCredential(grantID: grantID))
+                return [SecretBox.keyID(of: sealed.accessToken), sealed.refreshToken.flatMap { SecretBox.keyID(of: $0) }]
+            }
+            #expect(try await keyIDs() == [oldKey, oldKey])
+            #expect(try await other.vault.followRotation() == 2)
+            #expect(other.vault.activeKeyID == rotation.keyID)
+            #expect(try await keyIDs() == [rotation.keyID, rotation.keyID])
+            #expect(try await other.vault.followRotation() == 0, "nothing changed since: no second pass")
+            // Both instances still read it.
+            #expect(try await h.tollgate.refresher.credential(of: grantID)?.accessToken.value == "upstream-access")
+            #expect(try await other.refresher.credential(of: grantID)?.refreshToken?.value == "upstream-refresh")
+            await other.shutdown()
+        }
+    }
+
     @Test func theDatabaseFileHoldsNoTokenOrSecretInTheClear() async throws {
         let secret = "upstream-client-secret-0123456789"
         try await Harness.with(upstreamClient: .init(clientID: "tollgate-dev", clientSecret: secret, authMethod: .clientSecretBasic),

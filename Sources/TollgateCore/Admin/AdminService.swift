@@ -36,7 +36,31 @@ public struct AdminService: Sendable {
         guard !new.name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
             throw TollgateError.invalidInput("the server name must not contain control characters")
         }
+        var new = new
+        new.policy = try Self.checked(new.policy)
         return try await store.createServer(new, audit: NewAuditEvent(actor: actor, action: "server.add", detail: new.slug), at: clock.now())
+    }
+
+    /// Replaces the policy of a server (allowed browser origins, …), audited as `server.policy`.
+    public func setServerPolicy(slug: String, _ policy: ServerPolicy) async throws -> Server {
+        let policy = try Self.checked(policy)
+        let origins = policy.allowedOrigins.isEmpty ? "the public URL's origin" : policy.allowedOrigins.joined(separator: " ")
+        return try await store.setServerPolicy(slug: slug, policy, audit: NewAuditEvent(
+            actor: actor, action: "server.policy", detail: "\(slug): allowed origins \(origins)"), at: clock.now())
+    }
+
+    /// `policy` with its origins normalized; `.invalidInput` naming the first that is not an origin.
+    static func checked(_ policy: ServerPolicy) throws -> ServerPolicy {
+        var checked = policy
+        checked.allowedOrigins = try policy.allowedOrigins.map { text in
+            guard let origin = WebOrigin(text) else {
+                throw TollgateError.invalidInput("'\(text)' is not an origin: give scheme://host[:port] (http or https, no path)")
+            }
+            return origin.description
+        }
+        var seen = Set<String>()
+        checked.allowedOrigins = checked.allowedOrigins.filter { seen.insert($0).inserted }
+        return checked
     }
 
     public func servers() async throws -> [Server] { try await store.servers() }

@@ -87,18 +87,35 @@ public final class Vault: Sendable {
         let newID = (stored.map(\.id).max() ?? 0) + 1
         let key = SymmetricKey(size: .bits256)
         try await store.addEncryptionKey(id: newID, wrapped: try master.wrap(key, id: newID), audit: audit(newID), at: now)
+        return (newID, try await resealAll(with: try await reload()))
+    }
+
+    /// Follows a `keys rotate` run by another process: reloads the key ring and, when its active key changed since
+    /// this process last loaded it, re-seals every value still sealed by an older key — those this process sealed
+    /// before it knew of the new key included, which the rotating process's pass may have missed. Returns how many
+    /// values it re-sealed (0 when nothing changed). `serve` calls it every few seconds, so every instance's writes
+    /// move to the new key soon after a rotation, and what was sealed meanwhile does not stay under the old one.
+    public func followRotation() async throws -> Int {
+        let before = activeKeyID
         let reloaded = try await reload()
+        guard reloaded.activeKeyID != before else { return 0 }
+        return try await resealAll(with: reloaded)
+    }
+
+    /// Re-seals with `ring`'s active key every stored value sealed by another key, batch by batch (compare-and-set
+    /// per value, so concurrent passes and concurrent writers never lose a value).
+    private func resealAll(with ring: SecretBox) async throws -> Int {
         var count = 0
         var cursor: ResealCursor?
         repeat {
             let batch = try await store.resealBatch(after: cursor, limit: Self.resealBatchSize) { sealed, context in
-                guard SecretBox.keyID(of: sealed) != reloaded.activeKeyID else { return nil }
-                let plain = try reloaded.open(sealed, for: context)
-                return try reloaded.seal(plain, for: context)
+                guard SecretBox.keyID(of: sealed) != ring.activeKeyID else { return nil }
+                let plain = try ring.open(sealed, for: context)
+                return try ring.seal(plain, for: context)
             }
             count += batch.resealed
             cursor = batch.next
         } while cursor != nil
-        return (newID, count)
+        return count
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 /// Every public URL of Tollgate, derived from its public base URL. One place builds them, so the
 /// issuer in the metadata, the `iss` in redirects and the `authorization_servers` entry never drift.
 public struct PublicURLs: Sendable, Equatable {
@@ -9,6 +10,9 @@ public struct PublicURLs: Sendable, Equatable {
 
     /// The store setting under which `serve` records its public URL.
     public static let settingKey = "public_url"
+
+    /// The origin of the public URL: what a browser sends as `Origin` from Tollgate's own pages.
+    public var origin: WebOrigin? { URL(string: base).flatMap(WebOrigin.init(of:)) }
 
     public init(base: String) {
         var b = base

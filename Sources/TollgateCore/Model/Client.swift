@@ -38,9 +38,12 @@ public struct ClientRegistration: Sendable {
     public var redirectURIs: [String]
     public var authMethod: ClientAuthMethod
     public var grantTypes: [String]
+    /// `application_type` as registered; `nil` when the client sent none (then no type-specific rule applies).
+    public var applicationType: RedirectURIPolicy.ApplicationType?
 
     public init(name: String, redirectURIs: [String], authMethod: ClientAuthMethod = .none,
-                grantTypes: [String] = ["authorization_code", "refresh_token"]) {
+                grantTypes: [String] = ["authorization_code", "refresh_token"], applicationType: RedirectURIPolicy.ApplicationType? = nil) {
+        self.applicationType = applicationType
         self.name = name
         self.redirectURIs = redirectURIs
         self.authMethod = authMethod

@@ -19,6 +19,8 @@ public struct Server: Sendable, Equatable, Codable {
     /// Proxy refresh-token absolute lifetime, counted from the grant's creation.
     public var refreshTokenAbsoluteTTL: TimeInterval
     public var createdAt: Date
+    /// The rules an admin set for this server (allowed browser origins, …).
+    public var policy: ServerPolicy
 
     /// Default proxy lifetimes: access 1 h, refresh 30 d idle, 90 d absolute.
     public static let defaultAccessTTL: TimeInterval = 3600
@@ -35,7 +37,8 @@ public struct Server: Sendable, Equatable, Codable {
     /// Every stored property, as stored.
     public init(id: Int64, slug: String, name: String, upstreamMCPURL: String, scopes: [String],
                 accessTokenTTL: TimeInterval, refreshTokenIdleTTL: TimeInterval,
-                refreshTokenAbsoluteTTL: TimeInterval, createdAt: Date) {
+                refreshTokenAbsoluteTTL: TimeInterval, createdAt: Date, policy: ServerPolicy = ServerPolicy()) {
+        self.policy = policy
         self.id = id
         self.slug = slug
         self.name = name
@@ -57,13 +60,16 @@ public struct NewServer: Sendable {
     public var accessTokenTTL: TimeInterval
     public var refreshTokenIdleTTL: TimeInterval
     public var refreshTokenAbsoluteTTL: TimeInterval
+    public var policy: ServerPolicy
 
     public init(
         slug: String, name: String? = nil, upstreamMCPURL: String, scopes: [String] = [],
         accessTokenTTL: TimeInterval = Server.defaultAccessTTL,
         refreshTokenIdleTTL: TimeInterval = Server.defaultRefreshIdleTTL,
-        refreshTokenAbsoluteTTL: TimeInterval = Server.defaultRefreshAbsoluteTTL
+        refreshTokenAbsoluteTTL: TimeInterval = Server.defaultRefreshAbsoluteTTL,
+        policy: ServerPolicy = ServerPolicy()
     ) {
+        self.policy = policy
         self.slug = slug
         self.name = name ?? slug
         self.upstreamMCPURL = upstreamMCPURL

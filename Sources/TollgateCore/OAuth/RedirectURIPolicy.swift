@@ -16,6 +16,14 @@ import Foundation
 /// At authorization the presented URI must equal a registered one, except that for loopback `http` the port
 /// may differ (RFC 8252 §7.3, OAuth 2.1 §8.4.2): scheme, host, path and query must still be identical.
 public enum RedirectURIPolicy {
+    /// A registering client's `application_type`.
+    public enum ApplicationType: String, Sendable, Codable {
+        /// A web application: redirects to https.
+        case web
+        /// An app on the user's device: redirects to loopback http or its own private-use scheme.
+        case native
+    }
+
     /// The longest redirect URI accepted, in characters.
     public static let maximumLength = 2000
     /// The most redirect URIs one client may register.
@@ -61,6 +69,23 @@ public enum RedirectURIPolicy {
             let hasPath = parts.path.contains { $0 != "/" }
             guard hasAuthority || hasPath else { return "a private-use redirect URI needs an authority or a path" }
             if let host = parts.host, !host.isEmpty, !isValidHost(host) { return "a redirect URI has an invalid authority" }
+            return nil
+        }
+    }
+
+    /// Why `uri` may not be registered by a client of `applicationType` (OpenID Connect Dynamic Client Registration
+    /// §2), or `nil` when it may: a `native` client redirects to loopback `http` or to a private-use scheme, a `web`
+    /// client to `https` (a loopback or private-use URI would let a local app impersonate it). Without an
+    /// application type (most MCP clients send none), only ``refusal(_:)`` applies.
+    public static func refusal(_ uri: String, applicationType: ApplicationType?) -> String? {
+        if let refusal = refusal(uri) { return refusal }
+        guard let applicationType, let parts = RedirectURIParts(uri) else { return nil }
+        switch applicationType {
+        case .native where parts.scheme == "https":
+            return "a native client's redirect URI must be loopback http or a private-use scheme, not https"
+        case .web where parts.scheme != "https":
+            return "a web client's redirect URI must be https"
+        default:
             return nil
         }
     }

@@ -45,8 +45,13 @@ public struct TokenService: Sendable {
             throw OAuthError(.invalidRedirectURI, "redirect_uris may list at most \(RedirectURIPolicy.maximumCount) URIs")
         }
         for uri in registration.redirectURIs {
-            if let refusal = RedirectURIPolicy.refusal(uri) {
-                throw OAuthError(.invalidRedirectURI, refusal + "; use https, http on a loopback host, or a native app's private-use scheme")
+            if let refusal = RedirectURIPolicy.refusal(uri, applicationType: registration.applicationType) {
+                let advice = switch registration.applicationType {
+                case nil: "; use https, http on a loopback host, or a native app's private-use scheme"
+                case .native?: " (application_type native)"
+                case .web?: " (application_type web)"
+                }
+                throw OAuthError(.invalidRedirectURI, refusal + advice)
             }
         }
         let allowedGrants: Set<String> = ["authorization_code", "refresh_token"]

@@ -24,7 +24,8 @@ public struct StoreTable: Sendable, Equatable, CustomStringConvertible {
         StoreTable(name: "settings", key: "key", columns: ["key", "value"]),
         StoreTable(name: "encryption_keys", key: "id", columns: ["id", "wrapped", "created_at"]),
         StoreTable(name: "servers", key: "id", columns: [
-            "id", "slug", "name", "upstream_mcp_url", "scopes", "access_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "created_at"]),
+            "id", "slug", "name", "upstream_mcp_url", "scopes", "access_ttl", "refresh_idle_ttl", "refresh_absolute_ttl", "created_at",
+            "policy"]),
         StoreTable(name: "providers", key: "id", columns: [
             "id", "server_id", "kind", "issuer", "authorization_endpoint", "token_endpoint", "revocation_endpoint",
             "userinfo_endpoint", "client_id", "client_secret", "auth_method", "scopes", "authorize_params", "supports_refresh",

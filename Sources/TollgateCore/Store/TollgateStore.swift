@@ -45,6 +45,9 @@ public protocol TollgateStore: Sendable {
     /// Removes a server with its provider, clients and grants, and writes `audit(grantsRemoved)`, in one
     /// transaction; returns how many grants went with it. Throws `.notFound` for an unknown slug.
     func removeServer(slug: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int
+    /// Replaces the policy of the server `slug` and writes `audit` (its `serverID` set), in one transaction;
+    /// returns the server as it now is. Throws `.notFound` for an unknown slug.
+    func setServerPolicy(slug: String, _ policy: ServerPolicy, audit: NewAuditEvent, at: Date) async throws -> Server
     /// Adds the provider of a server, its client secret sealed by `seal(providerID)`, and writes `audit`, in one
     /// transaction. Throws `.conflict` when the server already has a provider (a server has exactly one).
     func createProvider(serverID: Int64, _ provider: NewProvider, resolved: ResolvedEndpoints,

@@ -16,28 +16,54 @@ extension TollgateHTTPServer {
         }
     }
 
-    /// 401 with the challenge that points MCP clients at the protected-resource metadata.
-    func unauthorized(_ slug: String, _ description: String) -> Response {
-        let challenge = "Bearer error=\"invalid_token\", error_description=\"\(description.replacingOccurrences(of: "\"", with: "'"))\", "
-            + "resource_metadata=\"\(urls.protectedResourceMetadata(slug))\""
+    /// 401 with the challenge that points MCP clients at the protected-resource metadata and names the server's
+    /// scopes (so a client knows what to ask for).
+    func unauthorized(_ server: Server, _ description: String) -> Response {
+        var challenge = "Bearer error=\"invalid_token\", error_description=\"\(description.replacingOccurrences(of: "\"", with: "'"))\", "
+            + "resource_metadata=\"\(urls.protectedResourceMetadata(server.slug))\""
+        if !server.scopes.isEmpty { challenge += ", scope=\"\(server.scopes.joined(separator: " "))\"" }
         var response = Responses.json(["error": "invalid_token", "error_description": description], status: .unauthorized)
         response.headers[.wwwAuthenticate] = challenge
         return response
     }
 
     /// Forwards an MCP request; `peer` (the client's address) is only read for `--forwarded-headers set`.
+    ///
+    /// Order: the `Origin` check first (a browser request from an origin the server does not admit gets 403, its
+    /// preflight included), then the proxy token, then the upstream token, then the forward.
     func gateway(_ request: Request, slug: String, suffix: String, peer: @autoclosure () -> SocketAddress?) async -> Response {
         let started = ContinuousClock.now
+        let origin = request.headers[.origin]
+        var server: Server?
+        if let origin {
+            // Only browsers send Origin: native clients pay nothing for this lookup.
+            do { server = try await tollgate.store.server(slug: slug) } catch { return Responses.oauthError(internalError(error, "gateway")) }
+            guard let found = server else { return Self.noSuchServer }
+            guard found.policy.admits(originHeader: origin, publicOrigin: urls.origin) else { return GatewayCORS.refused() }
+            if request.method == .options, request.headers[.accessControlRequestMethod] != nil { return GatewayCORS.preflight(origin: origin) }
+        }
+        var response = await authorizeAndForward(request, slug: slug, server: server, suffix: suffix, peer: peer(), started: started)
+        if let origin { GatewayCORS.allow(&response, origin: origin) }
+        return response
+    }
+
+    static var noSuchServer: Response {
+        Responses.json(["error": "not_found", "error_description": "no such MCP server"], status: .notFound)
+    }
+
+    /// The proxy token, the upstream token, the forward.
+    private func authorizeAndForward(_ request: Request, slug: String, server: Server?, suffix: String, peer: @autoclosure () -> SocketAddress?,
+                                     started: ContinuousClock.Instant) async -> Response {
         let access: ValidatedAccess
         let upstreamToken: Secret
         do {
             access = try await tollgate.tokens.validate(accessToken: request.bearerToken, serverSlug: slug)
             upstreamToken = try await tollgate.tokens.upstreamAccessToken(for: access)
         } catch let error as OAuthError where error.code == .invalidToken {
-            if await (try? tollgate.store.server(slug: slug)) == nil {
-                return Responses.json(["error": "not_found", "error_description": "no such MCP server"], status: .notFound)
-            }
-            return unauthorized(slug, error.errorDescription)
+            var known = server
+            if known == nil { known = try? await tollgate.store.server(slug: slug) }
+            guard let known else { return Self.noSuchServer }
+            return unauthorized(known, error.errorDescription)
         } catch {
             // 503 + Retry-After for a transient upstream or store failure, 500 without internals otherwise.
             return Responses.oauthError(internalError(error, "gateway"))

@@ -50,8 +50,16 @@ extension TollgateHTTPServer {
                 throw OAuthError(.invalidClientMetadata, "response_types must be [\"code\"]")
             }
             let grantTypes = json["grant_types"]?.arrayOfStrings ?? ["authorization_code", "refresh_token"]
+            var applicationType: RedirectURIPolicy.ApplicationType?
+            if let value = json["application_type"] {
+                guard let text = value.stringValue, let type = RedirectURIPolicy.ApplicationType(rawValue: text) else {
+                    throw OAuthError(.invalidClientMetadata, "application_type must be \"web\" or \"native\"")
+                }
+                applicationType = type
+            }
             let registered = try await tollgate.tokens.registerClient(serverSlug: slug, ClientRegistration(
-                name: json["client_name"]?.stringValue ?? "", redirectURIs: uris, authMethod: method, grantTypes: grantTypes))
+                name: json["client_name"]?.stringValue ?? "", redirectURIs: uris, authMethod: method, grantTypes: grantTypes,
+                applicationType: applicationType))
             var answer: [String: Any] = [
                 "client_id": registered.client.id,
                 "client_id_issued_at": Int(registered.client.createdAt.timeIntervalSince1970),
@@ -61,6 +69,7 @@ extension TollgateHTTPServer {
                 "response_types": ["code"],
                 "token_endpoint_auth_method": registered.client.authMethod.rawValue,
             ]
+            if let applicationType { answer["application_type"] = applicationType.rawValue }
             if let secret = registered.secret {
                 answer["client_secret"] = secret.value
                 answer["client_secret_expires_at"] = 0

@@ -57,6 +57,8 @@ struct OAuthRequestPolicy: RouterMiddleware {
         var response = try await answer(request, context: context, next: next)
         if crossOrigin && response.headers[.accessControlAllowOrigin] == nil {
             response.headers[.accessControlAllowOrigin] = "*"
+            // A browser client must be able to read the token endpoint's challenge.
+            response.headers[.accessControlExposeHeaders] = "WWW-Authenticate"
         }
         return response
     }

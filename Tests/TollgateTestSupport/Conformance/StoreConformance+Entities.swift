@@ -27,6 +27,29 @@ extension StoreConformance {
                                                  audit: Fixture.audit("server.add"), at: at)
                 }
             }
+            // The policy: stored with the server, replaced with its audit, unknown slugs refused without one.
+            let policy = ServerPolicy(allowedOrigins: ["https://app.example", "http://127.0.0.1:3000"])
+            let policyAudit = Fixture.audit("server.policy", detail: "files")
+            var expectedPolicyAudit = policyAudit
+            expectedPolicyAudit.serverID = created.id
+            let changed = try await e.audits(store, "setServerPolicy (audit with the serverID set)", [AuditShape(expectedPolicyAudit, at: at)]) {
+                try await store.setServerPolicy(slug: "files", policy, audit: policyAudit, at: at)
+            }
+            var withPolicy = created
+            withPolicy.policy = policy
+            e.equal(changed, withPolicy, "setServerPolicy returns the server as it now is")
+            e.equal(try await store.server(slug: "files"), withPolicy, "the policy is stored")
+            await e.throwsCode(.notFound, "setServerPolicy of an unknown slug") {
+                try await e.audits(store, "refused setServerPolicy", []) {
+                    try await store.setServerPolicy(slug: "nope", policy, audit: Fixture.audit("server.policy"), at: at)
+                }
+            }
+            let born = try await store.createServer(NewServer(slug: "born", upstreamMCPURL: "https://b.example/mcp", policy: policy),
+                                                    audit: Fixture.audit("server.add"), at: at)
+            e.equal(try await store.server(id: born.id)?.policy, policy, "a policy given at creation")
+            _ = try await store.removeServer(slug: "born", audit: { _ in Fixture.audit("server.remove") }, at: at)
+            _ = try await store.setServerPolicy(slug: "files", ServerPolicy(), audit: Fixture.audit("server.policy"), at: at)
+
             for slug in ["zeta", "alpha", "mid"] { try await Fixture.server(store, slug) }
             e.equal(try await store.servers().map(\.slug), ["alpha", "files", "mid", "zeta"], "servers() by slug")
 
