@@ -99,6 +99,31 @@ struct PostgresGrantListingTests {
         }
     }
 
+    /// The ids `query` lists, paged forwards from the start and backwards from the end (at most 500 pages each);
+    /// every page holds at most `query.limit` grants.
+    static func pageBothWays(_ store: PostgresStore, _ query: GrantQuery, now: Date) async throws -> (forward: [Int64], backward: [Int64]) {
+        var forward: [Int64] = []
+        var q = query
+        for _ in 0..<500 {
+            let page = try await store.grants(q, now: now)
+            #expect(page.items.count <= query.limit)
+            forward += page.items.map(\.id)
+            guard let next = page.nextCursor else { break }
+            q.after = next
+        }
+        var backward: [Int64] = []
+        q = query
+        q.fromEnd = true
+        for _ in 0..<500 {
+            let page = try await store.grants(q, now: now)
+            backward = page.items.map(\.id) + backward
+            guard let previous = page.previousCursor else { break }
+            q.fromEnd = false
+            q.before = previous
+        }
+        return (forward, backward)
+    }
+
     @Test func everySortAndFilterPagesLikeTheModelBothWays() async throws {
         try await TestPostgres.withStore { store, _ in
             let all = try await populate(store)
@@ -109,27 +134,8 @@ struct PostgresGrantListingTests {
                 let expected = Self.expected(all, query, now: now)
                 let label = Self.describe(query)
 
-                var forward: [Int64] = []
-                var q = query
-                for _ in 0..<100 {
-                    let page = try await store.grants(q, now: now)
-                    #expect(page.items.count <= 7)
-                    forward += page.items.map(\.id)
-                    guard let next = page.nextCursor else { break }
-                    q.after = next
-                }
+                let (forward, backward) = try await Self.pageBothWays(store, query, now: now)
                 #expect(forward == expected, "forward \(label)")
-
-                var backward: [Int64] = []
-                q = query
-                q.fromEnd = true
-                for _ in 0..<100 {
-                    let page = try await store.grants(q, now: now)
-                    backward = page.items.map(\.id) + backward
-                    guard let previous = page.previousCursor else { break }
-                    q.fromEnd = false
-                    q.before = previous
-                }
                 #expect(backward == expected, "backward \(label)")
 
                 #expect(try await store.countGrants(query, upTo: 10_000, now: now) == expected.count, "count \(label)")
@@ -167,25 +173,8 @@ struct PostgresGrantListingTests {
                     let expected: [Int64] = sort == .newest ? Array(matches.reversed()) : matches
                     var query = GrantQuery(sort: sort, limit: 40)
                     query.subjectPrefix = prefix
-                    var forward: [Int64] = []
-                    for _ in 0..<200 {
-                        let page = try await store.grants(query, now: now)
-                        forward += page.items.map(\.id)
-                        guard let next = page.nextCursor else { break }
-                        query.after = next
-                    }
+                    let (forward, backward) = try await Self.pageBothWays(store, query, now: now)
                     #expect(forward == expected, "forward \(prefix) \(sort)")
-                    query = GrantQuery(sort: sort, limit: 40)
-                    query.subjectPrefix = prefix
-                    query.fromEnd = true
-                    var backward: [Int64] = []
-                    for _ in 0..<200 {
-                        let page = try await store.grants(query, now: now)
-                        backward = page.items.map(\.id) + backward
-                        guard let previous = page.previousCursor else { break }
-                        query.fromEnd = false
-                        query.before = previous
-                    }
                     #expect(backward == expected, "backward \(prefix) \(sort)")
                 }
             }
