@@ -65,7 +65,7 @@ struct ProviderCommand: AsyncParsableCommand {
                 transform: Parse.httpURL)
         var userinfoEndpoint: String?
 
-        @Option(name: .customLong("authorize-param"), help: ArgumentHelp("An extra upstream authorization parameter (repeatable).", valueName: "name=value"),
+        @Option(name: .customLong("authorize-param"), help: ArgumentHelp("An extra upstream authorization parameter (repeatable). resource=URL is also sent to the token endpoint (code exchange and every refresh).", valueName: "name=value"),
                 transform: Parse.keyValue)
         var authorizeParams: [AuthorizeParam] = []
 

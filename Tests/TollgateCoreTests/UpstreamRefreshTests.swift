@@ -160,6 +160,20 @@ struct UpstreamRefreshTests {
         }
     }
 
+    /// A provider configured with a resource indicator gets it on every refresh; one without never sees `resource`.
+    @Test func theProvidersResourceIndicatorGoesWithEveryRefreshAndOnlyThen() async throws {
+        try await Harness.with(providerAuthorizeParams: [AuthorizeParam(name: "resource", value: "https://api.example")]) { h in
+            let (grantID, _) = try await h.makeGrant()
+            #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
+            #expect(await h.stats().lastFormFields == ["grant_type", "refresh_token", "resource"])
+        }
+        try await Harness.with { h in
+            let (grantID, _) = try await h.makeGrant()
+            #expect(try await h.tollgate.admin.forceRefresh(grantID: grantID).outcome == .refreshed)
+            #expect(await h.stats().lastFormFields.contains("resource") == false)
+        }
+    }
+
     @Test func camelCaseAnswersAreAccepted() async throws {
         try await Harness.with(accessTTL: 900) { h in
             let (grantID, _) = try await h.makeGrant()

@@ -29,7 +29,8 @@ public final class Harness: @unchecked Sendable {
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
     ///   - accessTTL: upstream access-token lifetime.
     public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
-         upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp") async throws {
+         upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
+         providerAuthorizeParams: [AuthorizeParam] = []) async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -49,7 +50,7 @@ public final class Harness: @unchecked Sendable {
             provider = try await core.admin.addProvider(serverSlug: "files", NewProvider(
                 kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
                 clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
-                scopes: ["openid", "offline_access"]))
+                scopes: ["openid", "offline_access"], authorizeParams: providerAuthorizeParams))
             client = try await core.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
         } catch {
@@ -103,9 +104,11 @@ public final class Harness: @unchecked Sendable {
     /// Runs `body` and always shuts the harness down.
     public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 10,
                         confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
+                        providerAuthorizeParams: [AuthorizeParam] = [],
                         _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
-                                  confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL)
+                                  confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL,
+                                  providerAuthorizeParams: providerAuthorizeParams)
         do {
             let result = try await body(h)
             await h.shutdown()

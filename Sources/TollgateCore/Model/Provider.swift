@@ -69,6 +69,14 @@ public struct Provider: Sendable, Equatable, Codable {
 }
 
 /// One extra authorization-request parameter of a provider.
+extension Provider {
+    /// The RFC 8707 resource indicator this provider is configured with (`--authorize-param resource=URL`), sent
+    /// with the authorization request and, because a provider that wants it there wants it on its token endpoint
+    /// too, with the code exchange and every refresh. `nil`: none is ever sent (Microsoft Entra, for one, refuses
+    /// `resource` on a v2 token request; others refuse a refresh without it).
+    public var resourceIndicator: String? { authorizeParams.last { $0.name == "resource" }?.value }
+}
+
 public struct AuthorizeParam: Sendable, Equatable, Codable {
     public var name: String
     public var value: String

@@ -56,7 +56,13 @@ public struct UpstreamClient: Sendable {
         return try await tokenRequest(form, with: access, timeout: timeout.map { .milliseconds(Int64($0 * 1000)) })
     }
 
+    /// POSTs `form` to the token endpoint, with the provider's ``Provider/resourceIndicator`` when it has one and the
+    /// form names none.
     func tokenRequest(_ form: [(String, String)], with access: ProviderAccess, timeout: TimeAmount? = nil) async throws -> UpstreamTokenResponse {
+        var form = form
+        if let resource = access.provider.resourceIndicator, !form.contains(where: { $0.0 == "resource" }) {
+            form.append(("resource", resource))
+        }
         let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access, timeout: timeout)
         guard status == 200 else { throw Self.classify(status: status, body: body) }
         let response: UpstreamTokenResponse
