@@ -22,6 +22,21 @@ public struct Server: Sendable, Equatable, Codable {
     /// The rules an admin set for this server (allowed browser origins, …).
     public var policy: ServerPolicy
 
+    /// Decodes a server; a document without `policy` (written before servers had one) gets the default policy.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(Int64.self, forKey: .id)
+        slug = try c.decode(String.self, forKey: .slug)
+        name = try c.decode(String.self, forKey: .name)
+        upstreamMCPURL = try c.decode(String.self, forKey: .upstreamMCPURL)
+        scopes = try c.decode([String].self, forKey: .scopes)
+        accessTokenTTL = try c.decode(TimeInterval.self, forKey: .accessTokenTTL)
+        refreshTokenIdleTTL = try c.decode(TimeInterval.self, forKey: .refreshTokenIdleTTL)
+        refreshTokenAbsoluteTTL = try c.decode(TimeInterval.self, forKey: .refreshTokenAbsoluteTTL)
+        createdAt = try c.decode(Date.self, forKey: .createdAt)
+        policy = try c.decodeIfPresent(ServerPolicy.self, forKey: .policy) ?? ServerPolicy()
+    }
+
     /// Default proxy lifetimes: access 1 h, refresh 30 d idle, 90 d absolute.
     public static let defaultAccessTTL: TimeInterval = 3600
     public static let defaultRefreshIdleTTL: TimeInterval = 30 * 86400
