@@ -375,6 +375,14 @@ struct RefreshStateMachineTests {
         #expect(describe(m.grantRead(Self.grant(version: 4, outcome: .transient), now: Self.now)) == "storeResult(needs-reauth, insisting: false)")
     }
 
+    @Test func invalidGrantAfterAnEarlierSuccessOfThisVersionIsRecorded() {
+        // The last refresh succeeded, but no one has written since the lease was taken: no race was lost.
+        var m = Self.callingUpstream(Self.lease(Self.grant(version: 3, outcome: .succeeded)))
+        _ = m.upstreamFailed(Self.invalidGrant, now: Self.now)
+        #expect(describe(m.grantRead(Self.grant(version: 3, outcome: .succeeded), now: Self.now))
+                == "storeResult(needs-reauth, insisting: false)")
+    }
+
     @Test func aMisconfiguredProviderIsRecordedOnTheProvider() {
         var m = Self.callingUpstream()
         let error = UpstreamError(.misconfigured, upstreamCode: "invalid_client", message: "bad client", httpStatus: 401)
