@@ -88,6 +88,7 @@ public struct RefreshStateMachine: Sendable {
     private var state = State.initial
     private var deadline: ContinuousClock.Instant?
 
+    /// A refresh of grant `grantID` about to start; the other values are the coordinator's settings of the same names.
     public init(grantID: Int64, force: Bool, skew: TimeInterval, longestRefresh: TimeInterval, inFlightRetryAfter: TimeInterval) {
         self.grantID = grantID
         self.force = force

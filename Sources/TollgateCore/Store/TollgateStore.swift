@@ -405,6 +405,7 @@ public struct RefreshLeaseAcquisition: Sendable, Equatable {
     /// The provider's sealed client secret; `nil` when it has none (or there is no provider).
     public var sealedProviderSecret: Data?
 
+    /// Every stored property, as read.
     public init(interruptedAttemptAt: Date?, grant: Grant, sealedCredential: SealedCredential?, provider: Provider?,
                 sealedProviderSecret: Data?) {
         self.interruptedAttemptAt = interruptedAttemptAt
