@@ -158,7 +158,8 @@ public protocol TollgateStore: Sendable {
     /// The acquisition brings what a refresh under the lease needs, read in the same transaction (PostgreSQL:
     /// the same statement) as the lease is taken, so no other holder's write falls between: the grant (its
     /// version as it is now), its sealed upstream credential, its server's provider and the provider's sealed
-    /// client secret. The refresh then needs no further read before its upstream call.
+    /// client secret. The refresh then needs no further read before its upstream call. Errors are only the
+    /// general ones (`.storeUnavailable`; `.damaged` for a row this build cannot read).
     func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date, replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition?
     /// Extends a lease `owner` holds by `until - now` (the holder's heartbeat while its upstream call runs);
     /// `false` if `owner` no longer holds it.
