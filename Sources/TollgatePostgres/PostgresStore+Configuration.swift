@@ -186,17 +186,24 @@ extension PostgresStore {
         client_id, client_secret IS NOT NULL, auth_method, scopes, authorize_params, supports_refresh, last_error,
         last_error_at, created_at
         """
+    /// ``providerColumns`` of a query that joins providers as `p`.
+    static let joinedProviderColumns = providerColumns.split(separator: ",")
+        .map { "p." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }.joined(separator: ", ")
 
-    static func provider(_ row: PostgresRandomAccessRow) throws -> Provider {
-        let params = (try? JSONDecoder().decode([AuthorizeParam].self, from: Data(try row.string(12).utf8))) ?? []
+    /// Decodes the columns of ``providerColumns``.
+    static func provider(_ row: PostgresRandomAccessRow) throws -> Provider { try provider(row, from: 0) }
+
+    /// Decodes the columns of ``providerColumns`` starting at column `first` (of a query that joins providers).
+    static func provider(_ row: PostgresRandomAccessRow, from first: Int) throws -> Provider {
+        let params = (try? JSONDecoder().decode([AuthorizeParam].self, from: Data(try row.string(first + 12).utf8))) ?? []
         return Provider(
-            id: try row.int(0), serverID: try row.int(1), kind: ProviderKind(rawValue: try row.string(2)) ?? .oauth2,
-            issuer: try row.optionalString(3), authorizationEndpoint: try row.string(4), tokenEndpoint: try row.string(5),
-            revocationEndpoint: try row.optionalString(6), userinfoEndpoint: try row.optionalString(7),
-            clientID: try row.string(8), hasClientSecret: try row.bool(9),
-            authMethod: ClientAuthMethod(rawValue: try row.string(10)) ?? .clientSecretBasic,
-            scopes: splitScopes(try row.string(11)), authorizeParams: params, supportsRefresh: try row.bool(13),
-            lastError: try row.optionalString(14), lastErrorAt: try row.optionalDate(15), createdAt: try row.date(16))
+            id: try row.int(first), serverID: try row.int(first + 1), kind: ProviderKind(rawValue: try row.string(first + 2)) ?? .oauth2,
+            issuer: try row.optionalString(first + 3), authorizationEndpoint: try row.string(first + 4), tokenEndpoint: try row.string(first + 5),
+            revocationEndpoint: try row.optionalString(first + 6), userinfoEndpoint: try row.optionalString(first + 7),
+            clientID: try row.string(first + 8), hasClientSecret: try row.bool(first + 9),
+            authMethod: ClientAuthMethod(rawValue: try row.string(first + 10)) ?? .clientSecretBasic,
+            scopes: splitScopes(try row.string(first + 11)), authorizeParams: params, supportsRefresh: try row.bool(first + 13),
+            lastError: try row.optionalString(first + 14), lastErrorAt: try row.optionalDate(first + 15), createdAt: try row.date(first + 16))
     }
 
     /// Adds the provider of a server, its secret sealed by `seal(providerID)`, and writes `audit`, in one

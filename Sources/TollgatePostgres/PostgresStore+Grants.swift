@@ -404,27 +404,45 @@ extension PostgresStore {
 
     // MARK: - Refresh lease
 
+    /// What taking the lease returns: from the grant row the conditional `UPDATE` returns (as it is after the
+    /// update, under its row lock) the grant, its sealed credential and its server's provider with the sealed
+    /// client secret; the statement starts with the `taken` CTE.
+    static let refreshLeaseContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
+        , g.refresh_interrupted_at, g.upstream_access, g.upstream_refresh, \(joinedProviderColumns), p.client_secret
+        FROM taken g
+        """)
+
     /// Takes the refresh lease if it is free, expired by the database's clock, `owner`'s or `staleOwner`'s:
-    /// one conditional `UPDATE … RETURNING` (compare-and-set on its row count), the lease held until the
+    /// one statement, a conditional `UPDATE … RETURNING` (compare-and-set on its row count) whose row is read
+    /// with the grant's server, client and provider (``refreshLeaseContextSQL``), the lease held until the
     /// database's now plus `until - now`.
     public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date,
                                     replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition? {
         let duration = until.millisecondsSince1970 - now.millisecondsSince1970
-        return try await withConnection { db in
+        let found = try await withConnection { db in
             // SET expressions read the row as it was: a holder that sent its upstream call and never
             // finished (released or wrote a result) was interrupted.
-            guard let row = try await db.rows("""
-                UPDATE grants SET lease_owner = \(owner),
+            try await db.rows("""
+                WITH taken AS (UPDATE grants SET lease_owner = \(owner),
                     lease_until = \(unescaped: databaseNowMilliseconds) + \(duration),
                     lease_sent_at = \(now.millisecondsSince1970),
                     refresh_interrupted_at = CASE WHEN lease_owner IS NOT NULL AND lease_owner <> \(owner)
                         THEN coalesce(lease_sent_at, refresh_interrupted_at) ELSE refresh_interrupted_at END
                 WHERE id = \(grantID) AND (lease_owner IS NULL OR lease_owner = \(owner) OR lease_owner = \(staleOwner)
                     OR coalesce(lease_until, 0) < \(unescaped: databaseNowMilliseconds))
-                RETURNING refresh_interrupted_at
-                """, logger: queryLogger).first else { return nil }
-            return RefreshLeaseAcquisition(interruptedAttemptAt: try row.optionalDate(0))
+                RETURNING *)
+                \(unescaped: Self.refreshLeaseContextSQL)
+                """, logger: queryLogger).first
         }
+        guard let row = found else { return nil }
+        let grant = try Self.grant(row)
+        let n = Self.grantColumnCount
+        let sealed = try row.optionalData(n + 1).map {
+            SealedCredential(accessToken: $0, refreshToken: try row.optionalData(n + 2), info: grant.upstream, version: grant.version)
+        }
+        let provider = try row.optionalInt(n + 3) == nil ? nil : try Self.provider(row, from: n + 3)
+        return RefreshLeaseAcquisition(interruptedAttemptAt: try row.optionalDate(n), grant: grant, sealedCredential: sealed,
+                                       provider: provider, sealedProviderSecret: provider == nil ? nil : try row.optionalData(n + 20))
     }
 
     /// Extends `owner`'s lease to the database's now plus `until - now`; `false` if `owner` no longer holds it.

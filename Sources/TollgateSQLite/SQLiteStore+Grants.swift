@@ -79,18 +79,20 @@ extension SQLiteStore {
     }
 
     public func sealedCredential(grantID: Int64) async throws -> SealedCredential? {
-        try await read { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT upstream_access, upstream_refresh, upstream_access_expires_at, upstream_refresh_expires_at,
-                    upstream_scope, version, upstream_obtained_at FROM grants WHERE id = ?
-                """), arguments: [grantID]), let access = row[0] as Data? else { return nil }
-            let refresh: Data? = row[1]
-            return SealedCredential(accessToken: access, refreshToken: refresh,
-                                    info: UpstreamCredentialInfo(accessExpiresAt: Self.date(row[2]), hasRefreshToken: refresh != nil,
-                                                                 refreshExpiresAt: Self.date(row[3]), scope: row[4],
-                                                                 obtainedAt: Self.date(row[6])),
-                                    version: row[5])
-        }
+        try await read { db in try Self.sealedCredential(db, grantID: grantID) }
+    }
+
+    static func sealedCredential(_ db: Database, grantID: Int64) throws -> SealedCredential? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT upstream_access, upstream_refresh, upstream_access_expires_at, upstream_refresh_expires_at,
+                upstream_scope, version, upstream_obtained_at FROM grants WHERE id = ?
+            """), arguments: [grantID]), let access = row[0] as Data? else { return nil }
+        let refresh: Data? = row[1]
+        return SealedCredential(accessToken: access, refreshToken: refresh,
+                                info: UpstreamCredentialInfo(accessExpiresAt: Self.date(row[2]), hasRefreshToken: refresh != nil,
+                                                             refreshExpiresAt: Self.date(row[3]), scope: row[4],
+                                                             obtainedAt: Self.date(row[6])),
+                                version: row[5])
     }
 
     /// The SQL condition selecting grants whose ``Grant/status(at:warningWindow:)`` is `status`.
@@ -408,7 +410,17 @@ extension SQLiteStore {
             try db.execute(sql: """
                 UPDATE grants SET lease_owner = ?, lease_until = ?, lease_sent_at = ?, refresh_interrupted_at = ? WHERE id = ?
                 """, arguments: [owner, until.millisecondsSince1970, now.millisecondsSince1970, interrupted, grantID])
-            return RefreshLeaseAcquisition(interruptedAttemptAt: Self.date(interrupted))
+            // What the refresh needs, read in this write transaction: no other writer comes between.
+            guard let grant = try Row.fetchOne(db.cachedStatement(sql: "\(Self.grantSelect) WHERE g.id = ?"),
+                                               arguments: [grantID]).map(Self.grant) else {
+                throw TollgateError(.damaged, "grant \(grantID) has no server or client")
+            }
+            let provider = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT \(Self.providerColumns), client_secret FROM providers WHERE server_id = ?
+                """), arguments: [grant.serverID])
+            return RefreshLeaseAcquisition(interruptedAttemptAt: Self.date(interrupted), grant: grant,
+                                           sealedCredential: try Self.sealedCredential(db, grantID: grantID),
+                                           provider: provider.map(Self.provider), sealedProviderSecret: provider.flatMap { $0[17] as Data? })
         }
     }
 

@@ -58,6 +58,10 @@ struct StoreConformanceTests {
         try await StoreConformance.refreshLeaseRules(backend)
     }
 
+    @Test(arguments: StoreBackend.all) func refreshLeaseContext(_ backend: StoreBackend) async throws {
+        try await StoreConformance.refreshLeaseContext(backend)
+    }
+
     @Test(arguments: StoreBackend.all) func resealBatches(_ backend: StoreBackend) async throws {
         try await StoreConformance.resealBatches(backend)
     }

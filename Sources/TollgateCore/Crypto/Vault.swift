@@ -71,7 +71,14 @@ public final class Vault: Sendable {
 
     /// The client secret of `provider`, opened; `nil` when it has none.
     public func openProviderSecret(of provider: Provider, in store: any TollgateStore) async throws -> Secret? {
-        guard provider.hasClientSecret, let sealed = try await store.sealedProviderSecret(providerID: provider.id) else { return nil }
+        guard provider.hasClientSecret else { return nil }
+        return try await openProviderSecret(try await store.sealedProviderSecret(providerID: provider.id), of: provider)
+    }
+
+    /// The client secret of `provider` from its sealed form, already read (``RefreshLeaseAcquisition``); `nil`
+    /// when it has none.
+    public func openProviderSecret(_ sealed: Data?, of provider: Provider) async throws -> Secret? {
+        guard provider.hasClientSecret, let sealed else { return nil }
         return Secret(try await open(sealed, for: .providerSecret(provider.id)))
     }
 

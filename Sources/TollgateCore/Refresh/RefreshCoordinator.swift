@@ -76,12 +76,7 @@ public final class RefreshCoordinator: Sendable {
     /// The window is at most half the token's lifetime, so a short-lived upstream token (say 10 s) is
     /// used for half its life instead of being refreshed on every request.
     public func needsRefresh(_ info: UpstreamCredentialInfo, at now: Date) -> Bool {
-        guard let expiry = info.accessExpiresAt else { return false }
-        var window = skew
-        if let obtained = info.obtainedAt {
-            window = min(skew, max(0, expiry.timeIntervalSince(obtained)) / 2)
-        }
-        return expiry.timeIntervalSince(now) <= window
+        RefreshStateMachine.needsRefresh(info, at: now, skew: skew)
     }
 
     /// Refreshes the upstream credential of a grant, or joins the refresh already in flight.
@@ -128,68 +123,65 @@ public final class RefreshCoordinator: Sendable {
         }
     }
 
+    /// Performs the actions of a ``RefreshStateMachine`` until it finishes: every decision is the machine's,
+    /// every read, write, sleep and upstream call is made here.
     private func performThrowing(grantID: Int64, force: Bool, actor: String) async throws -> RefreshResult {
-        guard let grant = try await store.grant(id: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
-        if case .notRefreshable(let reason) = grant.refreshability {
-            return .failure(.notRefreshable(reason), reason.rawValue)
-        }
-        let now = clock.now()
-        if !force {
-            if !needsRefresh(grant.upstream, at: now), let credential = try await credential(of: grant.id) {
-                return RefreshResult(outcome: .refreshed, credential: credential, message: "already fresh", calledUpstream: false)
-            }
-            if let notBefore = grant.refreshNotBefore, notBefore > now {
-                return .failure(.transient(retryAfter: notBefore.timeIntervalSince(now)),
-                                "backing off after \(grant.refreshFailures) transient failure(s)")
-            }
-        }
-        let seenVersion = grant.version
-        // Waiting for another holder is bounded: its upstream call is (hard limit), and so is its lease.
-        let deadline = ContinuousClock.now + .milliseconds(Int64(longestRefresh * 1000))
-        var staleHolder: String?
+        var machine = RefreshStateMachine(grantID: grantID, force: force, skew: skew, longestRefresh: longestRefresh,
+                                          inFlightRetryAfter: inFlightRetryAfter)
+        var action = machine.start(at: ContinuousClock.now)
         while true {
-            let now = clock.now()
-            if let lease = try await store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration),
-                                                         now: now, replacing: staleHolder) {
-                if let dead = staleHolder {
-                    logger.warning("took over the refresh lease of a process that is gone", metadata: ["grant": "\(grantID)", "holder": "\(dead)"])
+            switch action {
+            case .readGrant:
+                action = machine.grantRead(try await store.grant(id: grantID), now: clock.now())
+            case .readCredential:
+                action = machine.credentialRead(try await credential(of: grantID))
+            case .openCredential(let sealed):
+                action = machine.credentialRead(try await Self.open(sealed, grantID: grantID, vault: vault))
+            case .takeLease(let staleHolder):
+                let now = clock.now()
+                if let lease = try await store.acquireRefreshLease(grantID: grantID, owner: owner, until: now.addingTimeInterval(leaseDuration),
+                                                                   now: now, replacing: staleHolder) {
+                    if let dead = staleHolder {
+                        logger.warning("took over the refresh lease of a process that is gone", metadata: ["grant": "\(grantID)", "holder": "\(dead)"])
+                    }
+                    action = machine.leaseTaken(lease, now: now)
+                } else {
+                    action = machine.leaseNotTaken()
                 }
-                guard let current = try await store.grant(id: grantID) else {
-                    return .failure(.notFound, "no grant \(grantID)")
+            case .pollLease:
+                try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
+                let lease = try await store.refreshLease(grantID: grantID)
+                let holderIsGone = lease?.owner.flatMap { LeaseHolder($0) }?.isGoneFromThisHost ?? false
+                action = machine.leaseRead(lease, holderIsGoneFromThisHost: holderIsGone, at: ContinuousClock.now)
+            case .releaseLease:
+                try await store.releaseRefreshLease(grantID: grantID, owner: owner)
+                action = machine.leaseReleased()
+            case .callUpstream(let lease):
+                action = try await callUpstream(lease, machine: &machine)
+            case .storeResult(let write, let detail, let grant, let insisting):
+                let audit = NewAuditEvent(actor: actor, action: force ? "upstream.refresh.forced" : "upstream.refresh",
+                                          serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
+                                          outcome: write.outcome.auditName, detail: detail)
+                let written = insisting
+                    ? try await storeInsisting(grantID: grant.id) { try await finishRefresh(write, of: grant, audit: audit) }
+                    : try await finishRefresh(write, of: grant, audit: audit)
+                if written, case .refreshed = write {
+                    logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "detail": "\(detail)"])
                 }
-                if current.version != seenVersion {
-                    try await store.releaseRefreshLease(grantID: grantID, owner: owner)
-                    return try await resultRecorded(on: current)
-                }
-                return try await callUpstream(current, actor: actor, force: force, interruptedAttemptAt: lease.interruptedAttemptAt)
-            }
-            try await Task.sleep(nanoseconds: UInt64(pollInterval * 1_000_000_000))
-            guard let lease = try await store.refreshLease(grantID: grantID) else { return .failure(.notFound, "no grant \(grantID)") }
-            if lease.version != seenVersion, let current = try await store.grant(id: grantID) {
-                return try await resultRecorded(on: current)
-            }
-            staleHolder = lease.owner.flatMap { LeaseHolder($0) }.flatMap { $0.isGoneFromThisHost ? $0.description : nil }
-            if ContinuousClock.now > deadline {
-                return .failure(.transient(retryAfter: inFlightRetryAfter), "another process holds the refresh lease")
+                action = machine.resultStored(written)
+            case .recordProviderError(let providerID, let message):
+                try? await store.setProviderError(providerID: providerID, message, at: clock.now())
+                action = machine.providerErrorRecorded()
+            case .finish(let result):
+                return result
             }
         }
     }
 
-    /// The result another caller left on the grant, reused instead of calling upstream again.
-    private func resultRecorded(on grant: Grant) async throws -> RefreshResult {
-        if grant.state == .revoked { return .failure(.notRefreshable(.revoked), "the grant was revoked") }
-        switch grant.lastRefreshOutcome {
-        case .succeeded?:
-            return RefreshResult(outcome: .refreshed, credential: try await credential(of: grant.id),
-                                 message: "refreshed by a concurrent caller", calledUpstream: false)
-        case .needsReauth?:
-            return .failure(.needsReauth, grant.stateReason ?? "the upstream refused the refresh token")
-        case .providerMisconfigured?:
-            return .failure(.providerMisconfigured, "the provider is misconfigured")
-        case .transient?, nil:
-            let wait = grant.refreshNotBefore.map { max(1, $0.timeIntervalSince(clock.now())) } ?? 5
-            return .failure(.transient(retryAfter: wait), "the upstream is unavailable")
-        }
+    /// Writes a refresh's outcome for `grant` as leased (its version the expected one), releasing the lease.
+    private func finishRefresh(_ write: RefreshWrite, of grant: Grant, audit: NewAuditEvent) async throws -> Bool {
+        try await store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
+                                      audit: audit, at: clock.now())
     }
 
     /// The grant's upstream credential, decrypted.
@@ -212,103 +204,40 @@ public final class RefreshCoordinator: Sendable {
                             expiresAt: sealed.info.accessExpiresAt)
     }
 
-    /// Makes the upstream call while holding the lease (kept alive by a heartbeat) and records its outcome.
-    private func callUpstream(_ grant: Grant, actor: String, force: Bool, interruptedAttemptAt: Date?) async throws -> RefreshResult {
+    /// Makes the upstream call with what the lease brought (the lease kept alive by a heartbeat) and tells
+    /// `machine` how it went: the answer sealed for storing, or the upstream's error.
+    private func callUpstream(_ lease: RefreshLeaseAcquisition, machine: inout RefreshStateMachine) async throws -> RefreshStateMachine.Action {
+        let grantID = lease.grant.id
+        guard let sealed = lease.sealedCredential, let provider = lease.provider else {
+            preconditionFailure("the refresh state machine calls upstream only with a credential and a provider")
+        }
         let startedAt = clock.now()
-        let action = force ? "upstream.refresh.forced" : "upstream.refresh"
-        func finish(_ write: RefreshWrite, detail: String) async throws -> Bool {
-            let audit = NewAuditEvent(actor: actor, action: action, serverID: grant.serverID, grantID: grant.id,
-                                      clientID: grant.clientID, outcome: write.outcome.auditName, detail: detail)
-            return try await store.finishRefresh(grantID: grant.id, owner: owner, expectedVersion: grant.version, result: write,
-                                                 audit: audit, at: clock.now())
-        }
-        guard let sealed = try await store.sealedCredential(grantID: grant.id),
-              let provider = try await store.provider(serverID: grant.serverID) else {
-            try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
-            return .failure(.notRefreshable(.providerCannotRefresh), "the server has no provider")
-        }
-        let previous = try await Self.open(sealed, grantID: grant.id, vault: vault)
+        let previous = try await Self.open(sealed, grantID: grantID, vault: vault)
         guard let refreshToken = previous.refreshToken else {
-            try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
-            return .failure(.notRefreshable(.noUpstreamRefreshToken), NotRefreshableReason.noUpstreamRefreshToken.rawValue)
+            preconditionFailure("the refresh state machine calls upstream only with a refresh token")
         }
-        let secret = try await vault.openProviderSecret(of: provider, in: store)
-
+        let secret = try await vault.openProviderSecret(lease.sealedProviderSecret, of: provider)
         let response: UpstreamTokenResponse
         do {
-            response = try await withLeaseHeartbeat(grantID: grant.id) {
+            response = try await withLeaseHeartbeat(grantID: grantID) {
                 try await upstream.refresh(refreshToken, with: ProviderAccess(provider: provider, clientSecret: secret),
                                            timeout: upstreamHardLimit)
             }
         } catch let error as UpstreamError {
             observer?(RefreshOutcome(error.kind), clock.now().timeIntervalSince(startedAt))
-            return try await recordFailure(error, grant: grant, provider: provider, interruptedAttemptAt: interruptedAttemptAt, finish: finish)
+            logger.warning("upstream refresh failed", metadata: ["grant": "\(grantID)", "error": "\(error)"])
+            return machine.upstreamFailed(error, now: clock.now())
         }
         observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
-
-        // Store the answer first: the upstream may have rotated the refresh token, and this is the only copy.
+        // Sealed at once: the upstream may have rotated the refresh token, and this is the only copy.
         let now = clock.now()
         let fresh = response.credential(at: now, previous: previous)
         let newSealed = SealedCredential(
-            accessToken: try vault.seal(fresh.accessToken.value, for: .upstreamAccess(grant.id)),
-            refreshToken: try response.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(grant.id)) }
+            accessToken: try vault.seal(fresh.accessToken.value, for: .upstreamAccess(grantID)),
+            refreshToken: try response.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(grantID)) }
                 ?? sealed.refreshToken,
             info: fresh.info)
-        let expiry = fresh.accessExpiresAt.map { "expires in \(Int($0.timeIntervalSince(now)))s" } ?? "expiry unknown"
-        let rotation = response.refreshToken == nil ? "refresh token kept" : "refresh token rotated"
-        let ms = Int(now.timeIntervalSince(startedAt) * 1000)
-        let stored = try await storeInsisting(grantID: grant.id) {
-            try await finish(.refreshed(newSealed), detail: "\(expiry); \(rotation); \(ms) ms")
-        }
-        guard stored else {
-            return .failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered")
-        }
-        if provider.lastError != nil { try? await store.setProviderError(providerID: provider.id, nil, at: now) }
-        logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "ms": "\(ms)"])
-        return RefreshResult(outcome: .refreshed, credential: fresh, message: "\(expiry); \(rotation)", calledUpstream: true)
-    }
-
-    /// Records a failed upstream refresh; an `invalid_grant` that lost a race to a stored success is no failure.
-    private func recordFailure(_ error: UpstreamError, grant: Grant, provider: Provider, interruptedAttemptAt: Date?,
-                               finish: (RefreshWrite, String) async throws -> Bool) async throws -> RefreshResult {
-        let now = clock.now()
-        logger.warning("upstream refresh failed", metadata: ["grant": "\(grant.id)", "error": "\(error)"])
-        switch error.kind {
-        case .invalidGrant:
-            // Another holder (whose lease this one took over) may have stored the rotated token meanwhile.
-            if let current = try await store.grant(id: grant.id), current.version != grant.version, current.lastRefreshOutcome == .succeeded {
-                try await store.releaseRefreshLease(grantID: grant.id, owner: owner)
-                return try await resultRecorded(on: current)
-            }
-            let reason = Self.needsReauthReason(error, interruptedAttemptAt: interruptedAttemptAt)
-            _ = try await finish(.needsReauth(reason: reason), reason)
-            return RefreshResult(outcome: .needsReauth, credential: nil, message: reason, calledUpstream: true)
-        case .misconfigured:
-            _ = try await finish(.providerMisconfigured, error.description)
-            try? await store.setProviderError(providerID: provider.id, error.description, at: now)
-            return RefreshResult(outcome: .providerMisconfigured, credential: nil, message: error.description, calledUpstream: true)
-        case .transient:
-            let backoff = Self.backoff(afterFailures: grant.refreshFailures + 1)
-            _ = try await finish(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
-                                 "\(error.description); next try in \(Int(backoff)) s")
-            return RefreshResult(outcome: .transient(retryAfter: backoff), credential: nil, message: error.description, calledUpstream: true)
-        }
-    }
-
-    /// Seconds to wait after `failures` consecutive transient failures: 1, 2, 4, 8, 16, then 30 at most.
-    static func backoff(afterFailures failures: Int) -> TimeInterval {
-        min(30, pow(2, Double(min(max(failures, 1), 6) - 1)))
-    }
-
-    /// What a `needs-reauth` grant says about why.
-    static func needsReauthReason(_ error: UpstreamError, interruptedAttemptAt: Date?) -> String {
-        guard let interrupted = interruptedAttemptAt else {
-            return "the upstream refused the refresh token (\(error.message)); the user must authorize again"
-        }
-        let at = ISO8601DateFormatter().string(from: interrupted)
-        return "the upstream refused the refresh token (\(error.message)) right after an earlier refresh attempt, sent at \(at), "
-            + "was interrupted before its answer was stored (the process making it stopped, or the connection failed after the "
-            + "request had gone out); the upstream had most likely rotated the refresh token then, so the user must authorize again"
+        return machine.upstreamAnswered(fresh, sealed: newSealed, rotated: response.refreshToken != nil, startedAt: startedAt, now: now)
     }
 
     /// Runs `body` (the upstream call) while extending this holder's lease every ``heartbeatInterval``.

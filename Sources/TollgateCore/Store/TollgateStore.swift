@@ -156,7 +156,13 @@ public protocol TollgateStore: Sendable {
     /// take a live lease; SQLite (one host) uses the given times. The lease records that an upstream call is
     /// about to be sent under it. When the previous holder had sent one and never finished (it crashed or
     /// lost its lease), the acquisition says when, so a later `invalid_grant` can be explained.
-    /// Compare-and-set in one transaction: `nil` when another live holder has it.
+    /// Compare-and-set in one transaction: `nil` when another live holder has it, or the grant does not exist.
+    ///
+    /// The acquisition brings what a refresh under the lease needs, read in the same transaction (PostgreSQL:
+    /// the same statement) as the lease is taken, so no other holder's write falls between: the grant (its
+    /// version as it is now), its sealed upstream credential, its server's provider and the provider's sealed
+    /// client secret. The refresh then needs no further read before its upstream call. Errors are only the
+    /// general ones (`.storeUnavailable`; `.damaged` for a row this build cannot read).
     func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date, replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition?
     /// Extends a lease `owner` holds by `until - now` (the holder's heartbeat while its upstream call runs);
     /// `false` if `owner` no longer holds it.
@@ -388,13 +394,30 @@ public struct RefreshLeaseState: Sendable, Equatable {
     }
 }
 
-/// A lease just taken.
+/// A lease just taken, with everything the refresh made under it needs, read in the same transaction.
 public struct RefreshLeaseAcquisition: Sendable, Equatable {
     /// When an earlier holder sent an upstream refresh whose answer was never stored (it died or lost the
     /// lease); `nil` when every earlier attempt finished.
     public var interruptedAttemptAt: Date?
+    /// The grant as it is under the lease: its version is the one ``TollgateStore/finishRefresh(grantID:owner:expectedVersion:result:audit:at:)``
+    /// expects, and when it moved since an earlier read another holder has finished meanwhile.
+    public var grant: Grant
+    /// The grant's sealed upstream credential (with the grant's version); `nil` when none is stored.
+    public var sealedCredential: SealedCredential?
+    /// The provider of the grant's server; `nil` when the server has none.
+    public var provider: Provider?
+    /// The provider's sealed client secret; `nil` when it has none (or there is no provider).
+    public var sealedProviderSecret: Data?
 
-    public init(interruptedAttemptAt: Date?) { self.interruptedAttemptAt = interruptedAttemptAt }
+    /// Every stored property, as read.
+    public init(interruptedAttemptAt: Date?, grant: Grant, sealedCredential: SealedCredential?, provider: Provider?,
+                sealedProviderSecret: Data?) {
+        self.interruptedAttemptAt = interruptedAttemptAt
+        self.grant = grant
+        self.sealedCredential = sealedCredential
+        self.provider = provider
+        self.sealedProviderSecret = sealedProviderSecret
+    }
 }
 
 /// What a finished refresh writes to its grant.

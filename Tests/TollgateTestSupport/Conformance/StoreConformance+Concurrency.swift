@@ -109,6 +109,56 @@ extension StoreConformance {
         }
     }
 
+    /// Taking the refresh lease brings what a refresh needs, as it is at that moment: the grant (its current
+    /// version), its sealed credential, its server's provider and the provider's sealed secret.
+    public static func refreshLeaseContext(_ backend: StoreBackend) async throws {
+        try await run("refreshLeaseContext", backend) { e, store, other in
+            let (server, provider) = try await Fixture.server(store, "files")
+            try await Fixture.createClient(store, "c1", serverID: server.id)
+            let id = try await Fixture.grant(store, serverID: server.id, clientID: "c1", subject: "alice")
+            func until(_ seconds: TimeInterval) -> Date { Date().addingTimeInterval(seconds) }
+
+            let taken = try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: Date(), replacing: nil)
+            e.equal(taken?.grant, try await store.grant(id: id), "the grant as read by grant(id:)")
+            e.equal(taken?.sealedCredential, try await store.sealedCredential(grantID: id), "the sealed credential as read by sealedCredential")
+            e.equal(taken?.sealedCredential?.refreshToken, Data("refresh-\(id)".utf8), "the sealed refresh token")
+            e.equal(taken?.provider, provider, "the server's provider")
+            e.equal(taken?.provider, try await store.provider(serverID: server.id), "the provider as read by provider(serverID:)")
+            e.equal(taken?.sealedProviderSecret, Fixture.providerSecret(provider.id), "the provider's sealed secret")
+            e.equal(try await other.acquireRefreshLease(grantID: id, owner: "B", until: until(60), now: Date(), replacing: nil), nil,
+                    "a refused acquisition brings nothing")
+
+            // Another process stores new tokens meanwhile (the lease lost): the next acquisition sees them.
+            let version = taken?.grant.version ?? -1
+            let info = UpstreamCredentialInfo(accessExpiresAt: Fixture.at(7200), hasRefreshToken: true, refreshExpiresAt: nil,
+                                              scope: "read", obtainedAt: Fixture.at(10))
+            let fresh = Fixture.credential(id, info, generation: "-by-B")
+            e.equal(try await other.finishRefresh(grantID: id, owner: "B", expectedVersion: version, result: .refreshed(fresh),
+                                                  audit: Fixture.audit("upstream.refresh"), at: Fixture.at(10)), true, "B stores new tokens")
+            let again = try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: Date(), replacing: nil)
+            e.expect((again?.grant.version ?? 0) > version, "the version B's write made")
+            e.equal(again?.grant.version, try await store.grant(id: id)?.version, "the current version")
+            e.equal(again?.grant.lastRefreshOutcome, .succeeded, "B's outcome")
+            e.equal(again?.sealedCredential?.accessToken, fresh.accessToken, "B's access token")
+            e.equal(again?.sealedCredential?.refreshToken, fresh.refreshToken, "B's refresh token")
+            e.equal(again?.sealedCredential?.info, info, "B's credential info")
+            try await store.releaseRefreshLease(grantID: id, owner: "A")
+
+            // A server without a provider, a grant without a credential, an unknown grant.
+            let bare = try await store.createServer(NewServer(slug: "bare", upstreamMCPURL: "https://bare.example/mcp", scopes: ["read"]),
+                                                    audit: Fixture.audit("server.add"), at: Fixture.t0)
+            try await Fixture.createClient(store, "c2", serverID: bare.id)
+            let bareGrant = try await Fixture.grant(store, serverID: bare.id, clientID: "c2", subject: "bob")
+            let bareTaken = try await store.acquireRefreshLease(grantID: bareGrant, owner: "A", until: until(60), now: Date(), replacing: nil)
+            e.equal(bareTaken?.grant.id, bareGrant, "the lease of a grant whose server has no provider")
+            e.equal(bareTaken?.provider, nil, "no provider")
+            e.equal(bareTaken?.sealedProviderSecret, nil, "no provider secret")
+            e.expect(bareTaken?.sealedCredential != nil, "its credential all the same")
+            e.equal(try await store.acquireRefreshLease(grantID: id + 1000, owner: "A", until: until(60), now: Date(), replacing: nil), nil,
+                    "an unknown grant's lease")
+        }
+    }
+
     /// The refresh lease: who may take it, renew it, and when a result is written.
     public static func refreshLeaseRules(_ backend: StoreBackend) async throws {
         try await run("refreshLeaseRules", backend) { e, store, other in
@@ -126,8 +176,9 @@ extension StoreConformance {
 
             e.equal(try await store.refreshLease(grantID: id)?.owner, nil, "a new grant's lease is free")
             e.equal(try await store.refreshLease(grantID: id + 1000), nil, "the lease of an unknown grant")
-            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: now(), replacing: nil),
-                    RefreshLeaseAcquisition(interruptedAttemptAt: nil), "a free lease is taken")
+            let first = try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: now(), replacing: nil)
+            e.expect(first != nil, "a free lease is taken")
+            e.equal(first?.interruptedAttemptAt, nil, "a free lease reports no interrupted attempt")
             let state = try await store.refreshLease(grantID: id)
             e.equal(state?.owner, "A", "the lease's owner")
             e.equal(state?.version, try await store.grant(id: id)!.version, "the lease's version")
@@ -230,8 +281,9 @@ extension StoreConformance {
             e.equal(try await store.finishRefresh(grantID: id, owner: "M", expectedVersion: 0, result: .refreshed(fresh), audit: audit,
                                                   at: t(1403)), true, "new tokens clear the interruption")
             try await store.releaseRefreshLease(grantID: id, owner: "L")
-            e.equal(try await store.acquireRefreshLease(grantID: id, owner: "N", until: until(60), now: now(), replacing: nil),
-                    RefreshLeaseAcquisition(interruptedAttemptAt: nil), "after a stored result nothing is reported")
+            let afterStored = try await store.acquireRefreshLease(grantID: id, owner: "N", until: until(60), now: now(), replacing: nil)
+            e.expect(afterStored != nil, "the lease is taken after a stored result")
+            e.equal(afterStored?.interruptedAttemptAt, nil, "after a stored result nothing is reported")
             let v4 = try await store.refreshLease(grantID: id)!.version
             e.equal(try await store.finishRefresh(grantID: id, owner: "N", expectedVersion: v4, result: .transient(notBefore: t(2000), answerLost: true),
                                                   audit: audit, at: t(1651)), true, "a transient failure whose answer was lost")
