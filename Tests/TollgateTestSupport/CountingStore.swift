@@ -40,6 +40,9 @@ public final class CountingStore: TollgateStore {
     public func removeServer(slug: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
         try await counted { try await base.removeServer(slug: slug, audit: audit, at: at) }
     }
+    public func setServerPolicy(slug: String, _ policy: ServerPolicy, audit: NewAuditEvent, at: Date) async throws -> Server {
+        try await counted { try await base.setServerPolicy(slug: slug, policy, audit: audit, at: at) }
+    }
     public func createProvider(serverID: Int64, _ provider: NewProvider, resolved: ResolvedEndpoints,
                                seal: @escaping @Sendable (Int64) throws -> Data?, audit: NewAuditEvent, at: Date) async throws -> Provider {
         try await counted { try await base.createProvider(serverID: serverID, provider, resolved: resolved, seal: seal, audit: audit, at: at) }
