@@ -111,7 +111,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "TollgateBenchmarks",
-            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgatePostgres", "TollgateStores", "TollgateConsole", "TollgateServer", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",
