@@ -174,8 +174,8 @@ func runCoreBenchmarks(_ backend: BenchBackend) async throws {
             }
             await store.close()
             rates[inFlight] = Double(lookups) / time
-            let label = inFlight == uncoalesced ? "no coalescing, \(inFlight) statements" : "coalesced, \(inFlight) statement\(inFlight == 1 ? "" : "s")"
-            report("  token lookups /s, 64 tasks, \(label) in flight", String(format: "%.0f (%.2fx)", rates[inFlight]!, rates[inFlight]! / rates[uncoalesced]!))
+            let label = "\(inFlight) at once (\(inFlight == uncoalesced ? "no coalescing" : "coalesced"))"
+            report("  token lookups /s, 64 tasks, \(label)", String(format: "%.0f (%.2fx)", rates[inFlight]!, rates[inFlight]! / rates[uncoalesced]!))
         }
     }
 
