@@ -112,8 +112,8 @@ let package = Package(
         .executableTarget(
             name: "TollgateBenchmarks",
             // TollgateTestSupport: fresh PostgreSQL databases, made as the tests make theirs.
-            dependencies: ["TollgateCore", "TollgateSQLite", "TollgateStores", "TollgateConsole", "TollgateServer", "TollgateTestSupport",
-                           .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["TollgateCore", "TollgateSQLite", "TollgatePostgres", "TollgateStores", "TollgateConsole", "TollgateServer",
+                           "TollgateTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks",

@@ -9,6 +9,7 @@
 import Foundation
 import GRDB
 import TollgateCore
+import TollgatePostgres
 import TollgateSQLite
 import TollgateServer
 
@@ -31,6 +32,18 @@ func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
     try await body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Runs `body(0..<rounds)` spread over `tasks` concurrent tasks; returns the seconds it took.
+func seconds(concurrently tasks: Int, rounds: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
+    try await seconds {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                group.addTask { for i in stride(from: t, to: rounds, by: tasks) { try await body(i) } }
+            }
+            try await group.waitForAll()
+        }
+    }
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -144,19 +157,32 @@ func runCoreBenchmarks(_ backend: BenchBackend) async throws {
         report("  breakdown: store lookup, token + grant (µs)", String(format: "%.2f", lookupTime / Double(n) * 1e6))
         report("  breakdown: decrypt upstream access token (µs)", String(format: "%.2f", decryptTime / Double(n) * 1e6))
     }
-    let parallelTime = try await seconds {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for t in 0..<2 {
-                group.addTask {
-                    for i in stride(from: t, to: validationRounds, by: 2) {
-                        _ = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
-                    }
-                }
+    for tasks in [2, 64] {
+        // 64 tasks: the gateway under load (wrk -c64 in the gateway benchmark), where PostgreSQL coalesces lookups.
+        let parallelTime = try await seconds(concurrently: tasks, rounds: validationRounds) { i in
+            _ = try await fixture.tollgate.tokens.validate(accessToken: accessTokens[i % accessTokens.count], serverSlug: "bench")
+        }
+        report("access-token validations /s (\(tasks) tasks)", String(format: "%.0f", Double(validationRounds) / parallelTime))
+    }
+    if case .postgres(let location) = fixture.database.location {
+        // The same lookups through stores that differ only in how many validation statements run at once, in
+        // this run: as many as the pool has connections is no coalescing (one statement a lookup, as before).
+        let hashes = accessTokens.map { TokenGenerator.hash($0) }
+        let lookups = quick ? 20_000 : 100_000
+        var rates: [Int: Double] = [:]
+        let uncoalesced = PostgresStore.Configuration(location).maxConnections
+        for inFlight in [uncoalesced, 1, 2, 4] {
+            let store = try await PostgresStore(configuration: PostgresStore.Configuration(location, tokenLookupsInFlight: inFlight))
+            _ = try await seconds(concurrently: 64, rounds: 1000) { i in _ = try await store.tokenContext(hash: hashes[i % hashes.count]) }
+            let time = try await seconds(concurrently: 64, rounds: lookups) { i in
+                guard try await store.tokenContext(hash: hashes[i % hashes.count]) != nil else { fatalError("a token went missing") }
             }
-            try await group.waitForAll()
+            await store.close()
+            rates[inFlight] = Double(lookups) / time
+            let label = "\(inFlight) at once (\(inFlight == uncoalesced ? "no coalescing" : "coalesced"))"
+            report("  token lookups /s, 64 tasks, \(label)", String(format: "%.0f (%.2fx)", rates[inFlight]!, rates[inFlight]! / rates[uncoalesced]!))
         }
     }
-    report("access-token validations /s (2 tasks)", String(format: "%.0f", Double(validationRounds) / parallelTime))
 
     // 3. refresh_token grants (rotation; upstream fresh so no upstream call).
     var refreshTokens = pairs.map(\.refreshToken.value)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import TollgateCore
 
@@ -337,25 +338,53 @@ extension PostgresStore {
         }
     }
 
-    /// The validation query: a token with its grant, sealed credential and the server's upstream MCP URL.
+    /// The validation query: a token with its grant, sealed credential, the server's upstream MCP URL and the
+    /// token's hash (which lookup of a batch the row answers).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, t.hash
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """)
 
-    /// A token with its grant, sealed credential and upstream MCP URL in one statement: the validation hot path.
+    /// A token with its grant, sealed credential and upstream MCP URL: the validation hot path.
+    ///
+    /// Concurrent lookups are answered together by one statement (``CoalescingLookup``): a lookup waits for
+    /// the next statement rather than joining one already running, so its answer reflects the database as
+    /// of a moment after it started (a revocation that returned before is always seen).
     public func tokenContext(hash: Data) async throws -> TokenContext? {
+        try await tokenContexts.value(for: hash)
+    }
+
+    /// The contexts of distinct token hashes in one statement, keyed by hash (unknown hashes are absent; a row
+    /// this build cannot read fails only its own hash).
+    static func fetchTokenContexts(_ hashes: [Data], client: PostgresClient, logger: Logger,
+                                   displayName: String) async throws -> [Data: Result<TokenContext, any Error>] {
         // A prepared statement (parsed and planned once per connection): planning this join took ten times as
         // long as running it, on every request.
-        let found = try await withConnection { connection in
-            var first: PostgresRandomAccessRow?
-            for try await row in try await connection.execute(TokenContextStatement(hash: hash), logger: queryLogger) where first == nil {
-                first = row
+        let rows: [PostgresRandomAccessRow]
+        do {
+            rows = try await client.withConnection { connection in
+                var rows: [PostgresRandomAccessRow] = []
+                for try await row in try await connection.execute(TokenContextStatement(hashes: hashes), logger: logger) {
+                    rows.append(row)
+                }
+                return rows
             }
-            return first
+        } catch {
+            throw map(error, displayName: displayName)
         }
-        guard let row = found else { return nil }
+        var contexts: [Data: Result<TokenContext, any Error>] = [:]
+        for row in rows {
+            guard let hash = try? row.data(grantColumnCount + 10) else {
+                throw TollgateError(.damaged, "\(displayName) holds a value this build cannot read")
+            }
+            contexts[hash] = Result { try Self.tokenContext(row, hash: hash) }.mapError { Self.map($0, displayName: displayName) }
+        }
+        return contexts
+    }
+
+    /// Decodes one row of ``tokenContextSQL``.
+    static func tokenContext(_ row: PostgresRandomAccessRow, hash: Data) throws -> TokenContext {
         let grant = try Self.grant(row)
         let n = Self.grantColumnCount
         let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: try row.string(n)) ?? .access,
@@ -536,15 +565,16 @@ extension PostgresStore {
     }
 }
 
-/// The validation hot path's statement, prepared once per pooled connection.
+/// The validation hot path's statement, prepared once per pooled connection: the contexts of several token
+/// hashes at once (one batch of ``CoalescingLookup``).
 struct TokenContextStatement: PostgresPreparedStatement {
-    static let sql = PostgresStore.tokenContextSQL + " WHERE t.hash = $1"
+    static let sql = PostgresStore.tokenContextSQL + " WHERE t.hash = ANY($1)"
     typealias Row = PostgresRandomAccessRow
-    let hash: Data
+    let hashes: [Data]
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings()
-        try bindings.append(hash)
+        bindings.append(hashes.map { ByteBuffer(bytes: $0) })
         return bindings
     }
 

@@ -32,10 +32,14 @@ public final class PostgresStore: TollgateStore, Sendable {
         public var maxConnections: Int
         /// How long opening one connection may take.
         public var connectTimeout: TimeInterval
+        /// The most validation statements (``PostgresStore/tokenContext(hash:)``) running at once; lookups that
+        /// arrive meanwhile wait and are answered together by the next statement.
+        public var tokenLookupsInFlight: Int
 
         /// A configuration; the defaults are those of libpq (`prefer`) and a pool of 20 connections.
         public init(host: String, port: Int = 5432, database: String, user: String, password: String? = nil,
-                    sslMode: SSLMode = .prefer, maxConnections: Int = 20, connectTimeout: TimeInterval = 10) {
+                    sslMode: SSLMode = .prefer, maxConnections: Int = 20, connectTimeout: TimeInterval = 10,
+                    tokenLookupsInFlight: Int = 2) {
             self.host = host
             self.port = port
             self.database = database
@@ -44,6 +48,13 @@ public final class PostgresStore: TollgateStore, Sendable {
             self.sslMode = sslMode
             self.maxConnections = maxConnections
             self.connectTimeout = connectTimeout
+            self.tokenLookupsInFlight = tokenLookupsInFlight
+        }
+
+        /// The configuration of a parsed `postgres://` location, with the defaults for the rest.
+        public init(_ location: PostgresLocation, tokenLookupsInFlight: Int = 2) {
+            self.init(host: location.host, port: location.port, database: location.database, user: location.user,
+                      password: location.password?.value, sslMode: location.sslMode, tokenLookupsInFlight: tokenLookupsInFlight)
         }
 
         /// `postgres://host:port/db`: never the user name or the password.
@@ -57,6 +68,10 @@ public final class PostgresStore: TollgateStore, Sendable {
     let client: PostgresClient
     let runTask: Task<Void, Never>
     let changeFeed: PostgresChangeFeed
+    /// The validation lookups, coalesced into batches (see ``tokenContext(hash:)``).
+    let tokenContexts: CoalescingLookup<Data, TokenContext>
+    /// The most token hashes one validation statement looks up.
+    static let tokenLookupBatchSize = 256
     /// Queries are never logged: their bindings may carry token hashes and sealed secrets.
     let queryLogger = PostgresStore.silentLogger
     static let silentLogger = Logger(label: "tollgate.postgres.query", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -84,6 +99,10 @@ public final class PostgresStore: TollgateStore, Sendable {
         let client = PostgresClient(configuration: try Self.clientConfiguration(configuration), backgroundLogger: background)
         self.client = client
         runTask = Task { await client.run() }
+        tokenContexts = CoalescingLookup(maximumBatchesInFlight: configuration.tokenLookupsInFlight,
+                                         maximumBatchSize: Self.tokenLookupBatchSize) { hashes in
+            try await Self.fetchTokenContexts(hashes, client: client, logger: Self.silentLogger, displayName: displayName)
+        }
         let changeFeed = PostgresChangeFeed(connect: { try await Self.connect(configuration, logger: background) })
         self.changeFeed = changeFeed
         await changeFeed.start()

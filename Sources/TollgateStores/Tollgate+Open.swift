@@ -12,9 +12,7 @@ public enum StoreOpener {
         case .sqlite(let path):
             return try SQLiteStore(path: path)
         case .postgres(let postgres):
-            return try await PostgresStore(configuration: PostgresStore.Configuration(
-                host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
-                password: postgres.password?.value, sslMode: postgres.sslMode), logger: logger)
+            return try await PostgresStore(configuration: PostgresStore.Configuration(postgres), logger: logger)
         }
     }
 }
