@@ -28,22 +28,32 @@ public final class PostgresStore: TollgateStore, Sendable {
         public var password: String?
         /// Whether and how TLS is used.
         public var sslMode: SSLMode
+        /// The PEM file of the certificate authorities `verify-full` trusts (libpq's `sslrootcert`); `nil`: the
+        /// system trust roots.
+        public var sslRootCertificatePath: String?
         /// The most connections the pool opens (the `LISTEN` connection comes on top).
         public var maxConnections: Int
         /// How long opening one connection may take.
         public var connectTimeout: TimeInterval
+        /// How long one store operation (waiting for a pooled connection, then its statements) may take before it
+        /// fails with `.storeUnavailable`; the connection it ran on is closed. A server that stops answering
+        /// (a network black hole, a stopped host) costs a request this long, never more.
+        public var operationTimeout: TimeInterval
 
         /// A configuration; the defaults are those of libpq (`prefer`) and a pool of 20 connections.
         public init(host: String, port: Int = 5432, database: String, user: String, password: String? = nil,
-                    sslMode: SSLMode = .prefer, maxConnections: Int = 20, connectTimeout: TimeInterval = 10) {
+                    sslMode: SSLMode = .prefer, sslRootCertificatePath: String? = nil, maxConnections: Int = 20,
+                    connectTimeout: TimeInterval = 10, operationTimeout: TimeInterval = 10) {
             self.host = host
             self.port = port
             self.database = database
             self.user = user
             self.password = password
             self.sslMode = sslMode
+            self.sslRootCertificatePath = sslRootCertificatePath
             self.maxConnections = maxConnections
             self.connectTimeout = connectTimeout
+            self.operationTimeout = operationTimeout
         }
 
         /// `postgres://host:port/db`: never the user name or the password.
@@ -98,8 +108,10 @@ public final class PostgresStore: TollgateStore, Sendable {
 
     // MARK: - Connections
 
-    static func tlsConfiguration(_ mode: Configuration.SSLMode) -> TLSConfiguration? {
-        switch mode {
+    /// The TLS configuration of `c.sslMode` (`nil`: plain TCP). `verify-full` trusts `c.sslRootCertificatePath`
+    /// when set (read here, so an unreadable file fails the open, naming the file), else the system roots.
+    static func tlsConfiguration(_ c: Configuration) throws -> TLSConfiguration? {
+        switch c.sslMode {
         case .disable:
             return nil
         case .prefer, .require:
@@ -107,14 +119,21 @@ public final class PostgresStore: TollgateStore, Sendable {
             tls.certificateVerification = .none
             return tls
         case .verifyFull:
-            // The defaults: full verification (chain and host name) against the system trust roots.
-            return TLSConfiguration.makeClientConfiguration()
+            // The defaults: full verification (chain and host name).
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let path = c.sslRootCertificatePath {
+                guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
+                    throw TollgateError(.storeUnavailable, "cannot read the CA certificates of sslrootcert (\(path)) as PEM")
+                }
+                tls.trustRoots = .certificates(certificates)
+            }
+            return tls
         }
     }
 
     static func clientConfiguration(_ c: Configuration) throws -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
-        switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+        switch (c.sslMode, try tlsConfiguration(c)) {
         case (.prefer, let config?): tls = .prefer(config)
         case (.require, let config?), (.verifyFull, let config?): tls = .require(config)
         default: tls = .disable
@@ -129,8 +148,9 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// One connection outside the pool (migrations, the `LISTEN` connection).
     static func connect(_ c: Configuration, logger: Logger) async throws -> PostgresConnection {
         let tls: PostgresConnection.Configuration.TLS
+        let tlsConfiguration = try tlsConfiguration(c)
         do {
-            switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+            switch (c.sslMode, tlsConfiguration) {
             case (.prefer, let config?): tls = .prefer(try NIOSSLContext(configuration: config))
             case (.require, let config?), (.verifyFull, let config?): tls = .require(try NIOSSLContext(configuration: config))
             default: tls = .disable
@@ -159,7 +179,7 @@ public final class PostgresStore: TollgateStore, Sendable {
     @discardableResult
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying {
-            try await client.withConnection { connection in
+            try await leased { connection in
                 try await connection.query("BEGIN", logger: queryLogger)
                 do {
                     let value = try await body(connection)
@@ -177,7 +197,42 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// handling as ``transaction(_:)``.
     @discardableResult
     func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await retrying { try await client.withConnection { try await body($0) } }
+        try await retrying { try await leased { try await body($0) } }
+    }
+
+    /// Runs `body` on a pooled connection within ``Configuration/operationTimeout``: past it, the wait for a
+    /// connection is cancelled, or the connection `body` is using is closed (a statement in flight cannot be
+    /// cancelled otherwise), and the operation fails with `.storeUnavailable`.
+    private func leased<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let timeout = configuration.operationTimeout
+        let inUse = ConnectionInUse()
+        let client = client
+        return try await withoutActuallyEscaping(body) { body in
+            let operation = RunsWhileItsCallerWaits(body)
+            return try await withThrowingTaskGroup(of: LeasedOutcome<T>.self) { group in
+                group.addTask {
+                    .finished(try await client.withConnection { connection in
+                        inUse.set(connection)
+                        defer { inUse.set(nil) }
+                        return try await operation.body(connection)
+                    })
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(Int64(max(0.05, timeout) * 1000)))
+                    inUse.close()
+                    return .timedOut
+                }
+                defer { group.cancelAll() }
+                guard case .finished(let value)? = try await group.next() else {
+                    throw TollgateError(.storeUnavailable, "\(displayName) did not answer within \(Self.seconds(timeout))")
+                }
+                return value
+            }
+        }
+    }
+
+    static func seconds(_ interval: TimeInterval) -> String {
+        interval == interval.rounded() ? "\(Int(interval)) s" : String(format: "%.1f s", interval)
     }
 
     /// The rows of one read statement.
@@ -201,6 +256,23 @@ public final class PostgresStore: TollgateStore, Sendable {
         }
     }
 
+    /// A TLS failure in words: a certificate the verification refused says so (the server's host name or its CA
+    /// did not match), other failures by their kind.
+    static func describe(_ error: NIOSSLError) -> String {
+        switch error {
+        case .handshakeFailed(let reason):
+            let detail = "\(reason)"
+            if detail.contains("certificate verify failed") || detail.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "the server's certificate was not accepted (not signed by a trusted CA, or not issued for this host name)"
+            }
+            return "the handshake failed (\(detail))"
+        case .unableToValidateCertificate:
+            return "the server's certificate was not accepted (not signed by a trusted CA, or not issued for this host name)"
+        default:
+            return "\(error)"
+        }
+    }
+
     static func isRetryable(_ error: PSQLError) -> Bool {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
         return state == "40001" || state == "40P01"
@@ -219,6 +291,10 @@ public final class PostgresStore: TollgateStore, Sendable {
                     return TollgateError(.conflict, "the change conflicts with existing data\(constraint)")
                 case "40001", "40P01":
                     return TollgateError(.storeUnavailable, "\(displayName) stayed busy (concurrent transactions kept conflicting); try again")
+                case "28000":
+                    // The server's text names the user and database: not repeated.
+                    return TollgateError(.storeUnavailable, "\(displayName) refused the connection: no pg_hba.conf rule allows it "
+                                         + "(a server that requires TLS refuses sslmode=disable)")
                 case let s where s.hasPrefix("28"):
                     return TollgateError(.storeUnavailable, "\(displayName) refused the credentials")
                 case "3D000":
@@ -230,13 +306,61 @@ public final class PostgresStore: TollgateStore, Sendable {
                     return TollgateError(.storeUnavailable, "\(displayName): \(message) (SQLSTATE \(state))")
                 }
             }
+            if error.code == .sslUnsupported {
+                return TollgateError(.storeUnavailable, "\(displayName) does not offer TLS, which the sslmode requires")
+            }
+            if let tls = error.underlying as? NIOSSLError {
+                return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(describe(tls))")
+            }
             return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(error.code))")
+        }
+        if let tls = error as? NIOSSLError {
+            return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(describe(tls))")
         }
         if error is PostgresDecodingError {
             return TollgateError(.damaged, "\(displayName) holds a value this build cannot read")
         }
         return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(type(of: error)))")
     }
+}
+
+// MARK: - Operation deadline
+
+/// How a deadlined store operation ended.
+private enum LeasedOutcome<T: Sendable>: Sendable {
+    case finished(T)
+    case timedOut
+}
+
+/// The connection an operation is using, so that its deadline can close it.
+private final class ConnectionInUse: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private var expired = false
+
+    func set(_ connection: PostgresConnection?) {
+        lock.lock()
+        let closeNow = expired && connection != nil
+        self.connection = connection
+        lock.unlock()
+        if closeNow { connection?.close().whenComplete { _ in } }
+    }
+
+    /// Closes the connection in use (and one leased later): its statements fail at once.
+    func close() {
+        lock.lock()
+        expired = true
+        let connection = self.connection
+        lock.unlock()
+        connection?.close().whenComplete { _ in }
+    }
+}
+
+/// A non-Sendable operation carried into the child task that runs it while its caller waits for the outcome
+/// (never at the same time as the caller), as the task-group form of a deadline needs.
+private struct RunsWhileItsCallerWaits<T>: @unchecked Sendable {
+    let body: (PostgresConnection) async throws -> T
+    init(_ body: @escaping (PostgresConnection) async throws -> T) { self.body = body }
 }
 
 // MARK: - Statements and rows

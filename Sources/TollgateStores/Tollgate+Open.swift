@@ -14,7 +14,8 @@ public enum StoreOpener {
         case .postgres(let postgres):
             return try await PostgresStore(configuration: PostgresStore.Configuration(
                 host: postgres.host, port: postgres.port, database: postgres.database, user: postgres.user,
-                password: postgres.password?.value, sslMode: postgres.sslMode), logger: logger)
+                password: postgres.password?.value, sslMode: postgres.sslMode,
+                sslRootCertificatePath: postgres.sslRootCertificate), logger: logger)
         }
     }
 }
