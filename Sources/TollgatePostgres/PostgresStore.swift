@@ -256,18 +256,22 @@ public final class PostgresStore: TollgateStore, Sendable {
         }
     }
 
-    /// A TLS failure in words: a certificate the verification refused says so (the server's host name or its CA
-    /// did not match), other failures by their kind.
-    static func describe(_ error: NIOSSLError) -> String {
+    /// A TLS failure in words (`nil` for any other error): a certificate the verification refused says so (not
+    /// signed by a trusted CA, or issued for another host name), other failures by their kind.
+    static func tlsFailure(_ error: any Error) -> String? {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return "the server's certificate was not accepted: it is not issued for this host name"
+        }
+        guard let error = error as? NIOSSLError else { return nil }
         switch error {
         case .handshakeFailed(let reason):
             let detail = "\(reason)"
-            if detail.contains("certificate verify failed") || detail.contains("CERTIFICATE_VERIFY_FAILED") {
-                return "the server's certificate was not accepted (not signed by a trusted CA, or not issued for this host name)"
+            if detail.contains("CERTIFICATE_VERIFY_FAILED") || detail.contains("certificate verify failed") {
+                return "the server's certificate was not accepted: it is not signed by a trusted CA (sslrootcert, or the system roots)"
             }
             return "the handshake failed (\(detail))"
         case .unableToValidateCertificate:
-            return "the server's certificate was not accepted (not signed by a trusted CA, or not issued for this host name)"
+            return "the server's certificate was not accepted: it could not be validated"
         default:
             return "\(error)"
         }
@@ -309,13 +313,13 @@ public final class PostgresStore: TollgateStore, Sendable {
             if error.code == .sslUnsupported {
                 return TollgateError(.storeUnavailable, "\(displayName) does not offer TLS, which the sslmode requires")
             }
-            if let tls = error.underlying as? NIOSSLError {
-                return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(describe(tls))")
+            if let underlying = error.underlying, let tls = tlsFailure(underlying) {
+                return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(tls)")
             }
             return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(error.code))")
         }
-        if let tls = error as? NIOSSLError {
-            return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(describe(tls))")
+        if let tls = tlsFailure(error) {
+            return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(tls)")
         }
         if error is PostgresDecodingError {
             return TollgateError(.damaged, "\(displayName) holds a value this build cannot read")

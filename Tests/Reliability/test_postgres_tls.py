@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from fixtures.procs import ManagedProcess, child_env, free_port
+from fixtures.procs import ManagedProcess, child_env, free_port, wait_until
 from harness.tls_postgres import TLSPostgres, require_cluster_support
 
 SERVE_READY = re.compile(r"tollgate serve listening on (http://\S+)")
@@ -27,8 +27,9 @@ def cluster(log_root):
         server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def environment(cluster):
+    """The password and one master key for the module (the first test's CLI migrates the database with it)."""
     return child_env(PGPASSWORD=cluster.password, TOLLGATE_MASTER_KEY=base64.b64encode(os.urandom(32)).decode())
 
 
@@ -57,8 +58,9 @@ def test_require_connects_and_every_connection_is_encrypted(tollgate_bin, cluste
                            log_root / "postgres-tls" / "serve.log", env=environment)
     serve.start(lambda p: SERVE_READY.search(p.log_text()) is not None, timeout=30)
     try:
+        # Its change feed's LISTEN connection is opened as it starts, and stays.
+        wait_until(lambda: bool(cluster.client_connections()), 15, interval=0.2, what="a connection of serve")
         connections = cluster.client_connections()
-        assert connections, "serve holds no connection to the database"
         assert all(ssl for _, ssl in connections), f"unencrypted connections (pid, ssl): {connections}"
     finally:
         serve.stop()
@@ -73,7 +75,7 @@ def test_verify_full_connects_with_the_ca_named_by_sslrootcert(tollgate_bin, clu
 def test_verify_full_without_the_ca_is_refused(tollgate_bin, cluster, environment):
     # The system roots do not hold the test CA.
     assert_refused(cli(tollgate_bin, cluster.url("verify-full"), environment), cluster.password,
-                   "TLS with postgres://127.0.0.1:", "certificate was not accepted")
+                   "TLS with postgres://127.0.0.1:", "certificate was not accepted", "trusted CA")
 
 
 def test_verify_full_refuses_a_certificate_of_another_host_name(tollgate_bin, cluster, environment):
@@ -81,7 +83,7 @@ def test_verify_full_refuses_a_certificate_of_another_host_name(tollgate_bin, cl
     try:
         message = assert_refused(
             cli(tollgate_bin, cluster.url("verify-full", root_certificate=cluster.certificates.ca), environment),
-            cluster.password, "TLS with postgres://127.0.0.1:", "certificate was not accepted")
+            cluster.password, "TLS with postgres://127.0.0.1:", "certificate was not accepted", "host name")
         assert "tollgate_tls@" not in message  # no user name either
         # The same certificate is accepted where nothing is verified: the refusal above is the host name's.
         assert cli(tollgate_bin, cluster.url("require"), environment).returncode == 0
