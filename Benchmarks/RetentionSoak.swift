@@ -20,8 +20,10 @@ struct RetentionSoak {
     /// How often the sweep runs, in clock time (serve's default sweep interval).
     var sweepInterval: TimeInterval = 600
     var sweepBatchSize = 50
-    /// A new user every this many rotations; an abandoned authorization as often.
+    /// A new user every this many rotations.
     var newUserEvery = 100
+    /// An abandoned authorization every this many rotations (pending authorizations live 10 minutes).
+    var abandonEvery = 5
     /// Audit retention of the soak (serve's default is 90 days; a day keeps the soak short).
     var auditRetention: TimeInterval = 86400
     /// The server's token lifetimes: rotated refresh tokens stay until their own expiry plus the grace.
@@ -81,10 +83,8 @@ struct RetentionSoak {
                 let next = try await tollgate.tokens.refresh(serverSlug: "bench", credentials: fixture.credentials,
                                                              refreshToken: refreshTokens[index], scope: nil)
                 refreshTokens[index] = next.refreshToken.value
-                if rotation % newUserEvery == newUserEvery - 1 {
-                    try await newUser()
-                    try await abandonAuthorization(fixture, urls: urls)
-                }
+                if rotation % newUserEvery == newUserEvery - 1 { try await newUser() }
+                if rotation % abandonEvery == abandonEvery - 1 { try await abandonAuthorization(fixture, urls: urls) }
                 if clock.now() >= nextSweep {
                     deleted += await sweeper.sweep()
                     sweeps += 1
@@ -92,8 +92,8 @@ struct RetentionSoak {
                 }
             }
         }
-        report("retention soak: rotations /s (sweeps included)", String(format: "%.0f", Double(rotations) / elapsed))
-        report("retention soak: sweeps / rows deleted", "\(sweeps) / \(deleted)")
+        report("retention: rotations /s (sweeps included)", String(format: "%.0f", Double(rotations) / elapsed))
+        report("retention: sweeps / rows deleted", "\(sweeps) / \(deleted)")
         guard let first = firstAfterWarmUp, let last = rows.last else {
             print("  (the soak ended before the warm-up: no ratio; run more rotations)")
             await tollgate.shutdown()
@@ -102,9 +102,8 @@ struct RetentionSoak {
         }
         for (index, kind) in Self.counted.enumerated() {
             let before = rows[first].counts[index], after = last.counts[index]
-            let ratio = before == 0 ? (after == 0 ? "1.00×" : "∞") : String(format: "%.2f×", Double(after) / Double(before))
-            report("retention soak: \(kind.name) at rotation \(rows[first].rotation) → \(last.rotation) (ratio)",
-                   "\(before) → \(after) (\(ratio))")
+            let ratio = before == 0 ? (after == 0 ? "1.00×" : "no ratio: none at first") : String(format: "%.2f×", Double(after) / Double(before))
+            report("retention: \(kind.name), rotation \(rows[first].rotation) → \(last.rotation)", "\(before) → \(after) (\(ratio))")
         }
         await tollgate.shutdown()
         await fixture.database.remove()
