@@ -68,7 +68,6 @@ public final class PostgresStore: TollgateStore, Sendable {
     let runTask: Task<Void, Never>
     let changeFeed: PostgresChangeFeed
     /// Queries are never logged: their bindings may carry token hashes and sealed secrets.
-    let queryLogger = PostgresStore.silentLogger
     static let silentLogger = Logger(label: "tollgate.postgres.query", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Opens the store: connects, brings the schema up to date and starts listening for changes.
@@ -177,7 +176,7 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// rolled back when it throws. Serialization failures (40001) and deadlocks (40P01) are retried a few
     /// times with a short jittered backoff; every error comes out as a ``TollgateError``.
     @discardableResult
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying {
             try await leased { connection in
                 try await connection.query("BEGIN", logger: queryLogger)
@@ -196,38 +195,44 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// Runs `body` on a pooled connection without a transaction (single statements), with the same error
     /// handling as ``transaction(_:)``.
     @discardableResult
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying { try await leased { try await body($0) } }
     }
 
-    /// Runs `body` on a pooled connection within ``Configuration/operationTimeout``: past it, the wait for a
-    /// connection is cancelled, or the connection `body` is using is closed (a statement in flight cannot be
-    /// cancelled otherwise), and the operation fails with `.storeUnavailable`.
-    private func leased<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    /// Runs `body` on a pooled connection within ``Configuration/operationTimeout``: past it, the operation fails
+    /// with `.storeUnavailable` at once, its wait for a connection is cancelled and the connection it is using is
+    /// closed (a statement in flight cannot be cancelled otherwise). The caller never waits for the abandoned
+    /// operation to wind down, since a statement on a connection the server stopped answering may never return.
+    private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let timeout = configuration.operationTimeout
+        let displayName = displayName
         let inUse = ConnectionInUse()
+        let outcome = FirstOutcome<T>()
         let client = client
-        return try await withoutActuallyEscaping(body) { body in
-            let operation = RunsWhileItsCallerWaits(body)
-            return try await withThrowingTaskGroup(of: LeasedOutcome<T>.self) { group in
-                group.addTask {
-                    .finished(try await client.withConnection { connection in
-                        inUse.set(connection)
-                        defer { inUse.set(nil) }
-                        return try await operation.body(connection)
-                    })
-                }
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(Int64(max(0.05, timeout) * 1000)))
-                    inUse.close()
-                    return .timedOut
-                }
-                defer { group.cancelAll() }
-                guard case .finished(let value)? = try await group.next() else {
-                    throw TollgateError(.storeUnavailable, "\(displayName) did not answer within \(Self.seconds(timeout))")
-                }
-                return value
+        let operation = Task {
+            do {
+                outcome.resolve(.success(try await client.withConnection { connection in
+                    inUse.set(connection)
+                    defer { inUse.set(nil) }
+                    return try await body(connection)
+                }))
+            } catch {
+                outcome.resolve(.failure(error))
             }
+        }
+        let deadline = Task {
+            try await Task.sleep(for: .milliseconds(Int64(max(0.05, timeout) * 1000)))
+            if outcome.resolve(.failure(TollgateError(.storeUnavailable, "\(displayName) did not answer within \(Self.seconds(timeout))"))) {
+                operation.cancel()
+                inUse.close()
+            }
+        }
+        defer { deadline.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            operation.cancel()
+            outcome.resolve(.failure(CancellationError()))
         }
     }
 
@@ -328,12 +333,44 @@ public final class PostgresStore: TollgateStore, Sendable {
     }
 }
 
+/// Queries are never logged: their bindings may carry token hashes and sealed secrets.
+let queryLogger = PostgresStore.silentLogger
+
 // MARK: - Operation deadline
 
-/// How a deadlined store operation ended.
-private enum LeasedOutcome<T: Sendable>: Sendable {
-    case finished(T)
-    case timedOut
+/// The first of several outcomes of one operation (its result, its deadline, its caller's cancellation); the
+/// later ones are ignored.
+private final class FirstOutcome<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    private var waiter: CheckedContinuation<T, any Error>?
+
+    /// Records `result` unless an outcome came first; whether it was the first.
+    @discardableResult
+    func resolve(_ result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        guard self.result == nil else { lock.unlock(); return false }
+        self.result = result
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(with: result)
+        return true
+    }
+
+    /// Waits for the first outcome.
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            lock.lock()
+            if let result {
+                lock.unlock()
+                continuation.resume(with: result)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
+    }
 }
 
 /// The connection an operation is using, so that its deadline can close it.
@@ -358,13 +395,6 @@ private final class ConnectionInUse: @unchecked Sendable {
         lock.unlock()
         connection?.close().whenComplete { _ in }
     }
-}
-
-/// A non-Sendable operation carried into the child task that runs it while its caller waits for the outcome
-/// (never at the same time as the caller), as the task-group form of a deadline needs.
-private struct RunsWhileItsCallerWaits<T>: @unchecked Sendable {
-    let body: (PostgresConnection) async throws -> T
-    init(_ body: @escaping (PostgresConnection) async throws -> T) { self.body = body }
 }
 
 // MARK: - Statements and rows

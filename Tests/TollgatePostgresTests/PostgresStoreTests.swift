@@ -89,6 +89,17 @@ struct PostgresStoreTests {
         #expect(!message.contains(configuration.user + "@"))
     }
 
+    @Test func anUnreadableSSLRootCertificateFailsTheOpenNamingTheFile() async throws {
+        guard var configuration = TestPostgres.server else { Issue.record(Comment(rawValue: TestPostgres.notFoundMessage)); return }
+        configuration.sslMode = .verifyFull
+        configuration.sslRootCertificatePath = "/nonexistent/tollgate-ca.pem"
+        configuration.password = "do-not-print-me"
+        let error = await #expect(throws: TollgateError.self) { _ = try await PostgresStore(configuration: configuration) }
+        #expect(error?.code == .storeUnavailable)
+        #expect(error?.message.contains("sslrootcert (/nonexistent/tollgate-ca.pem)") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("do-not-print-me") == false)
+    }
+
     @Test func anOperationTheServerDoesNotAnswerFailsAtTheOperationTimeoutAndTheStoreRecovers() async throws {
         try await TestPostgres.withFreshDatabase { base in
             var configuration = base
