@@ -47,8 +47,8 @@ struct BenchDatabase: Sendable {
     /// Every fixture shares one master key (PostgreSQL needs it given; SQLite would make a key file).
     static let masterKey = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
 
-    func open() async throws -> Tollgate {
-        try await Tollgate.open(location, environment: [MasterKey.environmentVariable: Self.masterKey])
+    func open(clock: any TollgateClock = SystemClock()) async throws -> Tollgate {
+        try await Tollgate.open(location, clock: clock, environment: [MasterKey.environmentVariable: Self.masterKey])
     }
 
     func remove() async { await drop() }

@@ -1,11 +1,12 @@
 // Tollgate core benchmarks: prints figures of one run side by side.
 //
-//   swift run -c release TollgateBenchmarks [--quick] [core] [console]     (sections; default: all)
+//   swift run -c release TollgateBenchmarks [--quick] [core] [console] [retention]   (no section named: all)
 //   TollgateBenchmarks bare-proxy --listen PORT --upstream URL   (the gateway benchmark's reference proxy)
 //
 // Measures access-token validations per second (hash + lookup + decrypt), code exchanges per second,
 // refresh_token grants per second, and the latency of fetching a page of 100 grants from stores of
-// 10,000 and 1,000,000 grants (keyset paging: the page must cost the same at both sizes).
+// 10,000 and 1,000,000 grants (keyset paging: the page must cost the same at both sizes); the console against
+// the big store; and the retention soak (RetentionSoak.swift: row counts stay flat under rotations and sweeps).
 import Foundation
 import GRDB
 import TollgateCore
@@ -25,6 +26,14 @@ if CommandLine.arguments.dropFirst().first == consoleMeasureCommand, CommandLine
 }
 
 let quick = CommandLine.arguments.contains("--quick")
+/// The sections of the run: those named on the command line, else all of them.
+let sectionNames = ["core", "console", "retention"]
+let namedSections = CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") }
+if let unknown = namedSections.first(where: { !sectionNames.contains($0) }) {
+    print("unknown section '\(unknown)'; the sections are \(sectionNames.joined(separator: ", "))")
+    exit(2)
+}
+let sections = Set(namedSections.isEmpty ? sectionNames : namedSections)
 let bigStore = quick ? 100_000 : 1_000_000
 
 
@@ -59,10 +68,12 @@ struct Fixture {
     let server: Server
     let verifier = String(repeating: "b", count: 43)
 
-    init(name: String, backend: BenchBackend) async throws {
+    /// `server` names the server's token lifetimes (default: access tokens live a day); `clock` is the core's.
+    init(name: String, backend: BenchBackend, clock: any TollgateClock = SystemClock(),
+         server: NewServer = NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400)) async throws {
         database = try await backend.makeDatabase(name)
-        tollgate = try await database.open()
-        server = try await tollgate.admin.addServer(NewServer(slug: "bench", upstreamMCPURL: "http://127.0.0.1:9/mcp", accessTokenTTL: 86400))
+        tollgate = try await database.open(clock: clock)
+        self.server = try await tollgate.admin.addServer(server)
         _ = try await tollgate.admin.addProvider(serverSlug: "bench", NewProvider(
             kind: .oauth2, authorizationEndpoint: "http://127.0.0.1:9/authorize", tokenEndpoint: "http://127.0.0.1:9/token",
             clientID: "bench", authMethod: .none))
@@ -71,15 +82,16 @@ struct Fixture {
 
     var credentials: ClientCredentials { ClientCredentials(clientID: client.client.id, secret: nil, method: .none) }
 
-    /// A grant with an unexchanged code.
-    func newCode(_ i: Int) async throws -> String {
-        let now = Date()
+    /// A grant with an unexchanged code; its upstream tokens live `upstreamLifetime` (never refreshed: the
+    /// provider is not reachable).
+    func newCode(_ i: Int, upstreamLifetime: TimeInterval = 86400) async throws -> String {
+        let now = tollgate.clock.now()
         let pending = PendingAuthorization(stateHash: Data(), serverID: server.id, clientID: client.client.id, redirectURI: "http://127.0.0.1:1/cb",
                                            clientState: nil, codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: [],
                                            resource: "http://127.0.0.1:8080/mcp/bench", sealedUpstreamVerifier: Data(), createdAt: now,
                                            expiresAt: now.addingTimeInterval(600))
         let upstream = UpstreamTokenResponse(accessToken: Secret("upstream-access-\(i)-" + UUID().uuidString),
-                                             refreshToken: Secret("upstream-refresh-\(i)"), expiresIn: 86400)
+                                             refreshToken: Secret("upstream-refresh-\(i)"), expiresIn: upstreamLifetime)
         return try await tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: upstream, subject: "user\(i)").code.value
     }
 
@@ -231,18 +243,17 @@ func runCoreBenchmarks(_ backend: BenchBackend) async throws {
     await fixture.database.remove()
 }
 
-print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores)")
+print("Tollgate core benchmarks (\(quick ? "quick" : "full") run, \(ProcessInfo.processInfo.activeProcessorCount) cores, "
+      + "sections: \(sectionNames.filter(sections.contains).joined(separator: ", ")))")
 
 let backends = BenchBackend.available()
 print("stores: " + backends.map(\.name).joined(separator: ", ") + (backends.count == 1 ? " (set \(BenchBackend.postgresVariable) to compare with PostgreSQL)" : ""))
-/// The sections named on the command line (`core`, `console`); none named: all of them.
-let sections = Set(CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") })
-func selected(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
 for backend in backends {
     Report.shared.backend = backend.name
-    if selected("core") { try await runCoreBenchmarks(backend) }
+    if sections.contains("core") { try await runCoreBenchmarks(backend) }
     // The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
-    if selected("console") { try await runConsoleBenchmark(quick: quick, backend: backend) }
+    if sections.contains("console") { try await runConsoleBenchmark(quick: quick, backend: backend) }
+    if sections.contains("retention") { try await RetentionSoak(rotations: quick ? 1500 : 3000).run(backend) }
 }
 Report.shared.print(backends.map(\.name))
 print("targets: validations >= 50000/s; page from 1,000,000 grants <= 5 ms; PostgreSQL gateway >= 0.8x SQLite")

@@ -16,7 +16,7 @@ extension PostgresStore {
     /// Adds a wrapped data key (the active one from now on) and writes `audit`, in one transaction;
     /// `.conflict` when key `id` exists.
     public func addEncryptionKey(id: UInt32, wrapped: Data, audit: NewAuditEvent?, at: Date) async throws {
-        try await transaction { db in
+        try await transaction { [self] db in
             let inserted = try await db.run(try """
                 INSERT INTO encryption_keys (id, wrapped, created_at) VALUES (\(Int64(id)), \(wrapped), \(at.millisecondsSince1970))
                 ON CONFLICT (id) DO NOTHING RETURNING 1
@@ -53,11 +53,12 @@ extension PostgresStore {
                 afterID = id
             }
         }
-        return try await transaction { db in
+        let afterHash = after, afterRowID = afterID
+        return try await transaction { [self] db in
             var sql = SQLBuilder()
             let anySealed = field.columns.map { "\($0) IS NOT NULL" }.joined(separator: " OR ")
-            let position = keyIsHash ? (after == nil ? "TRUE" : "\(field.key) > \(try sql.bind(after))")
-                                     : "\(field.key) > \(try sql.bind(afterID))"
+            let position = keyIsHash ? (afterHash == nil ? "TRUE" : "\(field.key) > \(try sql.bind(afterHash))")
+                                     : "\(field.key) > \(try sql.bind(afterRowID))"
             sql.text = """
                 SELECT \(field.key), \(field.columns.joined(separator: ", ")) FROM \(field.table)
                 WHERE (\(anySealed)) AND \(position) ORDER BY \(field.key) LIMIT \(try sql.bind(limit))
@@ -114,7 +115,7 @@ extension PostgresStore {
 
     /// Creates a server and writes `audit` (its `serverID` set), in one transaction; `.conflict` when the slug is taken.
     public func createServer(_ new: NewServer, audit: NewAuditEvent, at: Date) async throws -> Server {
-        try await transaction { db in
+        try await transaction { [self] db in
             guard let row = try await db.rows("""
                 INSERT INTO servers (slug, name, upstream_mcp_url, scopes, access_ttl, refresh_idle_ttl, refresh_absolute_ttl, created_at, policy)
                 VALUES (\(new.slug), \(new.name), \(new.upstreamMCPURL), \(new.scopes.joined(separator: " ")),
@@ -150,7 +151,7 @@ extension PostgresStore {
 
     /// Replaces the policy of the server `slug` and writes `audit`, in one transaction; `.notFound` for an unknown slug.
     public func setServerPolicy(slug: String, _ policy: ServerPolicy, audit: NewAuditEvent, at: Date) async throws -> Server {
-        try await transaction { db in
+        try await transaction { [self] db in
             guard let row = try await db.rows("""
                 UPDATE servers SET policy = \(policy.json) WHERE slug = \(slug) RETURNING \(unescaped: Self.serverColumns)
                 """, logger: queryLogger).first else {
@@ -166,7 +167,7 @@ extension PostgresStore {
 
     /// Removes a server with everything of it and writes `audit(grantsRemoved)`, in one transaction.
     public func removeServer(slug: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
-        try await transaction { db in
+        try await transaction { [self] db in
             guard let id = try await db.rows("SELECT id FROM servers WHERE slug = \(slug) FOR UPDATE", logger: queryLogger)
                 .first.map({ try $0.int(0) }) else {
                 throw TollgateError.notFound("no server with slug '\(slug)'")
@@ -211,7 +212,7 @@ extension PostgresStore {
     public func createProvider(serverID: Int64, _ new: NewProvider, resolved: ResolvedEndpoints,
                                seal: @escaping @Sendable (Int64) throws -> Data?, audit: NewAuditEvent, at: Date) async throws -> Provider {
         let params = String(decoding: try JSONEncoder().encode(new.authorizeParams), as: UTF8.self)
-        return try await transaction { db in
+        return try await transaction { [self] db in
             guard let id = try await db.rows("""
                 INSERT INTO providers (server_id, kind, issuer, authorization_endpoint, token_endpoint, revocation_endpoint,
                     userinfo_endpoint, client_id, auth_method, scopes, authorize_params, supports_refresh, created_at)
@@ -254,7 +255,7 @@ extension PostgresStore {
 
     /// Records (or clears, with `nil`) the provider's last configuration error.
     public func setProviderError(providerID: Int64, _ message: String?, at: Date) async throws {
-        try await transaction { db in
+        try await transaction { [self] db in
             try await db.run("""
                 UPDATE providers SET last_error = \(message), last_error_at = \(message == nil ? nil : at.millisecondsSince1970)
                 WHERE id = \(providerID)
@@ -276,7 +277,7 @@ extension PostgresStore {
     /// Stores a client with the SHA-256 of its secret and writes `audit`, in one transaction; `.conflict` when the id is taken.
     public func createClient(_ client: Client, secretHash: Data?, audit: NewAuditEvent) async throws {
         let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
-        try await transaction { db in
+        try await transaction { [self] db in
             let inserted = try await db.run(try """
                 INSERT INTO clients (id, server_id, name, redirect_uris, auth_method, grant_types, secret_hash, registered_by, created_at)
                 VALUES (\(client.id), \(client.serverID), \(client.name), \(uris), \(client.authMethod.rawValue),
@@ -314,7 +315,7 @@ extension PostgresStore {
     /// Marks a client revoked with all its grants and tokens and writes `audit(grantsRevoked)`, in one transaction.
     public func revokeClient(id: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
         let ms = at.millisecondsSince1970
-        return try await transaction { db in
+        return try await transaction { [self] db in
             let found = try await db.run("""
                 UPDATE clients SET revoked_at = coalesce(revoked_at, \(ms)) WHERE id = \(id) RETURNING 1
                 """, logger: queryLogger)
@@ -334,7 +335,7 @@ extension PostgresStore {
     public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
                                            audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
         guard limit > 0 else { return 0 }
-        return try await transaction { db in
+        return try await transaction { [self] db in
             let deleted = try await db.run("""
                 DELETE FROM clients WHERE id IN (
                     SELECT c.id FROM clients c
@@ -364,7 +365,7 @@ extension PostgresStore {
     /// Stores a new introspection credential with the SHA-256 of its secret and writes `audit`, in one transaction.
     public func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data,
                                               audit: NewAuditEvent) async throws {
-        try await transaction { db in
+        try await transaction { [self] db in
             try await db.run(try """
                 INSERT INTO introspection_credentials (id, server_id, name, secret_hash, created_at, revoked_at)
                 VALUES (\(credential.id), \(credential.serverID), \(credential.name), \(secretHash),
@@ -396,7 +397,7 @@ extension PostgresStore {
 
     /// Marks an introspection credential revoked and writes `audit`, in one transaction; `false` (no audit) if it already was.
     public func revokeIntrospectionCredential(id: String, audit: NewAuditEvent, at: Date) async throws -> Bool {
-        try await transaction { db in
+        try await transaction { [self] db in
             guard let wasRevoked = try await db.rows("""
                 SELECT revoked_at IS NOT NULL FROM introspection_credentials WHERE id = \(id) FOR UPDATE
                 """, logger: queryLogger).first.map({ try $0.bool(0) }) else {

@@ -21,7 +21,7 @@ extension PostgresStore {
         let booleans = try await booleanColumns(of: table)
         // Many rows per statement (PostgreSQL binds at most 65,535 values to one): one parse and plan per chunk.
         let rowsPerStatement = max(1, 30_000 / max(1, table.columns.count))
-        try await transaction { db in
+        try await transaction { [self] db in
             var start = 0
             while start < rows.count {
                 let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
@@ -46,7 +46,7 @@ extension PostgresStore {
             SELECT table_name, column_name FROM information_schema.columns
             WHERE table_schema = current_schema() AND is_identity = 'YES'
             """).map { (try $0.string(0), try $0.string(1)) }
-        try await transaction { db in
+        try await transaction { [self] db in
             for (table, column) in identities where StoreTable.all.contains(where: { $0.name == table }) {
                 try await db.query(PostgresQuery(unsafeSQL: """
                     SELECT setval(pg_get_serial_sequence('\(table)', '\(column)'), coalesce(max(\(column)), 0) + 1, false) FROM \(table)

@@ -41,7 +41,7 @@ extension PostgresStore {
     public func createGrant(_ new: NewGrant, seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
                             audit: NewAuditEvent, at: Date) async throws -> Int64 {
         let ms = at.millisecondsSince1970
-        return try await transaction { db in
+        return try await transaction { [self] db in
             guard let id = try await db.rows("""
                 INSERT INTO grants (server_id, client_id, subject, scopes, resource, state, created_at, updated_at)
                 VALUES (\(new.serverID), \(new.clientID), \(new.subject), \(new.scopes.joined(separator: " ")), \(new.resource),
@@ -255,7 +255,7 @@ extension PostgresStore {
     /// Revokes a grant, its tokens and unused codes and writes `audit`, in one transaction; `false` (no audit) if it already was.
     public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) async throws -> Bool {
         let ms = at.millisecondsSince1970
-        return try await transaction { db in
+        return try await transaction { [self] db in
             let changed = try await db.run("""
                 UPDATE grants SET state = 'revoked', revoked_at = \(ms), updated_at = \(ms), version = version + 1,
                     proxy_access_expires_at = NULL
@@ -291,7 +291,7 @@ extension PostgresStore {
     /// Marks a code used if it was not: one conditional `UPDATE … RETURNING`, so of many concurrent
     /// redeemers exactly one gets `.redeemed` (with the record as it was before, unused).
     public func redeemCode(hash: Data, at: Date) async throws -> CodeRedemption {
-        try await withConnection { db in
+        try await withConnection { [self] db in
             if let row = try await db.rows(try """
                 UPDATE authorization_codes SET used_at = \(at.millisecondsSince1970) WHERE hash = \(hash) AND used_at IS NULL
                 RETURNING \(unescaped: Self.codeColumns)
@@ -324,7 +324,7 @@ extension PostgresStore {
 
     /// Stores newly issued tokens of a grant and its newest proxy access expiry, in one transaction.
     public func insertTokens(grantID: Int64, clientID: String, _ tokens: [NewToken], at: Date) async throws {
-        try await transaction { db in try await insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
+        try await transaction { [self] db in try await insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
     }
 
     static let tokenColumns = "hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by"
@@ -402,7 +402,7 @@ extension PostgresStore {
     public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
                                    clientID: String, at: Date) async throws -> Bool {
         let ms = at.millisecondsSince1970
-        return try await transaction { db in
+        return try await transaction { [self] db in
             let won = try await db.run(try """
                 UPDATE tokens SET rotated_at = \(ms), replaced_by = \(replacement)
                 WHERE hash = \(old) AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1
@@ -419,7 +419,7 @@ extension PostgresStore {
     /// Revokes one token; a refresh token takes the grant's access tokens with it (one transaction).
     public func revokeToken(hash: Data, at: Date) async throws {
         let ms = at.millisecondsSince1970
-        try await transaction { db in
+        try await transaction { [self] db in
             guard let row = try await db.rows(try """
                 UPDATE tokens SET revoked_at = coalesce(revoked_at, \(ms)) WHERE hash = \(hash) RETURNING kind, grant_id
                 """, logger: queryLogger).first else { return }
@@ -448,7 +448,7 @@ extension PostgresStore {
     public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date,
                                     replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition? {
         let duration = until.millisecondsSince1970 - now.millisecondsSince1970
-        let found = try await withConnection { db in
+        let found = try await withConnection { [self] db in
             // SET expressions read the row as it was: a holder that sent its upstream call and never
             // finished (released or wrote a result) was interrupted.
             try await db.rows("""
@@ -477,7 +477,7 @@ extension PostgresStore {
     /// Extends `owner`'s lease to the database's now plus `until - now`; `false` if `owner` no longer holds it.
     public func renewRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) async throws -> Bool {
         let duration = until.millisecondsSince1970 - now.millisecondsSince1970
-        return try await withConnection { db in
+        return try await withConnection { [self] db in
             try await db.run("""
                 UPDATE grants SET lease_until = \(unescaped: databaseNowMilliseconds) + \(duration)
                 WHERE id = \(grantID) AND lease_owner = \(owner) RETURNING 1
@@ -487,7 +487,7 @@ extension PostgresStore {
 
     /// Gives up `owner`'s lease without writing a result.
     public func releaseRefreshLease(grantID: Int64, owner: String) async throws {
-        try await withConnection { db in
+        try await withConnection { [self] db in
             try await db.run("""
                 UPDATE grants SET lease_owner = NULL, lease_until = NULL, lease_sent_at = NULL
                 WHERE id = \(grantID) AND lease_owner = \(owner)
@@ -554,7 +554,7 @@ extension PostgresStore {
             RETURNING 1
             """
         let statement = sql.query
-        return try await transaction { db in
+        return try await transaction { [self] db in
             guard try await db.run(statement, logger: queryLogger) == 1 else { return false }
             if case .refreshed(let sealed) = result {
                 try await writeCredential(db, grantID: grantID, sealed)

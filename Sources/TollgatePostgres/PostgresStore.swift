@@ -28,6 +28,9 @@ public final class PostgresStore: TollgateStore, Sendable {
         public var password: String?
         /// Whether and how TLS is used.
         public var sslMode: SSLMode
+        /// The PEM file of the certificate authorities `verify-full` trusts (libpq's `sslrootcert`); `nil`: the
+        /// system trust roots.
+        public var sslRootCertificatePath: String?
         /// The most connections the pool opens (the `LISTEN` connection comes on top).
         public var maxConnections: Int
         /// How long opening one connection may take.
@@ -35,26 +38,33 @@ public final class PostgresStore: TollgateStore, Sendable {
         /// The most validation statements (``PostgresStore/tokenContext(hash:)``) running at once; lookups that
         /// arrive meanwhile wait and are answered together by the next statement.
         public var tokenLookupsInFlight: Int
+        /// How long one store operation (waiting for a pooled connection, then its statements) may take before it
+        /// fails with `.storeUnavailable`; the connection it ran on is closed. A server that stops answering
+        /// (a network black hole, a stopped host) costs a request this long, never more.
+        public var operationTimeout: TimeInterval
 
         /// A configuration; the defaults are those of libpq (`prefer`) and a pool of 20 connections.
         public init(host: String, port: Int = 5432, database: String, user: String, password: String? = nil,
-                    sslMode: SSLMode = .prefer, maxConnections: Int = 20, connectTimeout: TimeInterval = 10,
-                    tokenLookupsInFlight: Int = 2) {
+                    sslMode: SSLMode = .prefer, sslRootCertificatePath: String? = nil, maxConnections: Int = 20,
+                    connectTimeout: TimeInterval = 10, operationTimeout: TimeInterval = 10, tokenLookupsInFlight: Int = 2) {
             self.host = host
             self.port = port
             self.database = database
             self.user = user
             self.password = password
             self.sslMode = sslMode
+            self.sslRootCertificatePath = sslRootCertificatePath
             self.maxConnections = maxConnections
             self.connectTimeout = connectTimeout
+            self.operationTimeout = operationTimeout
             self.tokenLookupsInFlight = tokenLookupsInFlight
         }
 
         /// The configuration of a parsed `postgres://` location, with the defaults for the rest.
         public init(_ location: PostgresLocation, tokenLookupsInFlight: Int = 2) {
             self.init(host: location.host, port: location.port, database: location.database, user: location.user,
-                      password: location.password?.value, sslMode: location.sslMode, tokenLookupsInFlight: tokenLookupsInFlight)
+                      password: location.password?.value, sslMode: location.sslMode,
+                      sslRootCertificatePath: location.sslRootCertificate, tokenLookupsInFlight: tokenLookupsInFlight)
         }
 
         /// `postgres://host:port/db`: never the user name or the password.
@@ -73,7 +83,6 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// The most token hashes one validation statement looks up.
     static let tokenLookupBatchSize = 256
     /// Queries are never logged: their bindings may carry token hashes and sealed secrets.
-    let queryLogger = PostgresStore.silentLogger
     static let silentLogger = Logger(label: "tollgate.postgres.query", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Opens the store: connects, brings the schema up to date and starts listening for changes.
@@ -117,8 +126,10 @@ public final class PostgresStore: TollgateStore, Sendable {
 
     // MARK: - Connections
 
-    static func tlsConfiguration(_ mode: Configuration.SSLMode) -> TLSConfiguration? {
-        switch mode {
+    /// The TLS configuration of `c.sslMode` (`nil`: plain TCP). `verify-full` trusts `c.sslRootCertificatePath`
+    /// when set (read here, so an unreadable file fails the open, naming the file), else the system roots.
+    static func tlsConfiguration(_ c: Configuration) throws -> TLSConfiguration? {
+        switch c.sslMode {
         case .disable:
             return nil
         case .prefer, .require:
@@ -126,14 +137,21 @@ public final class PostgresStore: TollgateStore, Sendable {
             tls.certificateVerification = .none
             return tls
         case .verifyFull:
-            // The defaults: full verification (chain and host name) against the system trust roots.
-            return TLSConfiguration.makeClientConfiguration()
+            // The defaults: full verification (chain and host name).
+            var tls = TLSConfiguration.makeClientConfiguration()
+            if let path = c.sslRootCertificatePath {
+                guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
+                    throw TollgateError(.storeUnavailable, "cannot read the CA certificates of sslrootcert (\(path)) as PEM")
+                }
+                tls.trustRoots = .certificates(certificates)
+            }
+            return tls
         }
     }
 
     static func clientConfiguration(_ c: Configuration) throws -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
-        switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+        switch (c.sslMode, try tlsConfiguration(c)) {
         case (.prefer, let config?): tls = .prefer(config)
         case (.require, let config?), (.verifyFull, let config?): tls = .require(config)
         default: tls = .disable
@@ -148,8 +166,9 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// One connection outside the pool (migrations, the `LISTEN` connection).
     static func connect(_ c: Configuration, logger: Logger) async throws -> PostgresConnection {
         let tls: PostgresConnection.Configuration.TLS
+        let tlsConfiguration = try tlsConfiguration(c)
         do {
-            switch (c.sslMode, tlsConfiguration(c.sslMode)) {
+            switch (c.sslMode, tlsConfiguration) {
             case (.prefer, let config?): tls = .prefer(try NIOSSLContext(configuration: config))
             case (.require, let config?), (.verifyFull, let config?): tls = .require(try NIOSSLContext(configuration: config))
             default: tls = .disable
@@ -176,9 +195,9 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// rolled back when it throws. Serialization failures (40001) and deadlocks (40P01) are retried a few
     /// times with a short jittered backoff; every error comes out as a ``TollgateError``.
     @discardableResult
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await retrying {
-            try await client.withConnection { connection in
+            try await leased { connection in
                 try await connection.query("BEGIN", logger: queryLogger)
                 do {
                     let value = try await body(connection)
@@ -195,8 +214,49 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// Runs `body` on a pooled connection without a transaction (single statements), with the same error
     /// handling as ``transaction(_:)``.
     @discardableResult
-    func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await retrying { try await client.withConnection { try await body($0) } }
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await retrying { try await leased { try await body($0) } }
+    }
+
+    /// Runs `body` on a pooled connection within ``Configuration/operationTimeout``: past it, the operation fails
+    /// with `.storeUnavailable` at once, its wait for a connection is cancelled and the connection it is using is
+    /// closed (a statement in flight cannot be cancelled otherwise). The caller never waits for the abandoned
+    /// operation to wind down, since a statement on a connection the server stopped answering may never return.
+    private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let timeout = configuration.operationTimeout
+        let displayName = displayName
+        let inUse = ConnectionInUse()
+        let outcome = FirstOutcome<T>()
+        let client = client
+        let operation = Task {
+            do {
+                outcome.resolve(.success(try await client.withConnection { connection in
+                    inUse.set(connection)
+                    defer { inUse.set(nil) }
+                    return try await body(connection)
+                }))
+            } catch {
+                outcome.resolve(.failure(error))
+            }
+        }
+        let deadline = Task {
+            try await Task.sleep(for: .milliseconds(Int64(max(0.05, timeout) * 1000)))
+            if outcome.resolve(.failure(TollgateError(.storeUnavailable, "\(displayName) did not answer within \(Self.seconds(timeout))"))) {
+                operation.cancel()
+                inUse.close()
+            }
+        }
+        defer { deadline.cancel() }
+        return try await withTaskCancellationHandler {
+            try await outcome.value()
+        } onCancel: {
+            operation.cancel()
+            outcome.resolve(.failure(CancellationError()))
+        }
+    }
+
+    static func seconds(_ interval: TimeInterval) -> String {
+        interval == interval.rounded() ? "\(Int(interval)) s" : String(format: "%.1f s", interval)
     }
 
     /// The rows of one read statement.
@@ -220,6 +280,27 @@ public final class PostgresStore: TollgateStore, Sendable {
         }
     }
 
+    /// A TLS failure in words (`nil` for any other error): a certificate the verification refused says so (not
+    /// signed by a trusted CA, or issued for another host name), other failures by their kind.
+    static func tlsFailure(_ error: any Error) -> String? {
+        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
+            return "the server's certificate was not accepted: it is not issued for this host name"
+        }
+        guard let error = error as? NIOSSLError else { return nil }
+        switch error {
+        case .handshakeFailed(let reason):
+            let detail = "\(reason)"
+            if detail.contains("CERTIFICATE_VERIFY_FAILED") || detail.contains("certificate verify failed") {
+                return "the server's certificate was not accepted: it is not signed by a trusted CA (sslrootcert, or the system roots)"
+            }
+            return "the handshake failed (\(detail))"
+        case .unableToValidateCertificate:
+            return "the server's certificate was not accepted: it could not be validated"
+        default:
+            return "\(error)"
+        }
+    }
+
     static func isRetryable(_ error: PSQLError) -> Bool {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
         return state == "40001" || state == "40P01"
@@ -238,6 +319,10 @@ public final class PostgresStore: TollgateStore, Sendable {
                     return TollgateError(.conflict, "the change conflicts with existing data\(constraint)")
                 case "40001", "40P01":
                     return TollgateError(.storeUnavailable, "\(displayName) stayed busy (concurrent transactions kept conflicting); try again")
+                case "28000":
+                    // The server's text names the user and database: not repeated.
+                    return TollgateError(.storeUnavailable, "\(displayName) refused the connection: no pg_hba.conf rule allows it "
+                                         + "(a server that requires TLS refuses sslmode=disable)")
                 case let s where s.hasPrefix("28"):
                     return TollgateError(.storeUnavailable, "\(displayName) refused the credentials")
                 case "3D000":
@@ -249,12 +334,85 @@ public final class PostgresStore: TollgateStore, Sendable {
                     return TollgateError(.storeUnavailable, "\(displayName): \(message) (SQLSTATE \(state))")
                 }
             }
+            if error.code == .sslUnsupported {
+                return TollgateError(.storeUnavailable, "\(displayName) does not offer TLS, which the sslmode requires")
+            }
+            if let underlying = error.underlying, let tls = tlsFailure(underlying) {
+                return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(tls)")
+            }
             return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(error.code))")
+        }
+        if let tls = tlsFailure(error) {
+            return TollgateError(.storeUnavailable, "TLS with \(displayName) failed: \(tls)")
         }
         if error is PostgresDecodingError {
             return TollgateError(.damaged, "\(displayName) holds a value this build cannot read")
         }
         return TollgateError(.storeUnavailable, "cannot reach \(displayName) (\(type(of: error)))")
+    }
+}
+
+/// Queries are never logged: their bindings may carry token hashes and sealed secrets.
+let queryLogger = PostgresStore.silentLogger
+
+// MARK: - Operation deadline
+
+/// The first of several outcomes of one operation (its result, its deadline, its caller's cancellation); the
+/// later ones are ignored.
+private final class FirstOutcome<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    private var waiter: CheckedContinuation<T, any Error>?
+
+    /// Records `result` unless an outcome came first; whether it was the first.
+    @discardableResult
+    func resolve(_ result: Result<T, any Error>) -> Bool {
+        lock.lock()
+        guard self.result == nil else { lock.unlock(); return false }
+        self.result = result
+        let waiter = self.waiter
+        self.waiter = nil
+        lock.unlock()
+        waiter?.resume(with: result)
+        return true
+    }
+
+    /// Waits for the first outcome.
+    func value() async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            lock.lock()
+            if let result {
+                lock.unlock()
+                continuation.resume(with: result)
+            } else {
+                waiter = continuation
+                lock.unlock()
+            }
+        }
+    }
+}
+
+/// The connection an operation is using, so that its deadline can close it.
+private final class ConnectionInUse: @unchecked Sendable {
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private var expired = false
+
+    func set(_ connection: PostgresConnection?) {
+        lock.lock()
+        let closeNow = expired && connection != nil
+        self.connection = connection
+        lock.unlock()
+        if closeNow { connection?.close().whenComplete { _ in } }
+    }
+
+    /// Closes the connection in use (and one leased later): its statements fail at once.
+    func close() {
+        lock.lock()
+        expired = true
+        let connection = self.connection
+        lock.unlock()
+        connection?.close().whenComplete { _ in }
     }
 }
 

@@ -11,6 +11,7 @@ import pytest
 from harness.checks import describe, recovery_times, unacceptable
 from harness.report import publish, table
 from harness.traffic import GATEWAY, TOKEN
+from harness.world import STORE_NAMES, STORES
 
 UPSTREAM_ACCESS_TTL = 4
 USERS = 24
@@ -97,15 +98,18 @@ def run_kills(w, kills: int, victim: int, title: str, rotating: bool):
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:60])
 
 
+@pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize("rotating", [True, False], ids=["rotating", "non-rotating"])
-def test_kill9_serve_loses_no_grant_outside_the_unavoidable_window(world, rotating):
-    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=False, rotate=rotating)
+def test_kill9_serve_loses_no_grant_outside_the_unavoidable_window(world, rotating, store):
+    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=False, rotate=rotating, backend_store=store)
     run_kills(w, kills=6, victim=w.ports[0], rotating=rotating,
-              title=f"kill -9 of serve x6, {USERS} grants, {'rotating' if rotating else 'non-rotating'} upstream, "
+              title=f"{STORE_NAMES[store]}: kill -9 of serve x6, {USERS} grants, "
+                    f"{'rotating' if rotating else 'non-rotating'} upstream, "
                     f"upstream access TTL {UPSTREAM_ACCESS_TTL} s, token endpoint answering in {UPSTREAM_TOKEN_DELAY} s")
 
 
-def test_kill9_one_of_two_serves_on_one_database(world):
-    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=False, serves=2)
+@pytest.mark.parametrize("store", STORES)
+def test_kill9_one_of_two_serves_on_one_database(world, store):
+    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=False, serves=2, backend_store=store)
     run_kills(w, kills=3, victim=w.ports[1], rotating=True,
-              title=f"two serves on one database, kill -9 of one x3, {USERS} grants, rotating upstream")
+              title=f"{STORE_NAMES[store]}: two serves on one database, kill -9 of one x3, {USERS} grants, rotating upstream")

@@ -8,30 +8,43 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from harness.checks import LONGEST_BACKOFF, describe, last_retry_after, recovery_times, unacceptable
 from fixtures.faultproxy import BLACKHOLE, PASS, REFUSE
 from harness.installation import UPSTREAM_TIMEOUT_SECONDS
 from harness.report import publish, table
 from harness.traffic import GATEWAY, TOKEN, wall_clock
+from harness.world import STORE_NAMES, STORES
 
 OUTAGE = float(os.environ.get("RELIABILITY_OUTAGE_SECONDS", "60"))
 # For a developer's shorter run: a comma-separated subset of 5xx,refused,blackhole,sigstop,slow.
 SELECTED = os.environ.get("RELIABILITY_OUTAGES", "5xx,refused,blackhole,sigstop,slow").split(",")
+# The PostgreSQL pass: one outage of each kind of failure the refresh path meets (an error answer, a connection
+# that fails at once, a connection that never answers) and shorter, to keep the suite's time; SIGSTOP and slow
+# take the same timeout path in Tollgate as the black hole. Same assertions as on SQLite.
+POSTGRES_SELECTED = os.environ.get("RELIABILITY_POSTGRES_OUTAGES", ",".join(
+    m for m in ("5xx", "refused", "blackhole") if m in SELECTED)).split(",")
+POSTGRES_OUTAGE = min(OUTAGE, float(os.environ.get("RELIABILITY_POSTGRES_OUTAGE_SECONDS", "20")))
 USERS = 16
 UPSTREAM_ACCESS_TTL = 6
 RECOVERY_MARGIN = UPSTREAM_TIMEOUT_SECONDS + 5
 
 
-def test_upstream_outages_keep_every_session(world):
-    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=True)
+@pytest.mark.parametrize("store", STORES)
+def test_upstream_outages_keep_every_session(world, store):
+    w = world(users=USERS, access_ttl=UPSTREAM_ACCESS_TTL, with_proxy=True, backend_store=store)
     up, proxy = w.upstream, w.proxy
+    selected, outage = (SELECTED, OUTAGE) if store == "sqlite" else (POSTGRES_SELECTED, POSTGRES_OUTAGE)
     modes = [(name, begin, end) for key, name, begin, end in [
         ("5xx", "token endpoint 5xx", lambda: up.configure(refreshFailure="http500"), lambda: up.configure(refreshFailure=None)),
         ("refused", "connection refused", lambda: proxy.set_mode(REFUSE), lambda: proxy.set_mode(PASS)),
         ("blackhole", "black-holed", lambda: proxy.set_mode(BLACKHOLE), lambda: proxy.set_mode(PASS)),
         ("sigstop", "upstream SIGSTOP", up.pause, up.resume),
         ("slow", "slow (5 s > timeout)", lambda: up.configure(tokenDelay=5), lambda: up.configure(tokenDelay=0)),
-    ] if key in SELECTED]
+    ] if key in selected]
+    if not modes:
+        pytest.skip(f"no outage selected for {STORE_NAMES[store]}")
     traffic = w.traffic().start()
     origin = time.monotonic()
     rows, problems, timeline, marks = [], [], [], {}
@@ -41,7 +54,7 @@ def test_upstream_outages_keep_every_session(world):
         for name, begin, end in modes:
             started = time.monotonic()
             begin()
-            time.sleep(OUTAGE)
+            time.sleep(outage)
             ended = time.monotonic()
             end()
             marks[f"{name} began"], marks[f"{name} ended"] = started, ended
@@ -88,7 +101,7 @@ def test_upstream_outages_keep_every_session(world):
         traffic.write_outcomes(w.installation.log_dir / "outcomes.csv", marks)
     valid = w.last_tokens_valid(traffic)
     problems += [f"after the traffic, {g}: {why}" for g, why in valid.items() if why]
-    publish(table(f"Outages of {OUTAGE:.0f} s each, {USERS} grants, upstream access TTL {UPSTREAM_ACCESS_TTL} s, "
+    publish(table(f"{STORE_NAMES[store]}: outages of {outage:.0f} s each, {USERS} grants, upstream access TTL {UPSTREAM_ACCESS_TTL} s, "
                   f"upstream timeout {UPSTREAM_TIMEOUT_SECONDS} s",
                   ["mode", "requests", "gateway", "503s", "token 503s", "503s after the end", "max Retry-After s", "bad answers",
                    "longest recovery s", "recovery beyond Retry-After held at the end s", "not recovered"], rows)

@@ -24,6 +24,34 @@ struct StoreLocationTests {
         }
     }
 
+    @Test func sslrootcertNamesTheCAOfVerifyFullAndSurvivesTheCommandLine() throws {
+        let text = "postgres://tg@db:5432/tollgate?sslmode=verify-full&sslrootcert=/etc/tollgate/ca%26roots.pem"
+        guard case .postgres(let location) = try StoreLocation.parse(text) else { Issue.record(); return }
+        #expect(location.sslRootCertificate == "/etc/tollgate/ca&roots.pem")
+        #expect(location.sslMode == .verifyFull)
+        // The command line names it again, and reads back to the same location.
+        let commandLine = StoreLocation.postgres(location).commandLine
+        #expect(commandLine.contains("sslrootcert="))
+        #expect(try StoreLocation.parse(commandLine) == .postgres(location))
+        // Without it, verify-full trusts the system roots.
+        guard case .postgres(let system) = try StoreLocation.parse("postgres://tg@db/tollgate?sslmode=verify-full") else { Issue.record(); return }
+        #expect(system.sslRootCertificate == nil)
+    }
+
+    @Test func sslrootcertWithAModeThatVerifiesNothingIsRefused() {
+        for mode in ["disable", "prefer", "require"] {
+            do {
+                _ = try StoreLocation.parse("postgres://u@h/d?sslmode=\(mode)&sslrootcert=/ca.pem")
+                Issue.record("sslmode=\(mode) with sslrootcert: accepted")
+            } catch let error as TollgateError {
+                #expect(error.message.contains("only with sslmode=verify-full"), "\(error.message)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+        #expect(throws: TollgateError.self) { try StoreLocation.parse("postgres://u@h/d?sslmode=verify-full&sslrootcert=") }
+    }
+
     @Test func aURLIsNeverMistakenForAFile() {
         for text in ["mysql://u@h/db", "postgress://u@h/db", "http://h/db", "file://x"] {
             #expect(throws: TollgateError.self, "\(text)") { try StoreLocation.parse(text) }

@@ -89,6 +89,57 @@ struct PostgresStoreTests {
         #expect(!message.contains(configuration.user + "@"))
     }
 
+    @Test func anUnreadableSSLRootCertificateFailsTheOpenNamingTheFile() async throws {
+        guard var configuration = TestPostgres.server else { Issue.record(Comment(rawValue: TestPostgres.notFoundMessage)); return }
+        configuration.sslMode = .verifyFull
+        configuration.sslRootCertificatePath = "/nonexistent/tollgate-ca.pem"
+        configuration.password = "do-not-print-me"
+        let error = await #expect(throws: TollgateError.self) { _ = try await PostgresStore(configuration: configuration) }
+        #expect(error?.code == .storeUnavailable)
+        #expect(error?.message.contains("sslrootcert (/nonexistent/tollgate-ca.pem)") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("do-not-print-me") == false)
+    }
+
+    @Test func anOperationTheServerDoesNotAnswerFailsAtTheOperationTimeoutAndTheStoreRecovers() async throws {
+        try await TestPostgres.withFreshDatabase { base in
+            var configuration = base
+            configuration.operationTimeout = 1
+            let store = try await PostgresStore(configuration: configuration)
+            do {
+                try await Self.timeOutAndRecover(store, configuration)
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+    }
+
+    private static func timeOutAndRecover(_ store: PostgresStore, _ configuration: PostgresStore.Configuration) async throws {
+        #expect(try await store.countGrants() == 0)
+        // Another session holds the grants table locked: the store's read waits on the server, which does not
+        // answer. The lock goes after 20 s at the latest, so without the deadline the read would succeed then.
+        let locker = try await PostgresConnection.connect(
+            configuration: .init(host: configuration.host, port: configuration.port, username: configuration.user,
+                                 password: configuration.password, database: configuration.database, tls: .disable),
+            id: 7, logger: TestPostgres.logger)
+        do {
+            try await locker.query("BEGIN", logger: TestPostgres.logger)
+            try await locker.query("SET LOCAL idle_in_transaction_session_timeout = '20s'", logger: TestPostgres.logger)
+            try await locker.query("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE", logger: TestPostgres.logger)
+            let error = await #expect(throws: TollgateError.self) { _ = try await store.countGrants() }
+            #expect(error?.code == .storeUnavailable)
+            #expect(error?.message == "\(configuration.displayName) did not answer within 1 s")
+            try await locker.query("ROLLBACK", logger: TestPostgres.logger)
+            try await locker.close()
+        } catch {
+            try? await locker.close()
+            throw error
+        }
+        // The timed-out connection was closed; the pool serves the next operation on a fresh one.
+        #expect(try await store.countGrants() == 0)
+    }
+
     // MARK: - Life cycle
 
     @Test func aGrantLivesItsWholeLifeCycle() async throws {

@@ -45,7 +45,7 @@ public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
         case .sqlite(let path): path
         case .postgres(let l):
             "postgres://\(l.user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? l.user)@\(l.host.contains(":") ? "[\(l.host)]" : l.host):\(l.port)/\(l.database)"
-                + (l.sslMode == .prefer ? "" : "?sslmode=\(l.sslMode.rawValue)")
+                + l.queryText
         }
     }
 
@@ -71,7 +71,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         case prefer
         /// TLS, without verifying the server's certificate.
         case require
-        /// TLS with the certificate verified against the system roots and the host name checked.
+        /// TLS with the certificate verified and the host name checked: against the PEM file of `sslrootcert` when
+        /// the URL names one, else against the system trust roots.
         case verifyFull = "verify-full"
     }
 
@@ -80,21 +81,28 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var database: String
     public var user: String
     public var sslMode: SSLMode
+    /// The PEM file of the certificate authorities `verify-full` trusts (libpq's `sslrootcert`); `nil`: the system
+    /// trust roots.
+    public var sslRootCertificate: String?
     /// The password, if one was supplied; never printed.
     public var password: Secret?
 
-    public init(host: String, port: Int = 5432, database: String, user: String, sslMode: SSLMode = .prefer, password: Secret? = nil) {
+    public init(host: String, port: Int = 5432, database: String, user: String, sslMode: SSLMode = .prefer,
+                sslRootCertificate: String? = nil, password: Secret? = nil) {
         self.host = host
         self.port = port
         self.database = database
         self.user = user
         self.sslMode = sslMode
+        self.sslRootCertificate = sslRootCertificate
         self.password = password
     }
 
     /// Parses a `postgres://` URL; the user defaults to `PGUSER`, else `postgres`; the host to `localhost`, the
-    /// port to 5432. Throws `.invalidInput` for a password in the URL, a missing database, an unknown parameter
-    /// or an `sslmode` Tollgate does not honour — the message never repeats the URL.
+    /// port to 5432. `sslrootcert=PATH` names the CA file `verify-full` trusts (with any other `sslmode` it is
+    /// refused: a CA that would not be checked must not look as if it were). Throws `.invalidInput` for a password
+    /// in the URL, a missing database, an unknown parameter or an `sslmode` Tollgate does not honour — the message
+    /// never repeats the URL.
     public init(url text: String, environment: [String: String] = [:]) throws {
         guard let components = URLComponents(string: text) else {
             throw TollgateError.invalidInput("the PostgreSQL URL is malformed; expected postgres://user@host:port/db")
@@ -110,6 +118,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             throw TollgateError.invalidInput("the PostgreSQL port must be between 1 and 65535")
         }
         var sslMode = SSLMode.prefer
+        var rootCertificate: String?
         for item in components.queryItems ?? [] {
             switch item.name {
             case "sslmode":
@@ -117,14 +126,34 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
                     throw TollgateError.invalidInput("sslmode must be one of \(SSLMode.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 sslMode = mode
+            case "sslrootcert":
+                guard let value = item.value, !value.isEmpty else {
+                    throw TollgateError.invalidInput("sslrootcert needs the path of a PEM file of CA certificates")
+                }
+                rootCertificate = value
             default:
-                throw TollgateError.invalidInput("unknown PostgreSQL URL parameter '\(item.name)' (only sslmode is understood)")
+                throw TollgateError.invalidInput("unknown PostgreSQL URL parameter '\(item.name)' (only sslmode and sslrootcert are understood)")
             }
+        }
+        if rootCertificate != nil, sslMode != .verifyFull {
+            throw TollgateError.invalidInput("sslrootcert is used only with sslmode=verify-full")
         }
         let user = components.user.flatMap { $0.removingPercentEncoding }.flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["PGUSER"].flatMap { $0.isEmpty ? nil : $0 } ?? "postgres"
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "localhost"
-        self.init(host: host, port: components.port ?? 5432, database: database, user: user, sslMode: sslMode)
+        self.init(host: host, port: components.port ?? 5432, database: database, user: user, sslMode: sslMode,
+                  sslRootCertificate: rootCertificate)
+    }
+
+    /// The URL's parameters as ``init(url:environment:)`` reads them: `""` for the defaults, else
+    /// `?sslmode=…` (and `&sslrootcert=…`).
+    var queryText: String {
+        guard sslMode != .prefer else { return "" }
+        var text = "?sslmode=\(sslMode.rawValue)"
+        if let sslRootCertificate {
+            text += "&sslrootcert=" + (sslRootCertificate.addingPercentEncoding(withAllowedCharacters: .urlQueryValueAllowed) ?? sslRootCertificate)
+        }
+        return text
     }
 
     /// This location with `password` attached.
@@ -156,4 +185,9 @@ extension StoreLocation {
         }
         return .postgres(location.withPassword(environment["PGPASSWORD"].flatMap { $0.isEmpty ? nil : Secret($0) }))
     }
+}
+
+private extension CharacterSet {
+    /// What a query value may hold unescaped (`&`, `=`, `+` and `#` are escaped).
+    static let urlQueryValueAllowed = CharacterSet.urlQueryAllowed.subtracting(CharacterSet(charactersIn: "&=+#"))
 }

@@ -90,11 +90,14 @@ class Installation:
     """A fresh database configured with the server `files` and its oauth2 provider, and its `serve` processes.
 
     `database` is a SQLite file (default: one in `workdir`, its key file created beside it on first use) or a
-    `postgres://` URL of an empty database; for PostgreSQL every process gets the same random master key."""
+    `postgres://` URL of an empty database; for PostgreSQL every process gets the same random master key.
+    `serve_database` is how `serve` reaches that database when not as the CLI does (through a fault proxy)."""
 
-    def __init__(self, binary: str, workdir: Path, log_dir: Path, database: str | None = None):
+    def __init__(self, binary: str, workdir: Path, log_dir: Path, database: str | None = None,
+                 serve_database: str | None = None):
         self.binary = binary
         self.db = database or str(workdir / "tollgate.sqlite")
+        self.serve_db = serve_database or self.db
         self.log_dir = log_dir
         self.env = child_env(UPSTREAM_SECRET=UPSTREAM_SECRET)
         self.env.pop("TOLLGATE_MASTER_KEY", None)  # the key file beside the database is created on first use
@@ -135,7 +138,7 @@ class Installation:
         self.starts += 1
         process = ManagedProcess(
             f"tollgate serve :{port} #{self.starts}",
-            [self.binary, "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{port}",
+            [self.binary, "serve", "--db", str(self.serve_db), "--listen", f"127.0.0.1:{port}",
              "--public-url", self.public_url, "--upstream-timeout", f"{UPSTREAM_TIMEOUT_SECONDS}s",
              "--log-level", "warning"],
             self.log_dir / f"serve-{port}.log", env=self.env)

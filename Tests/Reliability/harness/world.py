@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,11 @@ from fixtures.postgres import FreshDatabase
 from .traffic import GrantSession, Traffic
 
 
+# The store engines every crash and outage scenario runs on (test ids `[sqlite]`, `[postgres]`).
+STORES = ("sqlite", "postgres")
+STORE_NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
 @dataclass
 class World:
     upstream: DevUpstream
@@ -26,6 +32,7 @@ class World:
     sessions: list[GrantSession]
     proxy: FaultProxy | None
     ports: list[int] = field(default_factory=list)
+    database_proxy: FaultProxy | None = None
 
     def traffic(self, **options) -> Traffic:
         return Traffic(self.sessions, lambda: self.ports, self.client.client_id, **options)
@@ -54,14 +61,27 @@ class World:
 
 
 def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir: Path, users: int, access_ttl: int,
-                with_proxy: bool, serves: int = 1, rotate: bool = True, backend_store: str = "sqlite") -> World:
-    """`backend_store`: "sqlite" (a file in `workdir`) or "postgres" (a fresh database on the test server)."""
+                with_proxy: bool, serves: int = 1, rotate: bool = True, backend_store: str = "sqlite",
+                with_database_proxy: bool = False) -> World:
+    """`backend_store`: "sqlite" (a file in `workdir`) or "postgres" (a fresh database on the test server).
+    `with_database_proxy` (PostgreSQL only): `serve` reaches the database through a fault proxy (`database_proxy`),
+    the CLI directly."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    database = None
+    database = serve_database = None
+    database_proxy = None
     if backend_store == "postgres":
         fresh = FreshDatabase()
         stack.callback(fresh.drop)
         database = fresh.url
+        if with_database_proxy:
+            parts = urllib.parse.urlsplit(database)
+            database_proxy = FaultProxy(parts.port or 5432, free_port()).start()
+            stack.callback(database_proxy.stop)
+            serve_database = urllib.parse.urlunsplit(
+                (parts.scheme, f"{parts.username}@127.0.0.1:{database_proxy.port}" if parts.username
+                 else f"127.0.0.1:{database_proxy.port}", parts.path, parts.query, ""))
+    elif with_database_proxy:
+        raise ValueError("a database proxy needs backend_store='postgres'")
     backend = RecordingBackend().start()
     stack.callback(backend.stop)
     upstream = DevUpstream(binary, log_dir, access_ttl).start()
@@ -74,7 +94,7 @@ def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir
         proxy = FaultProxy(upstream.port, free_port()).start()
         stack.callback(proxy.stop)
         token_endpoint = f"http://127.0.0.1:{proxy.port}/token"
-    installation = Installation(binary, workdir, log_dir, database)
+    installation = Installation(binary, workdir, log_dir, database, serve_database)
     stack.callback(installation.stop)
     installation.configure(backend.mcp_url, upstream, token_endpoint)
     ports = [installation.start_serve() for _ in range(serves)]
@@ -84,7 +104,7 @@ def build_world(stack: contextlib.ExitStack, binary: str, workdir: Path, log_dir
     for n in range(users):
         name = f"user{n + 1:02d}"
         sessions.append(GrantSession(name, client.authorize(name)))
-    world = World(upstream, backend, installation, client, sessions, proxy, ports)
+    world = World(upstream, backend, installation, client, sessions, proxy, ports, database_proxy)
     by_subject = world.grant_states()
     for s in sessions:
         s.grant_id = by_subject[s.name]["id"]
