@@ -12,12 +12,14 @@ import Synchronization
 /// An error of a fetch reaches every lookup of its batch. Waiting lookups are fetched by a task of the lookup's
 /// own (never cancelled), so a cancelled caller fails alone.
 final class CoalescingLookup<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    /// Fetches the values of distinct keys; a key missing from the answer has no value, a failed entry fails
-    /// only the lookups of that key.
-    typealias Fetch = @Sendable ([Key]) async throws -> [Key: Result<Value, any Error>]
+    /// Fetches the values of distinct keys for lookups the earliest of which started at the instant given (so a
+    /// fetch can keep within a deadline counted from the lookups' own start, their wait for a slot included); a key
+    /// missing from the answer has no value, a failed entry fails only the lookups of that key.
+    typealias Fetch = @Sendable ([Key], _ earliestLookupStart: ContinuousClock.Instant) async throws -> [Key: Result<Value, any Error>]
 
     private struct Waiter: Sendable {
         let key: Key
+        let startedAt: ContinuousClock.Instant
         let continuation: CheckedContinuation<Value?, any Error>
     }
 
@@ -49,6 +51,7 @@ final class CoalescingLookup<Key: Hashable & Sendable, Value: Sendable>: Sendabl
 
     /// The value of `key`, from a fetch that started after this call did; `nil` if it has none.
     func value(for key: Key) async throws -> Value? {
+        let startedAt = ContinuousClock.now
         // While a slot is free nobody waits (whoever frees a slot takes the waiting along), so a lookup that
         // finds one fetches its own key, in its own task: no hop to another task when the load is light.
         let leads = state.withLock { state in
@@ -58,11 +61,11 @@ final class CoalescingLookup<Key: Hashable & Sendable, Value: Sendable>: Sendabl
         }
         if leads {
             defer { startWaitingOrReleaseSlot() }
-            return try await fetch([key])[key]?.get()
+            return try await fetch([key], startedAt)[key]?.get()
         }
         return try await withCheckedThrowingContinuation { continuation in
             let batch: [Waiter]? = state.withLock { state in
-                state.waiting.append(Waiter(key: key, continuation: continuation))
+                state.waiting.append(Waiter(key: key, startedAt: startedAt, continuation: continuation))
                 // A batch may have finished since the slots were counted: then nobody would come for this lookup.
                 guard state.batchesInFlight < maximumBatchesInFlight else { return nil }
                 state.batchesInFlight += 1
@@ -81,7 +84,8 @@ final class CoalescingLookup<Key: Hashable & Sendable, Value: Sendable>: Sendabl
             var batch = batch
             while true {
                 do {
-                    Self.answer(batch, from: try await fetch(Self.distinctKeys(batch.map(\.key))))
+                    let earliest = batch.map(\.startedAt).min() ?? .now
+                    Self.answer(batch, from: try await fetch(Self.distinctKeys(batch.map(\.key)), earliest))
                 } catch {
                     for waiter in batch { waiter.continuation.resume(throwing: error) }
                 }

@@ -357,13 +357,14 @@ extension PostgresStore {
 
     /// The contexts of distinct token hashes in one statement, keyed by hash (unknown hashes are absent; a row
     /// this build cannot read fails only its own hash).
-    static func fetchTokenContexts(_ hashes: [Data], client: PostgresClient, logger: Logger,
+    /// Runs within the store's operation deadline, as every other statement does.
+    static func fetchTokenContexts(_ hashes: [Data], client: PostgresClient, timeout: TimeInterval, logger: Logger,
                                    displayName: String) async throws -> [Data: Result<TokenContext, any Error>] {
         // A prepared statement (parsed and planned once per connection): planning this join took ten times as
         // long as running it, on every request.
         let rows: [PostgresRandomAccessRow]
         do {
-            rows = try await client.withConnection { connection in
+            rows = try await leased(from: client, within: timeout, displayName: displayName) { connection in
                 var rows: [PostgresRandomAccessRow] = []
                 for try await row in try await connection.execute(TokenContextStatement(hashes: hashes), logger: logger) {
                     rows.append(row)

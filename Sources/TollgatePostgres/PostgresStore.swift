@@ -109,8 +109,16 @@ public final class PostgresStore: TollgateStore, Sendable {
         self.client = client
         runTask = Task { await client.run() }
         tokenContexts = CoalescingLookup(maximumBatchesInFlight: configuration.tokenLookupsInFlight,
-                                         maximumBatchSize: Self.tokenLookupBatchSize) { hashes in
-            try await Self.fetchTokenContexts(hashes, client: client, logger: Self.silentLogger, displayName: displayName)
+                                         maximumBatchSize: Self.tokenLookupBatchSize) { hashes, earliestStart in
+            // The operation deadline counts from the lookups' own start: a lookup that waited for a slot (behind
+            // statements the server does not answer) has that much less left for its own statement.
+            let waited = (ContinuousClock.now - earliestStart).components
+            let left = configuration.operationTimeout - (Double(waited.seconds) + Double(waited.attoseconds) / 1e18)
+            guard left > 0 else {
+                throw TollgateError(.storeUnavailable, "\(displayName) did not answer within \(Self.seconds(configuration.operationTimeout))")
+            }
+            return try await Self.fetchTokenContexts(hashes, client: client, timeout: left, logger: Self.silentLogger,
+                                                     displayName: displayName)
         }
         let changeFeed = PostgresChangeFeed(connect: { try await Self.connect(configuration, logger: background) })
         self.changeFeed = changeFeed
@@ -223,11 +231,14 @@ public final class PostgresStore: TollgateStore, Sendable {
     /// closed (a statement in flight cannot be cancelled otherwise). The caller never waits for the abandoned
     /// operation to wind down, since a statement on a connection the server stopped answering may never return.
     private func leased<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let timeout = configuration.operationTimeout
-        let displayName = displayName
+        try await Self.leased(from: client, within: configuration.operationTimeout, displayName: displayName, body)
+    }
+
+    /// ``leased(_:)`` for a pool and deadline given (the token lookups' batches run it before the store exists).
+    static func leased<T: Sendable>(from client: PostgresClient, within timeout: TimeInterval, displayName: String,
+                                    _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let inUse = ConnectionInUse()
         let outcome = FirstOutcome<T>()
-        let client = client
         let operation = Task {
             do {
                 outcome.resolve(.success(try await client.withConnection { connection in

@@ -47,7 +47,7 @@ struct CoalescingLookupTests {
 
     @Test func concurrentLookupsOfDifferentAndEqualKeysEachGetTheirOwnAnswer() async throws {
         let table = FakeTable(Dictionary(uniqueKeysWithValues: (0..<20).map { ($0, "value-\($0)") }))
-        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { try await table.fetch($0) })
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
         // Keys 0..<30 three times each: 20 known, 10 unknown, every one asked for by several lookups at once.
         let keys = (0..<90).map { $0 % 30 }
         try await withThrowingTaskGroup(of: (Int, String?).self) { group in
@@ -73,7 +73,7 @@ struct CoalescingLookupTests {
 
     @Test func aLookupIsNeverAnsweredByAFetchThatStartedBeforeIt() async throws {
         let table = FakeTable([7: "active"])
-        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { try await table.fetch($0) })
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
         let before = Task { try await lookup.value(for: 7) }
         try await waitUntil { table.fetches.count == 1 }
         // The fetch in flight has read "active"; the revocation commits, and only then does the next lookup start.
@@ -88,7 +88,7 @@ struct CoalescingLookupTests {
 
     @Test func aFailedFetchReachesEveryLookupOfItsBatchAndTheNextBatchRunsAnew() async throws {
         let table = FakeTable([1: "one", 2: "two"])
-        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { try await table.fetch($0) })
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
         let leader = Task { try await lookup.value(for: 1) }
         try await waitUntil { table.fetches.count == 1 }
         // The waiting batch's fetch will fail; the leader's succeeds.
@@ -108,7 +108,7 @@ struct CoalescingLookupTests {
     @Test func anEntryThatCannotBeReadFailsOnlyTheLookupsOfItsKey() async throws {
         let table = FakeTable([1: "one", 2: "two"])
         table.state.withLock { $0.failingKeys = [2] }
-        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { try await table.fetch($0) })
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
         let leader = Task { try await lookup.value(for: 1) }
         try await waitUntil { table.fetches.count == 1 }
         let good = Task { try await lookup.value(for: 1) }
@@ -122,7 +122,7 @@ struct CoalescingLookupTests {
 
     @Test func aCancelledLookupFailsAloneAndThoseWaitingBehindItAreAnswered() async throws {
         let table = FakeTable([1: "one", 2: "two"])
-        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { try await table.fetch($0) })
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
         let first = Task { try await lookup.value(for: 1) }
         try await waitUntil { table.fetches.count == 1 }
         let waiting = [Task { try await lookup.value(for: 2) }, Task { try await lookup.value(for: 1) }]

@@ -86,7 +86,10 @@ class TLSPostgres:
     def __init__(self, log_dir: Path):
         self.root = Path(tempfile.mkdtemp(prefix="tollgate-tls-pg-"))
         self.data = self.root / "data"
-        self.log = log_dir / "tls-postgres.log"
+        # The server writes its log inside its own directory (the test's log directory may be one the `postgres`
+        # user cannot reach, e.g. pytest's 0700 base); stop() copies it beside the test's other logs.
+        self.log = self.root / "server.log"
+        self.kept_log = log_dir / "tls-postgres.log"
         self.port = free_port()
         self.password = secrets.token_hex(16)
         self.started = False
@@ -98,8 +101,6 @@ class TLSPostgres:
             os.chmod(path, 0o600 if path.suffix == ".key" else 0o644)
         os.chown(self.root, postgres.pw_uid, postgres.pw_gid)
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log.touch()
-        os.chown(self.log, postgres.pw_uid, postgres.pw_gid)
 
     def _as_postgres(self, *argv: str) -> str:
         return _run(["runuser", "-u", "postgres", "--", *argv], cwd="/")
@@ -161,4 +162,6 @@ max_connections = 40
                 self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
             finally:
                 self.started = False
+        if self.log.exists():
+            shutil.copyfile(self.log, self.kept_log)
         shutil.rmtree(self.root, ignore_errors=True)
