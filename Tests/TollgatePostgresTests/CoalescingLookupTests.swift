@@ -71,6 +71,31 @@ struct CoalescingLookupTests {
         #expect(Set(table.fetches[1]) == Set(0..<30))
     }
 
+    /// A batch's fetch learns when its earliest lookup started, its wait for a slot included, so the store can keep
+    /// one deadline per lookup rather than one per statement.
+    @Test func aWaitingBatchIsToldWhenItsEarliestLookupStarted() async throws {
+        let table = FakeTable([1: "one", 2: "two"])
+        let starts = Mutex<[ContinuousClock.Instant]>([])
+        let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, earliest in
+            starts.withLock { $0.append(earliest) }
+            return try await table.fetch(keys)
+        })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try await lookup.value(for: 1) }
+            try await waitUntil { table.fetches.count == 1 }
+            let beforeSecond = ContinuousClock.now
+            group.addTask { _ = try await lookup.value(for: 2) }
+            try await waitUntil { lookup.waitingCount == 1 }
+            let whileWaiting = ContinuousClock.now
+            table.openGate()
+            try await group.waitForAll()
+            let recorded = starts.withLock { $0 }
+            #expect(recorded.count == 2)
+            // The second batch started only after the gate opened, yet it is told when its lookup began waiting.
+            #expect(recorded[1] >= beforeSecond && recorded[1] <= whileWaiting)
+        }
+    }
+
     @Test func aLookupIsNeverAnsweredByAFetchThatStartedBeforeIt() async throws {
         let table = FakeTable([7: "active"])
         let lookup = CoalescingLookup<Int, String>(maximumBatchesInFlight: 1, maximumBatchSize: 256, fetch: { keys, _ in try await table.fetch(keys) })
