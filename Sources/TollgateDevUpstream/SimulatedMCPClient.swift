@@ -83,6 +83,23 @@ public struct SimulatedMCPClient: Sendable {
         return (access, refresh)
     }
 
+    /// Refreshes a proxy token pair at the token endpoint (`grant_type=refresh_token`, a public client) and returns the
+    /// rotated pair; `nil` when the endpoint refused (the HTTP status is in the error otherwise).
+    public func refresh(serverSlug: String, clientID: String, refreshToken: String) async throws -> (access: String, refresh: String)? {
+        var token = HTTPClientRequest(url: "\(baseURL)/oauth/\(serverSlug)/token")
+        token.method = .POST
+        token.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        token.body = .bytes(ByteBuffer(string: FormEncoding.encode([
+            ("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", clientID),
+        ])))
+        let (status, _, data) = try await send(token)
+        let json = JSONValue.object(from: data)
+        guard status == 200, let access = json?["access_token"]?.stringValue, let refresh = json?["refresh_token"]?.stringValue else {
+            return nil
+        }
+        return (access, refresh)
+    }
+
     /// Calls the MCP gateway once (`tools/call whoami`) and returns the HTTP status.
     public func callTool(serverSlug: String, accessToken: String) async throws -> Int {
         var request = HTTPClientRequest(url: "\(baseURL)/mcp/\(serverSlug)")

@@ -91,7 +91,9 @@ public final class BackgroundCommand: @unchecked Sendable {
             if chunk.isEmpty { break }
             line += String(decoding: chunk, as: UTF8.self)
         }
-        url = line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        // The chunk read may hold more than the first line.
+        let first = line.split(separator: "\n", maxSplits: 1).first ?? ""
+        url = first.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
     }
 
     /// The port of ``url``.

@@ -7,13 +7,16 @@ struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Run a self-contained demo: temporary store, dev upstream, serve, sample grants, then the console.",
-        discussion: "Everything listens on 127.0.0.1 only and is removed on exit. With --no-console the demo prints its database path and URLs and runs until interrupted.")
+        discussion: "Everything listens on 127.0.0.1 only and is removed on exit. While it runs, simulated MCP clients keep calling the gateway: upstream tokens expire and are refreshed, and one user's upstream authorization is revoked at the provider in the first seconds, so their requests start failing (--no-traffic turns this off). With --no-console the demo prints its database path and URLs and runs until interrupted.")
 
     @Flag(name: .customLong("no-console"), help: "Set everything up, print the database path and URLs, and wait for Ctrl-C.")
     var noConsole = false
 
     @Flag(name: .customLong("read-only"), help: "Open the console without dangerous actions.")
     var readOnly = false
+
+    @Flag(name: .customLong("no-traffic"), help: "Do not simulate MCP clients calling the gateway while the demo runs.")
+    var noTraffic = false
 
     @Option(help: "Console theme name.")
     var theme: String?
@@ -49,6 +52,11 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             await demo.stop()
             throw CommandFailure("the demo could not create its grants: \(error)")
+        }
+        if !noTraffic {
+            // While the console is open its log must not reach the screen: the traffic reports only without one.
+            let quiet: @Sendable (String) -> Void = { _ in }
+            demo.startTraffic(log: noConsole ? log : quiet)
         }
         if noConsole {
             let options = "--db \(demo.location.commandLine)" + (demo.masterKeyFile.map { " --master-key-file \($0)" } ?? "")

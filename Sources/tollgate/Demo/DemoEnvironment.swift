@@ -22,6 +22,9 @@ final class DemoEnvironment: @unchecked Sendable {
     let serverTask: Task<Void, Error>
     let publicURL: String
     let http: HTTPClient
+    /// The simulated MCP clients' sessions that ``populate(log:)`` created, for ``startTraffic(log:)``.
+    private(set) var sessions: [DemoSession] = []
+    private var traffic: Task<Void, Never>?
 
     /// The demo's users and the MCP clients they use.
     static let users = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj"]
@@ -100,7 +103,7 @@ final class DemoEnvironment: @unchecked Sendable {
         }
         let client = SimulatedMCPClient(http: http, baseURL: publicURL)
         var registered: [String: String] = [:]
-        var created: [(user: String, slug: String, access: String)] = []
+        var created: [DemoSession] = []
         // Upstream lifetimes cycle through short values so the console has countdowns to watch.
         let lifetimes = [20, 45, 90, 300, 900, 3600]
         for (i, user) in Self.users.enumerated() {
@@ -115,13 +118,15 @@ final class DemoEnvironment: @unchecked Sendable {
                 let noRefresh = user == "mallory" && s.slug == "files"
                 await dev.state.update { $0.accessTTL = ttl; $0.issueRefreshTokens = !noRefresh }
                 let pair = try await client.authorize(serverSlug: s.slug, clientID: registered[key]!, redirectURI: redirect, user: user)
-                created.append((user, s.slug, pair.access))
+                created.append(DemoSession(user: user, serverSlug: s.slug, clientID: registered[key]!,
+                                           accessToken: pair.access, refreshToken: pair.refresh))
             }
         }
         await dev.state.update { $0.accessTTL = 3600; $0.issueRefreshTokens = true }
         log("created \(created.count) grants through the HTTP endpoints")
         // A few gateway calls so there is refresh history.
-        for c in created.prefix(4) { _ = try? await client.callTool(serverSlug: c.slug, accessToken: c.access) }
+        for c in created.prefix(4) { _ = try? await client.callTool(serverSlug: c.serverSlug, accessToken: c.accessToken) }
+        sessions = created
 
         let grants = try await tollgate.admin.grants(GrantQuery(limit: 100)).items
         if let reauth = grants.first(where: { $0.subject == "ivan" && $0.upstream.hasRefreshToken }) {
@@ -138,8 +143,18 @@ final class DemoEnvironment: @unchecked Sendable {
         }
     }
 
-    /// Stops the servers and deletes the temporary files (a PostgreSQL database keeps the demo's rows).
+    /// Starts the simulated MCP clients' traffic through the gateway (see ``DemoTraffic``); it runs until ``stop()``.
+    func startTraffic(schedule: DemoTraffic.Schedule = .init(), log: @escaping @Sendable (String) -> Void) {
+        let traffic = DemoTraffic(client: SimulatedMCPClient(http: http, baseURL: publicURL), upstream: dev.state,
+                                  schedule: schedule, log: log)
+        let sessions = sessions
+        self.traffic = Task { await traffic.run(sessions) }
+    }
+
+    /// Stops the traffic and the servers and deletes the temporary files (a PostgreSQL database keeps the demo's rows).
     func stop() async {
+        traffic?.cancel()
+        await traffic?.value
         serverTask.cancel()
         _ = try? await serverTask.value
         await server.shutdown()
