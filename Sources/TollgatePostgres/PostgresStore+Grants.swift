@@ -63,6 +63,40 @@ extension PostgresStore {
         }
     }
 
+    /// Extends the newest active grant of the server, client and subject (see the protocol); `nil` when there is none.
+    public func extendGrant(serverID: Int64, clientID: String, subject: String, scopes: [String],
+                            seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                            audit: @escaping @Sendable ([String], [String]) -> NewAuditEvent, at: Date) async throws -> Int64? {
+        let ms = at.millisecondsSince1970
+        return try await transaction { [self] db in
+            // FOR UPDATE: a concurrent extension or revocation of the same grant waits for this one.
+            let candidates = try await db.rows("""
+                SELECT id, scopes FROM grants
+                WHERE server_id = \(serverID) AND client_id = \(clientID) AND subject = \(subject) AND state = 'active'
+                ORDER BY id DESC LIMIT 100 FOR UPDATE
+                """, logger: queryLogger).map { (id: try $0.int(0), scopes: splitScopes(try $0.string(1))) }
+            guard let target = candidates.first(where: { GrantScopes.extends($0.scopes, with: scopes) }) else { return nil }
+            let (id, old) = (target.id, target.scopes)
+            let union = GrantScopes.union(old, scopes)
+            try await db.run("""
+                UPDATE grants SET scopes = \(union.joined(separator: " ")), updated_at = \(ms), version = version + 1,
+                    state_reason = NULL, refresh_failures = 0, refresh_not_before = NULL, lease_owner = NULL, lease_until = NULL,
+                    lease_sent_at = NULL, refresh_interrupted_at = NULL
+                WHERE id = \(id)
+                """, logger: queryLogger)
+            try await writeCredential(db, grantID: id, try seal(id))
+            try await db.run(try """
+                INSERT INTO authorization_codes (hash, grant_id, client_id, redirect_uri, code_challenge, expires_at)
+                VALUES (\(code.hash), \(id), \(code.clientID), \(code.redirectURI), \(code.codeChallenge),
+                        \(code.expiresAt.millisecondsSince1970))
+                """, logger: queryLogger)
+            var event = audit(old, union)
+            event.grantID = id
+            try await insertAudit(db, event, at: at)
+            return id
+        }
+    }
+
     func writeCredential(_ db: PostgresConnection, grantID: Int64, _ c: SealedCredential) async throws {
         try await db.run(try """
             UPDATE grants SET upstream_access = \(c.accessToken), upstream_refresh = \(c.refreshToken),
@@ -342,7 +376,7 @@ extension PostgresStore {
     /// token's hash (which lookup of a batch the row answers).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, t.hash
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy, t.hash
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """)
 
@@ -376,7 +410,7 @@ extension PostgresStore {
         }
         var contexts: [Data: Result<TokenContext, any Error>] = [:]
         for row in rows {
-            guard let hash = try? row.data(grantColumnCount + 10) else {
+            guard let hash = try? row.data(grantColumnCount + 11) else {
                 throw TollgateError(.damaged, "\(displayName) holds a value this build cannot read")
             }
             contexts[hash] = Result { try Self.tokenContext(row, hash: hash) }.mapError { Self.map($0, displayName: displayName) }
@@ -395,7 +429,8 @@ extension PostgresStore {
         let sealed = try row.optionalData(n + 7).map {
             SealedCredential(accessToken: $0, refreshToken: try row.optionalData(n + 8), info: grant.upstream, version: grant.version)
         }
-        return TokenContext(token: token, grant: grant, sealed: sealed, upstreamMCPURL: try row.string(n + 9))
+        return TokenContext(token: token, grant: grant, sealed: sealed, upstreamMCPURL: try row.string(n + 9),
+                            scopeRules: try ScopeRules.stored(inPolicyJSON: try row.string(n + 10)))
     }
 
     /// Rotates a refresh token (compare-and-set on the row count of one conditional `UPDATE`), revokes the

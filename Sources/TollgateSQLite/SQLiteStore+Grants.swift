@@ -58,6 +58,35 @@ extension SQLiteStore {
         }
     }
 
+    public func extendGrant(serverID: Int64, clientID: String, subject: String, scopes: [String],
+                            seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                            audit: @escaping @Sendable ([String], [String]) -> NewAuditEvent, at: Date) async throws -> Int64? {
+        try await write { db in
+            let candidates = try Row.fetchAll(db, sql: """
+                SELECT id, scopes FROM grants
+                WHERE server_id = ? AND client_id = ? AND subject = ? AND state = 'active'
+                ORDER BY id DESC LIMIT 100
+                """, arguments: [serverID, clientID, subject]).map { (id: $0[0] as Int64, scopes: Self.splitScopes($0[1])) }
+            guard let target = candidates.first(where: { GrantScopes.extends($0.scopes, with: scopes) }) else { return nil }
+            let (id, old) = (target.id, target.scopes)
+            let union = GrantScopes.union(old, scopes)
+            try db.execute(sql: """
+                UPDATE grants SET scopes = ?, updated_at = ?, version = version + 1, state_reason = NULL, refresh_failures = 0,
+                    refresh_not_before = NULL, lease_owner = NULL, lease_until = NULL, lease_sent_at = NULL, refresh_interrupted_at = NULL
+                WHERE id = ?
+                """, arguments: [union.joined(separator: " "), at.millisecondsSince1970, id])
+            try Self.writeCredential(db, grantID: id, try seal(id))
+            try db.execute(sql: """
+                INSERT INTO authorization_codes (hash, grant_id, client_id, redirect_uri, code_challenge, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [code.hash, id, code.clientID, code.redirectURI, code.codeChallenge, code.expiresAt.millisecondsSince1970])
+            var event = audit(old, union)
+            event.grantID = id
+            try Self.insertAudit(db, event, at: at)
+            return id
+        }
+    }
+
     static func writeCredential(_ db: Database, grantID: Int64, _ c: SealedCredential) throws {
         try db.execute(sql: """
             UPDATE grants SET upstream_access = ?, upstream_refresh = ?, upstream_has_refresh = ?,
@@ -369,7 +398,7 @@ extension SQLiteStore {
     /// The validation query: a token with its grant (one primary-key lookup per table).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """) + " WHERE t.hash = ?"
 
@@ -379,7 +408,7 @@ extension SQLiteStore {
     }
 
     /// Decodes a row of ``tokenContextSQL``.
-    static func tokenContext(_ c: some ColumnSource, hash: Data) -> TokenContext {
+    static func tokenContext(_ c: some ColumnSource, hash: Data) throws -> TokenContext {
         let grant = Self.grant(c)
         let n = Int32(Self.grantColumnCount)
         let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: c.string(n)) ?? .access,
@@ -389,7 +418,8 @@ extension SQLiteStore {
         let sealed = c.blob(n + 7).map {
             SealedCredential(accessToken: $0, refreshToken: c.blob(n + 8), info: grant.upstream, version: grant.version)
         }
-        return TokenContext(token: token, grant: grant, sealed: sealed, upstreamMCPURL: c.string(n + 9))
+        return TokenContext(token: token, grant: grant, sealed: sealed, upstreamMCPURL: c.string(n + 9),
+                            scopeRules: try ScopeRules.stored(inPolicyJSON: c.string(n + 10)))
     }
 
     // MARK: - Refresh lease

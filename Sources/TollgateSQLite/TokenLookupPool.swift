@@ -55,7 +55,7 @@ final class TokenLookupPool: @unchecked Sendable {
         guard bound == SQLITE_OK else { throw error(connection, bound) }
         switch sqlite3_step(statement) {
         case SQLITE_ROW:
-            return SQLiteStore.tokenContext(SQLiteStatementColumns(statement: statement), hash: hash)
+            return try SQLiteStore.tokenContext(SQLiteStatementColumns(statement: statement), hash: hash)
         case SQLITE_DONE:
             return nil
         case let code:

@@ -38,6 +38,8 @@ struct ServerCommand: AsyncParsableCommand {
 
         @OptionGroup var origins: AllowedOriginOptions
 
+        @OptionGroup var scopeRules: ScopeRuleOptions
+
         func validate() throws {
             guard Server.isValidSlug(slug) else {
                 throw ValidationError("slug '\(Output.singleLine(slug))' is invalid: use 1-63 of a-z, 0-9 and '-', not starting with '-'")
@@ -57,7 +59,7 @@ struct ServerCommand: AsyncParsableCommand {
                     slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
                     refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL,
-                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins)))
+                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins, scopeRules: try scopeRules.applied(to: ScopeRules()))))
             }
             print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
         }
@@ -113,6 +115,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ("upstream MCP URL", server.upstreamMCPURL),
                 ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
                 ("allowed origins", AllowedOriginOptions.describe(server.policy, urls: urls)),
+                ("scope rules", server.policy.scopeRules.summary),
                 ("access token TTL", Output.span(server.accessTokenTTL)),
                 ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
                 ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
@@ -123,14 +126,18 @@ struct ServerCommand: AsyncParsableCommand {
         }
     }
 
-    /// `tollgate server set SLUG --allowed-origin URL … | --default-origins`
+    /// `tollgate server set SLUG [--allowed-origin URL … | --default-origins] [scope rules]`
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a server's rules: which browser origins may call its gateway.",
+            abstract: "Change a server's rules: which browser origins may call its gateway, which scopes its calls need.",
             discussion: """
                 The gateway refuses (403) a request whose Origin header names an origin that is not allowed; requests \
                 without Origin (native MCP clients) are not affected. By default only the origin of Tollgate's public URL \
                 is allowed. --allowed-origin replaces the list; --default-origins goes back to the default.
+
+                --tool-scope, --method-scope and --scope-implies add or replace the rule of the tool, method or scope \
+                they name (an empty right-hand side removes it); the other rules stay. --clear-scope-rules removes every \
+                rule first. A call whose grant lacks a needed scope gets 403 insufficient_scope (step-up authorization).
                 """)
 
         @OptionGroup var database: DatabaseOptions
@@ -143,18 +150,27 @@ struct ServerCommand: AsyncParsableCommand {
         @Flag(name: .customLong("default-origins"), help: "Allow only the origin of Tollgate's public URL again.")
         var defaultOrigins = false
 
+        @OptionGroup var scopeRules: ScopeRuleOptions
+
         func validate() throws {
-            if origins.allowedOrigins.isEmpty == !defaultOrigins {
-                throw ValidationError("give --allowed-origin (one or more) or --default-origins")
+            if !origins.allowedOrigins.isEmpty && defaultOrigins {
+                throw ValidationError("give --allowed-origin (one or more) or --default-origins, not both")
+            }
+            if origins.allowedOrigins.isEmpty && !defaultOrigins && !scopeRules.changesAnything {
+                throw ValidationError("nothing to change: give --allowed-origin, --default-origins or a scope rule option")
             }
         }
 
         func run() async throws {
             let (server, urls) = try await CoreSession.run(database) { tollgate in
-                let server = try await tollgate.admin.setServerPolicy(slug: slug, ServerPolicy(allowedOrigins: origins.allowedOrigins))
+                var policy = try await tollgate.admin.server(slug: slug).policy
+                if defaultOrigins || !origins.allowedOrigins.isEmpty { policy.allowedOrigins = origins.allowedOrigins }
+                policy.scopeRules = try scopeRules.applied(to: policy.scopeRules)
+                let server = try await tollgate.admin.setServerPolicy(slug: slug, policy)
                 return (server, try await tollgate.admin.publicURLs())
             }
-            print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls))")
+            print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls)); "
+                  + "scope rules \(server.policy.scopeRules.summary)")
         }
     }
 
@@ -191,5 +207,61 @@ struct AllowedOriginOptions: ParsableArguments {
     static func describe(_ policy: ServerPolicy, urls: PublicURLs) -> String {
         if !policy.allowedOrigins.isEmpty { return policy.allowedOrigins.joined(separator: " ") }
         return (urls.origin?.description ?? urls.base) + " (the public URL's, by default)"
+    }
+}
+
+/// `--tool-scope TOOL=SCOPES`, `--method-scope METHOD=SCOPES`, `--scope-implies SCOPE=SCOPES` (each repeatable;
+/// SCOPES comma-separated) and `--clear-scope-rules`: the scopes a server's MCP calls need, and its hierarchy.
+struct ScopeRuleOptions: ParsableArguments {
+    @Option(name: .customLong("tool-scope"),
+            help: ArgumentHelp("A tool and the scopes a tools/call of it needs: write_file=files.write (comma-separated; repeatable).",
+                               valueName: "tool=scopes"))
+    var toolScopes: [String] = []
+
+    @Option(name: .customLong("method-scope"),
+            help: ArgumentHelp("An MCP method and the scopes every call of it needs: resources/read=files.read (repeatable).",
+                               valueName: "method=scopes"))
+    var methodScopes: [String] = []
+
+    @Option(name: .customLong("scope-implies"),
+            help: ArgumentHelp("A scope and the scopes it implies: files.write=files.read (transitive; repeatable).",
+                               valueName: "scope=scopes"))
+    var implies: [String] = []
+
+    @Flag(name: .customLong("clear-scope-rules"), help: "Remove every tool scope, method scope and implication first (server set).")
+    var clear = false
+
+    var changesAnything: Bool { clear || !toolScopes.isEmpty || !methodScopes.isEmpty || !implies.isEmpty }
+
+    func validate() throws {
+        for (flag, entries) in [("--tool-scope", toolScopes), ("--method-scope", methodScopes), ("--scope-implies", implies)] {
+            for entry in entries { _ = try Self.parse(entry, flag: flag) }
+        }
+    }
+
+    /// `rules` (emptied first with `--clear-scope-rules`) with each given entry set; an entry with no scopes
+    /// removes its key. Whether the scopes are the server's is checked by the core.
+    func applied(to rules: ScopeRules) throws -> ScopeRules {
+        var rules = clear ? ScopeRules() : rules
+        func apply(_ entries: [String], _ flag: String, _ map: inout [String: [String]]) throws {
+            for entry in entries {
+                let (key, scopes) = try Self.parse(entry, flag: flag)
+                map[key] = scopes.isEmpty ? nil : scopes
+            }
+        }
+        try apply(toolScopes, "--tool-scope", &rules.toolScopes)
+        try apply(methodScopes, "--method-scope", &rules.methodScopes)
+        try apply(implies, "--scope-implies", &rules.implies)
+        return rules
+    }
+
+    /// `key=a,b` → (`key`, [`a`, `b`]).
+    static func parse(_ entry: String, flag: String) throws -> (String, [String]) {
+        guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+            throw ValidationError("\(flag) '\(Output.singleLine(entry))' must look like name=scope[,scope…]")
+        }
+        let key = String(entry[..<equals])
+        let scopes = entry[entry.index(after: equals)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return (key, scopes)
     }
 }

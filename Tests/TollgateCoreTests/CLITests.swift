@@ -202,3 +202,52 @@ struct CLITests {
         #expect(devUpstream.process.terminationReason == .exit || devUpstream.process.terminationStatus == 0)
     }
 }
+
+extension CLITests {
+    @Test func scopeRulesAreSetAtAddChangedBySetAndShown() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let env = ["TOLLGATE_DB": h.databasePath]
+            func run(_ args: String...) async throws -> CLI.Result {
+                let r = try await CLI.run(binary, args, environment: env)
+                #expect(r.status == 0, "tollgate \(args.joined(separator: " ")) exited \(r.status): \(r.stderr)")
+                return r
+            }
+            _ = try await run("server", "add", "docs", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--scopes", "docs.read docs.write docs.admin",
+                              "--tool-scope", "write_doc=docs.write", "--method-scope", "resources/read=docs.read",
+                              "--scope-implies", "docs.write=docs.read", "--scope-implies", "docs.admin=docs.write")
+            let rules = { try await h.tollgate.admin.server(slug: "docs").policy.scopeRules }
+            #expect(try await rules() == ScopeRules(toolScopes: ["write_doc": ["docs.write"]], methodScopes: ["resources/read": ["docs.read"]],
+                                                    implies: ["docs.write": ["docs.read"], "docs.admin": ["docs.write"]]))
+            let shown = try await run("server", "show", "docs").stdout
+            #expect(shown.contains("tool write_doc=docs.write, method resources/read=docs.read, docs.admin implies docs.write, docs.write implies docs.read"),
+                    "\(shown)")
+            let json = try #require(try json(try await run("server", "show", "docs", "--json").stdout) as? [String: Any])
+            let policy = try #require(json["policy"] as? [String: Any])
+            #expect((policy["scopeRules"] as? [String: Any])?["toolScopes"] as? [String: [String]] == ["write_doc": ["docs.write"]])
+
+            // set changes the rules it names and keeps the others (and the origins).
+            _ = try await run("server", "set", "docs", "--allowed-origin", "https://app.example")
+            _ = try await run("server", "set", "docs", "--tool-scope", "purge=docs.admin,docs.write", "--tool-scope", "write_doc=")
+            #expect(try await rules().toolScopes == ["purge": ["docs.admin", "docs.write"]])
+            #expect(try await rules().methodScopes == ["resources/read": ["docs.read"]])
+            #expect(try await h.tollgate.admin.server(slug: "docs").policy.allowedOrigins == ["https://app.example"])
+            let cleared = try await run("server", "set", "docs", "--clear-scope-rules")
+            #expect(cleared.stdout.contains("scope rules none"), "\(cleared.stdout)")
+            #expect(try await rules() == ScopeRules())
+            #expect(try await h.tollgate.admin.server(slug: "docs").policy.allowedOrigins == ["https://app.example"])
+
+            // A scope that is not the server's (exit 1) or a malformed rule (usage, exit 2) is refused and changes nothing.
+            for (bad, status) in [(["server", "set", "docs", "--tool-scope", "t=files.read"], Int32(1)),
+                                  (["server", "set", "docs", "--tool-scope", "no-equals-sign"], 2),
+                                  (["server", "set", "docs", "--scope-implies", "=docs.read"], 2),
+                                  (["server", "add", "x", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--tool-scope", "t=a"], 1)] {
+                let refused = try await CLI.run(binary, bad, environment: env)
+                #expect(refused.status == status, "\(bad): \(refused.status) \(refused.stderr)")
+            }
+            let unknown = try await CLI.run(binary, ["server", "set", "docs", "--tool-scope", "t=files.read"], environment: env)
+            #expect(unknown.stderr.contains("'files.read' is not one of the server's scopes"), "\(unknown.stderr)")
+            #expect(try await rules() == ScopeRules())
+        }
+    }
+}

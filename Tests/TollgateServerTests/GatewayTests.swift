@@ -44,6 +44,11 @@ struct EchoBackend {
             try await Task.sleep(nanoseconds: 1_500_000_000)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"slow":true}"#)))
         }
+        return try await serve(router)
+    }
+
+    /// Serves `router` on a free loopback port; returns its `/mcp` URL and the task to cancel when done.
+    static func serve(_ router: Router<BasicRequestContext>) async throws -> (url: String, task: Task<Void, Error>) {
         var quiet = Logger(label: "test.backend")
         quiet.logLevel = .critical
         let (stream, continuation) = AsyncStream<Int>.makeStream()

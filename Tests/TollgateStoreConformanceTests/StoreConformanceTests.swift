@@ -34,6 +34,10 @@ struct StoreConformanceTests {
         try await StoreConformance.grantsCodesAndTokens(backend)
     }
 
+    @Test(arguments: StoreBackend.all) func grantExtension(_ backend: StoreBackend) async throws {
+        try await StoreConformance.grantExtension(backend)
+    }
+
     @Test(arguments: StoreBackend.all) func pendingAuthorizations(_ backend: StoreBackend) async throws {
         try await StoreConformance.pendingAuthorizations(backend)
     }

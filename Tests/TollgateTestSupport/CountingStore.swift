@@ -95,6 +95,13 @@ public final class CountingStore: TollgateStore {
                             audit: NewAuditEvent, at: Date) async throws -> Int64 {
         try await counted { try await base.createGrant(grant, seal: seal, code: code, audit: audit, at: at) }
     }
+    public func extendGrant(serverID: Int64, clientID: String, subject: String, scopes: [String],
+                            seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                            audit: @escaping @Sendable ([String], [String]) -> NewAuditEvent, at: Date) async throws -> Int64? {
+        try await counted {
+            try await base.extendGrant(serverID: serverID, clientID: clientID, subject: subject, scopes: scopes, seal: seal, code: code, audit: audit, at: at)
+        }
+    }
     public func grant(id: Int64) async throws -> Grant? { try await counted { try await base.grant(id: id) } }
     public func grants(_ query: GrantQuery, now: Date) async throws -> Page<Grant> { try await counted { try await base.grants(query, now: now) } }
     public func countGrants() async throws -> Int { try await counted { try await base.countGrants() } }

@@ -28,9 +28,11 @@ public final class Harness: @unchecked Sendable {
     /// - Parameters:
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
     ///   - accessTTL: upstream access-token lifetime.
+    ///   - serverScopes, providerScopes: the scopes of the `files` server and of its provider.
     public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
          upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
-         providerAuthorizeParams: [AuthorizeParam] = []) async throws {
+         providerAuthorizeParams: [AuthorizeParam] = [], serverScopes: [String] = ["files.read"],
+         providerScopes: [String] = ["openid", "offline_access"]) async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -46,11 +48,11 @@ public final class Harness: @unchecked Sendable {
         tollgate = core
         let upstreamTask = devTask
         do {
-            server = try await core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: ["files.read"]))
+            server = try await core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: serverScopes))
             provider = try await core.admin.addProvider(serverSlug: "files", NewProvider(
                 kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
                 clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,
-                scopes: ["openid", "offline_access"], authorizeParams: providerAuthorizeParams))
+                scopes: providerScopes, authorizeParams: providerAuthorizeParams))
             client = try await core.tokens.registerClient(serverSlug: "files", ClientRegistration(
                 name: "Test Client", redirectURIs: [Self.redirectURI], authMethod: confidentialClient ? .clientSecretBasic : .none))
         } catch {
@@ -74,7 +76,8 @@ public final class Harness: @unchecked Sendable {
 
     /// Creates a grant the way the callback does (upstream tokens straight from the dev upstream), then
     /// exchanges its code; returns the grant id and the client's first token pair.
-    public func makeGrant(subject: String = "alice", for registered: RegisteredClient? = nil) async throws -> (grantID: Int64, pair: TokenPair) {
+    public func makeGrant(subject: String = "alice", for registered: RegisteredClient? = nil,
+                          scopes: [String] = ["files.read"]) async throws -> (grantID: Int64, pair: TokenPair) {
         let registered = registered ?? client
         let behaviour = await dev.state.behaviour
         let issued = await dev.state.issueTokens(subject: subject)
@@ -83,7 +86,7 @@ public final class Harness: @unchecked Sendable {
         let verifier = String(repeating: "v", count: 43) + subject.filter(\.isLetter)
         let pending = PendingAuthorization(
             stateHash: Data(), serverID: server.id, clientID: registered.client.id, redirectURI: Self.redirectURI, clientState: "st",
-            codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: ["files.read"], resource: urls.resource("files"),
+            codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: scopes, resource: urls.resource("files"),
             sealedUpstreamVerifier: Data(), createdAt: clock.now(), expiresAt: clock.now().addingTimeInterval(600))
         let (code, grantID) = try await tollgate.tokens.completeAuthorization(pending, server: server, upstreamTokens: response, subject: subject)
         let creds = ClientCredentials(clientID: registered.client.id, secret: registered.secret,
@@ -104,11 +107,12 @@ public final class Harness: @unchecked Sendable {
     /// Runs `body` and always shuts the harness down.
     public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 10,
                         confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
-                        providerAuthorizeParams: [AuthorizeParam] = [],
+                        providerAuthorizeParams: [AuthorizeParam] = [], serverScopes: [String] = ["files.read"],
+                        providerScopes: [String] = ["openid", "offline_access"],
                         _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
                                   confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL,
-                                  providerAuthorizeParams: providerAuthorizeParams)
+                                  providerAuthorizeParams: providerAuthorizeParams, serverScopes: serverScopes, providerScopes: providerScopes)
         do {
             let result = try await body(h)
             await h.shutdown()

@@ -37,20 +37,23 @@ public struct AdminService: Sendable {
             throw TollgateError.invalidInput("the server name must not contain control characters")
         }
         var new = new
-        new.policy = try Self.checked(new.policy)
+        new.policy = try Self.checked(new.policy, serverScopes: new.scopes)
         return try await store.createServer(new, audit: NewAuditEvent(actor: actor, action: "server.add", detail: new.slug), at: clock.now())
     }
 
-    /// Replaces the policy of a server (allowed browser origins, …), audited as `server.policy`.
+    /// Replaces the policy of a server (allowed browser origins, scope rules), audited as `server.policy`.
     public func setServerPolicy(slug: String, _ policy: ServerPolicy) async throws -> Server {
-        let policy = try Self.checked(policy)
+        let policy = try Self.checked(policy, serverScopes: try await server(slug: slug).scopes)
         let origins = policy.allowedOrigins.isEmpty ? "the public URL's origin" : policy.allowedOrigins.joined(separator: " ")
+        let rules = policy.scopeRules.isEmpty ? "" : "; scope rules \(policy.scopeRules.summary)"
         return try await store.setServerPolicy(slug: slug, policy, audit: NewAuditEvent(
-            actor: actor, action: "server.policy", detail: "\(slug): allowed origins \(origins)"), at: clock.now())
+            actor: actor, action: "server.policy", detail: "\(slug): allowed origins \(origins)\(rules)"), at: clock.now())
     }
 
-    /// `policy` with its origins normalized; `.invalidInput` naming the first that is not an origin.
-    static func checked(_ policy: ServerPolicy) throws -> ServerPolicy {
+    /// `policy` with its origins normalized; `.invalidInput` naming the first that is not an origin, or a scope
+    /// rule that names a scope the server does not have (or a blank tool or method name).
+    static func checked(_ policy: ServerPolicy, serverScopes: [String]) throws -> ServerPolicy {
+        try policy.scopeRules.validate(serverScopes: serverScopes)
         var checked = policy
         checked.allowedOrigins = try policy.allowedOrigins.map { text in
             guard let origin = WebOrigin(text) else {

@@ -8,14 +8,29 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
     /// The browser origins whose pages may call the gateway of this server (normalized `scheme://host[:port]`).
     /// Empty: only the origin of Tollgate's public URL.
     public var allowedOrigins: [String]
+    /// The scopes MCP calls need and the scope hierarchy (step-up authorization). Empty: no call is checked.
+    public var scopeRules: ScopeRules
 
-    public init(allowedOrigins: [String] = []) {
+    public init(allowedOrigins: [String] = [], scopeRules: ScopeRules = ScopeRules()) {
         self.allowedOrigins = allowedOrigins
+        self.scopeRules = scopeRules
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? []
+        scopeRules = try container.decodeIfPresent(ScopeRules.self, forKey: .scopeRules) ?? ScopeRules()
+    }
+
+    /// Leaves out empty scope rules, so a policy without them is stored as before they existed.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(allowedOrigins, forKey: .allowedOrigins)
+        if !scopeRules.isEmpty { try container.encode(scopeRules, forKey: .scopeRules) }
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case allowedOrigins, scopeRules
     }
 
     /// The policy as stored: compact JSON with sorted keys.

@@ -50,6 +50,8 @@ public struct ValidatedAccess: Sendable {
     public var upstream: UpstreamState
     /// Where the gateway forwards the request: the grant's server's upstream MCP URL.
     public var upstreamMCPURL: String
+    /// The scope rules of the grant's server (read with the token): empty for a server without any.
+    public var scopeRules: ScopeRules = ScopeRules()
 }
 
 /// A grant's upstream access token, opened for one request (its refresh token stays sealed).

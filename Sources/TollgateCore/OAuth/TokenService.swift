@@ -149,7 +149,8 @@ public struct TokenService: Sendable {
 
     /// After consent: records the pending authorization and returns the upstream authorization URL
     /// (the provider's own query string preserved; `prompt=consent` when the provider supports `offline_access`,
-    /// as OIDC Core §11 asks).
+    /// as OIDC Core §11 asks). Its `scope` is ``GrantScopes/upstream(for:providerScopes:serverScopes:)`` of the
+    /// authorization's scopes.
     ///
     /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
     ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
@@ -169,9 +170,10 @@ public struct TokenService: Sendable {
             clientState: v.state, codeChallenge: v.codeChallenge, scopes: v.scopes, resource: v.resource,
             sealedUpstreamVerifier: try vault.seal(verifier.value, for: context), createdAt: now, expiresAt: expiresAt,
             browserBindingHash: TokenGenerator.hash(browserBinding)))
+        let upstreamScopes = GrantScopes.upstream(for: v.scopes, providerScopes: provider.scopes, serverScopes: v.server.scopes)
         var params: [(String, String?)] = [
             ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", urls.callback(v.server.slug)),
-            ("scope", provider.scopes.isEmpty ? nil : provider.scopes.joined(separator: " ")),
+            ("scope", upstreamScopes.isEmpty ? nil : upstreamScopes.joined(separator: " ")),
             ("state", state.value), ("code_challenge", TokenGenerator.s256Challenge(of: verifier.value)),
             ("code_challenge_method", "S256"),
         ]
@@ -252,8 +254,10 @@ public struct TokenService: Sendable {
         ], to: pending.redirectURI), grantID: grantID)
     }
 
-    /// Completes a pending authorization with upstream tokens already obtained: creates the grant (its
-    /// upstream credential sealed) and its single-use code, in one transaction.
+    /// Completes a pending authorization with upstream tokens already obtained, in one transaction: when the
+    /// user (`subject`) already holds an active grant of this server and client whose scopes this authorization
+    /// strictly contains, that grant is extended (a step-up: its scopes become the union, its upstream credential is
+    /// replaced, audited as `grant.extend`); otherwise a grant is created. Either way a single-use code is issued for it.
     public func completeAuthorization(_ pending: PendingAuthorization, server: Server, upstreamTokens: UpstreamTokenResponse,
                                       subject: String?) async throws -> (code: Secret, grantID: Int64) {
         let now = clock.now()
@@ -262,18 +266,28 @@ public struct TokenService: Sendable {
         let record = AuthorizationCodeRecord(hash: TokenGenerator.hash(code), grantID: 0, clientID: pending.clientID,
                                              redirectURI: pending.redirectURI, codeChallenge: pending.codeChallenge,
                                              expiresAt: now.addingTimeInterval(codeLifetime), usedAt: nil)
+        let vault = vault
+        let seal: @Sendable (Int64) throws -> SealedCredential = { id in
+            SealedCredential(accessToken: try vault.seal(credential.accessToken.value, for: .upstreamAccess(id)),
+                             refreshToken: try credential.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(id)) },
+                             info: credential.info)
+        }
+        let refreshNote = "upstream refresh token " + (credential.refreshToken == nil ? "absent" : "present")
+        if let subject, let extended = try await store.extendGrant(
+            serverID: server.id, clientID: pending.clientID, subject: subject, scopes: pending.scopes, seal: seal, code: record,
+            audit: { old, new in
+                NewAuditEvent(actor: "client:\(pending.clientID)", action: "grant.extend", serverID: server.id, clientID: pending.clientID,
+                              detail: "scopes \(old.joined(separator: " ")) → \(new.joined(separator: " ")); upstream credential replaced; \(refreshNote)")
+            }, at: now) {
+            return (code, extended)
+        }
         let grantID = try await store.createGrant(
             NewGrant(serverID: server.id, clientID: pending.clientID, subject: subject, scopes: pending.scopes,
                      resource: pending.resource, upstream: credential.info),
-            seal: { id in
-                SealedCredential(accessToken: try vault.seal(credential.accessToken.value, for: .upstreamAccess(id)),
-                                 refreshToken: try credential.refreshToken.map { try vault.seal($0.value, for: .upstreamRefresh(id)) },
-                                 info: credential.info)
-            },
+            seal: seal,
             code: record,
             audit: NewAuditEvent(actor: "client:\(pending.clientID)", action: "grant.create", serverID: server.id,
-                                 clientID: pending.clientID, detail: "subject \(subject ?? "unknown"); upstream refresh token " +
-                                    (credential.refreshToken == nil ? "absent" : "present")),
+                                 clientID: pending.clientID, detail: "subject \(subject ?? "unknown"); \(refreshNote)"),
             at: now)
         return (code, grantID)
     }
@@ -461,7 +475,7 @@ public struct TokenService: Sendable {
         } else {
             state = .fresh(try await open())
         }
-        return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL)
+        return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL, scopeRules: context.scopeRules)
     }
 
     /// The upstream access token to forward for a validated request, refreshed through the coordinator when

@@ -110,6 +110,16 @@ public protocol TollgateStore: Sendable {
     /// `audit` (its `grantID` set), in one transaction; returns the grant id.
     func createGrant(_ grant: NewGrant, seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
                      audit: NewAuditEvent, at: Date) async throws -> Int64
+    /// A re-authorization for more scopes by a user who already holds an active grant (same server, client and
+    /// subject) whose scopes `scopes` strictly contains: extends the newest such grant instead of creating a
+    /// second one, in one transaction. Its scopes become the union of its own (first, in their order) and
+    /// `scopes` (see ``GrantScopes/extends(_:with:)``); its upstream credential is replaced by `seal(grantID)` (the
+    /// refresh bookkeeping cleared: failures, backoff, lease, interruption; the version bumped); `code` is stored
+    /// for it and `audit(oldScopes, newScopes)` written (its `grantID` set). Returns the grant id, or `nil` with
+    /// nothing written when there is no such grant.
+    func extendGrant(serverID: Int64, clientID: String, subject: String, scopes: [String],
+                     seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
+                     audit: @escaping @Sendable (_ oldScopes: [String], _ newScopes: [String]) -> NewAuditEvent, at: Date) async throws -> Int64?
     /// A grant by id; `nil` if unknown.
     func grant(id: Int64) async throws -> Grant?
     /// One page of grants: filtered, in `query.sort` order, keyset-paged (an index scan at any table size).
@@ -451,12 +461,15 @@ public struct TokenContext: Sendable {
     public var sealed: SealedCredential?
     /// The grant's server's upstream MCP URL (read in the same query, so the gateway needs no second read).
     public var upstreamMCPURL: String
+    /// The scope rules of the grant's server (read in the same query; see ``ScopeRules/stored(inPolicyJSON:)``).
+    public var scopeRules: ScopeRules
 
     /// Every stored property, as stored.
-    public init(token: TokenRecord, grant: Grant, sealed: SealedCredential? = nil, upstreamMCPURL: String) {
+    public init(token: TokenRecord, grant: Grant, sealed: SealedCredential? = nil, upstreamMCPURL: String, scopeRules: ScopeRules = ScopeRules()) {
         self.token = token
         self.grant = grant
         self.sealed = sealed
         self.upstreamMCPURL = upstreamMCPURL
+        self.scopeRules = scopeRules
     }
 }

@@ -5,23 +5,30 @@ import TollgateCore
 /// HTML form (so a test harness can approve it headlessly).
 enum ConsentPage {
     /// - Parameter previouslyApproved: the scopes a remembered approval of this client covers, if there is one
-    ///   (it did not cover this request): the scopes beyond it are marked new.
+    ///   (it did not cover this request): the page then asks only for the scopes beyond it, marked new, and lists
+    ///   the approved ones as already granted (a step-up re-authorization keeps them).
     static func render(_ v: ValidatedAuthorization, transaction: String, csrf: String, action: String,
                        previouslyApproved: Set<String>? = nil) -> String {
         let host = URLComponents(string: v.redirectURI)?.host ?? v.redirectURI
-        let scopes = v.scopes.isEmpty ? "<li>basic access</li>" : v.scopes.map { scope in
-            let isNew = previouslyApproved.map { !$0.contains(scope) } ?? false
-            return "<li><code>\(HTML.escape(scope))</code>\(isNew ? " <strong class=\"new-scope\">(new)</strong>" : "")</li>"
+        let asked = previouslyApproved.map { approved in v.scopes.filter { !approved.contains($0) } } ?? v.scopes
+        let scopes = asked.isEmpty ? "<li>basic access</li>" : asked.map { scope in
+            "<li><code>\(HTML.escape(scope))</code>\(previouslyApproved == nil ? "" : " <strong class=\"new-scope\">(new)</strong>")</li>"
         }.joined()
-        let newAccess = previouslyApproved == nil ? "" : """
-            <p>You approved this application before; it now asks for more access. The scopes marked <strong>(new)</strong> were not part of that approval.</p>
-            """
+        let newAccess = previouslyApproved.map { approved in
+            let granted = v.scopes.filter { approved.contains($0) }
+            return """
+                <p>You approved this application before; it now asks for more access. The scopes marked <strong>(new)</strong> were not part of that approval.</p>
+                """ + (granted.isEmpty ? "" : """
+                <p>Already granted (kept):</p>
+                <ul class="granted-scopes">\(granted.map { "<li><code>\(HTML.escape($0))</code></li>" }.joined())</ul>
+                """)
+        } ?? ""
         return Page.document(title: "Authorize \(v.client.name)", body: """
             <div class="card">
             <h1>Authorize <em>\(HTML.escape(v.client.name))</em>?</h1>
             <p><strong>\(HTML.escape(v.client.name))</strong> wants to use <strong>\(HTML.escape(v.server.name))</strong> on your behalf.
             After you approve, you sign in at the provider and are sent back to <strong>\(HTML.escape(host))</strong>.</p>
-            \(newAccess)<p>Requested access:</p>
+            \(newAccess)<p>\(previouslyApproved == nil ? "Requested access" : "New access requested"):</p>
             <ul>\(scopes)</ul>
             <form method="post" action="\(HTML.escape(action))">
             <input type="hidden" name="transaction" value="\(HTML.escape(transaction))">

@@ -82,6 +82,16 @@ struct RememberedApprovals {
     /// The scopes remembered as approved for `clientID`, if any approval is.
     func approvedScopes(of clientID: String) -> Set<String>? { approvals[clientID]?.scopes }
 
+    /// `v` asking also for the scopes this browser approved for its client before: a re-authorization (a step-up
+    /// after 403 `insufficient_scope`) keeps what was granted, so the grant it extends, and the upstream request,
+    /// cover the union.
+    func keepingApproved(_ v: ValidatedAuthorization) -> ValidatedAuthorization {
+        guard let approved = approvedScopes(of: v.client.id) else { return v }
+        var extended = v
+        extended.scopes = GrantScopes.union(v.scopes, approved.sorted())
+        return extended
+    }
+
     /// Remembers that the user approved `clientID` for exactly `scopes`, replacing what was remembered for it.
     mutating func approve(_ clientID: String, scopes: [String], until: Date) {
         approvals[clientID] = Approval(expiry: Int(until.timeIntervalSince1970), scopes: Set(scopes))

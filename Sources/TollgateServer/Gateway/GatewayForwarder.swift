@@ -65,9 +65,10 @@ public struct GatewayForwarder: Sendable {
     /// credential (400 for a sub-path that would leave the URL, see ``SubPathPolicy``), and answers with the
     /// backend's status, end-to-end headers and body (collected when small and complete, streamed otherwise,
     /// e.g. `text/event-stream`). The client's forwarding headers (``ForwardedHeaders/names``) are never
-    /// passed on; `forwardedHeaders`, when given, are set instead. `observe` receives the status once the
+    /// passed on; `forwardedHeaders`, when given, are set instead. `body`, when given, is the request body already
+    /// read (by the gateway's scope check) and is sent instead of reading the request's. `observe` receives the status once the
     /// backend's response head arrived (502 when it did not answer); `logMetadata` goes into its log lines.
-    public func forward(_ request: Request, to upstreamMCPURL: String, suffix: String = "", bearer: String,
+    public func forward(_ request: Request, body: ByteBuffer? = nil, to upstreamMCPURL: String, suffix: String = "", bearer: String,
                         forwardedHeaders: ForwardedHeaders? = nil,
                         logMetadata: @autoclosure () -> Logger.Metadata = [:], observe: (Int) -> Void = { _ in }) async -> Response {
         var target = upstreamMCPURL
@@ -89,11 +90,15 @@ public struct GatewayForwarder: Sendable {
         }
         for field in forwardedHeaders?.fields ?? [] { outbound.headers.add(name: field.name, value: field.value) }
         outbound.headers.add(name: "Authorization", value: "Bearer \(bearer)")
-        do {
-            let body = try await request.body.collect(upTo: maxBodyBytes)
+        if let body {
             if body.readableBytes > 0 { outbound.body = .bytes(body) }
-        } catch {
-            return Responses.json(["error": "request_too_large"], status: .contentTooLarge)
+        } else {
+            do {
+                let body = try await request.body.collect(upTo: maxBodyBytes)
+                if body.readableBytes > 0 { outbound.body = .bytes(body) }
+            } catch {
+                return Responses.json(["error": "request_too_large"], status: .contentTooLarge)
+            }
         }
         let response: HTTPClientResponse
         do {

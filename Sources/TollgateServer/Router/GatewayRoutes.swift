@@ -17,11 +17,13 @@ extension TollgateHTTPServer {
     }
 
     /// 401 with the challenge that points MCP clients at the protected-resource metadata and names the server's
-    /// scopes (so a client knows what to ask for).
+    /// scopes (so a client knows what to ask for), those only tools need left for step-up
+    /// (``ScopeRules/initialScopes(of:)``).
     func unauthorized(_ server: Server, _ description: String) -> Response {
         var challenge = "Bearer error=\"invalid_token\", error_description=\"\(description.replacingOccurrences(of: "\"", with: "'"))\", "
             + "resource_metadata=\"\(urls.protectedResourceMetadata(server.slug))\""
-        if !server.scopes.isEmpty { challenge += ", scope=\"\(server.scopes.joined(separator: " "))\"" }
+        let scopes = server.policy.scopeRules.initialScopes(of: server.scopes)
+        if !scopes.isEmpty { challenge += ", scope=\"\(scopes.joined(separator: " "))\"" }
         var response = Responses.json(["error": "invalid_token", "error_description": description], status: .unauthorized)
         response.headers[.wwwAuthenticate] = challenge
         return response
@@ -51,13 +53,30 @@ extension TollgateHTTPServer {
         Responses.json(["error": "not_found", "error_description": "no such MCP server"], status: .notFound)
     }
 
-    /// The proxy token, the upstream token, the forward.
+    /// The proxy token, the scope check (servers with scope rules only), the upstream token, the forward.
     private func authorizeAndForward(_ request: Request, slug: String, server: Server?, suffix: String, peer: @autoclosure () -> SocketAddress?,
                                      started: ContinuousClock.Instant) async -> Response {
         let access: ValidatedAccess
         let upstreamToken: Secret
+        var body: ByteBuffer?
         do {
             access = try await tollgate.tokens.validate(accessToken: request.bearerToken, serverSlug: slug)
+            if access.scopeRules.requiresScopes, request.method == .post {
+                // Only servers with rules read the body here; the forwarder then sends this buffer.
+                let limit = min(GatewayScopeCheck.maximumBodyBytes, forwarder.maxBodyBytes)
+                let collected: ByteBuffer
+                do { collected = try await request.body.collect(upTo: limit) } catch {
+                    return Responses.json(["error": "request_too_large",
+                                           "error_description": "a call to this server may be at most \(limit) bytes"], status: .contentTooLarge)
+                }
+                body = collected
+                if let refusal = GatewayScopeCheck.refusal(body: collected, headers: request.headers, rules: access.scopeRules,
+                                                           granted: access.grant.scopes,
+                                                           resourceMetadata: urls.protectedResourceMetadata(slug)) {
+                    metrics.gateway(server: slug, status: Int(refusal.status.code), seconds: (ContinuousClock.now - started).seconds)
+                    return refusal
+                }
+            }
             upstreamToken = try await tollgate.tokens.upstreamAccessToken(for: access)
         } catch let error as OAuthError where error.code == .invalidToken {
             var known = server
@@ -69,7 +88,7 @@ extension TollgateHTTPServer {
             return Responses.oauthError(internalError(error, "gateway"))
         }
         let vouched = configuration.forwardedHeaders == .set ? ForwardedHeaders(peer: peer(), publicBaseURL: urls.base) : nil
-        return await forwarder.forward(request, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value, forwardedHeaders: vouched,
+        return await forwarder.forward(request, body: body, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value, forwardedHeaders: vouched,
                                          logMetadata: ["server": "\(slug)"]) { status in
             metrics.gateway(server: slug, status: status, seconds: (ContinuousClock.now - started).seconds)
         }

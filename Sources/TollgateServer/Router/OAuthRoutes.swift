@@ -112,10 +112,11 @@ extension TollgateHTTPServer {
             return Responses.errorPage(.invalidRequest("parameter '\(name)' is repeated"))
         }
         do {
-            let validated = try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls)
             let cookies = consentCookies
             let remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer,
                                                  now: tollgate.clock.now())
+            let validated = remembered.keepingApproved(
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls))
             if remembered.covers(validated.client.id, scopes: validated.scopes) {
                 // No consent POST on this path: the authorization is bound to this browser here.
                 let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
@@ -175,7 +176,9 @@ extension TollgateHTTPServer {
                   signer.verify("csrf|\(browser)|\(transaction)", mac: csrf) else {
                 return Responses.errorPage(.invalidRequest("the consent form could not be verified (CSRF); start again from the application"), status: .forbidden)
             }
-            let validated = try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls)
+            var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
+            let validated = remembered.keepingApproved(
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls))
             guard form["decision"] == "approve" else {
                 return Responses.redirect(URLQuery.appending([
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
@@ -183,7 +186,6 @@ extension TollgateHTTPServer {
             }
             let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
             let started = try await tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
-            var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
             remembered.approve(validated.client.id, scopes: validated.scopes, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
             var headers: HTTPFields = [:]
             headers.appendCookie(cookies.setCookie(cookies.approvalsName(slug: slug), remembered.cookieValue(signer: signer),
