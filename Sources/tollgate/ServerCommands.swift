@@ -38,6 +38,8 @@ struct ServerCommand: AsyncParsableCommand {
 
         @OptionGroup var origins: AllowedOriginOptions
 
+        @OptionGroup var clientMetadata: ClientMetadataTrustOptions
+
         func validate() throws {
             guard Server.isValidSlug(slug) else {
                 throw ValidationError("slug '\(Output.singleLine(slug))' is invalid: use 1-63 of a-z, 0-9 and '-', not starting with '-'")
@@ -57,7 +59,7 @@ struct ServerCommand: AsyncParsableCommand {
                     slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
                     refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL,
-                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins)))
+                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins, clientMetadata: clientMetadata.trust ?? .anyHTTPS)))
             }
             print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
         }
@@ -113,6 +115,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ("upstream MCP URL", server.upstreamMCPURL),
                 ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
                 ("allowed origins", AllowedOriginOptions.describe(server.policy, urls: urls)),
+                ("client metadata documents", server.policy.clientMetadata.summary),
                 ("access token TTL", Output.span(server.accessTokenTTL)),
                 ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
                 ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
@@ -123,14 +126,16 @@ struct ServerCommand: AsyncParsableCommand {
         }
     }
 
-    /// `tollgate server set SLUG --allowed-origin URL … | --default-origins`
+    /// `tollgate server set SLUG [--allowed-origin URL … | --default-origins] [--client-metadata MODE] [--client-metadata-allow P …]`
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a server's rules: which browser origins may call its gateway.",
+            abstract: "Change a server's rules: which browser origins may call its gateway, which client ID metadata documents it accepts.",
             discussion: """
                 The gateway refuses (403) a request whose Origin header names an origin that is not allowed; requests \
                 without Origin (native MCP clients) are not affected. By default only the origin of Tollgate's public URL \
-                is allowed. --allowed-origin replaces the list; --default-origins goes back to the default.
+                is allowed. --allowed-origin replaces the list; --default-origins goes back to the default. \
+                --client-metadata and --client-metadata-allow replace the trust policy for client ID metadata documents. \
+                Rules not named stay as they are.
                 """)
 
         @OptionGroup var database: DatabaseOptions
@@ -143,18 +148,28 @@ struct ServerCommand: AsyncParsableCommand {
         @Flag(name: .customLong("default-origins"), help: "Allow only the origin of Tollgate's public URL again.")
         var defaultOrigins = false
 
+        @OptionGroup var clientMetadata: ClientMetadataTrustOptions
+
         func validate() throws {
-            if origins.allowedOrigins.isEmpty == !defaultOrigins {
-                throw ValidationError("give --allowed-origin (one or more) or --default-origins")
+            if !origins.allowedOrigins.isEmpty && defaultOrigins {
+                throw ValidationError("give --allowed-origin (one or more) or --default-origins, not both")
+            }
+            if origins.allowedOrigins.isEmpty && !defaultOrigins && clientMetadata.trust == nil {
+                throw ValidationError("give --allowed-origin (one or more), --default-origins, --client-metadata or --client-metadata-allow")
             }
         }
 
         func run() async throws {
+            let changesOrigins = defaultOrigins || !origins.allowedOrigins.isEmpty
             let (server, urls) = try await CoreSession.run(database) { tollgate in
-                let server = try await tollgate.admin.setServerPolicy(slug: slug, ServerPolicy(allowedOrigins: origins.allowedOrigins))
+                var policy = try await tollgate.admin.server(slug: slug).policy
+                if changesOrigins { policy.allowedOrigins = origins.allowedOrigins }
+                if let trust = clientMetadata.trust { policy.clientMetadata = trust }
+                let server = try await tollgate.admin.setServerPolicy(slug: slug, policy)
                 return (server, try await tollgate.admin.publicURLs())
             }
-            print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls))")
+            print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls)); " +
+                  "client metadata documents \(server.policy.clientMetadata.summary)")
         }
     }
 
@@ -191,5 +206,44 @@ struct AllowedOriginOptions: ParsableArguments {
     static func describe(_ policy: ServerPolicy, urls: PublicURLs) -> String {
         if !policy.allowedOrigins.isEmpty { return policy.allowedOrigins.joined(separator: " ") }
         return (urls.origin?.description ?? urls.base) + " (the public URL's, by default)"
+    }
+}
+
+/// `--client-metadata any|allowlist|off` and `--client-metadata-allow PATTERN` (repeatable): which client ID metadata
+/// documents a server accepts as clients.
+struct ClientMetadataTrustOptions: ParsableArguments {
+    @Option(name: .customLong("client-metadata"),
+            help: ArgumentHelp("Client ID metadata documents accepted as clients: any (any valid https document, the default), allowlist (only --client-metadata-allow patterns) or off.",
+                               valueName: "any|allowlist|off"))
+    var mode: String?
+
+    @Option(name: .customLong("client-metadata-allow"),
+            help: ArgumentHelp("An allowlist pattern (implies --client-metadata allowlist; repeatable): an exact document URL, an https://host/prefix/ ending in /, or https://*.example.com/ for any subdomain.",
+                               valueName: "pattern"))
+    var patterns: [String] = []
+
+    func validate() throws {
+        for pattern in patterns {
+            do { _ = try ClientMetadataURLPattern(pattern) } catch { throw ValidationError("--client-metadata-allow \(error.reason)") }
+        }
+        switch mode {
+        case nil, "allowlist"?:
+            if mode != nil, patterns.isEmpty { throw ValidationError("--client-metadata allowlist needs at least one --client-metadata-allow pattern") }
+        case "any"?, "off"?:
+            if !patterns.isEmpty { throw ValidationError("--client-metadata-allow goes with --client-metadata allowlist, not \(mode ?? "")") }
+        case let other?:
+            throw ValidationError("--client-metadata '\(Output.singleLine(other))' is not one of any, allowlist, off")
+        }
+    }
+
+    /// The trust policy these options set; `nil` when neither was given.
+    var trust: ClientMetadataTrust? {
+        switch mode {
+        case "any"?: return .anyHTTPS
+        case "off"?: return .off
+        default:
+            let parsed = patterns.compactMap { try? ClientMetadataURLPattern($0) }
+            return parsed.isEmpty ? nil : .allowlist(parsed)
+        }
     }
 }

@@ -52,9 +52,10 @@ struct ServerHarness {
     /// - Parameter publicURL: the server's public URL; an `https` one switches the consent cookies to `__Host-` names.
     static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, publicURL: String = base,
                         logger: Logger = Harness.logger, configure: (inout ServerConfiguration) -> Void = { _ in },
+                        clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
-                               upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp") { h in
+                               upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp", clientMetadataFetcher: clientMetadataFetcher) { h in
             try await body(ServerHarness(h, publicURL: publicURL, logger: logger, configure: configure))
         }
     }

@@ -28,9 +28,10 @@ public final class Harness: @unchecked Sendable {
     /// - Parameters:
     ///   - upstreamClient: the client the dev upstream accepts (and the provider Tollgate is configured with).
     ///   - accessTTL: upstream access-token lifetime.
+    ///   - clientMetadataFetcher: how client ID metadata documents are fetched (default: the core's, public addresses only).
     public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
          upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
-         providerAuthorizeParams: [AuthorizeParam] = []) async throws {
+         providerAuthorizeParams: [AuthorizeParam] = [], clientMetadataFetcher: (any ClientMetadataFetcher)? = nil) async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -42,7 +43,8 @@ public final class Harness: @unchecked Sendable {
         (devURL, devTask) = try await dev.start()
         let store = try SQLiteStore(path: databasePath)
         let core = try await Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
-                                clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger)
+                                clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger,
+                                clientMetadataFetcher: clientMetadataFetcher)
         tollgate = core
         let upstreamTask = devTask
         do {
@@ -104,11 +106,11 @@ public final class Harness: @unchecked Sendable {
     /// Runs `body` and always shuts the harness down.
     public static func with<T>(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600, upstreamTimeout: TimeInterval = 10,
                         confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
-                        providerAuthorizeParams: [AuthorizeParam] = [],
+                        providerAuthorizeParams: [AuthorizeParam] = [], clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
                         _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
                                   confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL,
-                                  providerAuthorizeParams: providerAuthorizeParams)
+                                  providerAuthorizeParams: providerAuthorizeParams, clientMetadataFetcher: clientMetadataFetcher)
         do {
             let result = try await body(h)
             await h.shutdown()

@@ -41,12 +41,14 @@ public struct AdminService: Sendable {
         return try await store.createServer(new, audit: NewAuditEvent(actor: actor, action: "server.add", detail: new.slug), at: clock.now())
     }
 
-    /// Replaces the policy of a server (allowed browser origins, …), audited as `server.policy`.
+    /// Replaces the policy of a server (allowed browser origins, client ID metadata document trust, …), audited as
+    /// `server.policy`.
     public func setServerPolicy(slug: String, _ policy: ServerPolicy) async throws -> Server {
         let policy = try Self.checked(policy)
         let origins = policy.allowedOrigins.isEmpty ? "the public URL's origin" : policy.allowedOrigins.joined(separator: " ")
         return try await store.setServerPolicy(slug: slug, policy, audit: NewAuditEvent(
-            actor: actor, action: "server.policy", detail: "\(slug): allowed origins \(origins)"), at: clock.now())
+            actor: actor, action: "server.policy",
+            detail: "\(slug): allowed origins \(origins); client metadata documents \(policy.clientMetadata.summary)"), at: clock.now())
     }
 
     /// `policy` with its origins normalized; `.invalidInput` naming the first that is not an origin.

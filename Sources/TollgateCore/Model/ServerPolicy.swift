@@ -8,14 +8,18 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
     /// The browser origins whose pages may call the gateway of this server (normalized `scheme://host[:port]`).
     /// Empty: only the origin of Tollgate's public URL.
     public var allowedOrigins: [String]
+    /// Which client ID metadata documents the server accepts as clients (default: any valid https document).
+    public var clientMetadata: ClientMetadataTrust
 
-    public init(allowedOrigins: [String] = []) {
+    public init(allowedOrigins: [String] = [], clientMetadata: ClientMetadataTrust = .anyHTTPS) {
         self.allowedOrigins = allowedOrigins
+        self.clientMetadata = clientMetadata
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? []
+        clientMetadata = try container.decodeIfPresent(ClientMetadataTrust.self, forKey: .clientMetadata) ?? .anyHTTPS
     }
 
     /// The policy as stored: compact JSON with sorted keys.

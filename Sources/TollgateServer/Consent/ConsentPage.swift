@@ -13,6 +13,14 @@ enum ConsentPage {
             let isNew = previouslyApproved.map { !$0.contains(scope) } ?? false
             return "<li><code>\(HTML.escape(scope))</code>\(isNew ? " <strong class=\"new-scope\">(new)</strong>" : "")</li>"
         }.joined()
+        let identity = v.client.metadataDocument.map { document in
+            "<p class=\"client-identity\">This application is identified by a document at <strong>\(HTML.escape(document.host))</strong>.</p>"
+        } ?? ""
+        let impersonationWarning = v.client.metadataDocument != nil && v.client.redirectURIs.allSatisfy(isLoopback) ? """
+            <p class="warning"><strong>Warning:</strong> this application sends you back only to this computer (localhost). \
+            Anyone can publish a document naming such an address, so the name above proves nothing about who made the \
+            application: approve only if you started this sign-in from an application you trust on this computer.</p>
+            """ : ""
         let newAccess = previouslyApproved == nil ? "" : """
             <p>You approved this application before; it now asks for more access. The scopes marked <strong>(new)</strong> were not part of that approval.</p>
             """
@@ -21,7 +29,7 @@ enum ConsentPage {
             <h1>Authorize <em>\(HTML.escape(v.client.name))</em>?</h1>
             <p><strong>\(HTML.escape(v.client.name))</strong> wants to use <strong>\(HTML.escape(v.server.name))</strong> on your behalf.
             After you approve, you sign in at the provider and are sent back to <strong>\(HTML.escape(host))</strong>.</p>
-            \(newAccess)<p>Requested access:</p>
+            \(identity)\(impersonationWarning)\(newAccess)<p>Requested access:</p>
             <ul>\(scopes)</ul>
             <form method="post" action="\(HTML.escape(action))">
             <input type="hidden" name="transaction" value="\(HTML.escape(transaction))">
@@ -29,8 +37,16 @@ enum ConsentPage {
             <button type="submit" name="decision" value="approve">Approve</button>
             <button type="submit" name="decision" value="deny">Deny</button>
             </form>
-            <p><small>Client id <code>\(HTML.escape(v.client.id))</code></small></p>
+            <p><small>Client id <code>\(HTML.escape(v.client.publicID))</code></small></p>
             </div>
             """)
+    }
+
+    /// Whether a redirect URI goes to this computer: loopback `http`, or any scheme whose host is a loopback name
+    /// or address (`localhost`, `127.x`, `[::1]`).
+    static func isLoopback(_ uri: String) -> Bool {
+        guard let host = URLComponents(string: uri)?.host?.lowercased() else { return false }
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        return NetworkAddressClass.classify(host) == .loopback
     }
 }
