@@ -15,12 +15,12 @@ public struct ClientEntry: Sendable, Equatable {
     /// (`dynamic`, `admin`).
     public var kind: String { client.metadataDocument == nil ? client.registeredBy : "document" }
 
-    /// For a metadata-document client, its document's host and how the last fetch went ("app.example · fetched
-    /// 2m ago", "app.example · fetch failed"), and whether that fetch failed; `nil` for a registered client.
+    /// For a metadata-document client, its document's host and how the last fetch went ("app.example · 2m ago",
+    /// "app.example · failed"), and whether that fetch failed; `nil` for a registered client.
     public func documentState(now: Date) -> (text: String, failed: Bool)? {
         guard let document = client.metadataDocument else { return nil }
-        if document.lastFetchFailed { return ("\(document.host) · fetch failed", true) }
-        let fetched = document.lastFetchedAt.map { "fetched \(TimeText.relative($0, now: now))" } ?? "never fetched"
+        if document.lastFetchFailed { return ("\(document.host) · failed", true) }
+        let fetched = document.lastFetchedAt.map { TimeText.relative($0, now: now) } ?? "never fetched"
         return ("\(document.host) · \(fetched)", false)
     }
 }
