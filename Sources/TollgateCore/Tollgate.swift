@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOSSL
 import Synchronization
 
 /// The core wired together over one store: what every face (server, console, CLI) opens.
@@ -15,20 +16,28 @@ public final class Tollgate: Sendable {
     private let http: HTTPClient?
     private let isShutDown = Mutex(false)
 
-    /// Wires the core over `store`. When `httpClient` is nil, one is created and shut down by ``shutdown()``.
+    /// Wires the core over `store`. When `httpClient` is nil, one is created (trusting `outboundTLS`) and shut down
+    /// by ``shutdown()``. Client ID metadata documents are fetched by `clientMetadataFetcher`, by default an
+    /// ``HTTPClientMetadataFetcher`` that trusts `outboundTLS` and fetches from public addresses only.
     public init(store: any TollgateStore, master: MasterKey, clock: any TollgateClock = SystemClock(),
                 httpClient: HTTPClient? = nil, upstreamTimeout: TimeInterval = 10, refreshSkew: TimeInterval = 30,
-                logger: Logger = Logger(label: "tollgate"), refreshObserver: RefreshObserver? = nil) async throws {
+                logger: Logger = Logger(label: "tollgate"), refreshObserver: RefreshObserver? = nil,
+                outboundTLS: TLSConfiguration = .makeClientConfiguration(),
+                clientMetadataFetcher: (any ClientMetadataFetcher)? = nil) async throws {
         self.store = store
         self.clock = clock
         vault = try await Vault(store: store, master: master, clock: clock)
-        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: Self.upstreamHTTPConfiguration(timeout: upstreamTimeout))
+        var configuration = Self.upstreamHTTPConfiguration(timeout: upstreamTimeout)
+        configuration.tlsConfiguration = outboundTLS
+        let client = httpClient ?? HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         http = httpClient == nil ? client : nil
         upstream = UpstreamClient(http: client, timeout: upstreamTimeout, logger: logger)
         refresher = RefreshCoordinator(store: store, vault: vault, upstream: upstream, clock: clock, skew: refreshSkew,
                                        callerWait: upstreamTimeout, upstreamHardLimit: max(120, upstreamTimeout * 4),
                                        logger: logger, observer: refreshObserver)
-        tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger)
+        tokens = TokenService(store: store, vault: vault, refresher: refresher, upstream: upstream, clock: clock, logger: logger,
+                              clientMetadataFetcher: clientMetadataFetcher
+                                ?? HTTPClientMetadataFetcher(configuration: .init(tls: outboundTLS), logger: logger))
         admin = AdminService(store: store, vault: vault, refresher: refresher, upstream: upstream, tokens: tokens, clock: clock)
     }
 
@@ -48,6 +57,20 @@ public final class Tollgate: Sendable {
         return HTTPClient.Configuration(redirectConfiguration: .disallow,
                                         timeout: .init(connect: .milliseconds(Int64(max(0.1, timeout) * 1000))),
                                         connectionPool: pool)
+    }
+
+    /// The TLS configuration of Tollgate's outbound HTTPS (upstream providers, client ID metadata documents): the
+    /// system's trust roots, plus the certificates of the PEM file that `SSL_CERT_FILE` names when it is set (a
+    /// private CA). A file that holds no readable certificate is an error, not silently ignored.
+    public static func outboundTLSConfiguration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let path = environment["SSL_CERT_FILE"], !path.isEmpty {
+            guard let certificates = try? NIOSSLCertificate.fromPEMFile(path), !certificates.isEmpty else {
+                throw TollgateError.invalidInput("SSL_CERT_FILE '\(path)' holds no readable PEM certificate")
+            }
+            tls.additionalTrustRoots = [.certificates(certificates)]
+        }
+        return tls
     }
 
     /// Releases the HTTP client this instance created and closes the store.

@@ -17,6 +17,13 @@ enum PostgresMigrations {
         ("0002-change-notifications", changeNotifications),
         // Each server's rules (allowed browser origins, …) as one JSON document: later rules need no migration.
         ("0003-server-policy", ["ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'"]),
+        // Clients identified by a client ID metadata document: its URL (their client_id) and how the last fetch went.
+        ("0004-client-metadata-documents", [
+            "ALTER TABLE clients ADD COLUMN document_url TEXT",
+            "ALTER TABLE clients ADD COLUMN document_fetched_at BIGINT",
+            "ALTER TABLE clients ADD COLUMN document_error TEXT",
+            "ALTER TABLE clients ADD COLUMN document_error_at BIGINT",
+        ]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

@@ -265,13 +265,54 @@ extension PostgresStore {
 
     // MARK: - Clients
 
-    static let clientColumns = "id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at, revoked_at"
+    static let clientColumns = """
+        id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at, revoked_at,
+        document_url, document_fetched_at, document_error, document_error_at
+        """
 
     static func client(_ row: PostgresRandomAccessRow) throws -> Client {
         let uris = (try? JSONDecoder().decode([String].self, from: Data(try row.string(3).utf8))) ?? []
+        let document = try row.optionalString(9).map { url in
+            MetadataDocumentState(url: url, lastFetchedAt: try row.optionalDate(10), lastError: try row.optionalString(11),
+                                  lastErrorAt: try row.optionalDate(12))
+        }
         return Client(id: try row.string(0), serverID: try row.int(1), name: try row.string(2), redirectURIs: uris,
                       authMethod: ClientAuthMethod(rawValue: try row.string(4)) ?? .none, grantTypes: splitScopes(try row.string(5)),
-                      registeredBy: try row.string(6), createdAt: try row.date(7), revokedAt: try row.optionalDate(8))
+                      registeredBy: try row.string(6), createdAt: try row.date(7), revokedAt: try row.optionalDate(8),
+                      metadataDocument: document)
+    }
+
+    /// Creates or updates a metadata-document client's row from an accepted fetch; `audit` only on creation.
+    public func saveMetadataDocumentClient(_ client: Client, audit: NewAuditEvent, at: Date) async throws -> Client {
+        let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
+        let ms = at.millisecondsSince1970
+        return try await transaction { [self] db in
+            // xmax = 0 only for a row this statement inserted (an updated row carries the updating transaction's id).
+            guard let row = try await db.rows("""
+                INSERT INTO clients (id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at,
+                    document_url, document_fetched_at)
+                VALUES (\(client.id), \(client.serverID), \(client.name), \(uris), \(client.authMethod.rawValue),
+                        \(client.grantTypes.joined(separator: " ")), \(client.registeredBy), \(ms), \(client.metadataDocument?.url), \(ms))
+                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, redirect_uris = EXCLUDED.redirect_uris,
+                    grant_types = EXCLUDED.grant_types, document_fetched_at = EXCLUDED.document_fetched_at
+                    WHERE clients.document_url IS NOT NULL
+                RETURNING \(unescaped: Self.clientColumns), (xmax = 0) AS inserted
+                """, logger: queryLogger).first else {
+                throw TollgateError.conflict("client '\(client.id)' exists and is not a metadata-document client")
+            }
+            if try row.bool(13) { try await insertAudit(db, audit, at: at) }
+            return try Self.client(row)
+        }
+    }
+
+    /// Records why the latest fetch of a metadata-document client's document failed.
+    public func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws {
+        try await transaction { [self] db in
+            try await db.run("""
+                UPDATE clients SET document_error = \(message), document_error_at = \(at.millisecondsSince1970)
+                WHERE id = \(clientID) AND document_url IS NOT NULL
+                """, logger: queryLogger)
+        }
     }
 
     /// Stores a client with the SHA-256 of its secret and writes `audit`, in one transaction; `.conflict` when the id is taken.

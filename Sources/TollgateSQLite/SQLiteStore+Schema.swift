@@ -193,6 +193,15 @@ extension SQLiteStore {
         migrator.registerMigration("0007-server-policy") { db in
             try db.execute(sql: "ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'")
         }
+        // Clients identified by a client ID metadata document: its URL (their client_id) and how the last fetch went.
+        migrator.registerMigration("0008-client-metadata-documents") { db in
+            try db.execute(sql: """
+                ALTER TABLE clients ADD COLUMN document_url TEXT;
+                ALTER TABLE clients ADD COLUMN document_fetched_at INTEGER;
+                ALTER TABLE clients ADD COLUMN document_error TEXT;
+                ALTER TABLE clients ADD COLUMN document_error_at INTEGER;
+                """)
+        }
         return migrator
     }
 }

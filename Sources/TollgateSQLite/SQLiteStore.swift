@@ -325,14 +325,19 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
 
     // MARK: - Clients
 
-    static let clientColumns = "id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at, revoked_at"
+    static let clientColumns = """
+        id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at, revoked_at,
+        document_url, document_fetched_at, document_error, document_error_at
+        """
 
     static func client(_ row: Row) -> Client {
         let uris = (try? JSONDecoder().decode([String].self, from: Data((row[3] as String).utf8))) ?? []
+        func date(_ index: Int) -> Date? { (row[index] as Int64?).map(Date.init(millisecondsSince1970:)) }
         return Client(id: row[0], serverID: row[1], name: row[2], redirectURIs: uris,
                       authMethod: ClientAuthMethod(rawValue: row[4]) ?? .none, grantTypes: splitScopes(row[5]),
-                      registeredBy: row[6], createdAt: Date(millisecondsSince1970: row[7]),
-                      revokedAt: (row[8] as Int64?).map(Date.init(millisecondsSince1970:)))
+                      registeredBy: row[6], createdAt: Date(millisecondsSince1970: row[7]), revokedAt: date(8),
+                      metadataDocument: (row[9] as String?).map { MetadataDocumentState(url: $0, lastFetchedAt: date(10),
+                                                                                       lastError: row[11], lastErrorAt: date(12)) })
     }
 
     public func createClient(_ client: Client, secretHash: Data?, audit: NewAuditEvent) async throws {
@@ -345,6 +350,41 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
                                  client.grantTypes.joined(separator: " "), secretHash, client.registeredBy,
                                  client.createdAt.millisecondsSince1970])
             try Self.insertAudit(db, audit, at: client.createdAt)
+        }
+    }
+
+    public func saveMetadataDocumentClient(_ client: Client, audit: NewAuditEvent, at: Date) async throws -> Client {
+        let uris = String(decoding: try JSONEncoder().encode(client.redirectURIs), as: UTF8.self)
+        return try await write { db in
+            let ms = at.millisecondsSince1970
+            try db.execute(sql: """
+                UPDATE clients SET name = ?, redirect_uris = ?, grant_types = ?, document_fetched_at = ?
+                WHERE id = ? AND document_url IS NOT NULL
+                """, arguments: [client.name, uris, client.grantTypes.joined(separator: " "), ms, client.id])
+            if db.changesCount == 0 {
+                if try Int.fetchOne(db, sql: "SELECT 1 FROM clients WHERE id = ?", arguments: [client.id]) != nil {
+                    throw TollgateError.conflict("client '\(client.id)' exists and is not a metadata-document client")
+                }
+                try db.execute(sql: """
+                    INSERT INTO clients (id, server_id, name, redirect_uris, auth_method, grant_types, registered_by, created_at,
+                        document_url, document_fetched_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [client.id, client.serverID, client.name, uris, client.authMethod.rawValue,
+                                     client.grantTypes.joined(separator: " "), client.registeredBy, ms,
+                                     client.metadataDocument?.url, ms])
+                try Self.insertAudit(db, audit, at: at)
+            }
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.clientColumns) FROM clients WHERE id = ?", arguments: [client.id]) else {
+                throw TollgateError.notFound("no client '\(client.id)'")
+            }
+            return Self.client(row)
+        }
+    }
+
+    public func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE clients SET document_error = ?, document_error_at = ? WHERE id = ? AND document_url IS NOT NULL",
+                           arguments: [message, at.millisecondsSince1970, clientID])
         }
     }
 

@@ -13,6 +13,24 @@ struct ClientCommand: AsyncParsableCommand {
         Dictionary(try await tollgate.admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// How the last fetch of a metadata document went, in a few words: "fetched 5m ago" or "last fetch failed: …".
+    static func fetchState(_ document: MetadataDocumentState, now: Date) -> String {
+        if document.lastFetchFailed, let error = document.lastError { return "last fetch failed: \(Output.singleLine(error))" }
+        return document.lastFetchedAt.map { "fetched \(Output.relative($0, now: now))" } ?? "never fetched"
+    }
+
+    /// The lines `client show` adds for a metadata-document client (none for a registered one).
+    static func documentFields(_ client: Client, now: Date) -> [(String, String)] {
+        guard let document = client.metadataDocument else { return [] }
+        var fields = [("client_id (document URL)", document.url), ("document host", document.host),
+                      ("last fetched", document.lastFetchedAt.map { Output.instant($0, now: now) } ?? "never")]
+        if let error = document.lastError, let at = document.lastErrorAt {
+            fields.append((document.lastFetchFailed ? "last fetch failed" : "earlier fetch failed",
+                           "\(Output.instant(at, now: now)): \(Output.singleLine(error))"))
+        }
+        return fields
+    }
+
     /// `tollgate client list`
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List clients.")
@@ -32,9 +50,10 @@ struct ClientCommand: AsyncParsableCommand {
             if output.json {
                 try Output.json(page.items.map { JSONView.client($0, serverSlug: slugs[$0.serverID]) })
             } else {
-                Output.table(["ID", "SERVER", "NAME", "TYPE", "REDIRECT URIS", "REGISTERED", "STATUS"], page.items.map { c in
-                    [c.id, slugs[c.serverID] ?? "?", c.name, c.isConfidential ? "confidential" : "public",
-                     c.redirectURIs.joined(separator: " "), "\(c.registeredBy), \(Output.relative(c.createdAt, now: now))",
+                Output.table(["ID", "SERVER", "NAME", "KIND", "TYPE", "REDIRECT URIS", "CREATED", "DOCUMENT", "STATUS"], page.items.map { c in
+                    [c.id, slugs[c.serverID] ?? "?", c.name, c.registeredBy, c.isConfidential ? "confidential" : "public",
+                     c.redirectURIs.joined(separator: " "), Output.relative(c.createdAt, now: now),
+                     c.metadataDocument.map { "\($0.url) (\(ClientCommand.fetchState($0, now: now)))" } ?? "-",
                      c.revokedAt == nil ? "active" : "revoked"]
                 }, empty: "no clients")
             }
@@ -70,7 +89,7 @@ struct ClientCommand: AsyncParsableCommand {
                 ("registered by", client.registeredBy),
                 ("created", Output.instant(client.createdAt, now: now)),
                 ("revoked", client.revokedAt.map { Output.instant($0, now: now) } ?? "no"),
-            ] + client.redirectURIs.map { ("redirect URI", $0) })
+            ] + ClientCommand.documentFields(client, now: now) + client.redirectURIs.map { ("redirect URI", $0) })
         }
     }
 

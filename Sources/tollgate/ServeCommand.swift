@@ -73,6 +73,10 @@ struct ServeCommand: AsyncParsableCommand {
             help: "drop: never pass the client's Forwarded/X-Forwarded-*/X-Real-IP to the MCP server; set: replace them with what Tollgate saw.")
     var forwardedHeaders = ForwardedHeadersMode.drop
 
+    @Flag(name: .customLong("client-metadata-allow-loopback"),
+          help: "DEVELOPMENT ONLY: let client ID metadata documents be fetched from 127.0.0.1 and ::1 (private and metadata ranges stay refused).")
+    var clientMetadataAllowLoopback = false
+
     func validate() throws {
         guard (1024...(64 << 20)).contains(maxBody) else { throw ValidationError("--max-body must be between 1024 and 67108864") }
         guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be between 1 and 1000000") }
@@ -97,11 +101,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             limits.maxConnections = affordable
         }
+        if clientMetadataAllowLoopback {
+            logger.warning("--client-metadata-allow-loopback is on: client ID metadata documents may be fetched from 127.0.0.1 and ::1; never use this in production")
+        }
         let metrics = ServerMetrics()
         let tollgate: Tollgate
         do {
             tollgate = try await database.open(upstreamTimeout: TimeInterval(upstreamTimeout.seconds), logger: logger,
-                                               refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) })
+                                               refreshObserver: { outcome, seconds in metrics.upstreamRefresh(outcome: outcome, seconds: seconds) },
+                                               clientMetadataAllowLoopback: clientMetadataAllowLoopback)
         } catch {
             throw CommandFailure.wrap(error)
         }

@@ -39,6 +39,7 @@ struct ServerCommand: AsyncParsableCommand {
         @OptionGroup var origins: AllowedOriginOptions
 
         @OptionGroup var scopeRules: ScopeRuleOptions
+        @OptionGroup var clientMetadata: ClientMetadataTrustOptions
 
         func validate() throws {
             guard Server.isValidSlug(slug) else {
@@ -59,7 +60,8 @@ struct ServerCommand: AsyncParsableCommand {
                     slug: slug, name: name, upstreamMCPURL: upstreamMCP, scopes: scopes?.items ?? [],
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
                     refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL,
-                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins, scopeRules: try scopeRules.applied(to: ScopeRules()))))
+                    policy: ServerPolicy(allowedOrigins: origins.allowedOrigins, scopeRules: try scopeRules.applied(to: ScopeRules()),
+                                         clientMetadata: clientMetadata.trust ?? .anyHTTPS)))
             }
             print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
         }
@@ -116,6 +118,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
                 ("allowed origins", AllowedOriginOptions.describe(server.policy, urls: urls)),
                 ("scope rules", server.policy.scopeRules.summary),
+                ("client metadata documents", server.policy.clientMetadata.summary),
                 ("access token TTL", Output.span(server.accessTokenTTL)),
                 ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
                 ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
@@ -126,10 +129,10 @@ struct ServerCommand: AsyncParsableCommand {
         }
     }
 
-    /// `tollgate server set SLUG [--allowed-origin URL … | --default-origins] [scope rules]`
+    /// `tollgate server set SLUG [--allowed-origin URL … | --default-origins] [scope rules] [--client-metadata MODE] [--client-metadata-allow P …]`
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a server's rules: which browser origins may call its gateway, which scopes its calls need.",
+            abstract: "Change a server's rules: which browser origins may call its gateway, which scopes its calls need, which client ID metadata documents it accepts.",
             discussion: """
                 The gateway refuses (403) a request whose Origin header names an origin that is not allowed; requests \
                 without Origin (native MCP clients) are not affected. By default only the origin of Tollgate's public URL \
@@ -138,6 +141,9 @@ struct ServerCommand: AsyncParsableCommand {
                 --tool-scope, --method-scope and --scope-implies add or replace the rule of the tool, method or scope \
                 they name (an empty right-hand side removes it); the other rules stay. --clear-scope-rules removes every \
                 rule first. A call whose grant lacks a needed scope gets 403 insufficient_scope (step-up authorization).
+
+                --client-metadata and --client-metadata-allow replace the trust policy for client ID metadata documents. \
+                Rules not named stay as they are.
                 """)
 
         @OptionGroup var database: DatabaseOptions
@@ -151,26 +157,29 @@ struct ServerCommand: AsyncParsableCommand {
         var defaultOrigins = false
 
         @OptionGroup var scopeRules: ScopeRuleOptions
+        @OptionGroup var clientMetadata: ClientMetadataTrustOptions
 
         func validate() throws {
             if !origins.allowedOrigins.isEmpty && defaultOrigins {
                 throw ValidationError("give --allowed-origin (one or more) or --default-origins, not both")
             }
-            if origins.allowedOrigins.isEmpty && !defaultOrigins && !scopeRules.changesAnything {
-                throw ValidationError("nothing to change: give --allowed-origin, --default-origins or a scope rule option")
+            if origins.allowedOrigins.isEmpty && !defaultOrigins && !scopeRules.changesAnything && clientMetadata.trust == nil {
+                throw ValidationError("nothing to change: give --allowed-origin, --default-origins, a scope rule option, --client-metadata or --client-metadata-allow")
             }
         }
 
         func run() async throws {
+            let changesOrigins = defaultOrigins || !origins.allowedOrigins.isEmpty
             let (server, urls) = try await CoreSession.run(database) { tollgate in
                 var policy = try await tollgate.admin.server(slug: slug).policy
-                if defaultOrigins || !origins.allowedOrigins.isEmpty { policy.allowedOrigins = origins.allowedOrigins }
+                if changesOrigins { policy.allowedOrigins = origins.allowedOrigins }
                 policy.scopeRules = try scopeRules.applied(to: policy.scopeRules)
+                if let trust = clientMetadata.trust { policy.clientMetadata = trust }
                 let server = try await tollgate.admin.setServerPolicy(slug: slug, policy)
                 return (server, try await tollgate.admin.publicURLs())
             }
             print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls)); "
-                  + "scope rules \(server.policy.scopeRules.summary)")
+                  + "scope rules \(server.policy.scopeRules.summary); client metadata documents \(server.policy.clientMetadata.summary)")
         }
     }
 
@@ -263,5 +272,41 @@ struct ScopeRuleOptions: ParsableArguments {
         let key = String(entry[..<equals])
         let scopes = entry[entry.index(after: equals)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return (key, scopes)
+/// `--client-metadata any|allowlist|off` and `--client-metadata-allow PATTERN` (repeatable): which client ID metadata
+/// documents a server accepts as clients.
+struct ClientMetadataTrustOptions: ParsableArguments {
+    @Option(name: .customLong("client-metadata"),
+            help: ArgumentHelp("Client ID metadata documents accepted as clients: any (any valid https document, the default), allowlist (only --client-metadata-allow patterns) or off.",
+                               valueName: "any|allowlist|off"))
+    var mode: String?
+
+    @Option(name: .customLong("client-metadata-allow"),
+            help: ArgumentHelp("An allowlist pattern (implies --client-metadata allowlist; repeatable): an exact document URL, an https://host/prefix/ ending in /, or https://*.example.com/ for any subdomain.",
+                               valueName: "pattern"))
+    var patterns: [String] = []
+
+    func validate() throws {
+        for pattern in patterns {
+            do { _ = try ClientMetadataURLPattern(pattern) } catch { throw ValidationError("--client-metadata-allow \(error.reason)") }
+        }
+        switch mode {
+        case nil, "allowlist"?:
+            if mode != nil, patterns.isEmpty { throw ValidationError("--client-metadata allowlist needs at least one --client-metadata-allow pattern") }
+        case "any"?, "off"?:
+            if !patterns.isEmpty { throw ValidationError("--client-metadata-allow goes with --client-metadata allowlist, not \(mode ?? "")") }
+        case let other?:
+            throw ValidationError("--client-metadata '\(Output.singleLine(other))' is not one of any, allowlist, off")
+        }
+    }
+
+    /// The trust policy these options set; `nil` when neither was given.
+    var trust: ClientMetadataTrust? {
+        switch mode {
+        case "any"?: return .anyHTTPS
+        case "off"?: return .off
+        default:
+            let parsed = patterns.compactMap { try? ClientMetadataURLPattern($0) }
+            return parsed.isEmpty ? nil : .allowlist(parsed)
+        }
     }
 }

@@ -53,10 +53,11 @@ struct ServerHarness {
     static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, publicURL: String = base,
                         serverScopes: [String] = ["files.read"], providerScopes: [String] = ["openid", "offline_access"],
                         logger: Logger = Harness.logger, configure: (inout ServerConfiguration) -> Void = { _ in },
+                        clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp", serverScopes: serverScopes,
-                               providerScopes: providerScopes) { h in
+                               providerScopes: providerScopes, clientMetadataFetcher: clientMetadataFetcher) { h in
             try await body(ServerHarness(h, publicURL: publicURL, logger: logger, configure: configure))
         }
     }

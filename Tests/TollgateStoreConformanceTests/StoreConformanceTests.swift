@@ -22,6 +22,10 @@ struct StoreConformanceTests {
         try await StoreConformance.clients(backend)
     }
 
+    @Test(arguments: StoreBackend.all) func metadataDocumentClients(_ backend: StoreBackend) async throws {
+        try await StoreConformance.metadataDocumentClients(backend)
+    }
+
     @Test(arguments: StoreBackend.all) func introspectionCredentials(_ backend: StoreBackend) async throws {
         try await StoreConformance.introspectionCredentials(backend)
     }

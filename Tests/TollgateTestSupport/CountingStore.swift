@@ -66,6 +66,12 @@ public final class CountingStore: TollgateStore {
     public func revokeClient(id: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int {
         try await counted { try await base.revokeClient(id: id, audit: audit, at: at) }
     }
+    public func saveMetadataDocumentClient(_ client: Client, audit: NewAuditEvent, at: Date) async throws -> Client {
+        try await counted { try await base.saveMetadataDocumentClient(client, audit: audit, at: at) }
+    }
+    public func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws {
+        try await counted { try await base.recordMetadataDocumentFailure(clientID: clientID, message, at: at) }
+    }
     public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
                                            audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
         try await counted { try await base.deleteUnusedDynamicClients(createdBefore: cutoff, limit: limit, now: now, audit: audit) }

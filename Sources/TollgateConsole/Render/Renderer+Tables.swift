@@ -189,9 +189,13 @@ extension Renderer {
             TableColumn(title: "CLIENT ID", minWidth: 10, preferredWidth: 26, priority: 9) { ($0.client.id, nil) },
             TableColumn(title: "SERVER", minWidth: 6, preferredWidth: 10, priority: 7) { ($0.serverSlug, nil) },
             TableColumn(title: "NAME", minWidth: 6, preferredWidth: 24, flexible: true, priority: 8) { ($0.client.name, nil) },
-            TableColumn(title: "TYPE", minWidth: 12, preferredWidth: 12, priority: 4, optional: true) { ($0.client.isConfidential ? "confidential" : "public", nil) },
-            TableColumn(title: "REGISTERED", minWidth: 18, preferredWidth: 18, priority: 3, optional: true) { e in
-                ("\(e.client.registeredBy), \(TimeText.relative(e.client.createdAt, now: now))", nil)
+            TableColumn(title: "TYPE", minWidth: 12, preferredWidth: 12, priority: 2, optional: true) { ($0.client.isConfidential ? "confidential" : "public", nil) },
+            TableColumn(title: "KIND", minWidth: 16, preferredWidth: 16, priority: 3, optional: true) { e in
+                ("\(e.kind), \(TimeText.relative(e.client.createdAt, now: now))", nil)
+            },
+            TableColumn(title: "DOCUMENT", minWidth: 12, preferredWidth: 24, priority: 4, optional: true) { e in
+                guard let state = e.documentState(now: now) else { return ("-", nil) }
+                return (state.text, state.failed ? .danger : nil)
             },
             TableColumn(title: "STATUS", minWidth: 7, preferredWidth: 7, priority: 6) { e in
                 e.client.revokedAt == nil ? ("active", .statusActive) : ("revoked", .statusRevoked)

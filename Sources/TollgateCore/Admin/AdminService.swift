@@ -41,13 +41,15 @@ public struct AdminService: Sendable {
         return try await store.createServer(new, audit: NewAuditEvent(actor: actor, action: "server.add", detail: new.slug), at: clock.now())
     }
 
-    /// Replaces the policy of a server (allowed browser origins, scope rules), audited as `server.policy`.
+    /// Replaces the policy of a server (allowed browser origins, scope rules, client ID metadata document trust),
+    /// audited as `server.policy`.
     public func setServerPolicy(slug: String, _ policy: ServerPolicy) async throws -> Server {
         let policy = try Self.checked(policy, serverScopes: try await server(slug: slug).scopes)
         let origins = policy.allowedOrigins.isEmpty ? "the public URL's origin" : policy.allowedOrigins.joined(separator: " ")
         let rules = policy.scopeRules.isEmpty ? "" : "; scope rules \(policy.scopeRules.summary)"
         return try await store.setServerPolicy(slug: slug, policy, audit: NewAuditEvent(
-            actor: actor, action: "server.policy", detail: "\(slug): allowed origins \(origins)\(rules)"), at: clock.now())
+            actor: actor, action: "server.policy",
+            detail: "\(slug): allowed origins \(origins)\(rules); client metadata documents \(policy.clientMetadata.summary)"), at: clock.now())
     }
 
     /// `policy` with its origins normalized; `.invalidInput` naming the first that is not an origin, or a scope

@@ -18,7 +18,8 @@ public enum WellKnown {
         }
     }
 
-    /// RFC 8414 metadata; `issuer` equals the protected resource's `authorization_servers[0]`.
+    /// RFC 8414 metadata; `issuer` equals the protected resource's `authorization_servers[0]`;
+    /// `client_id_metadata_document_supported` unless the server's trust policy is off.
     public static func authorizationServerMetadata(server: Server, provider: Provider?, urls: PublicURLs) -> Data {
         let slug = server.slug
         var scopes = provider?.scopes ?? []
@@ -41,6 +42,8 @@ public enum WellKnown {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": scopes,
             "authorization_response_iss_parameter_supported": true,
+            // Client ID metadata documents (MCP 2026-07-28): per the server's trust policy.
+            "client_id_metadata_document_supported": server.policy.clientMetadata.isEnabled,
         ]
         return encode(object)
     }

@@ -10,27 +10,33 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
     public var allowedOrigins: [String]
     /// The scopes MCP calls need and the scope hierarchy (step-up authorization). Empty: no call is checked.
     public var scopeRules: ScopeRules
+    /// Which client ID metadata documents the server accepts as clients (default: any valid https document).
+    public var clientMetadata: ClientMetadataTrust
 
-    public init(allowedOrigins: [String] = [], scopeRules: ScopeRules = ScopeRules()) {
+    public init(allowedOrigins: [String] = [], scopeRules: ScopeRules = ScopeRules(), clientMetadata: ClientMetadataTrust = .anyHTTPS) {
         self.allowedOrigins = allowedOrigins
         self.scopeRules = scopeRules
+        self.clientMetadata = clientMetadata
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? []
         scopeRules = try container.decodeIfPresent(ScopeRules.self, forKey: .scopeRules) ?? ScopeRules()
+        clientMetadata = try container.decodeIfPresent(ClientMetadataTrust.self, forKey: .clientMetadata) ?? .anyHTTPS
     }
 
-    /// Leaves out empty scope rules, so a policy without them is stored as before they existed.
+    /// Leaves out empty scope rules and the default metadata-document trust, so a policy without them is stored as
+    /// before they existed.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(allowedOrigins, forKey: .allowedOrigins)
         if !scopeRules.isEmpty { try container.encode(scopeRules, forKey: .scopeRules) }
+        if clientMetadata != .anyHTTPS { try container.encode(clientMetadata, forKey: .clientMetadata) }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case allowedOrigins, scopeRules
+        case allowedOrigins, scopeRules, clientMetadata
     }
 
     /// The policy as stored: compact JSON with sorted keys.

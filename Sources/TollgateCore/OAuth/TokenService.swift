@@ -12,6 +12,9 @@ public struct TokenService: Sendable {
     let upstream: UpstreamClient
     let clock: any TollgateClock
     let logger: Logger
+    let clientMetadataFetcher: any ClientMetadataFetcher
+    /// Accepted client ID metadata documents by client row, so an authorization's requests cost one fetch.
+    let clientMetadata: ClientMetadataCache<Client>
     /// How long a rotated refresh token may be presented again and get the same new pair (default 10 s).
     public var graceWindow: TimeInterval = 10
     /// Lifetime of an authorization code.
@@ -22,8 +25,13 @@ public struct TokenService: Sendable {
     /// with the old token; the refresh itself continues.
     public var earlyRefreshWait: TimeInterval = 2
 
+    /// - Parameter clientMetadataFetcher: how client ID metadata documents are fetched (default: SSRF-safe HTTPS,
+    ///   public addresses only).
     public init(store: any TollgateStore, vault: Vault, refresher: RefreshCoordinator, upstream: UpstreamClient,
-                clock: any TollgateClock, logger: Logger = Logger(label: "tollgate.tokens")) {
+                clock: any TollgateClock, logger: Logger = Logger(label: "tollgate.tokens"),
+                clientMetadataFetcher: any ClientMetadataFetcher = HTTPClientMetadataFetcher()) {
+        self.clientMetadataFetcher = clientMetadataFetcher
+        clientMetadata = ClientMetadataCache(capacity: 1000, clock: clock)
         self.store = store
         self.vault = vault
         self.refresher = refresher
@@ -38,30 +46,13 @@ public struct TokenService: Sendable {
     /// `http` on a loopback host, or a native app's private-use scheme; at most ``RedirectURIPolicy/maximumCount``.
     public func registerClient(serverSlug: String, _ registration: ClientRegistration, registeredBy: String = "dynamic") async throws -> RegisteredClient {
         guard let server = try await store.server(slug: serverSlug) else { throw OAuthError.invalidRequest("no server '\(serverSlug)'") }
-        guard !registration.redirectURIs.isEmpty else {
-            throw OAuthError(.invalidRedirectURI, "redirect_uris must list at least one URI")
+        if let refusal = ClientMetadataRules.redirectURIsRefusal(registration.redirectURIs, applicationType: registration.applicationType) {
+            throw OAuthError(.invalidRedirectURI, refusal)
         }
-        guard registration.redirectURIs.count <= RedirectURIPolicy.maximumCount else {
-            throw OAuthError(.invalidRedirectURI, "redirect_uris may list at most \(RedirectURIPolicy.maximumCount) URIs")
+        if let refusal = ClientMetadataRules.grantTypesRefusal(registration.grantTypes) {
+            throw OAuthError(.invalidClientMetadata, refusal)
         }
-        for uri in registration.redirectURIs {
-            if let refusal = RedirectURIPolicy.refusal(uri, applicationType: registration.applicationType) {
-                let advice = switch registration.applicationType {
-                case nil: "; use https, http on a loopback host, or a native app's private-use scheme"
-                case .native?: " (application_type native)"
-                case .web?: " (application_type web)"
-                }
-                throw OAuthError(.invalidRedirectURI, refusal + advice)
-            }
-        }
-        let allowedGrants: Set<String> = ["authorization_code", "refresh_token"]
-        if let bad = registration.grantTypes.first(where: { !allowedGrants.contains($0) }) {
-            throw OAuthError(.invalidClientMetadata, "grant type '\(UpstreamError.sanitize(bad, limit: 40))' is not supported")
-        }
-        guard registration.name.count <= 200 else { throw OAuthError(.invalidClientMetadata, "client_name is too long") }
-        guard !registration.name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            throw OAuthError(.invalidClientMetadata, "client_name must not contain control characters")
-        }
+        if let refusal = ClientMetadataRules.nameRefusal(registration.name) { throw OAuthError(.invalidClientMetadata, refusal) }
         let id = "tgc_" + TokenGenerator.make(prefix: "").value.prefix(22)
         let secret = registration.authMethod == .none ? nil : TokenGenerator.make(prefix: TokenGenerator.clientSecretPrefix)
         let client = Client(id: id, serverID: server.id, name: registration.name.isEmpty ? id : registration.name,
@@ -76,9 +67,7 @@ public struct TokenService: Sendable {
     /// Authenticates a client of `server` at the token or revocation endpoint (introspection takes an
     /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
     public func authenticate(_ credentials: ClientCredentials, server: Server) async throws -> Client {
-        guard let client = try await store.client(id: credentials.clientID), client.serverID == server.id else {
-            throw OAuthError.invalidClient("unknown client")
-        }
+        let client = try await resolveClient(credentials.clientID, server: server, fetchingDocument: false)
         guard client.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
         if client.isConfidential {
             guard let secret = credentials.secret, credentials.method != .none,
@@ -92,6 +81,69 @@ public struct TokenService: Sendable {
         return client
     }
 
+    // MARK: - Clients
+
+    /// The client that the `client_id` `presented` names on `server`; the one place a wire `client_id` becomes a
+    /// ``Client``. Throws `invalid_client` with the reason.
+    ///
+    /// - A registered client (dynamic or admin): its row, which must belong to `server`.
+    /// - An `https://` URL: a client ID metadata document client, subject to the server's trust policy
+    ///   (``ClientMetadataTrust``). Its row (``ClientMetadataURL/clientRowID(serverID:)``) is refused once revoked.
+    ///   With `fetchingDocument` (authorization), the document is fetched and validated when it is not cached
+    ///   (``ClientMetadataCache``; one fetch for concurrent requests) and the row is created or updated from it;
+    ///   a failed fetch is recorded on the row and refuses the request. Without (token, revocation endpoints), the
+    ///   row as the last accepted fetch left it.
+    public func resolveClient(_ presented: String, server: Server, fetchingDocument: Bool) async throws -> Client {
+        guard ClientMetadataURL.isCandidate(presented) else {
+            guard let client = try await store.client(id: presented), client.serverID == server.id, client.metadataDocument == nil else {
+                throw OAuthError.invalidClient("unknown client")
+            }
+            return client
+        }
+        do {
+            let url = try ClientMetadataURL(presented)
+            try server.policy.clientMetadata.check(url)
+            let rowID = url.clientRowID(serverID: server.id)
+            let stored = try await store.client(id: rowID)
+            if let stored, stored.revokedAt != nil { throw OAuthError.invalidClient("the client has been revoked") }
+            guard fetchingDocument else {
+                guard let stored else { throw OAuthError.invalidClient("unknown client: its metadata document was never accepted here") }
+                return stored
+            }
+            // A row that is gone (or was never made) must be made again: whatever is cached does not count.
+            if stored == nil { clientMetadata.remove(rowID) }
+            let fetched = try await clientMetadata.value(for: rowID) { [self] in
+                try await self.acceptMetadataDocument(url, rowID: rowID, server: server)
+            }
+            // The row as the latest accepted fetch saved it (revocation was checked on the stored row above).
+            guard fetched.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
+            return fetched
+        } catch let error as ClientMetadataError {
+            throw error.oauthError
+        }
+    }
+
+    /// Fetches and validates the document at `url` and saves the client row it describes; returns the row and how
+    /// long it may be reused. A failure is recorded on the row (when there is one) and thrown.
+    func acceptMetadataDocument(_ url: ClientMetadataURL, rowID: String, server: Server) async throws -> (Client, TimeInterval) {
+        let now = clock.now()
+        do {
+            let response = try await clientMetadataFetcher.fetch(url)
+            let document = try ClientMetadataDocument.validate(response.body, contentType: response.contentType, for: url)
+            let client = Client(id: rowID, serverID: server.id, name: document.name, redirectURIs: document.redirectURIs,
+                                authMethod: .none, grantTypes: document.grantTypes, registeredBy: Client.metadataDocumentRegistration,
+                                createdAt: now, metadataDocument: MetadataDocumentState(url: url.text, lastFetchedAt: now))
+            let saved = try await store.saveMetadataDocumentClient(client, audit: NewAuditEvent(
+                actor: "client:\(rowID)", action: "client.register", serverID: server.id, clientID: rowID,
+                detail: "\(document.name) (metadata document at \(url.host))"), at: now)
+            return (saved, ClientMetadataCachePolicy.lifetime(cacheControl: response.cacheControl))
+        } catch let error as ClientMetadataError {
+            logger.notice("client metadata document refused", metadata: ["server": "\(server.slug)", "url": "\(url.text)", "reason": "\(error.reason)"])
+            try? await store.recordMetadataDocumentFailure(clientID: rowID, error.reason, at: now)
+            throw error
+        }
+    }
+
     // MARK: - Authorization
 
     /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected.
@@ -102,9 +154,13 @@ public struct TokenService: Sendable {
         guard let clientID = r.clientID, !clientID.isEmpty else {
             throw AuthorizationFailure.showPage(.invalidRequest("client_id is missing"))
         }
-        guard let client = try await store.client(id: clientID), client.serverID == server.id, client.revokedAt == nil else {
-            throw AuthorizationFailure.showPage(.invalidClient("unknown client"))
+        let client: Client
+        do {
+            client = try await resolveClient(clientID, server: server, fetchingDocument: true)
+        } catch let error as OAuthError {
+            throw AuthorizationFailure.showPage(error)
         }
+        guard client.revokedAt == nil else { throw AuthorizationFailure.showPage(.invalidClient("the client has been revoked")) }
         let redirectURI: String
         if let given = r.redirectURI {
             // Loopback redirect URIs match on any port (RFC 8252 §7.3); the code is bound to the URI presented.
@@ -537,7 +593,10 @@ public struct TokenService: Sendable {
         let t = context.token
         guard t.revokedAt == nil, t.rotatedAt == nil, t.expiresAt > now, context.grant.state == .active,
               context.grant.serverID == server.id else { return .inactive }
-        return Introspection(active: true, scope: context.grant.scopes.joined(separator: " "), clientID: t.clientID,
+        // A metadata-document client is known on the wire by its document URL, not by its row.
+        var clientID = t.clientID
+        if clientID.hasPrefix(ClientMetadataURL.rowIDPrefix), let client = try await store.client(id: clientID) { clientID = client.publicID }
+        return Introspection(active: true, scope: context.grant.scopes.joined(separator: " "), clientID: clientID,
                              subject: context.grant.subject, tokenType: t.kind == .access ? "Bearer" : "refresh_token",
                              expiresAt: t.expiresAt, issuedAt: t.issuedAt, audience: urls.resource(server.slug),
                              issuer: urls.issuer(server.slug))

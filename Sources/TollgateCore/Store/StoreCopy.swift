@@ -32,7 +32,7 @@ public struct StoreTable: Sendable, Equatable, CustomStringConvertible {
             "last_error", "last_error_at", "created_at"]),
         StoreTable(name: "clients", key: "id", columns: [
             "id", "server_id", "name", "redirect_uris", "auth_method", "grant_types", "secret_hash", "registered_by",
-            "created_at", "revoked_at"]),
+            "created_at", "revoked_at", "document_url", "document_fetched_at", "document_error", "document_error_at"]),
         StoreTable(name: "introspection_credentials", key: "id", columns: [
             "id", "server_id", "name", "secret_hash", "created_at", "revoked_at"]),
         StoreTable(name: "grants", key: "id", columns: [

@@ -80,6 +80,14 @@ public protocol TollgateStore: Sendable {
     /// are never deleted. Writes `audit(count)` in the same transaction when any went; returns how many went.
     func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
                                     audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int
+    /// Creates or updates the row of a metadata-document client (`client.metadataDocument` set) from a document
+    /// fetched and accepted at `at`: name, redirect URIs and grant types as `client` says, last fetch `at`, the
+    /// last error kept for the record but no longer current. An existing row keeps its `createdAt` and its
+    /// `revokedAt` (a fetch never un-revokes). Writes `audit` only when the row is created, in the same
+    /// transaction; returns the row as stored.
+    func saveMetadataDocumentClient(_ client: Client, audit: NewAuditEvent, at: Date) async throws -> Client
+    /// Records why the latest fetch of a metadata-document client's document failed; nothing for an unknown id.
+    func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws
 
     // MARK: Introspection credentials
 

@@ -23,12 +23,20 @@ enum ConsentPage {
                 <ul class="granted-scopes">\(granted.map { "<li><code>\(HTML.escape($0))</code></li>" }.joined())</ul>
                 """)
         } ?? ""
+        let identity = v.client.metadataDocument.map { document in
+            "<p class=\"client-identity\">This application is identified by a document at <strong>\(HTML.escape(document.host))</strong>.</p>"
+        } ?? ""
+        let impersonationWarning = v.client.metadataDocument != nil && v.client.redirectURIs.allSatisfy(isLoopback) ? """
+            <p class="warning"><strong>Warning:</strong> this application sends you back only to this computer (localhost). \
+            Anyone can publish a document naming such an address, so the name above proves nothing about who made the \
+            application: approve only if you started this sign-in from an application you trust on this computer.</p>
+            """ : ""
         return Page.document(title: "Authorize \(v.client.name)", body: """
             <div class="card">
             <h1>Authorize <em>\(HTML.escape(v.client.name))</em>?</h1>
             <p><strong>\(HTML.escape(v.client.name))</strong> wants to use <strong>\(HTML.escape(v.server.name))</strong> on your behalf.
             After you approve, you sign in at the provider and are sent back to <strong>\(HTML.escape(host))</strong>.</p>
-            \(newAccess)<p>\(previouslyApproved == nil ? "Requested access" : "New access requested"):</p>
+            \(identity)\(impersonationWarning)\(newAccess)<p>\(previouslyApproved == nil ? "Requested access" : "New access requested"):</p>
             <ul>\(scopes)</ul>
             <form method="post" action="\(HTML.escape(action))">
             <input type="hidden" name="transaction" value="\(HTML.escape(transaction))">
@@ -36,8 +44,16 @@ enum ConsentPage {
             <button type="submit" name="decision" value="approve">Approve</button>
             <button type="submit" name="decision" value="deny">Deny</button>
             </form>
-            <p><small>Client id <code>\(HTML.escape(v.client.id))</code></small></p>
+            <p><small>Client id <code>\(HTML.escape(v.client.publicID))</code></small></p>
             </div>
             """)
+    }
+
+    /// Whether a redirect URI goes to this computer: loopback `http`, or any scheme whose host is a loopback name
+    /// or address (`localhost`, `127.x`, `[::1]`).
+    static func isLoopback(_ uri: String) -> Bool {
+        guard let host = URLComponents(string: uri)?.host?.lowercased() else { return false }
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        return NetworkAddressClass.classify(host) == .loopback
     }
 }

@@ -42,7 +42,8 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the core over this store.
     /// The password (`--db-password-file`, else `PGPASSWORD`) is read here, once.
-    func open(upstreamTimeout: TimeInterval = 10, logger: Logger, refreshObserver: RefreshObserver? = nil) async throws -> Tollgate {
+    func open(upstreamTimeout: TimeInterval = 10, logger: Logger, refreshObserver: RefreshObserver? = nil,
+              clientMetadataAllowLoopback: Bool = false) async throws -> Tollgate {
         let location: StoreLocation
         do {
             location = try parsedLocation().withPassword(file: passwordFile)
@@ -50,7 +51,7 @@ struct DatabaseOptions: ParsableArguments {
             throw ValidationError(error.message)
         }
         return try await Tollgate.open(location, masterKeyFile: masterKeyFile, upstreamTimeout: upstreamTimeout, logger: logger,
-                                       refreshObserver: refreshObserver)
+                                       refreshObserver: refreshObserver, clientMetadataAllowLoopback: clientMetadataAllowLoopback)
     }
 }
 

@@ -34,7 +34,7 @@ enum JSONView {
     }
 
     static func client(_ client: Client, serverSlug: String?) -> Annotated<Client> {
-        Annotated(base: client, extras: ["serverSlug": serverSlug, "confidential": client.isConfidential])
+        Annotated(base: client, extras: ["serverSlug": serverSlug, "confidential": client.isConfidential, "clientID": client.publicID])
     }
 
     static func grant(_ grant: Grant, now: Date) -> Annotated<Grant> {

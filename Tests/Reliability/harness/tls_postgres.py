@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.certificates import CertificateAuthority
 from fixtures.procs import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -58,25 +59,10 @@ class Certificates:
     """A CA and two server certificates it signed: one for localhost / 127.0.0.1, one for another host name."""
 
     def __init__(self, directory: Path):
-        self.directory = directory
-        self.ca = directory / "ca.crt"
-        ca_key = directory / "ca.key"
-        _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out", str(self.ca),
-              "-days", "2", "-subj", "/CN=Tollgate test CA",
-              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        self.local = self._server("local", "localhost", "DNS:localhost,IP:127.0.0.1", ca_key)
-        self.other_host = self._server("other", "db.other-host.invalid", "DNS:db.other-host.invalid", ca_key)
-
-    def _server(self, name: str, common_name: str, alt_names: str, ca_key: Path) -> tuple[Path, Path]:
-        key, csr, cert = (self.directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
-        extensions = self.directory / f"{name}.ext"
-        extensions.write_text(f"subjectAltName={alt_names}\nbasicConstraints=CA:FALSE\n"
-                              "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
-        _run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
-              "-subj", f"/CN={common_name}"])
-        _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(self.ca), "-CAkey", str(ca_key),
-              "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extensions)])
-        return cert, key
+        authority = CertificateAuthority(directory)
+        self.ca = authority.ca
+        self.local = authority.issue("local", "localhost", "DNS:localhost,IP:127.0.0.1")
+        self.other_host = authority.issue("other", "db.other-host.invalid", "DNS:db.other-host.invalid")
 
 
 class TLSPostgres:

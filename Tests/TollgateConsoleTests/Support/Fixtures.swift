@@ -84,10 +84,21 @@ enum Fixtures {
         ])
     }
 
+    /// A client identified by a client ID metadata document whose latest fetch failed.
+    static let documentClient: Client = {
+        var document = client("tgm_k3Jd9aQx", serverID: 1, name: "Doc Editor")
+        document.registeredBy = Client.metadataDocumentRegistration
+        document.metadataDocument = MetadataDocumentState(url: "https://editor.example/oauth/client.json",
+                                                        lastFetchedAt: now.addingTimeInterval(-7200), lastError: "the document URL answered HTTP 503",
+                                                        lastErrorAt: now.addingTimeInterval(-300))
+        return document
+    }()
+
     static let clients: [ClientEntry] = [
         ClientEntry(client: client("tgc_claude", serverID: 1, name: "Claude Desktop"), serverSlug: "files"),
         ClientEntry(client: client("tgc_cursor", serverID: 2, name: "Cursor 编辑器"), serverSlug: "mail"),
         ClientEntry(client: client("tgc_ops", serverID: 1, name: "Ops dashboard", confidential: true, revoked: true), serverSlug: "files"),
+        ClientEntry(client: documentClient, serverSlug: "files"),
     ]
 
     static func event(_ id: Int64, ago: TimeInterval, actor: String = "admin", action: String, grantID: Int64? = 12,
