@@ -1,6 +1,6 @@
 // Tollgate core benchmarks: prints figures of one run side by side.
 //
-//   swift run -c release TollgateBenchmarks [--quick] [core] [console] [retention]   (no section named: all)
+//   swift run -c release TollgateBenchmarks [--quick] [core] [console] [bulk] [retention]   (no section named: all)
 //   TollgateBenchmarks bare-proxy --listen PORT --upstream URL   (the gateway benchmark's reference proxy)
 //
 // Measures access-token validations per second (hash + lookup + decrypt), code exchanges per second,
@@ -27,7 +27,7 @@ if CommandLine.arguments.dropFirst().first == consoleMeasureCommand, CommandLine
 
 let quick = CommandLine.arguments.contains("--quick")
 /// The sections of the run: those named on the command line, else all of them.
-let sectionNames = ["core", "console", "retention"]
+let sectionNames = ["core", "console", "bulk", "retention"]
 let namedSections = CommandLine.arguments.dropFirst().filter { !$0.hasPrefix("--") }
 if let unknown = namedSections.first(where: { !sectionNames.contains($0) }) {
     print("unknown section '\(unknown)'; the sections are \(sectionNames.joined(separator: ", "))")
@@ -253,6 +253,7 @@ for backend in backends {
     if sections.contains("core") { try await runCoreBenchmarks(backend) }
     // The console against the big store (honours --quick: 100,000 grants instead of 1,000,000).
     if sections.contains("console") { try await runConsoleBenchmark(quick: quick, backend: backend) }
+    if sections.contains("bulk") { try await runBulkBenchmark(backend: backend) }
     if sections.contains("retention") { try await RetentionSoak(rotations: quick ? 1500 : 3000).run(backend) }
 }
 Report.shared.print(backends.map(\.name))

@@ -231,6 +231,13 @@ public final class CursesTerminal: ConsoleTerminal {
         previous = buffer
     }
 
+    /// Writes `bytes` straight to the terminal, after what curses has drawn (OSC 52: nothing on screen moves).
+    public func emit(_ bytes: [UInt8]) {
+        fflush(outputFile)
+        _ = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, outputFile) }
+        fflush(outputFile)
+    }
+
     /// What is on the curses screen at a position (for the adapter's tests): the text, its attributes, its pair.
     public func drawnCell(row: Int, column: Int) -> (text: String, attributes: TextAttributes, pair: Int) {
         var cchar = cchar_t()

@@ -22,17 +22,7 @@ struct GrantCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
-        @Option(help: ArgumentHelp("Only grants of this server.", valueName: "slug"))
-        var server: String?
-
-        @Option(help: "Only grants with this status.")
-        var status: GrantStatus?
-
-        @Option(name: .customLong("client"), help: ArgumentHelp("Only grants of this client.", valueName: "id"))
-        var clientID: String?
-
-        @Option(help: ArgumentHelp("Only grants of this upstream subject.", valueName: "subject"))
-        var subject: String?
+        @OptionGroup var filter: GrantFilterOptions
 
         @Option(help: "Order of the listing.")
         var sort: GrantSort = .newest
@@ -40,7 +30,7 @@ struct GrantCommand: AsyncParsableCommand {
         @OptionGroup var paging: PagingOptions
 
         func run() async throws {
-            let query = GrantQuery(serverSlug: server, status: status, clientID: clientID, subject: subject,
+            let query = GrantQuery(serverSlug: filter.server, status: filter.status, clientID: filter.clientID, subject: filter.subject,
                                    sort: sort, limit: paging.limit, after: paging.after)
             let (page, now) = try await CoreSession.run(database) { tollgate in
                 await (try tollgate.admin.grants(query), tollgate.clock.now())
@@ -119,17 +109,25 @@ struct GrantCommand: AsyncParsableCommand {
         }
     }
 
-    /// `grant refresh ID`
+    /// `grant refresh ID`, or `grant refresh --subject S | --client ID | --server SLUG [--status S] [--yes]`
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Force an upstream refresh through the same code path the gateway uses.",
-            discussion: "Exits 1 unless the upstream credential is fresh afterwards.")
+            discussion: """
+                Exits 1 unless the upstream credential is fresh afterwards. With --subject, --client or --server it \
+                refreshes every refreshable grant of that scope (4 at a time): without --yes it prints the plan and \
+                changes nothing.
+                """)
 
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var output: OutputOptions
 
         @Argument(help: "The grant id.")
-        var id: Int64
+        var id: Int64?
+
+        @OptionGroup var bulk: BulkOptions
+
+        func validate() throws { try bulk.validate(id: id, command: "refresh") }
 
         /// The JSON shape of a refresh result (no credential, only its expiry).
         struct ResultView: Encodable {
@@ -143,6 +141,13 @@ struct GrantCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            guard let id else {
+                guard let scope = bulk.scope else { return }
+                try await BulkRun.run(.refresh, scope, yes: bulk.yes, json: output.json, database: database) { admin, progress in
+                    try await admin.refreshGrants(scope, progress: progress)
+                }
+                return
+            }
             let (result, now) = try await CoreSession.run(database) { tollgate in
                 (try await tollgate.admin.forceRefresh(grantID: id), tollgate.clock.now())
             }
@@ -163,21 +168,52 @@ struct GrantCommand: AsyncParsableCommand {
         }
     }
 
-    /// `grant revoke ID [--upstream]`
+    /// `grant revoke ID [--upstream]`, or `grant revoke --subject S | --client ID | --server SLUG [--status S] [--upstream] [--yes]`
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a grant and its proxy tokens.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a grant and its proxy tokens.",
+            discussion: """
+                With --subject (exact), --client or --server it revokes every grant of that scope that is not revoked \
+                yet, each through the same path as a single revocation: without --yes it prints the plan (how many, \
+                the first \(BulkRun.planListing)) and changes nothing; with --yes it revokes them, shows progress on \
+                stderr when it takes long, and prints how many were revoked and why the others were not (exit 1 if any failed).
+                """)
 
         @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
 
         @Argument(help: "The grant id.")
-        var id: Int64
+        var id: Int64?
+
+        @OptionGroup var bulk: BulkOptions
 
         @Flag(help: "First revoke the upstream refresh (or access) token at the provider.")
         var upstream = false
 
+        func validate() throws { try bulk.validate(id: id, command: "revoke") }
+
+        /// The JSON of a single revocation.
+        struct RevokedView: Encodable {
+            var grant: Int64
+            var revoked: Bool
+            var note: String?
+        }
+
         func run() async throws {
+            guard let id else {
+                guard let scope = bulk.scope else { return }
+                let revokeUpstream = upstream
+                try await BulkRun.run(.revoke, scope, yes: bulk.yes, json: output.json, database: database) { admin, progress in
+                    try await admin.revokeGrants(scope, upstream: revokeUpstream, progress: progress)
+                }
+                return
+            }
             let note = try await CoreSession.run(database) { tollgate in
                 try await tollgate.admin.revokeGrant(id: id, upstream: upstream)
+            }
+            if output.json {
+                try Output.json(RevokedView(grant: id, revoked: true, note: note))
+                return
             }
             switch (upstream, note) {
             case (false, let note?): print("grant \(id): \(note)")

@@ -12,6 +12,8 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
     let whenShown: [String: () -> Void]
     var frames: [ScreenBuffer] = []
     var themes: [Theme] = []
+    /// What was written past the screen (OSC 52).
+    var emitted: [[UInt8]] = []
     var size: (columns: Int, rows: Int) = (100, 30)
     let measure = DisplayWidth.builtin
     let glyphs = Glyphs.unicode
@@ -27,6 +29,7 @@ final class ScriptedTerminal: ConsoleTerminal, @unchecked Sendable {
 
     func apply(_ theme: Theme) { themes.append(theme) }
     func draw(_ screen: ScreenBuffer) { frames.append(screen) }
+    func emit(_ bytes: [UInt8]) { emitted.append(bytes) }
 
     func waitForInput(timeout: TimeInterval) -> [TerminalInput] {
         if Date() > deadline { return [.signal(SIGALRM)] }
@@ -112,6 +115,76 @@ struct ConsoleLoopTests {
         #expect(exit == .quit)
         #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
         await other.shutdown()
+        await h.shutdown()
+    }
+}
+
+/// Bulk revoke, copy and export through the loop, the real runner and a real store.
+@Suite("Event loop: jobs and the clipboard", .serialized)
+struct ConsoleLoopJobTests {
+    func keys(_ text: String) -> [TerminalInput] { text.map { .key(.character($0)) } }
+
+    @Test func aBulkRevokeRunsOffTheLoopAndRevokesExactlyTheSubject() async throws {
+        let h = try await StoreHarness(upstream: false)
+        var ids: [(Int64, String)] = []
+        for subject in ["bob", "bobby", "bob", "alice", "bob"] { ids.append((try await h.makeGrant(subject: subject), subject)) }
+        let terminal = ScriptedTerminal([
+            ("Grants (5)", [.key(.character("/"))] + keys("bob") + [.key(.enter)]),
+            ("filter: bob", keys("X")),
+            ("Revoke 3 grants?", [.key(.tab), .key(.enter)]),
+            ("subject=bob: 3 revoked", keys("q")),
+        ])
+        let inbox = ConsoleInbox()
+        let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
+        let (exit, state) = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
+        #expect(exit == .quit)
+        #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
+        #expect(state.job == nil)
+        #expect(terminal.frames.contains { $0.text().contains("The subject is matched exactly") })
+        for (id, subject) in ids {
+            #expect(try await h.tollgate.admin.grant(id: id).state == (subject == "bob" ? .revoked : .active), "grant \(id) of \(subject)")
+        }
+        await h.shutdown()
+    }
+
+    @Test func yWritesTheOSC52SequenceToTheTerminal() async throws {
+        let h = try await StoreHarness(upstream: false)
+        let id = try await h.makeGrant(subject: "alice")
+        let terminal = ScriptedTerminal([("alice", keys("y")), ("copied \(id)", keys("q"))])
+        let inbox = ConsoleInbox()
+        let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
+        _ = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
+        #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
+        let expected = Clipboard.sequence(for: String(id), inTmux: Clipboard.inTmux())
+        #expect(terminal.emitted == [expected])
+        let plain = "\u{1B}]52;c;" + Data(String(id).utf8).base64EncodedString() + "\u{07}"
+        #expect(String(decoding: expected, as: UTF8.self).hasPrefix(plain))
+        await h.shutdown()
+    }
+
+    @Test func exportStreamsEveryFilteredGrantToANewPrivateFile() async throws {
+        let h = try await StoreHarness(upstream: false)
+        for i in 0..<25 { try await h.makeGrant(subject: i % 5 == 0 ? "x,\"quoted\" \(i)" : "user\(i)") }
+        // Short, so that the flash naming it fits the screen.
+        let path = NSTemporaryDirectory() + "tg-\(UUID().uuidString.prefix(8)).csv"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let terminal = ScriptedTerminal([
+            ("Grants (25)", [.key(.character("/"))] + keys("user") + [.key(.enter)]),
+            ("filter: user", [.key(.character(":"))] + keys("export csv \(path)") + [.key(.enter)]),
+            ("exported 20 grants", [.key(.character(":"))] + keys("export csv \(path)") + [.key(.enter)]),
+            ("exists; :export! replaces it", [.key(.escape), .key(.escape), .key(.character(":"))] + keys("export! csv \(path)") + [.key(.enter)]),
+            ("exported 25 grants", keys("q")),
+        ])
+        let inbox = ConsoleInbox()
+        let runner = ConsoleRunner(tollgate: h.tollgate, themes: ThemeLibrary(directories: []), post: inbox.post)
+        _ = await runLoop(ConsoleState(now: Date(), columns: 100, rows: 30), terminal, runner, inbox)
+        #expect(terminal.script.isEmpty, "last screen:\n\(terminal.lastText)")
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let lines = text.components(separatedBy: "\r\n").dropLast()
+        #expect(lines.count == 26, "a header and every grant (the filter was cleared before :export!)")
+        #expect(lines.filter { $0.contains("\"x,\"\"quoted\"\" ") }.count == 5, "quoted as RFC 4180 says")
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        #expect(!text.contains("upstream-access") && !text.contains("upstream-refresh"))
         await h.shutdown()
     }
 }

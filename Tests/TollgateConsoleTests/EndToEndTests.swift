@@ -9,14 +9,15 @@ import TollgateCore
 @Suite("End to end: tollgate console under tmux", .serialized)
 struct EndToEndTests {
     /// A store with `count` grants (subjects alice0…), a tmux with a shell, and the console command line.
-    func withConsole(grants count: Int = 12, arguments: String = "", columns: Int = 120, rows: Int = 40,
-                     _ body: (StoreHarness, Tmux, [Int64]) async throws -> Void) async throws {
+    func withConsole(grants count: Int = 12, subjects: [String]? = nil, arguments: String = "", columns: Int = 120, rows: Int = 40,
+                     tmuxOptions: [[String]] = [], _ body: (StoreHarness, Tmux, [Int64]) async throws -> Void) async throws {
         let h = try await StoreHarness(upstream: true)
         var ids: [Int64] = []
-        for i in 0..<count { ids.append(try await h.makeGrant(subject: "alice\(i)", expiresIn: 3600)) }
+        for subject in subjects ?? (0..<count).map({ "alice\($0)" }) { ids.append(try await h.makeGrant(subject: subject, expiresIn: 3600)) }
         let tmux: Tmux
         do {
             tmux = try Tmux(columns: columns, rows: rows)
+            for option in tmuxOptions { try tmux.run(option) }
         } catch {
             await h.shutdown()
             throw error
@@ -202,6 +203,85 @@ struct EndToEndTests {
             #expect(error.contains("terminfo"))
             try tmux.shell("echo rc=$?")
             try await tmux.waitFor("rc=1")
+        }
+    }
+
+    @Test func bulkRevokeOfASubjectRevokesExactlyThatSubjectsGrants() async throws {
+        let subjects = ["bob", "bobby", "bob", "alice", "bob", "bobby"]
+        try await withConsole(subjects: subjects) { h, tmux, ids in
+            try await tmux.waitFor("Grants (6)")
+            try await tmux.keys("/")
+            try await tmux.type("bob")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("Grants (5)", timeout: 10) { $0.contains("filter: bob") }
+            try await tmux.keys("X")
+            let dialog = try await tmux.waitFor("Revoke 3 grants?")
+            #expect(dialog.contains("[> Cancel <]"), "the focus starts on Cancel")
+            #expect(dialog.contains("The subject is matched exactly"))
+            try await tmux.keys("Tab", "Enter")
+            try await tmux.waitFor("subject=bob: 3 revoked")
+            for (id, subject) in zip(ids, subjects) {
+                #expect(try await h.tollgate.admin.grant(id: id).state == (subject == "bob" ? .revoked : .active), "grant \(id) of \(subject)")
+            }
+            let bulk = try await h.tollgate.admin.audit(limit: 100).filter { $0.action == "grant.bulk-revoke" }
+            #expect(bulk.contains { $0.outcome == "ok" && $0.detail == "subject=bob: 3 revoked" })
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    /// tmux keeps what OSC 52 puts on the clipboard as a paste buffer when `set-clipboard` is on.
+    @Test func yPutsTheSelectedIdOnTheClipboardThroughTmux() async throws {
+        try await withConsole(grants: 2, tmuxOptions: [["set-option", "-g", "set-clipboard", "on"]]) { _, tmux, ids in
+            try await tmux.waitFor("Grants (2)")
+            try await tmux.keys("y")
+            try await tmux.waitFor("copied \(ids.last!)")
+            var buffer = ""
+            for _ in 0..<50 where buffer.isEmpty {
+                buffer = ((try? tmux.run(["show-buffer"])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                if buffer.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(buffer == String(ids.last!), "the paste buffer holds the grant id: '\(buffer)'")
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
+    @Test func exportWritesEveryFilteredRowToANewPrivateFile() async throws {
+        // Short, so that the flashes naming the files fit the screen.
+        let directory = NSTemporaryDirectory() + "tg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let csv = directory + "/grants.csv", json = directory + "/grants.json"
+        // 30 rows: more than one screen, so the file cannot come from what is on screen.
+        try await withConsole(grants: 30, columns: 100, rows: 20) { _, tmux, _ in
+            try await tmux.waitFor("Grants (30)")
+            try await tmux.keys("/")
+            try await tmux.type("alice")
+            try await tmux.keys("Enter", ":")
+            try await tmux.type("export csv \(csv)")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("exported 30 grants to \(csv)")
+            let lines = try String(contentsOfFile: csv, encoding: .utf8).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(lines.first == GrantExportRecord.csvHeader.trimmingCharacters(in: .newlines))
+            #expect(Set(lines.dropFirst().map { $0.split(separator: ",")[4] }) == Set((0..<30).map { "alice\($0)"[...] }))
+            let mode = try FileManager.default.attributesOfItem(atPath: csv)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            #expect(!(try String(contentsOfFile: csv, encoding: .utf8)).contains("upstream-"), "no token material")
+            try await tmux.keys(":")
+            try await tmux.type("export csv \(csv)")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("exists; :export! replaces it")
+            try await tmux.keys("/", "C-u")
+            try await tmux.type("alice1")
+            try await tmux.keys("Enter", ":")
+            try await tmux.type("export! json \(json)")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("exported 11 grants to \(json)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [[String: Any]])
+            #expect(rows.count == 11 && rows.allSatisfy { ($0["subject"] as? String)?.hasPrefix("alice1") == true })
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
         }
     }
 }

@@ -106,3 +106,30 @@ struct FormatTests {
         }
     }
 }
+
+/// The pieces of `y` and `:export` that are plain functions: the OSC 52 bytes and the CSV fields.
+@Suite("Clipboard and export formats")
+struct ClipboardAndExportFormatTests {
+    @Test func osc52IsBase64BetweenEscRightBracketAndBel() {
+        let plain = String(decoding: Clipboard.sequence(for: "tgc_é", inTmux: false), as: UTF8.self)
+        #expect(plain == "\u{1B}]52;c;" + Data("tgc_é".utf8).base64EncodedString() + "\u{07}")
+        let tmux = String(decoding: Clipboard.sequence(for: "12", inTmux: true), as: UTF8.self)
+        #expect(tmux == "\u{1B}]52;c;MTI=\u{07}" + "\u{1B}Ptmux;\u{1B}\u{1B}]52;c;MTI=\u{07}\u{1B}\\",
+                "in tmux: the plain sequence (set-clipboard on) and the DCS-wrapped one (allow-passthrough on)")
+        #expect(Clipboard.inTmux(["TMUX": "/tmp/tmux-0/default,1,0"]) && !Clipboard.inTmux([:]) && !Clipboard.inTmux(["TMUX": ""]))
+    }
+
+    @Test func csvFieldsAreQuotedOnlyWhereRFC4180NeedsIt() {
+        #expect(GrantExportRecord.csvField("alice") == "alice")
+        #expect(GrantExportRecord.csvField("a,b") == "\"a,b\"")
+        #expect(GrantExportRecord.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(GrantExportRecord.csvField("two\nlines") == "\"two\nlines\"")
+        #expect(GrantExportRecord.csvField(" padded") == "\" padded\"")
+        #expect(GrantExportRecord.csvField("") == "")
+        let record = GrantExportRecord(Fixtures.grants[1], now: Fixtures.now)
+        let fields = record.csvLine.dropLast().split(separator: ",", omittingEmptySubsequences: false)
+        #expect(fields.count == GrantExportRecord.csvHeader.split(separator: ",").count)
+        #expect(fields[0] == "11" && fields[4] == "田中太郎" && fields[5] == "expiring" && fields[10] == "yes")
+        #expect(record.csvLine.hasSuffix("\r\n"))
+    }
+}

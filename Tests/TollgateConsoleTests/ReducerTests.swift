@@ -210,18 +210,18 @@ struct ReducerKeyTests {
         #expect(Renderer().render(driver.state).text().contains("refreshing grant 12"))
         driver.press(.character("f"))
         #expect(driver.lastEffects.isEmpty, "a second f while it runs does nothing")
-        #expect(driver.state.flash?.text == "grant 12 is already being refreshed")
+        #expect(driver.state.flash?.text == "grant 12: a refresh of this grant is in flight")
     }
 
     @Test func forceRefreshIsRefusedUpFrontWithTheReason() {
         var driver = ConsoleDriver()
         driver.press(.down, .down, .down, .character("f"))
         #expect(driver.lastEffects.isEmpty)
-        #expect(driver.state.flash == Flash(.warning, "grant 9 cannot be refreshed: the upstream issued no refresh token", now: Fixtures.now))
+        #expect(driver.state.flash == Flash(.warning, "grant 9: no upstream refresh token", now: Fixtures.now))
         driver.press(.down, .character("f"))
         #expect(driver.state.flash?.text.contains("the user must authorize again") == true)
         driver.press(.down, .character("f"))
-        #expect(driver.state.flash?.text == "grant 7 cannot be refreshed: the grant is revoked")
+        #expect(driver.state.flash?.text == "grant 7: revoked grants cannot be refreshed")
     }
 
     @Test func revokeAsksFirstWithCancelFocused() {
@@ -229,7 +229,7 @@ struct ReducerKeyTests {
         driver.press(.character("x"))
         guard case .dialog(let dialog) = driver.state.mode else { Issue.record("no dialog"); return }
         #expect(dialog.focus == .cancel)
-        #expect(dialog.grant.id == 12)
+        #expect(dialog.target == .grant(Fixtures.grants[0]))
         driver.press(.enter)
         #expect(driver.state.mode == .browse)
         #expect(driver.lastEffects.isEmpty, "Enter on Cancel revokes nothing")
@@ -238,23 +238,23 @@ struct ReducerKeyTests {
     @Test func revokeDialogButtons() {
         var driver = ConsoleDriver()
         driver.press(.character("x"), .tab)
-        #expect(driver.state.mode == .dialog(RevokeDialog(grant: Fixtures.grants[0], focus: .revoke)))
+        #expect(driver.state.mode == .dialog(ConfirmDialog(.grant(Fixtures.grants[0]), focus: .revoke)))
         driver.press(.enter)
         #expect(driver.lastEffects == [.revoke(grantID: 12, upstream: false)])
         #expect(driver.state.revoking == [12])
 
         driver = ConsoleDriver()
         driver.press(.character("x"), .right, .character("l"))
-        #expect(driver.state.mode == .dialog(RevokeDialog(grant: Fixtures.grants[0], focus: .revokeUpstream)))
+        #expect(driver.state.mode == .dialog(ConfirmDialog(.grant(Fixtures.grants[0]), focus: .revokeUpstream)))
         driver.press(.tab)
-        #expect(driver.state.mode == .dialog(RevokeDialog(grant: Fixtures.grants[0], focus: .cancel)), "focus wraps")
+        #expect(driver.state.mode == .dialog(ConfirmDialog(.grant(Fixtures.grants[0]), focus: .cancel)), "focus wraps")
         driver.press(.backTab)
         driver.press(.enter)
         #expect(driver.lastEffects == [.revoke(grantID: 12, upstream: true)])
 
         driver = ConsoleDriver()
         driver.press(.character("x"), .tab, .left, .character("h"))
-        #expect(driver.state.mode == .dialog(RevokeDialog(grant: Fixtures.grants[0], focus: .revokeUpstream)))
+        #expect(driver.state.mode == .dialog(ConfirmDialog(.grant(Fixtures.grants[0]), focus: .revokeUpstream)))
         driver.press(.escape)
         #expect(driver.state.mode == .browse)
         driver.press(.character("x"), .character("q"))
@@ -265,7 +265,7 @@ struct ReducerKeyTests {
         var driver = ConsoleDriver()
         driver.press(.down, .down, .down, .down, .down, .character("x"))
         #expect(driver.state.mode == .browse)
-        #expect(driver.state.flash?.text == "grant 7 is already revoked")
+        #expect(driver.state.flash?.text == "grant 7: already revoked")
     }
 
     @Test func readOnlyHidesAndRefusesDangerousActions() {
@@ -311,7 +311,7 @@ struct ReducerKeyTests {
         driver.press(.character(":")); driver.type("theme"); driver.press(.enter)
         #expect(driver.state.flash?.text == "theme light; available: dark, high-contrast, light, monochrome")
         driver.press(.character(":")); driver.type("help"); driver.press(.enter)
-        #expect(driver.state.mode == .help(scroll: 0))
+        #expect(driver.state.mode == .help(HelpView(scroll: 0)))
         driver.press(.escape)
         driver.press(.character(":")); driver.type("xyz"); driver.press(.escape)
         #expect(driver.state.mode == .browse)
@@ -323,11 +323,11 @@ struct ReducerKeyTests {
     @Test func helpScrollsAndCloses() {
         var driver = ConsoleDriver(columns: 80, rows: 15)
         driver.press(.character("?"))
-        #expect(driver.state.mode == .help(scroll: 0))
+        #expect(driver.state.mode == .help(HelpView(scroll: 0)))
         driver.press(.character("j"), .down)
-        #expect(driver.state.mode == .help(scroll: 2))
+        #expect(driver.state.mode == .help(HelpView(scroll: 2)))
         driver.press(.character("k"))
-        #expect(driver.state.mode == .help(scroll: 1))
+        #expect(driver.state.mode == .help(HelpView(scroll: 1)))
         driver.press(.character("q"))
         #expect(driver.state.mode == .browse && !driver.state.isFinished)
         driver.press(.character("?"), .character("?"))

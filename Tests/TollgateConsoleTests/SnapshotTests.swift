@@ -50,12 +50,36 @@ struct SnapshotTests {
         ("audit-empty", false, { FakeBackend(audit: []) }, { d in d.press(.character(":")); d.type("audit"); d.press(.enter) }),
     ]
 
+    /// The bulk actions, jobs, completion, help search and unavailable-action screens (80×24 and 120×40).
+    static let bulkScenarios: [Scenario] = [
+        ("bulk-confirm", false, { FakeBackend() }, { d in d.press(.character("/")); d.type("server:files"); d.press(.enter, .character("X")) }),
+        ("bulk-progress", false, { FakeBackend() }, { d in
+            d.press(.character("/")); d.type("server:files"); d.press(.enter, .character("X"), .tab, .enter)
+            d.post(.jobProgress(job: d.state.job!.id, done: 2, total: 6, failed: 1))
+        }),
+        ("bulk-result", false, { FakeBackend() }, { d in
+            d.press(.character("/")); d.type("server:files"); d.press(.enter, .character("X"), .tab, .enter)
+            d.post(.bulkFinished(job: d.state.job!.id, BulkResult(action: .revoke, scope: GrantScope(serverSlug: "files"), succeeded: 5,
+                                                                  failures: ["the grant was removed meanwhile": 1])))
+        }),
+        ("bulk-refresh-confirm", false, { FakeBackend() }, { d in d.press(.character("/")); d.type("bob"); d.press(.enter, .character("F")) }),
+        ("client-revoke-dialog", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("clients"); d.press(.enter, .character("x")) }),
+        ("help-search", false, { FakeBackend() }, { d in d.press(.character("?"), .character("/")); d.type("revoke") }),
+        ("command-completion", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("e"); d.press(.tab) }),
+        ("unavailable-footer", false, { FakeBackend() }, { d in d.press(.down, .down, .down, .down, .down) }),
+        ("export-progress", false, { FakeBackend() }, { d in
+            d.press(.character(":")); d.type("export csv /tmp/grants.csv"); d.press(.enter)
+            d.post(.jobProgress(job: d.state.job!.id, done: 4, total: 8, failed: 0))
+        }),
+    ]
+
     static let sizes = [(80, 24), (120, 40), (60, 15)]
 
     static let cases: [(String, Int, Int)] = scenarios.flatMap { s in sizes.map { (s.name, $0.0, $0.1) } }
+        + bulkScenarios.flatMap { s in [(s.name, 80, 24), (s.name, 120, 40)] }
 
     static func driver(_ name: String, columns: Int, rows: Int) -> ConsoleDriver {
-        let scenario = scenarios.first { $0.name == name }!
+        let scenario = (scenarios + bulkScenarios).first { $0.name == name }!
         var driver = ConsoleDriver(columns: columns, rows: rows, backend: scenario.backend(), readOnly: scenario.readOnly)
         scenario.steps(&driver)
         return driver

@@ -89,6 +89,52 @@ struct CLITests {
         }
     }
 
+    @Test func bulkRevokePrintsThePlanUntilYesThenRevokesExactlyTheSubject() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let bob = [try await h.makeGrant(subject: "bob").grantID, try await h.makeGrant(subject: "bob").grantID]
+            let bobby = try await h.makeGrant(subject: "bobby").grantID
+            let env = ["TOLLGATE_DB": h.databasePath]
+            let plan = try await CLI.run(binary, ["grant", "revoke", "--subject", "bob"], environment: env)
+            #expect(plan.status == 0, "\(plan.stderr)")
+            #expect(plan.stdout.contains("would revoke 2 grant(s) matching subject=bob:"), "\(plan.stdout)")
+            #expect(plan.stdout.contains("run again with --yes"))
+            #expect(!plan.stdout.contains("bobby"), "bob is matched exactly")
+            let planJSON = try #require(try json(try await CLI.run(binary, ["grant", "revoke", "--subject", "bob", "--json"], environment: env).stdout) as? [String: Any])
+            #expect(planJSON["count"] as? Int == 2 && planJSON["changed"] as? Bool == false)
+            #expect((planJSON["grants"] as? [Int]).map { Set($0.map(Int64.init)) } == Set(bob))
+            for id in bob + [bobby] { #expect(try await h.grant(id).state == .active, "the plan changed nothing") }
+
+            let done = try await CLI.run(binary, ["grant", "revoke", "--subject", "bob", "--upstream", "--yes"], environment: env)
+            #expect(done.status == 0, "\(done.stderr)")
+            #expect(done.stdout.contains("subject=bob: 2 grant(s) revoked, 0 failed"), "\(done.stdout)")
+            #expect(done.stdout.contains("note: 2× upstream: refresh token revoked"), "\(done.stdout)")
+            for id in bob { #expect(try await h.grant(id).state == .revoked) }
+            #expect(try await h.grant(bobby).state == .active)
+            #expect(await h.stats().revocations == 2, "each grant's upstream token revoked, as grant revoke --upstream does")
+
+            let refreshed = try await CLI.run(binary, ["grant", "refresh", "--subject", "bobby", "--yes", "--json"], environment: env)
+            #expect(refreshed.status == 0, "\(refreshed.stderr)")
+            #expect((try json(refreshed.stdout) as? [String: Any])?["succeeded"] as? Int == 1)
+            #expect(await h.stats().refreshCallsBySubject["bobby"] == 1)
+
+            await h.setBehaviour { $0.refreshFailure = "invalid_grant" }
+            for _ in 0..<2 { _ = try await h.makeGrant(subject: "carol") }
+            let failed = try await CLI.run(binary, ["grant", "refresh", "--subject", "carol", "--yes"], environment: env)
+            #expect(failed.status == 1, "a failed grant fails the command")
+            #expect(failed.stdout.contains("subject=carol: 0 grant(s) refreshed, 2 failed"), "\(failed.stdout)")
+            #expect(failed.stdout.contains("failed: 2× needs-reauth"), "\(failed.stdout)")
+            #expect(failed.stderr.contains("2 of 2 grant(s) were not refreshed"), "\(failed.stderr)")
+
+            for bad in [["grant", "revoke"], ["grant", "revoke", String(bobby), "--subject", "bob"], ["grant", "revoke", "--status", "active"],
+                        ["grant", "revoke", String(bobby), "--yes"]] {
+                let refused = try await CLI.run(binary, bad, environment: env)
+                #expect(refused.status == 2, "\(bad): \(refused.stderr)")
+            }
+            #expect(try await h.grant(bobby).state == .active)
+        }
+    }
+
     @Test func storePurgeDeletesWhatRetentionLetsGoAndDryRunOnlyCounts() async throws {
         let binary = try CLI.binary()
         try await Harness.with { h in

@@ -3,11 +3,13 @@ public enum ConsoleAction: String, Sendable, CaseIterable {
     // Browsing
     case down, up, top, bottom, pageDown, pageUp, scrollLeft, scrollRight
     case open, back, filter, command, help, sortNext, sortPrevious, reload
-    case forceRefresh, revoke, wellKnown, quit
+    case forceRefresh, revoke, bulkRevoke, bulkRefresh, copy, wellKnown, quit
     // Dialogs
     case focusNext, focusPrevious, confirm, cancel
     // Line input (filter, command)
-    case submit, abandon, deleteBackward, clearLine
+    case submit, abandon, deleteBackward, clearLine, complete
+    // Help
+    case search
 }
 
 /// Where a binding applies.
@@ -45,9 +47,13 @@ public struct KeyBinding: Sendable {
     public var hint: String?
     /// Changes data (refresh, revoke): hidden and refused with `--read-only`.
     public var dangerous: Bool
+    /// Why the action cannot be done for what is selected now (`nil`: it can). The footer shows the reason
+    /// instead of offering the action, and pressing the key flashes it.
+    public var unavailable: (@Sendable (ConsoleState) -> String?)?
 
     public init(_ keys: [Key], _ action: ConsoleAction, _ context: KeyContext = .browse, views: Set<ViewKind>? = nil,
-                summary: String, hint: String? = nil, dangerous: Bool = false) {
+                summary: String, hint: String? = nil, dangerous: Bool = false,
+                unavailable: (@Sendable (ConsoleState) -> String?)? = nil) {
         self.keys = keys
         self.action = action
         self.context = context
@@ -55,6 +61,7 @@ public struct KeyBinding: Sendable {
         self.summary = summary
         self.hint = hint
         self.dangerous = dangerous
+        self.unavailable = unavailable
     }
 
     /// The keys as the footer and help write them: `j ↓`.
@@ -81,19 +88,31 @@ public enum KeyTable {
         KeyBinding([.character("h"), .left], .scrollLeft, views: text, summary: "scroll left"),
         KeyBinding([.character("l"), .right], .scrollRight, views: text, summary: "scroll right"),
         KeyBinding([.enter], .open, views: lists, summary: "open: a grant's detail; a server's or client's grants", hint: "open"),
-        KeyBinding([.escape], .back, summary: "back to the previous view; in a list, clear the filter", hint: "back"),
+        KeyBinding([.escape], .back, summary: "cancel the running job (bulk action, export); else back to the previous view, or clear a list's filter",
+                   hint: "back"),
         KeyBinding([.character("/")], .filter, views: lists,
                    summary: "filter (see Filters below)", hint: "filter"),
         KeyBinding([.character("s")], .sortNext, views: [.servers, .providers, .grants], summary: "next sort order", hint: "sort"),
         KeyBinding([.character("S")], .sortPrevious, views: [.servers, .providers, .grants], summary: "previous sort order"),
         KeyBinding([.character("f")], .forceRefresh, views: [.grants, .detail],
-                   summary: "force an upstream refresh of the grant", hint: "refresh", dangerous: true),
-        KeyBinding([.character("x")], .revoke, views: [.grants, .detail],
-                   summary: "revoke the grant (asks first; optionally at the upstream too)", hint: "revoke", dangerous: true),
+                   summary: "force an upstream refresh of the grant", hint: "refresh", dangerous: true,
+                   unavailable: { $0.refreshUnavailableReason }),
+        KeyBinding([.character("x")], .revoke, views: [.grants, .detail, .clients],
+                   summary: "revoke the grant, or the client with all its grants (asks first)", hint: "revoke", dangerous: true,
+                   unavailable: { $0.revokeUnavailableReason }),
+        KeyBinding([.character("X")], .bulkRevoke, views: [.grants],
+                   summary: "revoke every grant of the filter (exact subject; asks first, naming the count)", dangerous: true,
+                   unavailable: { $0.bulkUnavailableReason }),
+        KeyBinding([.character("F")], .bulkRefresh, views: [.grants],
+                   summary: "force a refresh of every refreshable grant of the filter (asks first)", dangerous: true,
+                   unavailable: { $0.bulkUnavailableReason }),
+        KeyBinding([.character("y")], .copy, views: [.grants, .detail, .clients, .servers, .providers, .audit, .wellKnown],
+                   summary: "copy the selected id (detail: the value on the top line) to the clipboard (OSC 52)",
+                   unavailable: { $0.copyText == nil ? "nothing selected to copy" : nil }),
         KeyBinding([.character("w")], .wellKnown, views: [.servers, .providers, .grants, .detail],
                    summary: "well-known metadata of the server", hint: "well-known"),
         KeyBinding([.character("r")], .reload, summary: "reload from the store", hint: "reload"),
-        KeyBinding([.character(":")], .command, summary: "command: :servers :providers :clients :grants :audit :theme NAME :q", hint: "cmd"),
+        KeyBinding([.character(":")], .command, summary: "command (see Commands below; Tab completes)", hint: "cmd"),
         KeyBinding([.character("?")], .help, summary: "this help", hint: "help"),
         KeyBinding([.character("q"), .control("c")], .quit, summary: "quit", hint: "quit"),
 
@@ -106,9 +125,13 @@ public enum KeyTable {
         KeyBinding([.escape], .abandon, .input, summary: "cancel (a filter goes back to what it was)", hint: "cancel"),
         KeyBinding([.backspace, .delete], .deleteBackward, .input, summary: "delete the last character"),
         KeyBinding([.control("u")], .clearLine, .input, summary: "clear the line", hint: "clear"),
+        KeyBinding([.tab], .complete, .input, summary: "complete a command or its argument (server, client, theme, format)",
+                   hint: "complete"),
 
         KeyBinding([.character("j"), .down], .down, .help, summary: "scroll down", hint: "scroll"),
         KeyBinding([.character("k"), .up], .up, .help, summary: "scroll up"),
+        KeyBinding([.character("/")], .search, .help, summary: "search the help as you type (Enter keeps it, Esc clears it)",
+                   hint: "search"),
         KeyBinding([.escape, .character("?"), .character("q")], .back, .help, summary: "close the help", hint: "close"),
     ]
 

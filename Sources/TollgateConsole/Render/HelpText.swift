@@ -2,6 +2,29 @@ import TollgateCore
 
 /// The `?` screen, generated from the ``KeyTable`` (the same table that handles keys and fills the footer).
 public enum HelpText {
+    /// The help's lines; with `readOnly` the bindings that change data are left out. With a search, only the
+    /// lines that contain it (any case), each under its section's heading.
+    public static func lines(readOnly: Bool, matching search: String) -> [StyledLine] {
+        let all = lines(readOnly: readOnly)
+        guard !search.isEmpty else { return all }
+        let needle = search.lowercased()
+        var found: [StyledLine] = []
+        var heading: StyledLine?
+        for line in all {
+            if line.spans.count == 1, line.spans[0].role == .helpSection {
+                heading = line
+                continue
+            }
+            guard line.text.lowercased().contains(needle) else { continue }
+            if let pending = heading {
+                found.append(pending)
+                heading = nil
+            }
+            found.append(line)
+        }
+        return found.isEmpty ? [StyledLine("nothing in the help matches '\(search)'", .muted)] : found
+    }
+
     /// The help's lines; with `readOnly` the bindings that change data are left out.
     public static func lines(readOnly: Bool) -> [StyledLine] {
         var lines: [StyledLine] = []
@@ -22,21 +45,19 @@ public enum HelpText {
         }
         lines.append(StyledLine())
         lines.append(StyledLine("Commands", .helpSection))
-        let commands: [(String, String)] = [
-            (":servers :providers :clients", "switch to that list"),
-            (":grants", "the grants (the main view)"),
-            (":grant ID", "the detail of one grant"),
-            (":audit", "the audit log, newest first"),
-            (":theme NAME", "switch theme (dark, light, high-contrast, monochrome, or a file path)"),
-            (":help", "this help"),
-            (":q", "quit"),
-        ]
-        for (command, summary) in commands {
-            lines.append(StyledLine([Span("    " + command.padding(toLength: 30, withPad: " ", startingAt: 0), .helpKey), Span(summary)]))
+        for command in CommandTable.visible(readOnly: readOnly) {
+            let aliases = command.aliases.isEmpty ? "" : "  (also :" + command.aliases.joined(separator: " :") + ")"
+            var spans = [Span("    " + command.synopsis.padding(toLength: 30, withPad: " ", startingAt: 0), .helpKey),
+                         Span(command.summary), Span(aliases, .muted)]
+            if command.dangerous { spans.append(Span("  changes data", .danger)) }
+            lines.append(StyledLine(spans))
         }
         lines.append(StyledLine())
         lines.append(StyledLine("Filters", .helpSection))
         lines.append(StyledLine("    grants: words match the start of the subject; server:SLUG client:ID status:STATUS narrow it"))
+        if !readOnly {
+            lines.append(StyledLine("    bulk actions (X, F, :revoke-all) take the words as the WHOLE subject: 'bob' is not 'bobby'"))
+        }
         lines.append(StyledLine("    statuses: " + GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")))
         lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID; other words match the rows loaded so far"))
         lines.append(StyledLine("    servers, providers: words match slug, name, endpoints, errors"))

@@ -38,16 +38,39 @@ extension Renderer {
         drawText(&screen, state, WellKnownText.lines(for: documents), state.wellKnownPosition)
     }
 
-    /// The revoke confirmation, centred; the focused button is bracketed with `>` `<` as well as highlighted.
-    func drawRevokeDialog(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ dialog: RevokeDialog) {
-        let g = dialog.grant
+    /// A confirmation, centred; the focused button is bracketed with `>` `<` as well as highlighted.
+    func drawDialog(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ dialog: ConfirmDialog) {
         let width = min(screen.columns - 4, 66)
         let inner = width - 4
         var body: [String] = []
-        body += wrap("Revoke grant \(g.id): subject \(g.subject ?? "unknown"), client \(g.clientName), server \(g.serverSlug)?", inner)
-        body += wrap("Its proxy tokens stop working at once; the user must authorize again.", inner)
-        body += wrap("\"Revoke + upstream\" first revokes the upstream refresh token at the provider.", inner)
-        let buttons = RevokeDialog.Button.allCases.map { button in
+        let title: String
+        switch dialog.target {
+        case .grant(let g):
+            title = " Revoke grant \(g.id)? "
+            body += wrap("Revoke grant \(g.id): subject \(g.subject ?? "unknown"), client \(g.clientName), server \(g.serverSlug)?", inner)
+            body += wrap("Its proxy tokens stop working at once; the user must authorize again.", inner)
+            body += wrap("\"Revoke + upstream\" first revokes the upstream refresh token at the provider.", inner)
+        case .bulk(let action, let scope, let count):
+            let what = "\(grouped(count)) grant\(count == 1 ? "" : "s")"
+            if action == .revoke {
+                title = " Revoke \(what)? "
+                body += wrap("Revoke \(what) (every one not revoked yet) of \(scope)?", inner)
+                if scope.subject != nil { body += wrap("The subject is matched exactly, not as a prefix.", inner) }
+                body += wrap("Their proxy tokens stop working at once; the users must authorize again.", inner)
+                body += wrap("\"Revoke + upstream\" first revokes each upstream refresh token at the provider.", inner)
+            } else {
+                title = " Refresh \(what)? "
+                body += wrap("Force an upstream refresh of \(what) (every refreshable one) of \(scope)?", inner)
+                if scope.subject != nil { body += wrap("The subject is matched exactly, not as a prefix.", inner) }
+                body += wrap("Each goes to the provider through the refresh coordinator, 4 at a time.", inner)
+            }
+            body += wrap("It runs in the background; Esc cancels it.", inner)
+        case .client(let entry, let count):
+            title = " Revoke client \(entry.client.id)? "
+            body += wrap("Revoke client \(entry.client.name) (\(entry.client.id)) of server \(entry.serverSlug), with the \(grouped(count)) grant\(count == 1 ? "" : "s") it holds?", inner)
+            body += wrap("It can no longer obtain tokens; its proxy tokens stop working at once.", inner)
+        }
+        let buttons = dialog.buttons.map { button in
             button == dialog.focus ? "[> \(button.title) <]" : "[  \(button.title)  ]"
         }
         let buttonLine = buttons.joined(separator: " ")
@@ -56,7 +79,6 @@ extension Renderer {
         let left = (screen.columns - width) / 2
         let top = max(1, (screen.rows - height) / 2)
         for y in top..<min(screen.rows - 1, top + height) { screen.fill(row: y, from: left, to: left + width, role: .dialog) }
-        let title = " Revoke grant \(g.id)? "
         let horizontal = String(repeating: glyphs.horizontal, count: max(0, width - 2))
         screen.write(glyphs.topLeft + horizontal + glyphs.topRight, column: left, row: top, role: .border)
         screen.write(title, column: left + 2, row: top, role: .dialogTitle)

@@ -27,8 +27,8 @@ public struct Renderer: Sendable {
             return screen
         }
         drawTitle(&screen, state)
-        if case .help(let scroll) = state.mode {
-            drawText(&screen, state, HelpText.lines(readOnly: state.options.readOnly), TextPosition(line: scroll))
+        if case .help(let help) = state.mode {
+            drawText(&screen, state, HelpText.lines(readOnly: state.options.readOnly, matching: help.search), TextPosition(line: help.scroll))
         } else {
             switch state.view {
             case .grants: drawGrants(&screen, state)
@@ -42,7 +42,7 @@ public struct Renderer: Sendable {
         }
         drawMessageLine(&screen, state)
         drawFooter(&screen, state)
-        if case .dialog(let dialog) = state.mode { drawRevokeDialog(&screen, state, dialog) }
+        if case .dialog(let dialog) = state.mode { drawDialog(&screen, state, dialog) }
         return screen
     }
 
@@ -52,7 +52,10 @@ public struct Renderer: Sendable {
         let row = state.layout.titleRow
         screen.fill(row: row, role: .title)
         var parts = ["tollgate", titleOfView(state)]
-        if case .help = state.mode { parts[1] = "Help" } else {
+        if case .help(let help) = state.mode {
+            parts[1] = "Help"
+            if !help.search.isEmpty { parts.append("search: \(help.search)") }
+        } else {
             let filter = state.filterText(of: state.view)
             if state.view.isList && !filter.isEmpty { parts.append("filter: \(filter)") }
             if state.view.isList, let sort = state.sortName(of: state.view), [.grants, .servers, .providers].contains(state.view) {
@@ -109,6 +112,11 @@ public struct Renderer: Sendable {
             let end = screen.write(":" + editor.text, column: 0, row: row, role: .input, limit: screen.columns - 1)
             screen.write(glyphs.cursor, column: end, row: row, role: .input)
             return
+        case .help(let help) where help.typing:
+            screen.fill(row: row, role: .input)
+            let end = screen.write("/" + help.search, column: 0, row: row, role: .input, limit: screen.columns - 1)
+            screen.write(glyphs.cursor, column: end, row: row, role: .input)
+            return
         default:
             break
         }
@@ -117,6 +125,12 @@ public struct Renderer: Sendable {
             let text = measure.fit("\(flash.level.prefix): \(flash.text)", screen.columns - 1, ellipsis: glyphs.ellipsis)
             if flash.level == .error { screen.fill(row: row, role: role) }
             screen.write(text, column: 0, row: row, role: role)
+        } else if let job = state.job {
+            let tail = job.cancelling ? " \(glyphs.separator) cancelling\(glyphs.ellipsis)" : " \(glyphs.separator) Esc cancels"
+            let text = measure.fit("\(state.spinnerFrame(glyphs)) \(job.progressText)\(tail)", screen.columns - 1, ellipsis: glyphs.ellipsis)
+            screen.write(text, column: 0, row: row, role: .spinner)
+        } else if state.pendingPlan != nil {
+            screen.write("\(state.spinnerFrame(glyphs)) counting\(glyphs.ellipsis)", column: 0, row: row, role: .spinner)
         } else if let (id, _) = state.refreshing.min(by: { $0.key < $1.key }) {
             let more = state.refreshing.count > 1 ? " (and \(state.refreshing.count - 1) more)" : ""
             screen.write("\(state.spinnerFrame(glyphs)) refreshing grant \(id) at the upstream\(glyphs.ellipsis)\(more)",
@@ -128,12 +142,21 @@ public struct Renderer: Sendable {
         let row = state.layout.footerRow
         screen.fill(row: row, role: .footer)
         var column = 0
+        if case .command(let editor) = state.mode, !editor.candidates.isEmpty {
+            // What Tab could not decide between.
+            let text = measure.fit(" " + editor.candidates.joined(separator: "  "), screen.columns - 1, ellipsis: glyphs.ellipsis)
+            screen.write(text, column: 0, row: row, role: .footer)
+            return
+        }
         for binding in KeyTable.visible(context: state.mode.context, view: state.view, readOnly: state.options.readOnly) {
             guard let hint = binding.hint else { continue }
-            let key = " \(binding.footerKey) ", width = measure.of(key) + measure.of(hint) + 1
+            // An action the selection does not allow says why instead of offering itself.
+            let reason = state.mode == .browse ? binding.unavailable?(state) : nil
+            let text = reason ?? hint
+            let key = " \(binding.footerKey) ", width = measure.of(key) + measure.of(text) + 1
             guard column + width <= screen.columns else { break }
-            column = screen.write(key, column: column, row: row, role: .footerKey)
-            column = screen.write(hint + " ", column: column, row: row, role: .footer)
+            column = screen.write(key, column: column, row: row, role: reason == nil ? .footerKey : .footer)
+            column = screen.write(text + " ", column: column, row: row, role: reason == nil ? .footer : .muted)
         }
     }
 

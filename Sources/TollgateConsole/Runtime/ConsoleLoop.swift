@@ -11,8 +11,13 @@ public enum ConsoleLoop {
         var exit = ConsoleExit.quit
         var appliedTheme = state.theme
         terminal.apply(appliedTheme)
+        let tmux = Clipboard.inTmux()
         func carryOut(_ effects: [ConsoleEffect]) {
-            for effect in effects { runner.perform(effect) }
+            for effect in effects {
+                // The clipboard is the terminal's: only this thread writes to it.
+                if case .copy(let text) = effect { terminal.emit(Clipboard.sequence(for: text, inTmux: tmux)) }
+                runner.perform(effect)
+            }
         }
         state.now = clock()
         let size = terminal.size

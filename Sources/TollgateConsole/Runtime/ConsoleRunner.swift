@@ -13,13 +13,17 @@ public final class ConsoleRunner: Sendable {
     let post: @Sendable (ConsoleEvent) -> Void
     private let lanes: [String: Lane]
     private let watcher = Mutex<Task<Void, Never>?>(nil)
+    /// Jobs running (bulk actions, exports), by number: `cancelJob` cancels the task.
+    private let jobs = Mutex<[Int: Task<Void, Never>]>([:])
+    /// At most this often a job's progress is posted (every post is a frame).
+    static let progressInterval: TimeInterval = 0.1
 
     public init(tollgate: Tollgate, themes: ThemeLibrary, post: @escaping @Sendable (ConsoleEvent) -> Void) {
         self.tollgate = tollgate
         self.themes = themes
         self.post = post
         var lanes: [String: Lane] = [:]
-        for name in ["grants", "count", "servers", "providers", "clients", "audit", "detail", "wellKnown", "theme"] {
+        for name in ["grants", "count", "plan", "servers", "providers", "clients", "audit", "detail", "wellKnown", "theme"] {
             lanes[name] = Lane()
         }
         self.lanes = lanes
@@ -49,7 +53,51 @@ public final class ConsoleRunner: Sendable {
                     post(.actionFailed(grantID: grantID, action: "revoke", message: Self.describe(error)))
                 }
             }
-        case .quit:
+        case .runBulk(let job, let action, let scope, let upstream):
+            let post = self.post
+            let throttle = ProgressThrottle(interval: Self.progressInterval)
+            start(job) {
+                do {
+                    let report: @Sendable (BulkProgress) -> Void = { p in
+                        if throttle.due() { post(.jobProgress(job: job, done: p.done, total: p.total, failed: p.failed)) }
+                    }
+                    let result = action == .revoke
+                        ? try await admin.revokeGrants(scope, upstream: upstream, progress: report)
+                        : try await admin.refreshGrants(scope, progress: report)
+                    post(.bulkFinished(job: job, result))
+                } catch {
+                    post(.jobFailed(job: job, message: "bulk \(action.rawValue) of \(scope) failed: \(Self.describe(error))"))
+                }
+            }
+        case .export(let job, let format, let path, let overwrite, let query):
+            let post = self.post
+            let writer = GrantExportWriter(admin: admin, clock: tollgate.clock)
+            let throttle = ProgressThrottle(interval: Self.progressInterval)
+            start(job) {
+                do {
+                    let total = try await admin.countGrants(query, upTo: Int.max)
+                    post(.jobProgress(job: job, done: 0, total: total, failed: 0))
+                    let (rows, cancelled) = try await writer.write(format, query: query, to: path, overwrite: overwrite) { rows in
+                        if throttle.due() { post(.jobProgress(job: job, done: rows, total: nil, failed: 0)) }
+                    }
+                    post(.exportFinished(job: job, rows: rows, cancelled: cancelled))
+                } catch {
+                    post(.jobFailed(job: job, message: "export failed: \(Self.describe(error))"))
+                }
+            }
+        case .cancelJob(let job):
+            jobs.withLock { $0[job] }?.cancel()
+        case .revokeClient(let clientID):
+            let post = self.post
+            Task.detached {
+                do {
+                    post(.clientRevoked(clientID: clientID, grants: try await admin.revokeClient(id: clientID)))
+                } catch {
+                    post(.clientRevokeFailed(clientID: clientID, message: Self.describe(error)))
+                }
+            }
+        case .copy, .quit:
+            // The loop writes the clipboard sequence to the terminal itself.
             break
         default:
             guard let lane = lanes[Self.lane(of: effect)] else { return }
@@ -70,7 +118,8 @@ public final class ConsoleRunner: Sendable {
         case .loadDetail: return "detail"
         case .loadWellKnown: return "wellKnown"
         case .loadTheme: return "theme"
-        case .forceRefresh, .revoke, .quit: return ""
+        case .planBulk: return "plan"
+        case .forceRefresh, .revoke, .runBulk, .revokeClient, .export, .cancelJob, .copy, .quit: return ""
         }
     }
 
@@ -122,7 +171,10 @@ public final class ConsoleRunner: Sendable {
                 } catch {
                     return .themeFailed(error)
                 }
-            case .forceRefresh, .revoke, .quit:
+            case .planBulk(let request, let action, let scope):
+                requestID = request
+                return .bulkPlanned(request: request, try await admin.planBulk(action, scope, listing: 0))
+            case .forceRefresh, .revoke, .runBulk, .revokeClient, .export, .cancelJob, .copy, .quit:
                 return nil
             }
         } catch {
@@ -149,9 +201,26 @@ public final class ConsoleRunner: Sendable {
         watcher.withLock { $0?.cancel(); $0 = task }
     }
 
-    /// Stops watching the store.
+    /// Stops watching the store, and cancels any job still running.
     public func stop() {
         watcher.withLock { $0?.cancel(); $0 = nil }
+        for task in jobs.withLock({ Array($0.values) }) { task.cancel() }
+    }
+
+    /// Runs job `id` in a task of its own, remembered until it ends so that it can be cancelled.
+    private func start(_ id: Int, _ work: @escaping @Sendable () async -> Void) {
+        // Stored under the lock the task's own removal takes: it cannot end before it is stored.
+        jobs.withLock { running in
+            running[id] = Task.detached { [self] in
+                await work()
+                _ = self.jobs.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    /// Waits until every job has ended (the tests and the benchmark use it).
+    public func waitForJobs() async {
+        while let task = jobs.withLock({ $0.values.first }) { await task.value }
     }
 
     /// One line for an error, without control characters.
@@ -198,6 +267,24 @@ extension ConsoleRunner {
         var queue = effects[...]
         while let effect = queue.popFirst() {
             if let event = await answer(effect) { queue += state.apply(event) }
+        }
+    }
+}
+
+/// Lets a progress report through at most once per `interval`.
+final class ProgressThrottle: Sendable {
+    private let interval: TimeInterval
+    private let last = Mutex<Date>(.distantPast)
+
+    init(interval: TimeInterval) { self.interval = interval }
+
+    /// Whether a report now is due (and, if so, counts it as made).
+    func due() -> Bool {
+        let now = Date()
+        return last.withLock { last in
+            guard now.timeIntervalSince(last) >= interval else { return false }
+            last = now
+            return true
         }
     }
 }

@@ -17,6 +17,13 @@ public protocol ConsoleTerminal: AnyObject {
     func waitForInput(timeout: TimeInterval) -> [TerminalInput]
     /// Ends a wait early; callable from any thread (the runner calls it when it posts an event).
     var waker: @Sendable () -> Void { get }
+    /// Writes bytes to the terminal as they are, outside the screen (an OSC 52 clipboard sequence).
+    func emit(_ bytes: [UInt8])
+}
+
+extension ConsoleTerminal {
+    /// A terminal that cannot pass sequences through ignores them.
+    public func emit(_ bytes: [UInt8]) {}
 }
 
 /// Input from the terminal.

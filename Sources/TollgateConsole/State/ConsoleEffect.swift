@@ -23,6 +23,18 @@ public enum ConsoleEffect: Equatable, Sendable {
     case forceRefresh(grantID: Int64)
     /// Revokes a grant, optionally at the upstream first.
     case revoke(grantID: Int64, upstream: Bool)
+    /// Counts (exactly) and lists the first grants a bulk action on `scope` would touch; changes nothing.
+    case planBulk(request: Int, action: BulkAction, scope: GrantScope)
+    /// Runs a bulk revoke or refresh as job `job`, posting progress; ``cancelJob(_:)`` stops it.
+    case runBulk(job: Int, action: BulkAction, scope: GrantScope, upstream: Bool)
+    /// Revokes a client and every grant it holds (one transaction in the core).
+    case revokeClient(clientID: String)
+    /// Writes every grant `query` selects (paged from the store) to a new file at `path`, as job `job`.
+    case export(job: Int, format: ExportFormat, path: String, overwrite: Bool, query: GrantQuery)
+    /// Asks job `job` to stop before its next grant or page.
+    case cancelJob(Int)
+    /// Puts `text` on the clipboard (OSC 52, written by the loop to the terminal).
+    case copy(String)
     /// Loads a theme by name or path.
     case loadTheme(name: String)
     /// Leave the console.

@@ -21,6 +21,20 @@ public enum ConsoleEvent: Sendable {
     case revoked(grantID: Int64, note: String?)
     /// A refresh or revocation could not be carried out.
     case actionFailed(grantID: Int64, action: String, message: String)
+    /// What a bulk action would touch (the answer to ``ConsoleEffect/planBulk(request:action:scope:)``).
+    case bulkPlanned(request: Int, BulkPlan)
+    /// A job got further: `done` of `total` grants or rows, `failed` of them failed.
+    case jobProgress(job: Int, done: Int, total: Int?, failed: Int)
+    /// A bulk job ended (finished or cancelled).
+    case bulkFinished(job: Int, BulkResult)
+    /// An export job ended: `rows` written (and the file kept), or `cancelled` (the partial file removed).
+    case exportFinished(job: Int, rows: Int, cancelled: Bool)
+    /// A job could not go on; `message` is one line.
+    case jobFailed(job: Int, message: String)
+    /// A client was revoked with `grants` grants.
+    case clientRevoked(clientID: String, grants: Int)
+    /// A client could not be revoked.
+    case clientRevokeFailed(clientID: String, message: String)
     case theme(Theme)
     /// A theme could not be used; the console falls back to the default.
     case themeFailed(ThemeError)

@@ -72,6 +72,10 @@ extension ConsoleState {
             revoking.remove(grantID)
             show(.error, "grant \(grantID): \(action) failed: \(message)")
             return reloadAfterAction(on: grantID)
+        case .bulkPlanned(let request, let plan):
+            applyPlan(request, plan)
+        case .jobProgress, .bulkFinished, .exportFinished, .jobFailed, .clientRevoked, .clientRevokeFailed:
+            return applyJob(event)
         case .theme(let newTheme):
             theme = newTheme
             show(.info, "theme \(newTheme.name)")
@@ -145,6 +149,8 @@ extension ConsoleState {
         } else if request == wellKnownRequest {
             wellKnownRequest = nil
             wellKnownError = message
+        } else if request == pendingPlan?.request {
+            pendingPlan = nil
         } else {
             return
         }

@@ -12,6 +12,12 @@ extension ConsoleState {
                 show(.warning, "read-only: '\(binding.footerKey)' (\(binding.hint ?? binding.summary)) is disabled")
                 return []
             }
+            if binding.action == .back, job != nil { return cancelJob() }
+            if let reason = binding.unavailable?(self) {
+                let about = [.forceRefresh, .revoke].contains(binding.action) ? focusLabel : nil
+                show(.warning, "\(about ?? binding.footerKey): \(reason)")
+                return []
+            }
             return perform(binding.action)
         case .filter(var editor):
             switch edit(key, &editor) {
@@ -33,6 +39,11 @@ extension ConsoleState {
                 return []
             }
         case .command(var editor):
+            if KeyTable.binding(for: key, context: .input, view: view)?.action == .complete {
+                mode = .command(complete(editor))
+                return []
+            }
+            editor.candidates = []
             switch edit(key, &editor) {
             case .submit:
                 mode = .browse
@@ -48,35 +59,45 @@ extension ConsoleState {
             }
         case .dialog(var dialog):
             guard let binding = KeyTable.binding(for: key, context: .dialog, view: view) else { return [] }
-            let buttons = RevokeDialog.Button.allCases
             switch binding.action {
             case .focusNext:
-                dialog.focus = buttons[(dialog.focus.rawValue + 1) % buttons.count]
+                dialog.moveFocus(by: 1)
                 mode = .dialog(dialog)
             case .focusPrevious:
-                dialog.focus = buttons[(dialog.focus.rawValue + buttons.count - 1) % buttons.count]
+                dialog.moveFocus(by: -1)
                 mode = .dialog(dialog)
             case .confirm:
-                mode = .browse
-                guard dialog.focus != .cancel else { return [] }
-                let id = dialog.grant.id
-                revoking.insert(id)
-                return [.revoke(grantID: id, upstream: dialog.focus == .revokeUpstream)]
+                return confirm(dialog)
             case .cancel:
                 mode = .browse
             default:
                 break
             }
             return []
-        case .help(let scroll):
+        case .help(var help):
+            if help.typing {
+                var editor = LineEditor(text: help.search, original: "")
+                switch edit(key, &editor) {
+                case .submit: help.typing = false
+                case .abandon: help = HelpView()
+                case .edited: help.search = editor.text; help.scroll = 0
+                case .ignored: break
+                }
+                mode = .help(help)
+                return []
+            }
             guard let binding = KeyTable.binding(for: key, context: .help, view: view) else { return [] }
-            let maximum = max(0, HelpText.lines(readOnly: options.readOnly).count - layout.textRows)
+            let maximum = max(0, HelpText.lines(readOnly: options.readOnly, matching: help.search).count - layout.textRows)
             switch binding.action {
-            case .down: mode = .help(scroll: min(maximum, scroll + 1))
-            case .up: mode = .help(scroll: max(0, scroll - 1))
-            case .back: mode = .browse
+            case .down: help.scroll = min(maximum, help.scroll + 1)
+            case .up: help.scroll = max(0, help.scroll - 1)
+            case .search: help.typing = true
+            case .back:
+                // Esc clears a search first; a second Esc (or ? or q) closes the help.
+                if !help.search.isEmpty && key == .escape { help = HelpView() } else { mode = .browse; return [] }
             default: break
             }
+            mode = .help(help)
             return []
         }
     }
@@ -125,57 +146,43 @@ extension ConsoleState {
             return []
         case .command:
             mode = .command(LineEditor())
-            return []
+            return loadCompletionData()
         case .help:
-            mode = .help(scroll: 0)
+            mode = .help(HelpView())
             return []
         case .sortNext: return cycleSort(by: 1)
         case .sortPrevious: return cycleSort(by: -1)
         case .reload: return enter(view)
         case .forceRefresh: return forceRefresh()
-        case .revoke: return askToRevoke()
+        case .revoke: return view == .clients ? askToRevokeClient() : askToRevoke()
+        case .bulkRevoke: return askBulk(.revoke)
+        case .bulkRefresh: return askBulk(.refresh)
+        case .copy:
+            guard let text = copyText else { return [] }
+            show(.info, "copied \(text.count > 40 ? String(text.prefix(39)) + "\u{2026}" : text)")
+            return [.copy(text)]
         case .wellKnown: return openWellKnown()
         case .quit:
             isFinished = true
             return [.quit]
-        case .focusNext, .focusPrevious, .confirm, .cancel, .submit, .abandon, .deleteBackward, .clearLine:
+        case .focusNext, .focusPrevious, .confirm, .cancel, .submit, .abandon, .deleteBackward, .clearLine, .complete, .search:
             return []
         }
     }
 
     // MARK: Actions on grants
 
+    /// `f`: the key table has checked that the focused grant can be refreshed.
     mutating func forceRefresh() -> [ConsoleEffect] {
-        guard let grant = focusedGrant else {
-            show(.warning, "no grant selected")
-            return []
-        }
-        if refreshing[grant.id] != nil {
-            show(.info, "grant \(grant.id) is already being refreshed")
-            return []
-        }
-        if case .notRefreshable(let reason) = grant.refreshability {
-            show(.warning, "grant \(grant.id) cannot be refreshed: \(reason.rawValue)")
-            return []
-        }
+        guard let grant = focusedGrant else { return [] }
         refreshing[grant.id] = now
         return [.forceRefresh(grantID: grant.id)]
     }
 
+    /// `x` on a grant: the key table has checked that it can be revoked.
     mutating func askToRevoke() -> [ConsoleEffect] {
-        guard let grant = focusedGrant else {
-            show(.warning, "no grant selected")
-            return []
-        }
-        if grant.state == .revoked {
-            show(.info, "grant \(grant.id) is already revoked")
-            return []
-        }
-        if revoking.contains(grant.id) {
-            show(.info, "grant \(grant.id) is being revoked")
-            return []
-        }
-        mode = .dialog(RevokeDialog(grant: grant))
+        guard let grant = focusedGrant else { return [] }
+        mode = .dialog(ConfirmDialog(.grant(grant)))
         return []
     }
 

@@ -65,6 +65,12 @@ public struct ConsoleState: Sendable {
     public var revoking: Set<Int64> = []
     /// The last forced refresh outcome per grant, shown in the detail.
     public var lastForcedRefresh: [Int64: RefreshSummary] = [:]
+    /// The count in flight that a confirmation waits for.
+    public var pendingPlan: PendingPlan?
+    /// The long action running off the UI thread (bulk action, export), if any.
+    public var job: ConsoleJob?
+    /// Clients being revoked.
+    public var revokingClients: Set<String> = []
 
     /// Set by `q`: the loop ends after this frame.
     public var isFinished = false
@@ -90,7 +96,7 @@ public struct ConsoleState: Sendable {
     public var view: ViewKind { stack.last ?? .grants }
 
     /// Whether something is in flight that shows a spinner (the loop ticks faster then).
-    public var isBusy: Bool { !refreshing.isEmpty || !revoking.isEmpty }
+    public var isBusy: Bool { !refreshing.isEmpty || !revoking.isEmpty || job != nil || !revokingClients.isEmpty }
 
     /// The effects that fill the first screen.
     public mutating func start() -> [ConsoleEffect] {

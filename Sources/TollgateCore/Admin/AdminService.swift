@@ -210,21 +210,30 @@ public struct AdminService: Sendable {
         if case .notRefreshable(let reason) = grant.refreshability {
             throw TollgateError.invalidInput("grant \(grantID) cannot be refreshed: \(reason.rawValue)")
         }
-        return await refresher.refresh(grantID: grantID, force: true, actor: actor,
-                                       waitUpTo: refresher.longestRefresh)
+        return await forceRefresh(grant)
+    }
+
+    /// The forced refresh of a grant already read: one path for single and bulk refreshes.
+    func forceRefresh(_ grant: Grant) async -> RefreshResult {
+        await refresher.refresh(grantID: grant.id, force: true, actor: actor, waitUpTo: refresher.longestRefresh)
     }
 
     /// Revokes a grant; with `upstream`, first revokes its upstream refresh (or access) token at the provider.
     /// Returns a note about the upstream revocation, if one was attempted.
     public func revokeGrant(id: Int64, upstream revokeUpstream: Bool = false) async throws -> String? {
-        let grant = try await grant(id: id)
+        try await revoke(try await grant(id: id), upstream: revokeUpstream, reason: "revoked by an admin")
+    }
+
+    /// The revocation of a grant already read: one path for single and bulk revocations. `reason` goes
+    /// into the grant's audit event.
+    func revoke(_ grant: Grant, upstream revokeUpstream: Bool, reason: String) async throws -> String? {
         var note: String?
         if revokeUpstream {
             note = await revokeAtUpstream(grant)
         }
-        let changed = try await store.revokeGrant(id: id, audit: NewAuditEvent(
-            actor: actor, action: "grant.revoke", serverID: grant.serverID, grantID: id, clientID: grant.clientID,
-            detail: "revoked by an admin" + (note.map { "; upstream: \($0)" } ?? "")), at: clock.now())
+        let changed = try await store.revokeGrant(id: grant.id, audit: NewAuditEvent(
+            actor: actor, action: "grant.revoke", serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
+            detail: reason + (note.map { "; upstream: \($0)" } ?? "")), at: clock.now())
         if !changed && note == nil { return "the grant was already revoked" }
         return note
     }

@@ -77,7 +77,13 @@ final class FakeBackend {
             return .wellKnown(request: request, wellKnown)
         case .loadTheme(let name):
             do { return .theme(try ThemeLibrary(directories: [Self.themesDirectory]).load(name)) } catch { return .themeFailed(error) }
-        case .forceRefresh, .revoke, .quit:
+        case .planBulk(let request, let action, let scope):
+            if let failed = fail("plan", request) { return failed }
+            var query = scope.query(limit: 1)
+            query.limit = Int.max
+            let eligible = matching(query).filter { action == .revoke ? $0.state != .revoked : $0.refreshability.isRefreshable }
+            return .bulkPlanned(request: request, BulkPlan(action: action, scope: scope, count: eligible.count, first: []))
+        case .forceRefresh, .revoke, .runBulk, .revokeClient, .export, .cancelJob, .copy, .quit:
             return nil
         }
     }
