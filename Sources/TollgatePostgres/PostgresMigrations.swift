@@ -17,6 +17,14 @@ enum PostgresMigrations {
         ("0002-change-notifications", changeNotifications),
         // Each server's rules (allowed browser origins, …) as one JSON document: later rules need no migration.
         ("0003-server-policy", ["ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'"]),
+        // Refused requests and refresh health: a grant's events of some actions, one action across grants, the
+        // refresh attempts of the last hour; and how long an upstream refresh took.
+        ("0004-audit-refusals-and-refresh-latency", [
+            "ALTER TABLE audit_events ADD COLUMN duration_ms BIGINT",
+            "CREATE INDEX audit_by_grant_action ON audit_events(grant_id, action, id)",
+            "CREATE INDEX audit_by_action ON audit_events(action, id)",
+            "CREATE INDEX audit_by_action_time ON audit_events(action, at)",
+        ]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

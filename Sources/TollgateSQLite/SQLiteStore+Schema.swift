@@ -193,6 +193,16 @@ extension SQLiteStore {
         migrator.registerMigration("0007-server-policy") { db in
             try db.execute(sql: "ALTER TABLE servers ADD COLUMN policy TEXT NOT NULL DEFAULT '{}'")
         }
+        // Refused requests and refresh health: a grant's events of some actions, one action across grants, the
+        // refresh attempts of the last hour; and how long an upstream refresh took.
+        migrator.registerMigration("0008-audit-refusals-and-refresh-latency") { db in
+            try db.execute(sql: """
+                ALTER TABLE audit_events ADD COLUMN duration_ms INTEGER;
+                CREATE INDEX audit_by_grant_action ON audit_events(grant_id, action, id);
+                CREATE INDEX audit_by_action ON audit_events(action, id);
+                CREATE INDEX audit_by_action_time ON audit_events(action, at);
+                """)
+        }
         return migrator
     }
 }

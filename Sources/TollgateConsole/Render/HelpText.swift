@@ -38,7 +38,7 @@ public enum HelpText {
         lines.append(StyledLine("Filters", .helpSection))
         lines.append(StyledLine("    grants: words match the start of the subject; server:SLUG client:ID status:STATUS narrow it"))
         lines.append(StyledLine("    statuses: " + GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")))
-        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID; other words match the rows loaded so far"))
+        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID action:NAME (live); other words match the rows loaded so far"))
         lines.append(StyledLine("    servers, providers: words match slug, name, endpoints, errors"))
         lines.append(StyledLine())
         lines.append(StyledLine("Columns of the grants view", .helpSection))
