@@ -104,11 +104,11 @@ enum Fixtures {
 
     /// Refused requests of grant 12 and a failed refresh with its latency: the support desk's ticket.
     static let refusals: [AuditEvent] = [
-        event(44, ago: 30, actor: "client:tgc_claude", action: "request.refused", outcome: "reauthorization_needed",
+        event(44, ago: 20, actor: "client:tgc_claude", action: "request.refused", outcome: "reauthorization_needed",
               detail: "the upstream authorization was lost; authorize again (POST /mcp/files); and 41 more since 2027-01-15T07:10:03Z"),
-        event(43, ago: 300, actor: "server", action: "upstream.refresh", outcome: "needs-reauth",
+        event(43, ago: 35, actor: "server", action: "upstream.refresh", outcome: "needs-reauth",
               detail: "invalid_grant from the token endpoint", durationMilliseconds: 212),
-        event(42, ago: 900, actor: "client:tgc_claude", action: "request.refused", outcome: "expired_token",
+        event(42, ago: 50, actor: "client:tgc_claude", action: "request.refused", outcome: "expired_token",
               detail: "the access token has expired (POST /mcp/files)"),
     ]
 
