@@ -10,8 +10,9 @@ Peers (the interop suite's fixtures, Tests/Interop/fixtures and Tests/Interop/be
 - the mcp 2.3.0 SDK backend (`echo` for throughput, `whoami` where the forwarded token must be valid);
 - FastMCP 4.1.6 OAuthProxy in front of the same backend and upstream (bench/fastmcp_peer.py, as is);
 - nginx serving one canned JSON-RPC reply (pure proxy overhead);
-- `tollgate serve` (release build) twice over one database: as shipped (Swift concurrency on NIO's event
-  loops) and with TOLLGATE_CONCURRENCY_POOL=1 (Swift's default executor: a thread hop per await), both at log level info,
+- `tollgate serve` (release build) three times over one database: as shipped (Swift concurrency on NIO's event
+  loops, its access log on), with `--access-log off`, and with TOLLGATE_CONCURRENCY_POOL=1 (Swift's default
+  executor: a thread hop per await), all at log level info,
   servers `files` (mcp backend) and `static` (nginx), both with the same OIDC provider setup;
   a third `tollgate serve` over its own database in front of the short upstream for the storms.
 
@@ -716,6 +717,11 @@ def main() -> int:
         tg_pool = Tollgate(str(binary), workdir / "tollgate", logs)
         tg_pool.env["TOLLGATE_CONCURRENCY_POOL"] = "1"
         tg_pool.start(log_name="serve-pool.log")
+        # The same serve without its access log (`--access-log off`): what one log line per request costs.
+        tg_quiet = None
+        if nginx:
+            tg_quiet = Tollgate(str(binary), workdir / "tollgate", logs)
+            tg_quiet.start(extra_args=("--access-log", "off"), log_name="serve-quiet.log")
         # The same Tollgate on PostgreSQL (when the tests' server is given): its gateway against SQLite's.
         tg_pg = None
         if nginx and os.environ.get(POSTGRES_URL_VARIABLE):
@@ -766,6 +772,8 @@ def main() -> int:
                              [cpu_bare, cpu_nginx] if nginx else [])
         tg_static_p = Target("Tollgate -> nginx (default executor)", f"{tg_pool.base_url}/mcp/static", tok_static,
                              [cpu_tgp, cpu_nginx] if nginx else [])
+        tg_static_quiet = Target("Tollgate -> nginx (--access-log off)", f"{tg_quiet.base_url}/mcp/static", tok_static,
+                                 [CpuGroup("tollgate", [serve_pid(tg_quiet)]), cpu_nginx]) if tg_quiet else None
         tg_static_pg = Target("Tollgate on PostgreSQL -> nginx", f"{tg_pg.base_url}/mcp/static", tok_pg,
                               [CpuGroup("tollgate", [serve_pid(tg_pg)]), cpu_nginx]) if tg_pg else None
 
@@ -814,7 +822,7 @@ def main() -> int:
 
         # -- 3: pure proxy overhead against nginx ------------------------------------------------------
         if nginx:
-            group = [nginx_direct, bare_static, tg_static, tg_static_p] + ([tg_static_pg] if tg_static_pg else [])
+            group = [nginx_direct, bare_static, tg_static, tg_static_quiet, tg_static_p] + ([tg_static_pg] if tg_static_pg else [])
             measured_table("3. The same tools/call against a static nginx reply (pure proxy overhead)", group,
                            ["nginx", "bare proxy", "tollgate", "wrk"], opts)
             r3, r3s = ratio(nginx_direct, tg_static)
@@ -831,6 +839,10 @@ def main() -> int:
                            f"bare/nginx {rbare:.3f}x ({rounds_text(rbares, '.3f')}) = the libraries' ceiling here; "
                            f"Tollgate/bare {rown:.2f}x ({rounds_text(rowns, '.2f')}) = the cost of Tollgate's own work")
             results_ok &= valid and bare_static.all_ok
+            rlog, rlogs = ratio(tg_static_quiet, tg_static)
+            summary.append(f"   access log on/off throughput           {rlog:5.3f}x ({rounds_text(rlogs, '.3f')}); "
+                           f"p50 {tg_static_quiet.mean('p50'):.2f} -> {tg_static.mean('p50'):.2f} ms, "
+                           f"p99 {tg_static_quiet.mean('p99'):.2f} -> {tg_static.mean('p99'):.2f} ms (off -> on)")
             if tg_static_pg:
                 rpg, rpgs = ratio(tg_static, tg_static_pg)
                 validpg = tg_static_pg.all_ok

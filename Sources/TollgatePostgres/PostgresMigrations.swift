@@ -24,6 +24,14 @@ enum PostgresMigrations {
             "ALTER TABLE clients ADD COLUMN document_error TEXT",
             "ALTER TABLE clients ADD COLUMN document_error_at BIGINT",
         ]),
+        // Refused requests and refresh health: a grant's events of some actions, one action across grants, the
+        // refresh attempts of the last hour; and how long an upstream refresh took.
+        ("0005-audit-refusals-and-refresh-latency", [
+            "ALTER TABLE audit_events ADD COLUMN duration_ms BIGINT",
+            "CREATE INDEX audit_by_grant_action ON audit_events(grant_id, action, id)",
+            "CREATE INDEX audit_by_action ON audit_events(action, id)",
+            "CREATE INDEX audit_by_action_time ON audit_events(action, at)",
+        ]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

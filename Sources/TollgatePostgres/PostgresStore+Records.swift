@@ -46,9 +46,9 @@ extension PostgresStore {
 
     func insertAudit(_ db: PostgresConnection, _ e: NewAuditEvent, at: Date) async throws {
         try await db.run("""
-            INSERT INTO audit_events (at, actor, action, server_id, grant_id, client_id, outcome, detail)
+            INSERT INTO audit_events (at, actor, action, server_id, grant_id, client_id, outcome, detail, duration_ms)
             VALUES (\(at.millisecondsSince1970), \(e.actor), \(e.action), \(e.serverID), \(e.grantID), \(e.clientID),
-                    \(e.outcome), \(e.detail))
+                    \(e.outcome), \(e.detail), \(e.durationMilliseconds.map(Int64.init)))
             """, logger: queryLogger)
     }
 
@@ -57,17 +57,47 @@ extension PostgresStore {
         try await withConnection { [self] db in try await insertAudit(db, event, at: at) }
     }
 
-    /// Audit events, newest first: of one grant or all, since a time, before the event id `before`.
-    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent] {
-        var sql = SQLBuilder("SELECT id, at, actor, action, server_id, grant_id, client_id, outcome, detail FROM audit_events WHERE TRUE")
-        if let grantID { sql.text += " AND grant_id = \(try sql.bind(grantID))" }
-        if let since { sql.text += " AND at >= \(try sql.bind(since.millisecondsSince1970))" }
-        if let before { sql.text += " AND id < \(try sql.bind(before))" }
-        sql.text += " ORDER BY id DESC LIMIT \(try sql.bind(max(0, limit)))"
+    static let auditColumns = "id, at, actor, action, server_id, grant_id, client_id, outcome, detail, duration_ms"
+
+    static func auditEvent(_ row: PostgresRandomAccessRow, from first: Int = 0) throws -> AuditEvent {
+        AuditEvent(id: try row.int(first), at: try row.date(first + 1), actor: try row.string(first + 2), action: try row.string(first + 3),
+                   serverID: try row.optionalInt(first + 4), grantID: try row.optionalInt(first + 5), clientID: try row.optionalString(first + 6),
+                   outcome: try row.string(first + 7), detail: try row.string(first + 8),
+                   durationMilliseconds: try row.optionalInt(first + 9).map(Int.init))
+    }
+
+    /// Audit events matching `query`, newest first.
+    public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
+        var sql = SQLBuilder("SELECT \(Self.auditColumns) FROM audit_events WHERE TRUE")
+        if let grantID = query.grantID { sql.text += " AND grant_id = \(try sql.bind(grantID))" }
+        if let actions = query.actions { sql.text += " AND action = ANY(\(try sql.bind(actions)))" }
+        if query.failuresOnly { sql.text += " AND outcome <> 'ok'" }
+        if let since = query.since { sql.text += " AND at >= \(try sql.bind(since.millisecondsSince1970))" }
+        if let after = query.after { sql.text += " AND id > \(try sql.bind(after))" }
+        if let before = query.before { sql.text += " AND id < \(try sql.bind(before))" }
+        sql.text += " ORDER BY id DESC LIMIT \(try sql.bind(max(0, query.limit)))"
+        return try await rows(sql.query).map { try Self.auditEvent($0) }
+    }
+
+    /// Per server, the refresh attempts recorded since `since`: one statement over `audit_by_action_time`.
+    public func refreshHealth(since: Date) async throws -> [RefreshHealth] {
+        var sql = SQLBuilder()
+        let actions = try sql.bind(AuditQuery.refreshActions)
+        let from = try sql.bind(since.millisecondsSince1970)
+        sql.text = """
+            SELECT h.server_id, h.attempts, h.succeeded, h.mean_ms, h.max_ms,
+                   e.id, e.at, e.actor, e.action, e.server_id, e.grant_id, e.client_id, e.outcome, e.detail, e.duration_ms
+            FROM (SELECT server_id, COUNT(*)::bigint AS attempts, COUNT(*) FILTER (WHERE outcome = 'ok')::bigint AS succeeded,
+                         ROUND(AVG(duration_ms))::bigint AS mean_ms, MAX(duration_ms)::bigint AS max_ms,
+                         MAX(id) FILTER (WHERE outcome <> 'ok') AS last_error_id
+                  FROM audit_events WHERE action = ANY(\(actions)) AND at >= \(from) AND server_id IS NOT NULL GROUP BY server_id) h
+            LEFT JOIN audit_events e ON e.id = h.last_error_id
+            ORDER BY h.server_id
+            """
         return try await rows(sql.query).map { row in
-            AuditEvent(id: try row.int(0), at: try row.date(1), actor: try row.string(2), action: try row.string(3),
-                       serverID: try row.optionalInt(4), grantID: try row.optionalInt(5), clientID: try row.optionalString(6),
-                       outcome: try row.string(7), detail: try row.string(8))
+            RefreshHealth(serverID: try row.int(0), attempts: Int(try row.int(1)), succeeded: Int(try row.int(2)),
+                          meanMilliseconds: try row.optionalInt(3).map(Int.init), maxMilliseconds: try row.optionalInt(4).map(Int.init),
+                          lastError: try row.optionalInt(5) == nil ? nil : try Self.auditEvent(row, from: 5))
         }
     }
 

@@ -202,6 +202,16 @@ extension SQLiteStore {
                 ALTER TABLE clients ADD COLUMN document_error_at INTEGER;
                 """)
         }
+        // Refused requests and refresh health: a grant's events of some actions, one action across grants, the
+        // refresh attempts of the last hour; and how long an upstream refresh took.
+        migrator.registerMigration("0009-audit-refusals-and-refresh-latency") { db in
+            try db.execute(sql: """
+                ALTER TABLE audit_events ADD COLUMN duration_ms INTEGER;
+                CREATE INDEX audit_by_grant_action ON audit_events(grant_id, action, id);
+                CREATE INDEX audit_by_action ON audit_events(action, id);
+                CREATE INDEX audit_by_action_time ON audit_events(action, at);
+                """)
+        }
         return migrator
     }
 }

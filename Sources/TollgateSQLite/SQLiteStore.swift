@@ -470,27 +470,60 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
 
     static func insertAudit(_ db: Database, _ e: NewAuditEvent, at: Date) throws {
         try db.execute(sql: """
-            INSERT INTO audit_events (at, actor, action, server_id, grant_id, client_id, outcome, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [at.millisecondsSince1970, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail])
+            INSERT INTO audit_events (at, actor, action, server_id, grant_id, client_id, outcome, detail, duration_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [at.millisecondsSince1970, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail,
+                             e.durationMilliseconds])
     }
 
     public func appendAudit(_ event: NewAuditEvent, at: Date) async throws {
         try await write { db in try Self.insertAudit(db, event, at: at) }
     }
 
-    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent] {
+    static let auditColumns = "id, at, actor, action, server_id, grant_id, client_id, outcome, detail, duration_ms"
+
+    static func auditEvent(_ row: Row, from first: Int = 0) -> AuditEvent {
+        AuditEvent(id: row[first], at: Date(millisecondsSince1970: row[first + 1]), actor: row[first + 2], action: row[first + 3],
+                   serverID: row[first + 4], grantID: row[first + 5], clientID: row[first + 6], outcome: row[first + 7],
+                   detail: row[first + 8], durationMilliseconds: row[first + 9])
+    }
+
+    public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
         try await read { db in
-            var sql = "SELECT id, at, actor, action, server_id, grant_id, client_id, outcome, detail FROM audit_events WHERE 1 = 1"
+            var sql = "SELECT \(Self.auditColumns) FROM audit_events WHERE 1 = 1"
             var args: [DatabaseValueConvertible?] = []
-            if let grantID { sql += " AND grant_id = ?"; args.append(grantID) }
-            if let since { sql += " AND at >= ?"; args.append(since.millisecondsSince1970) }
-            if let before { sql += " AND id < ?"; args.append(before) }
+            if let grantID = query.grantID { sql += " AND grant_id = ?"; args.append(grantID) }
+            if let actions = query.actions {
+                sql += " AND action IN (\(actions.isEmpty ? "NULL" : Array(repeating: "?", count: actions.count).joined(separator: ", ")))"
+                args += actions.map { $0 as DatabaseValueConvertible? }
+            }
+            if query.failuresOnly { sql += " AND outcome <> 'ok'" }
+            if let since = query.since { sql += " AND at >= ?"; args.append(since.millisecondsSince1970) }
+            if let after = query.after { sql += " AND id > ?"; args.append(after) }
+            if let before = query.before { sql += " AND id < ?"; args.append(before) }
             sql += " ORDER BY id DESC LIMIT ?"
-            args.append(limit)
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
-                AuditEvent(id: row[0], at: Date(millisecondsSince1970: row[1]), actor: row[2], action: row[3],
-                           serverID: row[4], grantID: row[5], clientID: row[6], outcome: row[7], detail: row[8])
+            args.append(max(0, query.limit))
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { Self.auditEvent($0) }
+        }
+    }
+
+    public func refreshHealth(since: Date) async throws -> [RefreshHealth] {
+        try await read { db in
+            let actions = AuditQuery.refreshActions
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT h.server_id, h.attempts, h.succeeded, h.mean_ms, h.max_ms,
+                       e.id, e.at, e.actor, e.action, e.server_id, e.grant_id, e.client_id, e.outcome, e.detail, e.duration_ms
+                FROM (SELECT server_id, COUNT(*) AS attempts, SUM(outcome = 'ok') AS succeeded,
+                             CAST(ROUND(AVG(duration_ms)) AS INTEGER) AS mean_ms, MAX(duration_ms) AS max_ms,
+                             MAX(CASE WHEN outcome <> 'ok' THEN id END) AS last_error_id
+                      FROM audit_events WHERE action IN (?, ?) AND at >= ? AND server_id IS NOT NULL GROUP BY server_id) h
+                LEFT JOIN audit_events e ON e.id = h.last_error_id
+                ORDER BY h.server_id
+                """, arguments: [actions[0], actions[1], since.millisecondsSince1970])
+            return rows.map { row in
+                let lastError: AuditEvent? = (row[5] as Int64?) == nil ? nil : Self.auditEvent(row, from: 5)
+                return RefreshHealth(serverID: row[0], attempts: row[1], succeeded: row[2], meanMilliseconds: row[3],
+                                     maxMilliseconds: row[4], lastError: lastError)
             }
         }
     }

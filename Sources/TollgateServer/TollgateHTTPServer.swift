@@ -20,6 +20,8 @@ public final class TollgateHTTPServer: Sendable {
     let logger: Logger
     /// Admits dynamic registrations per source address and globally.
     let registrationLimiter: RateLimiter
+    /// Records refused requests in the audit log, rate-limited and off the request path.
+    let refusals: RefusalRecorder
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
     private let publicBase: Mutex<String>
 
@@ -37,6 +39,8 @@ public final class TollgateHTTPServer: Sendable {
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
         registrationLimiter = RateLimiter(perAddress: configuration.registrationLimitPerAddress,
                                           global: configuration.registrationLimitGlobal, clock: tollgate.clock)
+        refusals = RefusalRecorder(store: tollgate.store, clock: tollgate.clock, logger: logger,
+                                   onDropped: { [metrics] in metrics.refusalEventDropped() })
         connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger,
                                           onClose: { [metrics] reason in metrics.connectionClosed(reason: reason.rawValue) })
     }
@@ -85,16 +89,17 @@ public final class TollgateHTTPServer: Sendable {
         await shutdown()
     }
 
-    /// Lets refreshes still in flight store their answers (up to 30 s), then releases the gateway's HTTP
-    /// client (for tests that build the application themselves).
+    /// Lets refreshes still in flight store their answers (up to 30 s) and queued refusal events be written,
+    /// then releases the gateway's HTTP client (for tests that build the application themselves).
     public func shutdown() async {
         await tollgate.refresher.drain(upTo: 30)
+        await refusals.shutdown()
         await forwarder.shutdown()
     }
 
     func makeRouter() -> Router<TollgateRequestContext> {
         let router = Router(context: TollgateRequestContext.self)
-        router.add(middleware: RequestLogMiddleware(metrics: metrics, logger: logger))
+        router.add(middleware: AccessLogMiddleware(metrics: metrics, logger: logger, enabled: configuration.accessLog))
         router.add(middleware: OAuthRequestPolicy { self.internalError($0, "request") })
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
@@ -123,44 +128,6 @@ public final class TollgateHTTPServer: Sendable {
         }
         logger.error("\(what) failed", metadata: ["error": "\(error)"])
         return OAuthError(.serverError, "internal error")
-    }
-}
-
-/// Logs each request (method, path without query, status, duration) at debug level and counts it.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = TollgateRequestContext
-    let metrics: ServerMetrics
-    let logger: Logger
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
-        let route = Self.family(request.uri.path)
-        do {
-            let response = try await next(request, context)
-            metrics.request(route: route, status: response.status.code)
-            if logger.logLevel <= .debug {
-                logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)",
-                                                   "status": "\(response.status.code)", "ms": "\((ContinuousClock.now - start).milliseconds)"])
-            }
-            return response
-        } catch {
-            let status = (error as? HTTPResponseError)?.status.code ?? 500
-            metrics.request(route: route, status: status)
-            // A 404 or 405 from the router is the client's business (and scanners would flood an info log).
-            logger.log(level: status >= 500 ? .warning : .debug, "request failed",
-                       metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(status)"])
-            throw error
-        }
-    }
-
-    static func family(_ path: String) -> String {
-        if path.hasPrefix("/mcp/") { return "gateway" }
-        if path.hasPrefix("/.well-known/") { return "well-known" }
-        if path.hasPrefix("/oauth/"), let last = path.split(separator: "/").last,
-           ["register", "authorize", "consent", "callback", "token", "revoke", "introspect"].contains(last) {
-            return "oauth-" + last
-        }
-        return "other"
     }
 }
 

@@ -22,6 +22,15 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only events older than this event id (the next page).", valueName: "id"))
     var before: Int64?
 
+    @Option(help: ArgumentHelp("Only events of this action, e.g. request.refused or upstream.refresh (repeatable).", valueName: "action"))
+    var action: [String] = []
+
+    @Flag(help: "Only refused requests (the same as --action request.refused): why a client was told no.")
+    var refusals = false
+
+    @Flag(help: "Only events whose outcome is not ok.")
+    var failures = false
+
     func validate() throws {
         guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000") }
     }
@@ -30,7 +39,10 @@ struct AuditCommand: AsyncParsableCommand {
         let (events, now) = try await CoreSession.run(database) { tollgate in
             let now = tollgate.clock.now()
             let from = since.map { now.addingTimeInterval(-TimeInterval($0.seconds)) }
-            return await (try tollgate.admin.audit(grantID: grant, since: from, limit: limit, before: before), now)
+            let actions = action + (refusals ? [RefusalRecorder.action] : [])
+            let query = AuditQuery(grantID: grant, actions: actions.isEmpty ? nil : actions, failuresOnly: failures, since: from,
+                                   before: before, limit: limit)
+            return await (try tollgate.admin.audit(query), now)
         }
         if output.json {
             try Output.json(events)

@@ -100,6 +100,14 @@ struct GrantCommand: AsyncParsableCommand {
             if let revokedAt = g.revokedAt { fields.append(("revoked", Output.instant(revokedAt, now: now))) }
             Output.fields(fields)
 
+            print("\nLast refusals:")
+            Output.table(["TIME", "REASON", "DETAIL"], detail.refusals.map { e in
+                [Output.instant(e.at, now: now), e.outcome, e.detail]
+            }, empty: "no refused requests")
+            print("\nLast refresh errors:")
+            Output.table(["TIME", "ACTOR", "OUTCOME", "LATENCY", "DETAIL"], detail.refreshErrors.map { e in
+                [Output.instant(e.at, now: now), e.actor, e.outcome, e.durationMilliseconds.map { "\($0) ms" } ?? "-", e.detail]
+            }, empty: "no failed refreshes")
             print("\nrefresh history:")
             Output.table(["TIME", "ACTOR", "OUTCOME", "DETAIL"], detail.refreshHistory.map { e in
                 [Output.instant(e.at, now: now), e.actor, e.outcome, e.detail]

@@ -34,6 +34,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(name: .customLong("access-log"), help: "on: one info-level `request` line per request on stderr; off: none (benchmarks).")
+    var accessLog = Toggle.on
+
     @Option(name: .customLong("registration-limit"),
             help: ArgumentHelp("Dynamic registrations per source address (IPv6: per /64): COUNT at once, refilled COUNT per PERIOD (default 10/1m).", valueName: "count/period"),
             transform: RateArgument.parse)
@@ -118,6 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
                                                 forwardedHeaders: forwardedHeaders)
         configuration.registrationLimitPerAddress = registrationLimit.limit
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
+        configuration.accessLog = accessLog == .on
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
         let sweepers = [
             BackgroundSweeper.unusedClients(tollgate.tokens, ttl: TimeInterval(unusedClientTTL.seconds), logger: logger),

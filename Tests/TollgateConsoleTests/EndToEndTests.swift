@@ -129,6 +129,43 @@ struct EndToEndTests {
         }
     }
 
+    /// The support desk's ticket: a client's request with a revoked token is refused by a real `serve`, and
+    /// the grant's detail shows why, without a key.
+    @Test func aRefusedRequestShowsItsReasonInTheGrantDetail() async throws {
+        try await withConsole(grants: 0) { h, tmux, _ in
+            let now = h.tollgate.clock.now()
+            let verifier = String(repeating: "v", count: 43)
+            let pending = PendingAuthorization(
+                stateHash: Data(), serverID: h.server.id, clientID: h.client.client.id, redirectURI: StoreHarness.redirectURI, clientState: nil,
+                codeChallenge: TokenGenerator.s256Challenge(of: verifier), scopes: ["files.read"], resource: "http://127.0.0.1:8080/mcp/files",
+                sealedUpstreamVerifier: Data(), createdAt: now, expiresAt: now.addingTimeInterval(600))
+            let upstream = UpstreamTokenResponse(accessToken: Secret("upstream-access"), refreshToken: Secret("upstream-refresh"), expiresIn: 3600)
+            let (code, grantID) = try await h.tollgate.tokens.completeAuthorization(pending, server: h.server, upstreamTokens: upstream, subject: "bob")
+            let pair = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: ClientCredentials(clientID: h.client.client.id, secret: nil, method: .none),
+                                                                code: code.value, redirectURI: StoreHarness.redirectURI, codeVerifier: verifier)
+            _ = try await h.tollgate.admin.revokeGrant(id: grantID)
+            try await tmux.waitFor("Grants (1)")
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("no refused requests")
+            let serve = try BackgroundCommand(try CLI.binary(), ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0"])
+            defer { serve.stop() }
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", "-X", "POST", "-H", "Authorization: Bearer \(pair.accessToken.value)",
+                              "-H", "Content-Type: application/json", "-d", "{}", serve.url + "/mcp/files"]
+            let out = Pipe()
+            curl.standardOutput = out
+            try curl.run()
+            curl.waitUntilExit()
+            #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "401")
+            let screen = try await tmux.waitFor("the access token has been revoked (POST /mcp/files)", timeout: 15)
+            #expect(screen.contains("Last refusals") && screen.contains("revoked"))
+            #expect(!screen.contains(pair.accessToken.value))
+            try await tmux.keys("q")
+            try await expectRestored(tmux)
+        }
+    }
+
     @Test func resizeRedrawsAndNarrowTerminalsDropThePane() async throws {
         try await withConsole(grants: 30) { _, tmux, _ in
             try await tmux.waitFor("─ grant ")

@@ -430,7 +430,7 @@ struct ReducerListTests {
         #expect(driver.state.stack == [.audit, .detail])
         #expect(driver.state.detailGrantID == 12)
         driver.press(.escape, .character("/")); driver.type("grant:10")
-        #expect(driver.lastEffects.contains { if case .loadAudit(_, 10, nil, _) = $0 { true } else { false } })
+        #expect(driver.lastEffects.contains { if case .loadAudit(_, let query) = $0 { query.grantID == 10 && query.before == nil } else { false } })
     }
 
     @Test func auditEventsWithoutAGrantSaySo() {

@@ -48,6 +48,12 @@ struct SnapshotTests {
         ("clients", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("clients"); d.press(.enter) }),
         ("audit", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("audit"); d.press(.enter) }),
         ("audit-empty", false, { FakeBackend(audit: []) }, { d in d.press(.character(":")); d.type("audit"); d.press(.enter) }),
+        ("detail-refusals", false, { FakeBackend(audit: Fixtures.audit + Fixtures.refusals) }, { d in d.press(.enter) }),
+        ("audit-tail", false, { FakeBackend() }, { d in
+            d.press(.character(":")); d.type("audit"); d.press(.enter)
+            d.backend.audit += Fixtures.refusals
+            d.post(.dataChanged)
+        }),
     ]
 
     /// The bulk actions, jobs, completion, help search and unavailable-action screens (80×24 and 120×40).

@@ -115,6 +115,10 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
     struct Entry: Sendable {
         var level: Logger.Level
         var message: String
+        /// The entry's metadata, values as text.
+        var fields: [String: String] = [:]
+        /// Message and metadata in one line, for looking for what must never be logged.
+        var line: String { ([message] + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }).joined(separator: " ") }
     }
     private let entries = Mutex<[Entry]>([])
     var metadata: Logger.Metadata = [:]
@@ -126,7 +130,9 @@ final class RecordingLogHandler: LogHandler, @unchecked Sendable {
     }
 
     func log(event: LogEvent) {
-        entries.withLock { $0.append(Entry(level: event.level, message: event.message.description)) }
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let fields = merged.mapValues { "\($0)" }
+        entries.withLock { $0.append(Entry(level: event.level, message: event.message.description, fields: fields)) }
     }
 
     /// The entries recorded so far.

@@ -50,6 +50,10 @@ struct StoreConformanceTests {
         try await StoreConformance.auditEvents(backend)
     }
 
+    @Test(arguments: StoreBackend.all) func auditQueriesAndRefreshHealth(_ backend: StoreBackend) async throws {
+        try await StoreConformance.auditQueriesAndRefreshHealth(backend)
+    }
+
     @Test(arguments: StoreBackend.all) func grantPaging(_ backend: StoreBackend) async throws {
         try await StoreConformance.grantPaging(backend)
     }

@@ -154,8 +154,11 @@ public final class CountingStore: TollgateStore {
         }
     }
     public func appendAudit(_ event: NewAuditEvent, at: Date) async throws { try await counted { try await base.appendAudit(event, at: at) } }
-    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent] {
-        try await counted { try await base.auditEvents(grantID: grantID, since: since, limit: limit, before: before) }
+    public func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent] {
+        try await counted { try await base.auditEvents(query) }
+    }
+    public func refreshHealth(since: Date) async throws -> [RefreshHealth] {
+        try await counted { try await base.refreshHealth(since: since) }
     }
     public func purge(_ policy: PurgePolicy, now: Date, limit: Int, dryRun: Bool) async throws -> PurgeCounts {
         try await counted { try await base.purge(policy, now: now, limit: limit, dryRun: dryRun) }

@@ -4,9 +4,12 @@ import TollgateCore
 public struct ServerEntry: Sendable, Equatable {
     public var server: Server
     public var provider: Provider?
+    /// How the server's upstream refreshes went over the last hour (the providers view); `nil` when none ran.
+    public var health: RefreshHealth?
 
-    public init(server: Server, provider: Provider?) {
+    public init(server: Server, provider: Provider?, health: RefreshHealth? = nil) {
         self.server = server
         self.provider = provider
+        self.health = health
     }
 }

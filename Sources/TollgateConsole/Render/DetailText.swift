@@ -1,8 +1,9 @@
 import Foundation
 import TollgateCore
 
-/// The detail view's text: every expiry, refreshability, the refresh history and the audit events of a
-/// grant, as `tollgate grant show` prints them, plus the console's own forced refresh of this session.
+/// The detail view's text: every expiry, refreshability, the last refused requests and refresh errors, the
+/// refresh history and the audit events of a grant, as `tollgate grant show` prints them, plus the
+/// console's own forced refresh of this session.
 public enum DetailText {
     static let labelWidth = 26
 
@@ -46,26 +47,20 @@ public enum DetailText {
         field("updated", TimeText.instant(g.updatedAt, now: now))
         if let revokedAt = g.revokedAt { field("revoked", TimeText.instant(revokedAt, now: now), .statusRevoked) }
 
-        lines.append(StyledLine())
-        lines.append(StyledLine("Refresh history (newest first)", .header))
-        if info.refreshHistory.isEmpty {
-            lines.append(StyledLine("  no refresh attempts", .muted))
-        } else {
-            for e in info.refreshHistory {
-                lines.append(StyledLine([Span("  " + pad(TimeText.instant(e.at, now: now), 34)), Span(pad(e.actor, 10)),
-                                         Span(pad(e.outcome, 24), e.outcome == "ok" ? .normal : .danger), Span(e.detail)]))
-            }
+        func section(_ title: String, _ events: [AuditEvent], empty: String, _ columns: (AuditEvent) -> [Span]) {
+            lines.append(StyledLine())
+            lines.append(StyledLine(title + " (newest first)", .header))
+            if events.isEmpty { lines.append(StyledLine("  " + empty, .muted)) }
+            for e in events { lines.append(StyledLine([Span("  " + pad(TimeText.instant(e.at, now: now), 34))] + columns(e))) }
         }
-        lines.append(StyledLine())
-        lines.append(StyledLine("Audit events (newest first)", .header))
-        if info.events.isEmpty {
-            lines.append(StyledLine("  no events", .muted))
-        } else {
-            for e in info.events {
-                lines.append(StyledLine([Span("  " + pad(TimeText.instant(e.at, now: now), 34)), Span(pad(e.actor, 10)),
-                                         Span(pad(e.action, 24)), Span(pad(e.outcome, 10), e.outcome == "ok" ? .normal : .danger),
-                                         Span(e.detail)]))
-            }
+        func outcome(_ e: AuditEvent, _ width: Int) -> Span { Span(pad(e.outcome, width), e.outcome == "ok" ? .normal : .danger) }
+        section("Last refusals", info.refusals, empty: "no refused requests") { e in [outcome(e, 24), Span(e.detail)] }
+        section("Last refresh errors", info.refreshErrors, empty: "no failed refreshes") { e in
+            [Span(pad(e.actor, 10)), outcome(e, 24), Span(e.durationMilliseconds.map { pad("\($0) ms", 9) } ?? ""), Span(e.detail)]
+        }
+        section("Refresh history", info.refreshHistory, empty: "no refresh attempts") { e in [Span(pad(e.actor, 10)), outcome(e, 24), Span(e.detail)] }
+        section("Audit events", info.events, empty: "no events") { e in
+            [Span(pad(e.actor, 10)), Span(pad(e.action, 24)), outcome(e, 10), Span(e.detail)]
         }
         return lines
     }

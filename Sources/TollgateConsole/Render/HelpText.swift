@@ -59,7 +59,7 @@ public enum HelpText {
             lines.append(StyledLine("    bulk actions (X, F, :revoke-all) take the words as the WHOLE subject: 'bob' is not 'bobby'"))
         }
         lines.append(StyledLine("    statuses: " + GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")))
-        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID; other words match the rows loaded so far"))
+        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID action:NAME (live); other words match the rows loaded so far"))
         lines.append(StyledLine("    servers, providers: words match slug, name, endpoints, errors"))
         lines.append(StyledLine())
         lines.append(StyledLine("Columns of the grants view", .helpSection))

@@ -174,10 +174,11 @@ extension Renderer {
                 ($0.provider?.tokenEndpoint ?? "", nil)
             },
             TableColumn(title: "AUTH", minWidth: 19, preferredWidth: 19, priority: 2, optional: true) { ($0.provider?.authMethod.rawValue ?? "", nil) },
+            TableColumn(title: "REFRESH 1H", minWidth: 10, preferredWidth: 18, priority: 8) { e in
+                ProviderHealthText.summary(e.health)
+            },
             TableColumn(title: "LAST ERROR", minWidth: 12, preferredWidth: 40, flexible: true, priority: 7) { e in
-                guard let error = e.provider?.lastError else { return ("none", .muted) }
-                let when = e.provider?.lastErrorAt.map { TimeText.relative($0, now: now) + ": " } ?? ""
-                return (when + error, .danger)
+                ProviderHealthText.lastError(e, now: now)
             },
         ]
         drawList(&screen, state, columns: columns, list: state.providers, view: .providers, what: "providers")

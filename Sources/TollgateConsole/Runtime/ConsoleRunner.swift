@@ -142,17 +142,20 @@ public final class ConsoleRunner: Sendable {
                 return .servers(request: request, try await admin.servers().map { ServerEntry(server: $0, provider: providers[$0.id]) })
             case .loadProviders(let request):
                 requestID = request
-                return .providers(request: request, try await admin.providers().map { ServerEntry(server: $0.server, provider: $0.provider) })
+                let health = try await admin.refreshHealth()
+                return .providers(request: request, try await admin.providers().map {
+                    ServerEntry(server: $0.server, provider: $0.provider, health: health[$0.server.id])
+                })
             case .loadClients(let request, let slug, let after, let limit):
                 requestID = request
                 let slugs = Dictionary(try await admin.servers().map { ($0.id, $0.slug) }, uniquingKeysWith: { a, _ in a })
                 let page = try await admin.clients(serverSlug: slug, limit: limit, after: after)
                 return .clients(request: request, page.items.map { ClientEntry(client: $0, serverSlug: slugs[$0.serverID] ?? "?") },
                                 nextCursor: page.nextCursor)
-            case .loadAudit(let request, let grantID, let before, let limit):
+            case .loadAudit(let request, let query):
                 requestID = request
-                let events = try await admin.audit(grantID: grantID, since: nil, limit: limit, before: before)
-                return .audit(request: request, events, nextBefore: events.count == limit ? events.last?.id : nil)
+                let events = try await admin.audit(query)
+                return .audit(request: request, events, nextBefore: events.count == query.limit ? events.last?.id : nil)
             case .loadDetail(let request, let grantID):
                 requestID = request
                 return .detail(request: request, GrantInfo(try await admin.grantDetail(id: grantID)))
@@ -183,7 +186,8 @@ public final class ConsoleRunner: Sendable {
     }
 
     /// Posts `.dataChanged` whenever another process commits to the store, checking every `interval`
-    /// seconds with SQLite's `data_version` (one cheap pragma; nothing is read unless it changed).
+    /// seconds with SQLite's `data_version` (one cheap pragma; nothing is read unless it changed). The audit
+    /// view answers it with a tail load (only events newer than the newest shown).
     public func startWatching(interval: TimeInterval = 0.5) async {
         let store = tollgate.store
         let post = self.post

@@ -9,12 +9,12 @@ public enum ConsoleEffect: Equatable, Sendable {
     case countGrants(request: Int, query: GrantQuery, limit: Int)
     /// Every server with its provider (servers are few).
     case loadServers(request: Int)
-    /// Every provider with its server.
+    /// Every provider with its server and its refresh health over the last hour.
     case loadProviders(request: Int)
     /// A page of clients.
     case loadClients(request: Int, serverSlug: String?, after: String?, limit: Int)
-    /// A page of the audit log, newest first, older than `before`.
-    case loadAudit(request: Int, grantID: Int64?, before: Int64?, limit: Int)
+    /// Audit events, newest first: a page older than `query.before`, or (the live tail) those newer than `query.after`.
+    case loadAudit(request: Int, query: AuditQuery)
     /// One grant in full.
     case loadDetail(request: Int, grantID: Int64)
     /// A server's well-known documents.

@@ -36,6 +36,10 @@ extension ConsoleState {
             clients.error = nil
             refilterClients()
         case .audit(let request, let events, let nextBefore):
+            if request == auditTailRequest {
+                auditTailRequest = nil
+                return prependAuditTail(events)
+            }
             guard request == audit.request else { return [] }
             audit.request = nil
             audit.loaded = audit.appending ? audit.loaded + events : events
@@ -112,7 +116,7 @@ extension ConsoleState {
 
     /// Another process changed the store: read again what is on screen (and only that).
     mutating func reloadVisible() -> [ConsoleEffect] {
-        enter(view)
+        view == .audit ? loadAuditTail() : enter(view)
     }
 
     /// After a refresh or revocation: the rows and the detail show the new state at once.
@@ -142,6 +146,9 @@ extension ConsoleState {
             clients.error = message
         } else if request == audit.request {
             audit.request = nil
+            audit.error = message
+        } else if request == auditTailRequest {
+            auditTailRequest = nil
             audit.error = message
         } else if request == detailRequest {
             detailRequest = nil

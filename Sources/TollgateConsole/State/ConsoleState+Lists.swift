@@ -97,9 +97,9 @@ extension ConsoleState {
             if ListFilter(text, keys: ["server"]).scoped != before { return loadClients(appending: false) }
             refilterClients()
         case .audit:
-            let before = ListFilter(audit.filterText, keys: ["grant"]).scoped
+            let before = ListFilter(audit.filterText, keys: Self.auditFilterKeys).scoped
             audit.filterText = text
-            if ListFilter(text, keys: ["grant"]).scoped != before { return loadAudit(appending: false) }
+            if ListFilter(text, keys: Self.auditFilterKeys).scoped != before { return loadAudit(appending: false) }
             refilterAudit()
         case .detail, .wellKnown:
             break
@@ -154,7 +154,7 @@ extension ConsoleState {
     }
 
     mutating func refilterAudit() {
-        let filter = ListFilter(audit.filterText, keys: ["grant"])
+        let filter = ListFilter(audit.filterText, keys: Self.auditFilterKeys)
         Self.refilter(&audit, visible: layout.tableRows(for: .audit)) { rows in
             rows.filter { filter.matches([$0.actor, $0.action, $0.outcome, $0.detail, $0.clientID ?? ""]) }
         }
@@ -177,14 +177,63 @@ extension ConsoleState {
         return [.loadClients(request: id, serverSlug: slug, after: appending ? clients.nextCursor : nil, limit: limit)]
     }
 
+    /// The audit filter's `grant:ID` and `action:NAME`, as a store query (the other words filter in memory).
+    func auditQuery(limit: Int) -> AuditQuery {
+        let scoped = ListFilter(audit.filterText, keys: Self.auditFilterKeys).scoped
+        return AuditQuery(grantID: scoped["grant"].flatMap { Int64($0) }, actions: scoped["action"].map { [$0] }, limit: limit)
+    }
+
+    /// The audit filter's words that the store answers.
+    static let auditFilterKeys: Set<String> = ["grant", "action"]
+
     mutating func loadAudit(appending: Bool) -> [ConsoleEffect] {
         let id = nextRequest()
         audit.request = id
         audit.appending = appending
-        let grantID = ListFilter(audit.filterText, keys: ["grant"]).scoped["grant"].flatMap { Int64($0) }
-        let limit = appending ? Self.pageSize : max(Self.pageSize, min(audit.loaded.count, 10_000))
-        return [.loadAudit(request: id, grantID: grantID, before: appending ? audit.nextCursor.flatMap { Int64($0) } : nil, limit: limit)]
+        auditTailRequest = nil
+        var query = auditQuery(limit: appending ? Self.pageSize : max(Self.pageSize, min(audit.loaded.count, Self.auditRowsKept)))
+        if appending { query.before = audit.nextCursor.flatMap { Int64($0) } }
+        return [.loadAudit(request: id, query: query)]
     }
+
+    /// The live tail: only the events newer than the newest shown (a full load when nothing is shown yet).
+    mutating func loadAuditTail() -> [ConsoleEffect] {
+        guard audit.isLoaded, audit.request == nil, let newest = audit.loaded.first?.id else { return loadAudit(appending: false) }
+        guard auditTailRequest == nil else { return [] }
+        let id = nextRequest()
+        auditTailRequest = id
+        var query = auditQuery(limit: Self.pageSize)
+        query.after = newest
+        return [.loadAudit(request: id, query: query)]
+    }
+
+    /// Puts tail events on top. At the newest row the view follows them (`tail -f`); scrolled away, it keeps
+    /// showing the same rows. A full tail (there may be a gap) reads the view again instead.
+    mutating func prependAuditTail(_ events: [AuditEvent]) -> [ConsoleEffect] {
+        guard events.count < Self.pageSize else { return loadAudit(appending: false) }
+        let newest = audit.loaded.first?.id ?? 0
+        let fresh = events.filter { $0.id > newest }
+        guard !fresh.isEmpty else { return [] }
+        let following = audit.selection == 0 && audit.top == 0
+        let (shownBefore, topBefore) = (audit.rows.count, audit.top)
+        audit.loaded = fresh + audit.loaded
+        if audit.loaded.count > Self.auditRowsKept {
+            audit.loaded.removeLast(audit.loaded.count - Self.auditRowsKept)
+            audit.nextCursor = audit.loaded.last.map { String($0.id) }
+        }
+        refilterAudit()
+        if following {
+            audit.selection = 0
+            audit.top = 0
+        } else {
+            audit.top = topBefore + max(0, audit.rows.count - shownBefore)
+            audit.keepVisible(layout.tableRows(for: .audit))
+        }
+        return []
+    }
+
+    /// The most audit events the view holds; the oldest go first.
+    static let auditRowsKept = 10_000
 
     /// Moves in a list view; the paged lists (clients, audit) load their next page near the end.
     mutating func move(_ motion: Motion) -> [ConsoleEffect] {

@@ -44,6 +44,8 @@ public struct ConsoleState: Sendable {
     public var providers = ListModel<ServerEntry>()
     public var clients = ListModel<ClientEntry>()
     public var audit = ListModel<AuditEvent>()
+    /// The audit view's live-tail load in flight (events newer than the newest shown).
+    public var auditTailRequest: Int?
 
     /// The grant the detail view shows, and its data once loaded.
     public var detailGrantID: Int64?

@@ -192,13 +192,18 @@ public struct AdminService: Sendable {
         return grant
     }
 
-    /// Everything about one grant: status, refreshability, expiries and refresh history.
-    public func grantDetail(id: Int64, historyLimit: Int = 50) async throws -> GrantDetail {
+    /// Everything about one grant: status, refreshability, expiries, refresh history, and its last refused
+    /// requests and failed refreshes (`problemLimit` of each, however old: support's first question).
+    public func grantDetail(id: Int64, historyLimit: Int = 50, problemLimit: Int = 10) async throws -> GrantDetail {
         let grant = try await grant(id: id)
         let now = clock.now()
-        let events = try await store.auditEvents(grantID: id, since: nil, limit: historyLimit, before: nil)
+        async let events = store.auditEvents(grantID: id, since: nil, limit: historyLimit, before: nil)
+        async let refusals = store.auditEvents(.refusals(grantID: id, limit: problemLimit))
+        async let refreshErrors = store.auditEvents(.refreshErrors(grantID: id, limit: problemLimit))
+        let history = try await events
         return GrantDetail(grant: grant, status: grant.status(at: now), refreshability: grant.refreshability,
-                           refreshHistory: events.filter { $0.action.hasPrefix("upstream.refresh") }, events: events)
+                           refreshHistory: history.filter { $0.action.hasPrefix("upstream.refresh") }, events: history,
+                           refusals: try await refusals, refreshErrors: try await refreshErrors)
     }
 
     /// Forces an upstream refresh through the same coordinator the gateway uses.
@@ -309,6 +314,17 @@ public struct AdminService: Sendable {
         try await store.auditEvents(grantID: grantID, since: since, limit: limit, before: before)
     }
 
+    /// Audit events matching `query`, newest first.
+    public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
+        try await store.auditEvents(query)
+    }
+
+    /// How each server's upstream refreshes went over the last `period` (default an hour), by server id.
+    public func refreshHealth(over period: TimeInterval = 3600) async throws -> [Int64: RefreshHealth] {
+        let health = try await store.refreshHealth(since: clock.now().addingTimeInterval(-period))
+        return Dictionary(health.map { ($0.serverID, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// The longest token lifetime an admin may configure.
     public static let maximumLifetime: TimeInterval = 10 * 365 * 86400
 
@@ -326,4 +342,8 @@ public struct GrantDetail: Sendable {
     public var refreshability: Refreshability
     public var refreshHistory: [AuditEvent]
     public var events: [AuditEvent]
+    /// The last `request.refused` events of the grant, newest first.
+    public var refusals: [AuditEvent]
+    /// The last failed upstream refreshes of the grant, newest first.
+    public var refreshErrors: [AuditEvent]
 }

@@ -15,10 +15,12 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var outcome: String
     /// A human line without any secret.
     public var detail: String
+    /// How long the operation took, when it measured it (an upstream refresh's upstream call).
+    public var durationMilliseconds: Int?
 
     /// Every stored property, as stored.
     public init(id: Int64, at: Date, actor: String, action: String, serverID: Int64? = nil, grantID: Int64? = nil,
-                clientID: String? = nil, outcome: String, detail: String) {
+                clientID: String? = nil, outcome: String, detail: String, durationMilliseconds: Int? = nil) {
         self.id = id
         self.at = at
         self.actor = actor
@@ -28,6 +30,7 @@ public struct AuditEvent: Sendable, Equatable, Codable {
         self.clientID = clientID
         self.outcome = outcome
         self.detail = detail
+        self.durationMilliseconds = durationMilliseconds
     }
 }
 
@@ -40,9 +43,11 @@ public struct NewAuditEvent: Sendable {
     public var clientID: String?
     public var outcome: String
     public var detail: String
+    /// How long the operation took, when it measured it.
+    public var durationMilliseconds: Int?
 
     public init(actor: String, action: String, serverID: Int64? = nil, grantID: Int64? = nil,
-                clientID: String? = nil, outcome: String = "ok", detail: String = "") {
+                clientID: String? = nil, outcome: String = "ok", detail: String = "", durationMilliseconds: Int? = nil) {
         self.actor = actor
         self.action = action
         self.serverID = serverID
@@ -50,5 +55,6 @@ public struct NewAuditEvent: Sendable {
         self.clientID = clientID
         self.outcome = outcome
         self.detail = detail
+        self.durationMilliseconds = durationMilliseconds
     }
 }

@@ -32,12 +32,29 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public let errorDescription: String
     /// For `temporarily_unavailable`: whole seconds after which trying again can succeed (`Retry-After`).
     public let retryAfter: Int?
+    /// Why the request was refused, as decided where it was decided (see `because(_:)`); `nil`
+    /// for errors thrown without one (``refusalReason`` then falls back on the wire code).
+    public private(set) var refusal: Refusal?
 
-    public init(_ code: Code, _ description: String, retryAfter: Int? = nil) {
+    public init(_ code: Code, _ description: String, retryAfter: Int? = nil, refusal: Refusal? = nil) {
         self.code = code
         self.errorDescription = description
         self.retryAfter = retryAfter
+        self.refusal = refusal
     }
+
+    /// The same error, tagged with the refusal that caused it.
+    public func because(_ refusal: Refusal) -> OAuthError {
+        var tagged = self
+        tagged.refusal = refusal
+        return tagged
+    }
+
+    /// The same error, tagged with `reason` (nothing known about whose request it was).
+    public func because(_ reason: RefusalReason) -> OAuthError { because(Refusal(reason)) }
+
+    /// The refusal's reason, or for an untagged error the one its wire code implies.
+    public var refusalReason: RefusalReason { refusal?.reason ?? RefusalReason(untagged: code) }
 
     /// The HTTP status a token, registration or revocation endpoint answers with.
     public var httpStatus: Int {

@@ -68,15 +68,16 @@ public struct TokenService: Sendable {
     /// ``IntrospectionCredential`` instead, see ``authenticateIntrospection(_:server:)``).
     public func authenticate(_ credentials: ClientCredentials, server: Server) async throws -> Client {
         let client = try await resolveClient(credentials.clientID, server: server, fetchingDocument: false)
-        guard client.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
+        let refusal = Refusal(.invalidClient, clientID: client.id, serverID: server.id)
+        guard client.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked").because(refusal) }
         if client.isConfidential {
             guard let secret = credentials.secret, credentials.method != .none,
                   let stored = try await store.clientSecretHash(id: client.id),
                   TokenGenerator.constantTimeEqual(TokenGenerator.hash(secret), stored) else {
-                throw OAuthError.invalidClient("client authentication failed")
+                throw OAuthError.invalidClient("client authentication failed").because(refusal)
             }
         } else if credentials.secret != nil {
-            throw OAuthError.invalidClient("the client is public and has no secret")
+            throw OAuthError.invalidClient("the client is public and has no secret").because(refusal)
         }
         return client
     }
@@ -369,14 +370,22 @@ public struct TokenService: Sendable {
         guard let codeVerifier, !codeVerifier.isEmpty else { throw OAuthError.invalidRequest("code_verifier is missing") }
         let now = clock.now()
         let hash = TokenGenerator.hash(code)
-        guard let record = try await store.authorizationCode(hash: hash) else { throw OAuthError.invalidGrant("unknown authorization code") }
-        guard record.clientID == client.id else { throw OAuthError.invalidGrant("the code was issued to another client") }
+        let ofClient = Refusal(.unknownCode, clientID: client.id, serverID: server.id)
+        guard let record = try await store.authorizationCode(hash: hash) else {
+            throw OAuthError.invalidGrant("unknown authorization code").because(ofClient)
+        }
+        func refused(_ reason: RefusalReason) -> Refusal { Refusal(reason, grantID: record.grantID, clientID: client.id, serverID: server.id) }
+        guard record.clientID == client.id else {
+            throw OAuthError.invalidGrant("the code was issued to another client").because(Refusal(.bindingMismatch, clientID: client.id, serverID: server.id))
+        }
         if record.usedAt != nil { try await revokeAfterCodeReplay(record, client: client, server: server, now: now) }
-        guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired") }
-        guard redirectURI == record.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request") }
+        guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired").because(refused(.expiredCode)) }
+        guard redirectURI == record.redirectURI else {
+            throw OAuthError.invalidGrant("redirect_uri does not match the authorization request").because(refused(.bindingMismatch))
+        }
         guard TokenGenerator.isValidVerifier(codeVerifier),
               TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
-            throw OAuthError.invalidGrant("PKCE verification failed")
+            throw OAuthError.invalidGrant("PKCE verification failed").because(refused(.pkceFailed))
         }
         switch try await store.redeemCode(hash: hash, at: now) {
         case .redeemed:
@@ -385,10 +394,10 @@ public struct TokenService: Sendable {
             // A concurrent presentation by the same client redeemed it first: the code was used twice.
             try await revokeAfterCodeReplay(used, client: client, server: server, now: now)
         case .notFound:
-            throw OAuthError.invalidGrant("unknown authorization code")
+            throw OAuthError.invalidGrant("unknown authorization code").because(ofClient)
         }
         guard let grant = try await store.grant(id: record.grantID), grant.state != .revoked, grant.serverID == server.id else {
-            throw OAuthError.invalidGrant("the authorization is no longer valid")
+            throw OAuthError.invalidGrant("the authorization is no longer valid").because(refused(.revokedRefreshToken))
         }
         let access = TokenGenerator.make(prefix: TokenGenerator.accessPrefix)
         let refresh = TokenGenerator.make(prefix: TokenGenerator.refreshPrefix)
@@ -403,6 +412,7 @@ public struct TokenService: Sendable {
             actor: "client:\(client.id)", action: "code.replay", serverID: server.id, grantID: used.grantID,
             clientID: client.id, outcome: "revoked", detail: "authorization code presented twice; the grant was revoked"), at: now)
         throw OAuthError.invalidGrant("authorization code already used")
+            .because(Refusal(.replayedCode, grantID: used.grantID, clientID: client.id, serverID: server.id))
     }
 
     func newTokens(access: Secret, refresh: Secret, grant: Grant, server: Server, now: Date) -> [NewToken] {
@@ -426,41 +436,54 @@ public struct TokenService: Sendable {
         guard let presentedValue = refreshToken, !presentedValue.isEmpty else { throw OAuthError.invalidRequest("refresh_token is missing") }
         let presented = Secret(presentedValue)
         guard let context = try await store.tokenContext(hash: TokenGenerator.hash(presented)), context.token.kind == .refresh else {
-            throw OAuthError.invalidGrant("unknown refresh token")
+            throw OAuthError.invalidGrant("unknown refresh token").because(Refusal(.unknownRefreshToken, clientID: client.id, serverID: server.id))
         }
         let token = context.token
         var grant = context.grant
-        guard token.clientID == client.id else { throw OAuthError.invalidGrant("the refresh token was issued to another client") }
-        guard grant.serverID == server.id else { throw OAuthError.invalidGrant("the refresh token belongs to another server") }
-        guard grant.state != .revoked, token.revokedAt == nil else { throw OAuthError.invalidGrant("the refresh token has been revoked") }
+        guard token.clientID == client.id, grant.serverID == server.id else {
+            let description = token.clientID == client.id ? "the refresh token belongs to another server" : "the refresh token was issued to another client"
+            throw OAuthError.invalidGrant(description).because(Refusal(.bindingMismatch, clientID: client.id, serverID: server.id))
+        }
+        func refused(_ reason: RefusalReason) -> Refusal { Refusal(reason, of: grant) }
+        guard grant.state != .revoked, token.revokedAt == nil else {
+            throw OAuthError.invalidGrant("the refresh token has been revoked").because(refused(.revokedRefreshToken))
+        }
         if let requested = scope {
             let asked = Set(requested.split(separator: " ").map(String.init))
-            guard asked.isSubset(of: Set(grant.scopes)) else { throw OAuthError.invalidScope("the requested scope exceeds the grant") }
+            guard asked.isSubset(of: Set(grant.scopes)) else {
+                throw OAuthError.invalidScope("the requested scope exceeds the grant").because(refused(.scopeExceeded))
+            }
         }
         if token.rotatedAt != nil {
             return try await replayWithinGrace(token, presented: presented, grant: grant, server: server, client: client)
         }
         let now = clock.now()
-        guard token.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token has expired") }
-        guard grant.state == .active else { throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again") }
+        guard token.expiresAt > now else { throw OAuthError.invalidGrant("the refresh token has expired").because(refused(.expiredRefreshToken)) }
+        guard grant.state == .active else {
+            throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again").because(refused(.reauthorizationNeeded))
+        }
 
         // Never hand out a fresh proxy pair over a dead upstream credential: refresh upstream first.
         if refresher.needsRefresh(grant.upstream, at: now) {
             let expired = grant.upstream.accessExpiresAt.map { $0 <= now } ?? false
             switch grant.refreshability {
             case .notRefreshable(let reason):
-                if expired { throw OAuthError.invalidGrant("the upstream authorization expired (\(reason.rawValue)); authorize again") }
+                if expired {
+                    throw OAuthError.invalidGrant("the upstream authorization expired (\(reason.rawValue)); authorize again")
+                        .because(refused(.reauthorizationNeeded))
+                }
             case .refreshable:
                 let result = await refresher.refresh(grantID: grant.id, actor: "client:\(client.id)",
                                                      waitUpTo: expired ? nil : min(earlyRefreshWait, refresher.callerWait))
                 switch result.outcome {
                 case .refreshed: break
                 case .needsReauth, .notRefreshable, .notFound:
-                    throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again")
+                    throw OAuthError.invalidGrant("the upstream authorization was lost; authorize again").because(refused(.reauthorizationNeeded))
                 case .providerMisconfigured, .transient:
                     if expired {
                         throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly",
                                                                 retryAfter: result.outcome.retryAfter)
+                            .because(refused(result.outcome.refusalReason))
                     }
                 }
                 if let refreshed = try await store.grant(id: grant.id) { grant = refreshed }
@@ -473,7 +496,9 @@ public struct TokenService: Sendable {
                                                grantID: grant.id, clientID: client.id, at: now)
         guard won else {
             // A concurrent request rotated the same token first: it derived the very same pair.
-            guard let rotated = try await store.token(hash: token.hash) else { throw OAuthError.invalidGrant("unknown refresh token") }
+            guard let rotated = try await store.token(hash: token.hash) else {
+                throw OAuthError.invalidGrant("unknown refresh token").because(refused(.unknownRefreshToken))
+            }
             return try await replayWithinGrace(rotated, presented: presented, grant: grant, server: server, client: client)
         }
         return TokenPair(accessToken: pair.access, refreshToken: pair.refresh, expiresIn: Int(server.accessTokenTTL),
@@ -497,7 +522,7 @@ public struct TokenService: Sendable {
             clientID: client.id, outcome: "revoked",
             detail: "a rotated refresh token was presented again outside the grace window; the grant was revoked"), at: now)
         logger.warning("refresh token reuse detected; grant revoked", metadata: ["grant": "\(grant.id)"])
-        throw OAuthError.invalidGrant("the refresh token was already used")
+        throw OAuthError.invalidGrant("the refresh token was already used").because(Refusal(.refreshTokenReuse, of: grant))
     }
 
     func requireServer(_ slug: String) async throws -> Server {
@@ -510,16 +535,19 @@ public struct TokenService: Sendable {
     /// Validates a proxy access token for `serverSlug` (audience-bound) and reports the upstream credential's state.
     /// Throws `invalid_token` for a missing, unknown, expired or revoked token, or one of another server.
     public func validate(accessToken: String?, serverSlug: String) async throws -> ValidatedAccess {
-        guard let accessToken, !accessToken.isEmpty else { throw OAuthError.invalidToken("missing access token") }
+        guard let accessToken, !accessToken.isEmpty else { throw OAuthError.invalidToken("missing access token").because(.missingToken) }
         guard let context = try await store.tokenContext(hash: TokenGenerator.hash(accessToken)), context.token.kind == .access else {
-            throw OAuthError.invalidToken("unknown access token")
+            throw OAuthError.invalidToken("unknown access token").because(.unknownToken)
         }
         let now = clock.now()
-        guard context.token.revokedAt == nil, context.grant.state != .revoked else { throw OAuthError.invalidToken("the access token has been revoked") }
-        guard context.token.expiresAt > now else { throw OAuthError.invalidToken("the access token has expired") }
-        guard context.grant.serverSlug == serverSlug else { throw OAuthError.invalidToken("the access token is for another server") }
-        guard context.grant.state == .active else { throw OAuthError.invalidToken("the upstream authorization was lost; authorize again") }
-        guard let sealed = context.sealed else { throw OAuthError.invalidToken("the grant has no upstream credential") }
+        func refused(_ description: String, _ reason: RefusalReason) -> OAuthError {
+            OAuthError.invalidToken(description).because(Refusal(reason, of: context.grant))
+        }
+        guard context.token.revokedAt == nil, context.grant.state != .revoked else { throw refused("the access token has been revoked", .revoked) }
+        guard context.token.expiresAt > now else { throw refused("the access token has expired", .expiredToken) }
+        guard context.grant.serverSlug == serverSlug else { throw refused("the access token is for another server", .wrongServer) }
+        guard context.grant.state == .active else { throw refused("the upstream authorization was lost; authorize again", .reauthorizationNeeded) }
+        guard let sealed = context.sealed else { throw refused("the grant has no upstream credential", .reauthorizationNeeded) }
         let open = { try await RefreshCoordinator.openAccessToken(sealed, grantID: context.grant.id, vault: self.vault) }
         let state: UpstreamState
         if refresher.needsRefresh(sealed.info, at: now) {
@@ -543,6 +571,7 @@ public struct TokenService: Sendable {
             return current.token
         case .unusable:
             throw OAuthError.invalidToken("the upstream authorization expired; authorize again")
+                .because(Refusal(.reauthorizationNeeded, of: access.grant))
         case .needsRefresh(let old):
             // An early refresh (the old token still works) keeps the request waiting only briefly.
             let stillValid = old.expiresAt.map { $0.timeIntervalSince(clock.now()) > earlyRefreshWait } ?? false
@@ -552,12 +581,15 @@ public struct TokenService: Sendable {
             case .refreshed:
                 if let credential = result.credential { return credential.accessToken }
                 throw OAuthError.temporarilyUnavailable("the upstream credential could not be read")
+                    .because(Refusal(.serviceUnavailable, of: access.grant))
             case .needsReauth, .notRefreshable, .notFound:
                 throw OAuthError.invalidToken("the upstream authorization was lost; authorize again")
+                    .because(Refusal(.reauthorizationNeeded, of: access.grant))
             case .providerMisconfigured, .transient:
                 if let expiry = old.expiresAt, expiry > clock.now() { return old.token }
                 throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly",
                                                         retryAfter: result.outcome.retryAfter)
+                    .because(Refusal(result.outcome.refusalReason, of: access.grant))
             }
         }
     }

@@ -129,6 +129,7 @@ public final class RefreshCoordinator: Sendable {
         var machine = RefreshStateMachine(grantID: grantID, force: force, skew: skew, longestRefresh: longestRefresh,
                                           inFlightRetryAfter: inFlightRetryAfter)
         var action = machine.start(at: ContinuousClock.now)
+        var upstreamMilliseconds: Int?
         while true {
             switch action {
             case .readGrant:
@@ -157,11 +158,11 @@ public final class RefreshCoordinator: Sendable {
                 try await store.releaseRefreshLease(grantID: grantID, owner: owner)
                 action = machine.leaseReleased()
             case .callUpstream(let lease):
-                action = try await callUpstream(lease, machine: &machine)
+                action = try await callUpstream(lease, machine: &machine, milliseconds: &upstreamMilliseconds)
             case .storeResult(let write, let detail, let grant, let insisting):
                 let audit = NewAuditEvent(actor: actor, action: force ? "upstream.refresh.forced" : "upstream.refresh",
                                           serverID: grant.serverID, grantID: grant.id, clientID: grant.clientID,
-                                          outcome: write.outcome.auditName, detail: detail)
+                                          outcome: write.outcome.auditName, detail: detail, durationMilliseconds: upstreamMilliseconds)
                 let written = insisting
                     ? try await storeInsisting(grantID: grant.id) { try await finishRefresh(write, of: grant, audit: audit) }
                     : try await finishRefresh(write, of: grant, audit: audit)
@@ -205,8 +206,10 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// Makes the upstream call with what the lease brought (the lease kept alive by a heartbeat) and tells
-    /// `machine` how it went: the answer sealed for storing, or the upstream's error.
-    private func callUpstream(_ lease: RefreshLeaseAcquisition, machine: inout RefreshStateMachine) async throws -> RefreshStateMachine.Action {
+    /// `machine` how it went: the answer sealed for storing, or the upstream's error. `milliseconds` gets how
+    /// long the upstream took (recorded with the refresh's audit event).
+    private func callUpstream(_ lease: RefreshLeaseAcquisition, machine: inout RefreshStateMachine,
+                              milliseconds: inout Int?) async throws -> RefreshStateMachine.Action {
         let grantID = lease.grant.id
         guard let sealed = lease.sealedCredential, let provider = lease.provider else {
             preconditionFailure("the refresh state machine calls upstream only with a credential and a provider")
@@ -224,11 +227,15 @@ public final class RefreshCoordinator: Sendable {
                                            timeout: upstreamHardLimit)
             }
         } catch let error as UpstreamError {
-            observer?(RefreshOutcome(error.kind), clock.now().timeIntervalSince(startedAt))
+            let seconds = clock.now().timeIntervalSince(startedAt)
+            milliseconds = Int((seconds * 1000).rounded())
+            observer?(RefreshOutcome(error.kind), seconds)
             logger.warning("upstream refresh failed", metadata: ["grant": "\(grantID)", "error": "\(error)"])
             return machine.upstreamFailed(error, now: clock.now())
         }
-        observer?(.succeeded, clock.now().timeIntervalSince(startedAt))
+        let seconds = clock.now().timeIntervalSince(startedAt)
+        milliseconds = Int((seconds * 1000).rounded())
+        observer?(.succeeded, seconds)
         // Sealed at once: the upstream may have rotated the refresh token, and this is the only copy.
         let now = clock.now()
         let fresh = response.credential(at: now, previous: previous)

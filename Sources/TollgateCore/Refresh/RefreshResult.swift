@@ -30,6 +30,15 @@ public struct RefreshResult: Sendable, CustomStringConvertible {
             }
         }
 
+        /// Why a request that needed this refresh is refused when it did not give a usable token.
+        public var refusalReason: RefusalReason {
+            switch self {
+            case .refreshed, .transient: .upstreamUnavailable
+            case .providerMisconfigured: .providerMisconfigured
+            case .needsReauth, .notRefreshable, .notFound: .reauthorizationNeeded
+            }
+        }
+
         /// For `transient`: seconds until trying again can succeed.
         public var retryAfter: TimeInterval? {
             if case .transient(let seconds) = self { return seconds }

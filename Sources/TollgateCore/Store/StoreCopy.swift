@@ -49,7 +49,7 @@ public struct StoreTable: Sendable, Equatable, CustomStringConvertible {
             "state_hash", "server_id", "client_id", "redirect_uri", "client_state", "code_challenge", "scopes", "resource",
             "upstream_verifier", "created_at", "expires_at", "browser_hash"]),
         StoreTable(name: "audit_events", key: "id", columns: [
-            "id", "at", "actor", "action", "server_id", "grant_id", "client_id", "outcome", "detail"]),
+            "id", "at", "actor", "action", "server_id", "grant_id", "client_id", "outcome", "detail", "duration_ms"]),
     ]
 
     /// The position of `column` in ``columns``.

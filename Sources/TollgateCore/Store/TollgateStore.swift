@@ -203,8 +203,11 @@ public protocol TollgateStore: Sendable {
 
     /// Appends an audit event that records no change of its own (a refusal, a failed attempt).
     func appendAudit(_ event: NewAuditEvent, at: Date) async throws
-    /// Audit events, newest first: of one grant or all, since a time, before the event id `before`.
-    func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent]
+    /// Audit events matching `query`, newest first (index-backed; see ``AuditQuery``).
+    func auditEvents(_ query: AuditQuery) async throws -> [AuditEvent]
+    /// Per server, how the `upstream.refresh*` attempts recorded since `since` went: counts, latency, last
+    /// error. One statement over the `(action, at)` index; servers without attempts are absent.
+    func refreshHealth(since: Date) async throws -> [RefreshHealth]
 
     // MARK: Retention
 
@@ -261,6 +264,11 @@ extension TollgateStore {
             q.after = next
         }
         return min(count, limit)
+    }
+
+    /// Audit events, newest first: of one grant or all, since a time, before the event id `before`.
+    public func auditEvents(grantID: Int64?, since: Date?, limit: Int, before: Int64?) async throws -> [AuditEvent] {
+        try await auditEvents(AuditQuery(grantID: grantID, since: since, before: before, limit: limit))
     }
 }
 

@@ -4,7 +4,7 @@ import Synchronization
 import TollgateCore
 
 /// The Prometheus metrics of one `serve` process: requests, token grants by type and outcome, upstream
-/// refreshes by outcome and latency, and gateway latency.
+/// refreshes by outcome and latency, gateway latency, and refused requests by reason.
 public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -66,6 +66,16 @@ public final class ServerMetrics: Sendable {
     func gateway(server: String, status: Int, seconds: TimeInterval) {
         histogram("tollgate_gateway_duration_seconds", [("server", server)]).record(.nanoseconds(Int64(seconds * 1e9)))
         counter("tollgate_gateway_requests_total", [("server", server), ("status", Self.statusClass(status))]).increment()
+    }
+
+    /// Counts one refused request by its reason (every refusal, whether or not the audit log recorded it).
+    func refusal(_ reason: RefusalReason) {
+        counter("tollgate_refusals_total", [("reason", reason.rawValue)]).increment()
+    }
+
+    /// Counts one refusal event dropped because the audit queue was full.
+    func refusalEventDropped() {
+        counter("tollgate_refusal_events_dropped_total", []).increment()
     }
 
     /// Counts one client connection the server closed itself (a timeout, or to make room at the limit).

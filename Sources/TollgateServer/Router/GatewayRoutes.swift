@@ -10,7 +10,8 @@ extension TollgateHTTPServer {
             for method in [HTTPRequest.Method.get, .post, .delete, .put, .patch, .head, .options] {
                 router.on(RouterPath(path), method: method) { request, context in
                     await self.gateway(request, slug: context.parameters.get("slug") ?? "",
-                                       suffix: context.parameters.getCatchAll().joined(separator: "/"), peer: context.remoteAddress)
+                                       suffix: context.parameters.getCatchAll().joined(separator: "/"), note: context.accessNote,
+                                       peer: context.remoteAddress)
                 }
             }
         }
@@ -32,19 +33,29 @@ extension TollgateHTTPServer {
     /// Forwards an MCP request; `peer` (the client's address) is only read for `--forwarded-headers set`.
     ///
     /// Order: the `Origin` check first (a browser request from an origin the server does not admit gets 403, its
-    /// preflight included), then the proxy token, then the upstream token, then the forward.
-    func gateway(_ request: Request, slug: String, suffix: String, peer: @autoclosure () -> SocketAddress?) async -> Response {
+    /// preflight included), then the proxy token, then the upstream token, then the forward. Every 401, 403 and
+    /// 503 records its refusal (``recordRefusal(_:description:request:note:)``).
+    func gateway(_ request: Request, slug: String, suffix: String, note: AccessNote, peer: @autoclosure () -> SocketAddress?) async -> Response {
         let started = ContinuousClock.now
         let origin = request.headers[.origin]
         var server: Server?
         if let origin {
             // Only browsers send Origin: native clients pay nothing for this lookup.
-            do { server = try await tollgate.store.server(slug: slug) } catch { return Responses.oauthError(internalError(error, "gateway")) }
+            do {
+                server = try await tollgate.store.server(slug: slug)
+            } catch {
+                let oauth = internalError(error, "gateway")
+                recordRefusal(oauth, request: request, note: note)
+                return Responses.oauthError(oauth)
+            }
             guard let found = server else { return Self.noSuchServer }
-            guard found.policy.admits(originHeader: origin, publicOrigin: urls.origin) else { return GatewayCORS.refused() }
+            guard found.policy.admits(originHeader: origin, publicOrigin: urls.origin) else {
+                recordRefusal(Refusal(.originRefused, serverID: found.id), description: "the browser origin is not allowed", request: request, note: note)
+                return GatewayCORS.refused()
+            }
             if request.method == .options, request.headers[.accessControlRequestMethod] != nil { return GatewayCORS.preflight(origin: origin) }
         }
-        var response = await authorizeAndForward(request, slug: slug, server: server, suffix: suffix, peer: peer(), started: started)
+        var response = await authorizeAndForward(request, slug: slug, server: server, suffix: suffix, note: note, peer: peer(), started: started)
         if let origin { GatewayCORS.allow(&response, origin: origin) }
         return response
     }
@@ -54,8 +65,8 @@ extension TollgateHTTPServer {
     }
 
     /// The proxy token, the scope check (servers with scope rules only), the upstream token, the forward.
-    private func authorizeAndForward(_ request: Request, slug: String, server: Server?, suffix: String, peer: @autoclosure () -> SocketAddress?,
-                                     started: ContinuousClock.Instant) async -> Response {
+    private func authorizeAndForward(_ request: Request, slug: String, server: Server?, suffix: String, note: AccessNote,
+                                     peer: @autoclosure () -> SocketAddress?, started: ContinuousClock.Instant) async -> Response {
         let access: ValidatedAccess
         let upstreamToken: Secret
         var body: ByteBuffer?
@@ -74,6 +85,10 @@ extension TollgateHTTPServer {
                                                            granted: access.grant.scopes,
                                                            resourceMetadata: urls.protectedResourceMetadata(slug)) {
                     metrics.gateway(server: slug, status: Int(refusal.status.code), seconds: (ContinuousClock.now - started).seconds)
+                    let scopeMissing = refusal.status == .forbidden
+                    recordRefusal(Refusal(scopeMissing ? .insufficientScope : .invalidRequest, of: access.grant),
+                                  description: scopeMissing ? "the call needs a scope the grant lacks" : "the MCP request was refused before forwarding",
+                                  request: request, note: note)
                     return refusal
                 }
             }
@@ -82,11 +97,15 @@ extension TollgateHTTPServer {
             var known = server
             if known == nil { known = try? await tollgate.store.server(slug: slug) }
             guard let known else { return Self.noSuchServer }
+            recordRefusal(error, request: request, note: note)
             return unauthorized(known, error.errorDescription)
         } catch {
             // 503 + Retry-After for a transient upstream or store failure, 500 without internals otherwise.
-            return Responses.oauthError(internalError(error, "gateway"))
+            let oauth = internalError(error, "gateway")
+            recordRefusal(oauth, request: request, note: note)
+            return Responses.oauthError(oauth)
         }
+        note.note(grantID: access.grant.id, clientID: access.grant.clientID)
         let vouched = configuration.forwardedHeaders == .set ? ForwardedHeaders(peer: peer(), publicBaseURL: urls.base) : nil
         return await forwarder.forward(request, body: body, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value, forwardedHeaders: vouched,
                                          logMetadata: ["server": "\(slug)"]) { status in

@@ -11,7 +11,7 @@ extension TollgateHTTPServer {
         router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
         router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
         router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
-        router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context)) }
+        router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context), note: context.accessNote) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
         router.post("/oauth/:slug/introspect") { request, context in await self.introspect(request, slug(context)) }
         @Sendable func slug(_ context: TollgateRequestContext) -> String { context.parameters.get("slug") ?? "" }
@@ -215,7 +215,8 @@ extension TollgateHTTPServer {
 
     // MARK: Token, revocation, introspection
 
-    func token(_ request: Request, _ slug: String) async -> Response {
+    /// The token endpoint; every failed request records its refusal (``recordRefusal(_:request:note:)``).
+    func token(_ request: Request, _ slug: String, note: AccessNote) async -> Response {
         var grantType = "unknown"
         do {
             let form = try await request.form(limit: configuration.maxBodyBytes)
@@ -234,11 +235,13 @@ extension TollgateHTTPServer {
                 throw OAuthError(.unsupportedGrantType, "grant_type '\(UpstreamErrorText.clip(other))' is not supported")
             }
             metrics.tokenGrant(type: grantType, outcome: "ok")
+            note.note(grantID: nil, clientID: credentials.clientID)
             return Responses.json(["access_token": pair.accessToken.value, "token_type": pair.tokenType, "expires_in": pair.expiresIn,
                                    "refresh_token": pair.refreshToken.value, "scope": pair.scope])
         } catch {
             let oauth = internalError(error, "token")
             metrics.tokenGrant(type: grantType, outcome: oauth.code.rawValue)
+            recordRefusal(oauth, request: request, note: note)
             return Responses.oauthError(oauth, basicChallenge: request.basicCredentials != nil)
         }
     }

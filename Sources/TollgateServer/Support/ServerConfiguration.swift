@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var connectionLimits: ConnectionLimits
     /// Whether the gateway sets `Forwarded` / `X-Forwarded-*` itself or only drops the client's.
     public var forwardedHeaders: ForwardedHeadersMode
+    /// Whether every request gets an info-level `request` log line (`serve --access-log on|off`).
+    public var accessLog = true
 
     public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, maxBodyBytes: Int = 1 << 20,
                 gatewayTimeout: TimeInterval = 60, consentMemory: TimeInterval = 30 * 86400, consentLifetime: TimeInterval = 600,

@@ -9,6 +9,11 @@ extension ProviderKind: ExpressibleByArgument {}
 extension ClientAuthMethod: ExpressibleByArgument {}
 extension ForwardedHeadersMode: ExpressibleByArgument {}
 
+/// `on` or `off` on the command line (`serve --access-log`).
+enum Toggle: String, ExpressibleByArgument, Sendable {
+    case on, off
+}
+
 /// A length of time on the command line: `90` (seconds), `30s`, `15m`, `2h` or `7d`; positive, at most 10 years.
 struct DurationArgument: Sendable {
     /// The length in seconds.

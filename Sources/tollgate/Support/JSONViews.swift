@@ -45,6 +45,8 @@ enum JSONView {
         var extras = grantExtras(status: detail.status, refreshability: detail.refreshability)
         extras["refreshHistory"] = detail.refreshHistory
         extras["events"] = detail.events
+        extras["lastRefusals"] = detail.refusals
+        extras["lastRefreshErrors"] = detail.refreshErrors
         return Annotated(base: detail.grant, extras: extras)
     }
 

@@ -60,17 +60,19 @@ final class FakeBackend {
                 .filter { after == nil || $0.client.id > after! }
             let pageRows = Array(rows.prefix(limit))
             return .clients(request: request, pageRows, nextCursor: rows.count > limit ? pageRows.last?.client.id : nil)
-        case .loadAudit(let request, let grantID, let before, let limit):
+        case .loadAudit(let request, let query):
             if let failed = fail("audit", request) { return failed }
-            let rows = audit.filter { (grantID == nil || $0.grantID == grantID) && (before == nil || $0.id < before!) }
-                .sorted { $0.id > $1.id }.prefix(limit)
-            return .audit(request: request, Array(rows), nextBefore: rows.count == limit ? rows.last?.id : nil)
+            let rows = audit.filter { e in
+                (query.grantID == nil || e.grantID == query.grantID) && (query.actions?.contains(e.action) ?? true)
+                    && (query.before.map { e.id < $0 } ?? true) && (query.after.map { e.id > $0 } ?? true)
+            }.sorted { $0.id > $1.id }.prefix(query.limit)
+            return .audit(request: request, Array(rows), nextBefore: rows.count == query.limit ? rows.last?.id : nil)
         case .loadDetail(let request, let grantID):
             if let failed = fail("detail", request) { return failed }
             guard let grant = grants.first(where: { $0.id == grantID }) else {
                 return .loadFailed(request: request, message: "no grant \(grantID)")
             }
-            return .detail(request: request, Fixtures.info(grant))
+            return .detail(request: request, Fixtures.info(grant, audit: audit))
         case .loadWellKnown(let request, let slug):
             if let failed = fail("wellKnown", request) { return failed }
             guard servers.contains(where: { $0.server.slug == slug }) else { return .loadFailed(request: request, message: "no server '\(slug)'") }

@@ -69,7 +69,10 @@ enum Fixtures {
     }
 
     static let servers: [ServerEntry] = [
-        ServerEntry(server: server(1, "files", name: "Files", scopes: ["files.read", "files.write"]), provider: provider(1, serverID: 1)),
+        ServerEntry(server: server(1, "files", name: "Files", scopes: ["files.read", "files.write"]), provider: provider(1, serverID: 1),
+                    health: RefreshHealth(serverID: 1, attempts: 48, succeeded: 46, meanMilliseconds: 184, maxMilliseconds: 930,
+                                          lastError: event(38, ago: 4000, actor: "server", action: "upstream.refresh", grantID: 10,
+                                                           outcome: "transient", detail: "HTTP 503 from the token endpoint"))),
         ServerEntry(server: server(2, "mail", name: "Mail"),
                     provider: provider(2, serverID: 2, kind: .oauth2, supportsRefresh: false, lastError: "invalid_client: client authentication failed")),
         ServerEntry(server: server(3, "wiki", name: "Wiki (no provider yet)"), provider: nil),
@@ -102,12 +105,23 @@ enum Fixtures {
     ]
 
     static func event(_ id: Int64, ago: TimeInterval, actor: String = "admin", action: String, grantID: Int64? = 12,
-                      outcome: String = "ok", detail: String = "") -> AuditEvent {
+                      outcome: String = "ok", detail: String = "", durationMilliseconds: Int? = nil) -> AuditEvent {
         decode(AuditEvent.self, [
             "id": id, "at": seconds(-ago), "actor": actor, "action": action, "serverID": 1,
             "grantID": grantID as Any? ?? NSNull(), "clientID": "tgc_claude", "outcome": outcome, "detail": detail,
+            "durationMilliseconds": durationMilliseconds as Any? ?? NSNull(),
         ])
     }
+
+    /// Refused requests of grant 12 and a failed refresh with its latency: the support desk's ticket.
+    static let refusals: [AuditEvent] = [
+        event(44, ago: 20, actor: "client:tgc_claude", action: "request.refused", outcome: "reauthorization_needed",
+              detail: "the upstream authorization was lost; authorize again (POST /mcp/files); and 41 more since 2027-01-15T07:10:03Z"),
+        event(43, ago: 35, actor: "server", action: "upstream.refresh", outcome: "needs-reauth",
+              detail: "invalid_grant from the token endpoint", durationMilliseconds: 212),
+        event(42, ago: 50, actor: "client:tgc_claude", action: "request.refused", outcome: "expired_token",
+              detail: "the access token has expired (POST /mcp/files)"),
+    ]
 
     static let audit: [AuditEvent] = [
         event(40, ago: 60, action: "upstream.refresh", outcome: "ok", detail: "forced by an admin"),
@@ -117,10 +131,12 @@ enum Fixtures {
         event(36, ago: 86_400, action: "server.add", grantID: nil, detail: "files"),
     ]
 
-    static func info(_ grant: Grant) -> GrantInfo {
-        let events = audit.filter { $0.grantID == grant.id }
+    static func info(_ grant: Grant, audit: [AuditEvent] = audit) -> GrantInfo {
+        let events = audit.filter { $0.grantID == grant.id }.sorted { $0.id > $1.id }
+        let refreshes = events.filter { $0.action.hasPrefix("upstream.refresh") }
         return GrantInfo(grant: grant, status: grant.status(at: now), refreshability: grant.refreshability,
-                         refreshHistory: events.filter { $0.action.hasPrefix("upstream.refresh") }, events: events)
+                         refreshHistory: refreshes, events: events, refusals: events.filter { $0.action == "request.refused" },
+                         refreshErrors: refreshes.filter { $0.outcome != "ok" })
     }
 
     static let wellKnown: WellKnownDocuments = {

@@ -176,13 +176,16 @@ enum Fixture {
 /// What a check compares of an audit event: everything but its id.
 struct AuditShape: Equatable, CustomStringConvertible {
     var at: Date, actor: String, action: String, serverID: Int64?, grantID: Int64?, clientID: String?, outcome: String, detail: String
+    var durationMilliseconds: Int?
 
     init(_ e: AuditEvent) {
         (at, actor, action, serverID, grantID, clientID, outcome, detail) = (e.at, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail)
+        durationMilliseconds = e.durationMilliseconds
     }
 
     init(_ e: NewAuditEvent, at: Date) {
         (self.at, actor, action, serverID, grantID, clientID, outcome, detail) = (at, e.actor, e.action, e.serverID, e.grantID, e.clientID, e.outcome, e.detail)
+        durationMilliseconds = e.durationMilliseconds
     }
 
     var description: String { "\(action)[\(actor) s=\(serverID.map(String.init) ?? "-") g=\(grantID.map(String.init) ?? "-") c=\(clientID ?? "-") \(outcome) '\(detail)' @\(at.millisecondsSince1970)]" }

@@ -182,6 +182,55 @@ extension StoreConformance {
     }
 }
 
+extension StoreConformance {
+    /// Audit queries: by grant and actions, failures only, newer than an id (the console's tail), with the
+    /// duration kept; and the per-server refresh health of a period (counts, latency, newest failure).
+    public static func auditQueriesAndRefreshHealth(_ backend: StoreBackend) async throws {
+        try await run("auditQueriesAndRefreshHealth", backend) { e, store, _ in
+            let actions = ["request.refused", "upstream.refresh", "upstream.refresh.forced", "grant.revoke"]
+            var written: [(id: Int, shape: AuditShape)] = []
+            for i in 0..<80 {
+                let action = actions[i % 4]
+                let refresh = action.hasPrefix("upstream.refresh")
+                let event = NewAuditEvent(actor: "server", action: action, serverID: Int64(1 + i % 2), grantID: Int64(i % 3),
+                                          clientID: "c\(i % 3)", outcome: i % 5 == 0 ? (refresh ? "transient" : "revoked") : "ok",
+                                          detail: "event \(i)", durationMilliseconds: refresh ? 100 + i : nil)
+                let at = Fixture.at(Double(i) * 60)
+                try await store.appendAudit(event, at: at)
+                written.append((i, AuditShape(event, at: at)))
+            }
+            let shapes = written.map(\.shape)
+            let refusals = try await store.auditEvents(.refusals(grantID: 1, limit: 5))
+            e.equal(refusals.map(AuditShape.init), Array(shapes.filter { $0.action == "request.refused" && $0.grantID == 1 }.reversed().prefix(5)),
+                    "a grant's last refusals")
+            let errors = try await store.auditEvents(.refreshErrors(grantID: 2, limit: 50))
+            e.equal(errors.map(AuditShape.init), shapes.filter { $0.action.hasPrefix("upstream.refresh") && $0.grantID == 2 && $0.outcome != "ok" }.reversed(),
+                    "a grant's failed refreshes, duration kept")
+            let all = try await store.auditEvents(AuditQuery(limit: 1000))
+            let pivot = all[10].id
+            e.equal(try await store.auditEvents(AuditQuery(actions: ["grant.revoke"], after: pivot, limit: 100)).map(AuditShape.init),
+                    shapes.suffix(10).filter { $0.action == "grant.revoke" }.reversed(), "one action newer than an id")
+            e.equal(try await store.auditEvents(AuditQuery(actions: [], limit: 100)), [], "no action at all matches nothing")
+
+            let since = Fixture.at(40 * 60)
+            let health = try await store.refreshHealth(since: since)
+            let recent = shapes.filter { $0.at >= since && $0.action.hasPrefix("upstream.refresh") }
+            e.equal(health.map(\.serverID), [1, 2], "one row per server with attempts")
+            for row in health {
+                let mine = recent.filter { $0.serverID == row.serverID }
+                let durations = mine.compactMap(\.durationMilliseconds)
+                e.equal(row.attempts, mine.count, "attempts of server \(row.serverID)")
+                e.equal(row.succeeded, mine.filter { $0.outcome == "ok" }.count, "successes of server \(row.serverID)")
+                e.equal(row.maxMilliseconds, durations.max(), "longest latency of server \(row.serverID)")
+                let mean = Double(durations.reduce(0, +)) / Double(durations.count)
+                e.expect(abs(Double(row.meanMilliseconds ?? -99) - mean) <= 0.5, "mean latency of server \(row.serverID)")
+                e.equal(row.lastError.map(AuditShape.init), mine.last { $0.outcome != "ok" }, "newest failure of server \(row.serverID)")
+            }
+            e.equal(try await store.refreshHealth(since: Fixture.at(1_000_000)), [], "nothing in a period without attempts")
+        }
+    }
+}
+
 extension SealedCredential {
     func with(version: Int64) -> SealedCredential {
         var copy = self
