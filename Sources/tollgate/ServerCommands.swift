@@ -272,6 +272,9 @@ struct ScopeRuleOptions: ParsableArguments {
         let key = String(entry[..<equals])
         let scopes = entry[entry.index(after: equals)...].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return (key, scopes)
+    }
+}
+
 /// `--client-metadata any|allowlist|off` and `--client-metadata-allow PATTERN` (repeatable): which client ID metadata
 /// documents a server accepts as clients.
 struct ClientMetadataTrustOptions: ParsableArguments {
