@@ -65,6 +65,8 @@ static inline int tg_trap_signals(int fd, struct sigaction *previous) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = tg_on_signal;
+    // SA_RESTART: a signal must not fail another thread's read or write with EINTR (the loop's poll still wakes).
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < 3; i++) {
         if (sigaction(tg_trapped_signals[i], &sa, &previous[i]) != 0) return -1;
@@ -88,6 +90,7 @@ static inline int tg_trap_resize(struct sigaction *previous) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = tg_on_winch;
+    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGWINCH, &sa, previous) != 0) return -1;
     tg_curses_winch = previous;

@@ -50,7 +50,8 @@ public final class CursesTerminal: ConsoleTerminal {
     /// process (wide characters need a UTF-8 one).
     public static func headless(term: String = "xterm-256color", noColor: Bool = false, locale: String = "C.UTF-8",
                                 inputPath: String = "/dev/null", outputPath: String = "/dev/null") throws -> CursesTerminal {
-        setlocale(LC_ALL, locale)
+        // setlocale is not thread-safe: change the process's locale only when it differs (tests run in parallel).
+        if setlocale(LC_ALL, nil).map({ String(cString: $0) }) != locale { setlocale(LC_ALL, locale) }
         guard let output = fopen(outputPath, "w"), let input = fopen(inputPath, "r") else {
             throw TerminalError("cannot open \(outputPath) or \(inputPath)")
         }

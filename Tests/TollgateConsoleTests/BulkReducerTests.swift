@@ -106,7 +106,8 @@ struct BulkReducerTests {
         #expect(driver.lastEffects == [.revokeClient(clientID: "tgc_claude")])
         driver.post(.clientRevoked(clientID: "tgc_claude", grants: 6))
         #expect(driver.state.flash?.text == "client tgc_claude revoked with 6 grant(s)")
-        driver.press(.character("G"), .character("x"))
+        // tgc_ops (revoked) is the row above the last (a client ID metadata document client).
+        driver.press(.character("G"), .character("k"), .character("x"))
         #expect(driver.state.flash?.text == "client tgc_ops: already revoked", "tgc_ops is revoked")
     }
 
