@@ -155,7 +155,7 @@ struct EndToEndTests {
                               "-H", "Content-Type: application/json", "-d", "{}", serve.url + "/mcp/files"]
             let out = Pipe()
             curl.standardOutput = out
-            try curl.run()
+            try ProcessSpawning.run(curl)
             curl.waitUntilExit()
             #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "401")
             let screen = try await tmux.waitFor("the access token has been revoked (POST /mcp/files)", timeout: 15)

@@ -19,7 +19,7 @@ struct RefreshResilienceTests {
     func deadPID() throws -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try p.run()
+        try ProcessSpawning.run(p)
         p.waitUntilExit()
         return p.processIdentifier
     }

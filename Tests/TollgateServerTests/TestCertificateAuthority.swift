@@ -1,4 +1,5 @@
 import Foundation
+import TollgateTestSupport
 
 /// A throwaway certificate authority and one server certificate it signed, made with the `openssl` command in a
 /// temporary directory: for HTTPS servers on loopback that Tollgate must trust (and only through this CA).
@@ -41,7 +42,7 @@ struct TestCertificateAuthority: Sendable {
         process.standardOutput = FileHandle.nullDevice
         let errors = Pipe()
         process.standardError = errors
-        try process.run()
+        try ProcessSpawning.run(process)
         let message = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {

@@ -40,7 +40,7 @@ public enum CLI {
                     process.standardOutput = out
                     process.standardError = err
                     process.standardInput = input
-                    try process.run()
+                    try ProcessSpawning.run(process)
                     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
                     try? input.fileHandleForWriting.close()
                     let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
@@ -84,7 +84,7 @@ public final class BackgroundCommand: @unchecked Sendable {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        try ProcessSpawning.run(process)
         var line = ""
         while !line.contains("\n") {
             let chunk = out.fileHandleForReading.availableData

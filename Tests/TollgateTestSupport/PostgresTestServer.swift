@@ -87,7 +87,7 @@ public enum PostgresTestServer {
                 process.standardError = err
                 process.standardOutput = FileHandle.nullDevice
                 do {
-                    try process.run()
+                    try ProcessSpawning.run(process)
                     let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                     process.waitUntilExit()
                     if process.terminationStatus == 0 {
