@@ -149,15 +149,11 @@ struct EndToEndTests {
             try await tmux.waitFor("no refused requests")
             let serve = try BackgroundCommand(try CLI.binary(), ["serve", "--db", h.databasePath, "--listen", "127.0.0.1:0"])
             defer { serve.stop() }
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", "-X", "POST", "-H", "Authorization: Bearer \(pair.accessToken.value)",
-                              "-H", "Content-Type: application/json", "-d", "{}", serve.url + "/mcp/files"]
-            let out = Pipe()
-            curl.standardOutput = out
-            try ProcessSpawning.run(curl)
+            let curl = try ChildProcess("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "10", "-X", "POST", "-H", "Authorization: Bearer \(pair.accessToken.value)",
+                              "-H", "Content-Type: application/json", "-d", "{}", serve.url + "/mcp/files"], stdout: .pipe)
+            let status = String(decoding: curl.standardOutput?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
             curl.waitUntilExit()
-            #expect(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "401")
+            #expect(status == "401")
             let screen = try await tmux.waitFor("the access token has been revoked (POST /mcp/files)", timeout: 15)
             #expect(screen.contains("Last refusals") && screen.contains("revoked"))
             #expect(!screen.contains(pair.accessToken.value))

@@ -17,9 +17,7 @@ struct RefreshResilienceTests {
 
     /// The pid of a process that has just exited (so it is certainly gone).
     func deadPID() throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/true")
-        try ProcessSpawning.run(p)
+        let p = try ChildProcess("/bin/true", [])
         p.waitUntilExit()
         return p.processIdentifier
     }

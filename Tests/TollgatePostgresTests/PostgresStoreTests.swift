@@ -27,7 +27,7 @@ struct PostgresStoreTests {
             #expect(try await second.servers().map(\.slug) == ["files"])
             await second.close()
             let again = try await TestPostgres.values(configuration, "SELECT count(*) FROM tollgate_migrations") { try $0.decode(Int64.self) }
-            #expect(again == [4])
+            #expect(again == [5])
         }
     }
 
@@ -36,7 +36,7 @@ struct PostgresStoreTests {
             let stores = try await race(4) { _ in try await PostgresStore(configuration: configuration) }
             for store in stores { await store.close() }
             let count = try await TestPostgres.values(configuration, "SELECT count(*) FROM tollgate_migrations") { try $0.decode(Int64.self) }
-            #expect(count == [4])
+            #expect(count == [5])
         }
     }
 

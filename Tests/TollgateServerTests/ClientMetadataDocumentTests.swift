@@ -286,7 +286,8 @@ struct ClientMetadataDocumentTests {
             try await s.test { client in
                 let started = ContinuousClock.now
                 try await Self.expectRefused(client, documents.url(), "fetching the document took longer than 0.5 s")
-                #expect(ContinuousClock.now - started < .seconds(2))
+                // The document server answers after 3 s: well before that (a loaded machine needs some slack).
+                #expect(ContinuousClock.now - started < .seconds(2.8))
             }
         }
     }

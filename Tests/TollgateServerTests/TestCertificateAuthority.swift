@@ -35,15 +35,8 @@ struct TestCertificateAuthority: Sendable {
     }
 
     static func openssl(_ arguments: [String], in directory: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try ProcessSpawning.run(process)
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
+        let process = try ChildProcess("/usr/bin/env", ["openssl"] + arguments, directory: directory, stderr: .pipe)
+        let message = process.standardError?.readDataToEndOfFile() ?? Data()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw NSError(domain: "openssl", code: Int(process.terminationStatus),

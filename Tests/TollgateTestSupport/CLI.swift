@@ -29,24 +29,20 @@ public enum CLI {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: binary)
-                    process.arguments = arguments
                     var env = ProcessInfo.processInfo.environment
                     env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
                     for (k, v) in environment { env[k] = v }
-                    process.environment = env
-                    let out = Pipe(), err = Pipe(), input = Pipe()
-                    process.standardOutput = out
-                    process.standardError = err
-                    process.standardInput = input
-                    try ProcessSpawning.run(process)
-                    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-                    try? input.fileHandleForWriting.close()
+                    let process = try ChildProcess(binary, arguments, environment: env, stdin: .pipe, stdout: .pipe, stderr: .pipe)
+                    if let stdin { process.standardInput?.write(Data(stdin.utf8)) }
+                    try? process.standardInput?.close()
                     let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
                     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
-                    let outData = out.fileHandleForReading.readDataToEndOfFile()
-                    let errData = err.fileHandleForReading.readDataToEndOfFile()
+                    // Both pipes at once, so that a child filling one while the other is read never blocks.
+                    let group = DispatchGroup()
+                    nonisolated(unsafe) var errData = Data()
+                    DispatchQueue.global().async(group: group) { errData = process.standardError?.readDataToEndOfFile() ?? Data() }
+                    let outData = process.standardOutput?.readDataToEndOfFile() ?? Data()
+                    group.wait()
                     process.waitUntilExit()
                     timer.cancel()
                     continuation.resume(returning: Result(status: process.terminationStatus,
@@ -63,32 +59,24 @@ public enum CLI {
 /// A long-running `tollgate` command (`serve`, `dev-upstream`) started in the background; stopped with
 /// SIGTERM by ``stop()``, or when released.
 public final class BackgroundCommand: @unchecked Sendable {
-    public let process: Process
+    public let process: ChildProcess
     /// The URL at the end of the first line the command printed (`… listening on http://127.0.0.1:PORT`).
     public let url: String
 
     /// Starts `binary` with `arguments` (without `TOLLGATE_MASTER_KEY`: the key file next to the database is
     /// used) and waits for its first line. `openFileSoftLimit` starts it under a lower open-file soft limit.
     public init(_ binary: String, _ arguments: [String], openFileSoftLimit: Int? = nil) throws {
-        process = Process()
-        if let openFileSoftLimit {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", #"ulimit -Sn \#(openFileSoftLimit) && exec "$0" "$@""#, binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
-        process.environment = env
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try ProcessSpawning.run(process)
+        if let openFileSoftLimit {
+            process = try ChildProcess("/bin/sh", ["-c", #"ulimit -Sn \#(openFileSoftLimit) && exec "$0" "$@""#, binary] + arguments,
+                                       environment: env, stdout: .pipe)
+        } else {
+            process = try ChildProcess(binary, arguments, environment: env, stdout: .pipe)
+        }
         var line = ""
         while !line.contains("\n") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
+            guard let chunk = process.standardOutput?.availableData, !chunk.isEmpty else { break }
             line += String(decoding: chunk, as: UTF8.self)
         }
         // The chunk read may hold more than the first line.
@@ -103,11 +91,6 @@ public final class BackgroundCommand: @unchecked Sendable {
     @discardableResult
     public func stop() -> Int32 {
         if process.isRunning { process.terminate() }
-        process.waitUntilExit()
         return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning { process.terminate() }
     }
 }

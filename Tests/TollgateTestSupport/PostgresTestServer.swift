@@ -80,15 +80,9 @@ public enum PostgresTestServer {
         let target = components.string ?? server
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
             DispatchQueue.global().async {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                process.arguments = ["psql", target, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
-                let err = Pipe()
-                process.standardError = err
-                process.standardOutput = FileHandle.nullDevice
                 do {
-                    try ProcessSpawning.run(process)
-                    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    let process = try ChildProcess("/usr/bin/env", ["psql", target, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], stderr: .pipe)
+                    let message = String(decoding: process.standardError?.readDataToEndOfFile() ?? Data(), as: UTF8.self)
                     process.waitUntilExit()
                     if process.terminationStatus == 0 {
                         continuation.resume()

@@ -97,7 +97,7 @@ public struct TokenService: Sendable {
     public func resolveClient(_ presented: String, server: Server, fetchingDocument: Bool) async throws -> Client {
         guard ClientMetadataURL.isCandidate(presented) else {
             guard let client = try await store.client(id: presented), client.serverID == server.id, client.metadataDocument == nil else {
-                throw OAuthError.invalidClient("unknown client")
+                throw OAuthError.invalidClient("unknown client").because(.invalidClient)
             }
             return client
         }
@@ -106,9 +106,13 @@ public struct TokenService: Sendable {
             try server.policy.clientMetadata.check(url)
             let rowID = url.clientRowID(serverID: server.id)
             let stored = try await store.client(id: rowID)
-            if let stored, stored.revokedAt != nil { throw OAuthError.invalidClient("the client has been revoked") }
+            if let stored, stored.revokedAt != nil {
+                throw OAuthError.invalidClient("the client has been revoked").because(Refusal(.invalidClient, clientID: stored.id, serverID: server.id))
+            }
             guard fetchingDocument else {
-                guard let stored else { throw OAuthError.invalidClient("unknown client: its metadata document was never accepted here") }
+                guard let stored else {
+                    throw OAuthError.invalidClient("unknown client: its metadata document was never accepted here").because(.invalidClient)
+                }
                 return stored
             }
             // A row that is gone (or was never made) must be made again: whatever is cached does not count.
