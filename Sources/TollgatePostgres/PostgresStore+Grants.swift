@@ -178,13 +178,14 @@ extension PostgresStore {
 
     /// The statement of one page of a listing: `limit + 1` rows (the extra one says whether there are more),
     /// read backwards from the cursor (or the end) for a backward page.
-    static func listingStatement(_ q: GrantQuery, now: Date) throws -> (query: PostgresQuery, limit: Int) {
-        if let prefix = q.subjectPrefix, !prefix.isEmpty, q.sort != .upstreamExpiry,
+    static func listingStatement(_ q: GrantQuery, now: Date, candidates: CandidateSource? = nil) throws -> (query: PostgresQuery, limit: Int) {
+        if candidates == nil, let prefix = q.subjectPrefix, !prefix.isEmpty, q.sort != .upstreamExpiry,
            q.serverSlug == nil, q.clientID == nil, q.subject == nil, q.status == nil {
             return try subjectPrefixPage(q, prefix: prefix)
         }
         var sql = SQLBuilder()
         var conditions = try Self.grantConditions(q, now: now, into: &sql)
+        if let candidates { conditions.append("g.id IN (\(try candidates.sql(now: now, into: &sql)))") }
         // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
         let backwards = q.readsBackwards
         let order: String
@@ -217,7 +218,61 @@ extension PostgresStore {
     }
 
     /// How many grants, in the listing's order, a subject-prefix page looks at before it asks the subject index.
-    static let prefixWalkLimit = 10_000
+    static let prefixWalkLimit = GrantCandidates.prefixWalkLimit
+
+    /// An index-only superset of the grants a filter selects (see ``GrantCandidates``): the subject index's range
+    /// of a prefix, or the (state, expiry) index ranges of a status.
+    enum CandidateSource: Equatable {
+        case prefix(String)
+        case status(GrantStatus)
+
+        /// The statements whose ids together hold the superset (one per index range), with their values bound in `sql`.
+        func arms(now: Date, into sql: inout SQLBuilder) throws -> [String] {
+            switch self {
+            case .prefix(let prefix):
+                return ["SELECT id FROM grants WHERE subject >= \(try sql.bind(prefix)) AND subject < \(try sql.bind(prefix + "\u{10FFFF}"))"]
+            case .status(let status):
+                return try status.candidateRanges(now: now).map { range in
+                    var terms = ["state = \(try sql.bind(range.state.rawValue))"]
+                    if let column = range.column {
+                        if range.isNull { terms.append("\(column.name) IS NULL") }
+                        if let after = range.after { terms.append("\(column.name) > \(try sql.bind(after.millisecondsSince1970))") }
+                        if let through = range.through { terms.append("\(column.name) <= \(try sql.bind(through.millisecondsSince1970))") }
+                    }
+                    return "SELECT id FROM grants WHERE " + terms.joined(separator: " AND ")
+                }
+            }
+        }
+
+        /// One statement of the superset's ids.
+        func sql(now: Date, into sql: inout SQLBuilder) throws -> String {
+            try arms(now: now, into: &sql).joined(separator: " UNION ALL ")
+        }
+    }
+
+    /// The smaller of the query's candidate sources (prefix, status) that an index-only count, each range stopping
+    /// after ``GrantCandidates/candidateLimit``, finds no bigger than that; `nil` when neither is set or both are bigger.
+    func fewCandidates(_ q: GrantQuery, now: Date) async throws -> CandidateSource? {
+        var sources: [CandidateSource] = []
+        if let prefix = q.subjectPrefix, !prefix.isEmpty { sources.append(.prefix(prefix)) }
+        if let status = q.status { sources.append(.status(status)) }
+        guard !sources.isEmpty else { return nil }
+        var sql = SQLBuilder()
+        var sizes: [String] = []
+        for source in sources {
+            let probe = try sql.bind(GrantCandidates.candidateLimit + 1)
+            // Each range counted on its own: their sum bounds the union.
+            sizes.append(try source.arms(now: now, into: &sql).map { "(SELECT count(*) FROM (\($0) LIMIT \(probe)) a)" }.joined(separator: " + "))
+        }
+        sql.text = "SELECT " + sizes.joined(separator: ", ")
+        guard let row = try await rows(sql.query).first else { return nil }
+        var best: (size: Int64, source: CandidateSource)?
+        for (i, source) in sources.enumerated() {
+            let size = try row.int(i)
+            if size <= GrantCandidates.candidateLimit, size < (best?.size ?? .max) { best = (size, source) }
+        }
+        return best?.source
+    }
 
     /// The statement of a page of grants whose subject starts with `prefix` (and nothing else filters), in id
     /// order: `limit + 1` rows, as ``listingStatement(_:now:)``, chosen by the data in one statement.
@@ -262,23 +317,24 @@ extension PostgresStore {
 
     /// One page of grants: filtered, in `query.sort` order, keyset-paged.
     public func grants(_ q: GrantQuery, now: Date) async throws -> Page<Grant> {
-        let (statement, limit) = try Self.listingStatement(q, now: now)
+        let (statement, limit) = try Self.listingStatement(q, now: now, candidates: try await fewCandidates(q, now: now))
         return q.page(from: try await rows(statement).map(Self.grant), limit: limit)
     }
 
     /// How many grants `query` selects (its sort and paging ignored), counting no further than `limit`.
     public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) async throws -> Int {
-        guard let statement = try Self.countStatement(query, upTo: limit, now: now) else {
+        guard let statement = try Self.countStatement(query, upTo: limit, now: now, candidates: try await fewCandidates(query, now: now)) else {
             return min(limit, try await countGrants())
         }
         return Int(try await rows(statement).first?.int(0) ?? 0)
     }
 
     /// The bounded count of what `query` selects; `nil` when nothing filters (every grant counts).
-    static func countStatement(_ query: GrantQuery, upTo limit: Int, now: Date) throws -> PostgresQuery? {
+    static func countStatement(_ query: GrantQuery, upTo limit: Int, now: Date, candidates: CandidateSource? = nil) throws -> PostgresQuery? {
         var sql = SQLBuilder()
-        let conditions = try Self.grantConditions(query, now: now, into: &sql)
+        var conditions = try Self.grantConditions(query, now: now, into: &sql)
         if conditions.isEmpty { return nil }
+        if let candidates { conditions.append("g.id IN (\(try candidates.sql(now: now, into: &sql)))") }
         sql.text = """
             SELECT count(*) FROM (SELECT 1 FROM grants g LEFT JOIN providers p ON p.server_id = g.server_id
             WHERE \(conditions.joined(separator: " AND ")) LIMIT \(try sql.bind(max(0, limit)))) AS selected

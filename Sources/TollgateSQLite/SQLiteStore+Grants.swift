@@ -146,19 +146,17 @@ extension SQLiteStore {
     public func grants(_ q: GrantQuery, now: Date) async throws -> Page<Grant> {
         try await read { db in
             var (conditions, args) = try Self.grantConditions(q, now: now)
-            let plan = try Self.prefixPlan(db, q, filteredOtherwise: !conditions.isEmpty)
-            conditions += plan.conditions
-            if plan != .none, let prefix = q.subjectPrefix { args["prefix"] = prefix; args["prefixEnd"] = prefix + "\u{10FFFF}" }
+            let prefix = q.subjectPrefix.flatMap { $0.isEmpty ? nil : $0 }
+            if let prefix { args["prefix"] = prefix; args["prefixEnd"] = prefix + "\u{10FFFF}" }
             let expiryKey = "coalesce(g.upstream_access_expires_at, 9223372036854775807)"
             // Backwards pages read the listing in reverse from the cursor (or the end), then flip.
             let backwards = q.readsBackwards
-            let idDirection: String
             let order: String
             switch (q.sort, backwards) {
-            case (.newest, false), (.oldest, true): idDirection = "DESC"; order = "g.id DESC"
-            case (.newest, true), (.oldest, false): idDirection = "ASC"; order = "g.id ASC"
-            case (.upstreamExpiry, false): idDirection = ""; order = "\(expiryKey), g.id"
-            case (.upstreamExpiry, true): idDirection = ""; order = "\(expiryKey) DESC, g.id DESC"
+            case (.newest, false), (.oldest, true): order = "g.id DESC"
+            case (.newest, true), (.oldest, false): order = "g.id ASC"
+            case (.upstreamExpiry, false): order = "\(expiryKey), g.id"
+            case (.upstreamExpiry, true): order = "\(expiryKey) DESC, g.id DESC"
             }
             var idCondition: String?
             if let cursor = q.before ?? q.after {
@@ -181,35 +179,61 @@ extension SQLiteStore {
             }
             let limit = max(1, min(q.limit, 10_000))
             args["limit"] = limit + 1
-            let items: [Grant]
-            if plan == .idsFromIndex {
-                // The page's ids come from the covering subject index alone (a bounded top-k over the prefix's
-                // entries); only those rows are read.
-                var sql = "SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :prefix AND subject < :prefixEnd"
-                if let idCondition { sql += " AND \(idCondition)" }
-                sql += " ORDER BY id \(idDirection) LIMIT :limit"
-                var idArgs: [String: DatabaseValueConvertible?] = ["prefix": args["prefix"] ?? nil, "prefixEnd": args["prefixEnd"] ?? nil,
-                                                                   "limit": limit + 1]
-                if idCondition != nil { idArgs["cursorID"] = args["cursorID"] ?? nil }
-                let ids = try Int64.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(idArgs))
-                items = ids.isEmpty ? [] : try Row.fetchAll(db, sql: """
+            func select(_ extra: [String], indexedBy index: String? = nil) throws -> [Grant] {
+                let all = conditions + extra
+                let whereClause = all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
+                let from = index.map { Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g INDEXED BY \($0)") }
+                let sql = "\(from ?? Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT :limit"
+                return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
+            }
+            // Unary `+` keeps the planner off the subject index: the rows come from the candidates or the order.
+            let prefixRange = ["+g.subject >= :prefix", "+g.subject < :prefixEnd"]
+            // 1. Few candidates (a rare prefix, a status almost nothing has): only their rows, checked and ordered.
+            if let candidates = try Self.fewCandidates(db, q, now: now) {
+                for (name, value) in candidates.arguments { args[name] = value }
+                return q.page(from: try select(["g.id IN (\(candidates.sql))"] + (prefix == nil ? [] : prefixRange)), limit: limit)
+            }
+            guard prefix != nil else { return q.page(from: try select([]), limit: limit) }
+            // 2. A prefix many grants share, nothing else filtering, in id order: walk the start of the order,
+            //    else the page's ids from the covering subject index.
+            if conditions.count == (idCondition == nil ? 0 : 1), q.sort != .upstreamExpiry {
+                let direction = order.hasSuffix("DESC") ? "DESC" : "ASC"
+                let ids = try Self.prefixPageIDs(db, direction: direction, idCondition: idCondition, arguments: args, page: limit + 1)
+                let items = ids.isEmpty ? [] : try Row.fetchAll(db, sql: """
                     \(Self.grantSelect) WHERE g.id IN (\(ids.map(String.init).joined(separator: ","))) ORDER BY \(order)
                     """).map(Self.grant)
-            } else {
-                let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-                let select = plan == .rangeScan
-                    ? Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g INDEXED BY grants_by_subject")
-                    : Self.grantSelect
-                let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
-                items = try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
+                return q.page(from: items, limit: limit)
             }
-            return q.page(from: items, limit: limit)
+            // 3. Otherwise walk the listing order and stop after a page.
+            return q.page(from: try select(prefixRange), limit: limit)
         }
+    }
+
+    /// The ids of a page of grants whose subject starts with `:prefix` (nothing else filtering), in id `direction`:
+    /// the matches among the first ``GrantCandidates/prefixWalkLimit`` grants of the order when they fill the page
+    /// (then every match before them is among them), else a top-k by id over the subject index's entries of the
+    /// prefix (index only, no rows read).
+    static func prefixPageIDs(_ db: Database, direction: String, idCondition: String?, arguments: [String: DatabaseValueConvertible?],
+                              page: Int) throws -> [Int64] {
+        var args = arguments
+        args["page"] = page
+        args["walk"] = GrantCandidates.prefixWalkLimit
+        let cursor = idCondition.map { "WHERE \($0)" } ?? ""
+        let walked = try Int64.fetchAll(db.cachedStatement(sql: """
+            SELECT id FROM (SELECT id, subject FROM grants \(cursor) ORDER BY id \(direction) LIMIT :walk)
+            WHERE subject >= :prefix AND subject < :prefixEnd ORDER BY id \(direction) LIMIT :page
+            """), arguments: StatementArguments(args))
+        if walked.count >= page { return walked }
+        let cursorAnd = idCondition.map { " AND \($0)" } ?? ""
+        return try Int64.fetchAll(db.cachedStatement(sql: """
+            SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :prefix AND subject < :prefixEnd\(cursorAnd)
+            ORDER BY id \(direction) LIMIT :page
+            """), arguments: StatementArguments(args))
     }
 
     /// Counts the grants `query` selects (ignoring its sort and paging), stopping at `limit`: with a limit the
     /// cost is bounded by the rows it takes to find that many ("10,000+" is cheap where an exact count of a
-    /// million filtered grants is not). A subject prefix is counted through the subject index.
+    /// million filtered grants is not). Few candidates are counted exactly; a subject prefix through the subject index.
     public func countGrants(_ query: GrantQuery, upTo limit: Int, now: Date) async throws -> Int {
         try await read { db in
             var (conditions, args) = try Self.grantConditions(query, now: now)
@@ -222,6 +246,11 @@ extension SQLiteStore {
             }
             if conditions.isEmpty {
                 return min(limit, try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0)
+            }
+            if let candidates = try Self.fewCandidates(db, query, now: now) {
+                from = "grants g"
+                conditions.append("g.id IN (\(candidates.sql))")
+                for (name, value) in candidates.arguments { args[name] = value }
             }
             args["limit"] = max(0, limit)
             let sql = """
@@ -250,45 +279,46 @@ extension SQLiteStore {
         return (conditions, args)
     }
 
-    /// How a subject-prefix filter is served.
-    enum PrefixPlan: Equatable {
-        case none
-        /// Few grants share the prefix: a range scan of the subject index, then those rows are sorted.
-        case rangeScan
-        /// More share it, but no more than ``prefixIndexOnlyLimit``, and nothing else filters: the page's ids
-        /// come from the covering subject index (a top-k over the prefix's index entries), then only those rows.
-        case idsFromIndex
-        /// Very many share it: walk the listing's own order and stop after a page.
-        case walk
-
-        var conditions: [String] {
-            switch self {
-            case .none, .idsFromIndex: return []
-            case .rangeScan: return ["g.subject >= :prefix", "g.subject < :prefixEnd"]
-            // Unary `+` keeps the planner off the subject index so that it walks the listing order.
-            case .walk: return ["+g.subject >= :prefix", "+g.subject < :prefixEnd"]
-            }
+    /// A statement of grant ids holding every grant the query's subject prefix or status selects, when an index
+    /// count (each range stopping after ``GrantCandidates/candidateLimit``) says it has no more than that many
+    /// ids; the smaller of the two when both do. `nil` when neither filter is set or both are bigger.
+    static func fewCandidates(_ db: Database, _ q: GrantQuery, now: Date) throws -> (sql: String, arguments: [String: DatabaseValueConvertible?])? {
+        var sources: [(sql: String, arguments: [String: DatabaseValueConvertible?])] = []
+        if let prefix = q.subjectPrefix, !prefix.isEmpty {
+            sources.append(("SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :cp AND subject < :cpEnd",
+                            ["cp": prefix, "cpEnd": prefix + "\u{10FFFF}"]))
         }
-    }
-
-    /// Up to this many grants sharing a prefix are sorted in full (rows read and sorted).
-    static let prefixRangeScanLimit = 5_000
-    /// Up to this many, the page's ids come from the subject index alone (index entries only, no rows).
-    static let prefixIndexOnlyLimit = 150_000
-
-    /// Chooses the plan of a subject-prefix filter with one cheap bounded probe: a covering count of at most
-    /// ``prefixIndexOnlyLimit`` entries of the subject index. Every string that starts with the prefix sorts in
-    /// [prefix, prefix + U+10FFFF) under binary collation, so each plan is an index range or an ordered walk,
-    /// never a scan-and-sort of the table.
-    static func prefixPlan(_ db: Database, _ q: GrantQuery, filteredOtherwise: Bool) throws -> PrefixPlan {
-        guard let prefix = q.subjectPrefix, !prefix.isEmpty else { return .none }
-        let covered = try Int.fetchOne(db.cachedStatement(sql: """
-            SELECT count(*) FROM (SELECT 1 FROM grants INDEXED BY grants_by_subject
-                WHERE subject >= :prefix AND subject < :prefixEnd LIMIT :probe)
-            """), arguments: ["prefix": prefix, "prefixEnd": prefix + "\u{10FFFF}", "probe": prefixIndexOnlyLimit + 1]) ?? 0
-        if covered <= prefixRangeScanLimit { return .rangeScan }
-        if covered <= prefixIndexOnlyLimit && !filteredOtherwise && q.sort != .upstreamExpiry { return .idsFromIndex }
-        return .walk
+        if let status = q.status {
+            var arms: [String] = []
+            var arguments: [String: DatabaseValueConvertible?] = [:]
+            for (i, range) in status.candidateRanges(now: now).enumerated() {
+                var terms = ["state = :cs\(i)"]
+                arguments["cs\(i)"] = range.state.rawValue
+                var index = "grants_by_state"
+                if let column = range.column {
+                    index = column == .upstreamAccessExpiry ? "grants_by_state_upstream_expiry" : "grants_by_state_proxy_expiry"
+                    if range.isNull { terms.append("\(column.name) IS NULL") }
+                    if let after = range.after { terms.append("\(column.name) > :ca\(i)"); arguments["ca\(i)"] = after.millisecondsSince1970 }
+                    if let through = range.through { terms.append("\(column.name) <= :ct\(i)"); arguments["ct\(i)"] = through.millisecondsSince1970 }
+                }
+                arms.append("SELECT id FROM grants INDEXED BY \(index) WHERE " + terms.joined(separator: " AND "))
+            }
+            sources.append((arms.joined(separator: " UNION ALL "), arguments))
+        }
+        var best: (size: Int, source: (sql: String, arguments: [String: DatabaseValueConvertible?]))?
+        for source in sources {
+            var probe = source.arguments
+            probe["probe"] = GrantCandidates.candidateLimit + 1
+            let arms = source.sql.components(separatedBy: " UNION ALL ")
+            // Each range counted on its own, index only: their sum bounds the union.
+            var size = 0
+            for arm in arms where size <= GrantCandidates.candidateLimit {
+                size += try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM (\(arm) LIMIT :probe)"),
+                                         arguments: StatementArguments(probe)) ?? 0
+            }
+            if size <= GrantCandidates.candidateLimit, size < (best?.size ?? Int.max) { best = (size, source) }
+        }
+        return best?.source
     }
 
     public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) async throws -> Bool {

@@ -212,6 +212,14 @@ extension SQLiteStore {
                 CREATE INDEX audit_by_action_time ON audit_events(action, at);
                 """)
         }
+        // A status filter narrows to index ranges of active grants by expiry (see GrantCandidates), so a status
+        // that almost no grant has costs a few index entries, not a walk of the table.
+        migrator.registerMigration("0010-grants-by-state-and-expiry") { db in
+            try db.execute(sql: """
+                CREATE INDEX grants_by_state_upstream_expiry ON grants(state, upstream_access_expires_at);
+                CREATE INDEX grants_by_state_proxy_expiry ON grants(state, proxy_access_expires_at);
+                """)
+        }
         return migrator
     }
 }

@@ -58,6 +58,10 @@ struct StoreConformanceTests {
         try await StoreConformance.grantPaging(backend)
     }
 
+    @Test(arguments: StoreBackend.all) func grantListingBeyondTheCandidates(_ backend: StoreBackend) async throws {
+        try await StoreConformance.grantListingBeyondTheCandidates(backend)
+    }
+
     @Test(arguments: StoreBackend.all) func grantStatusFilter(_ backend: StoreBackend) async throws {
         try await StoreConformance.grantStatusFilter(backend)
     }

@@ -196,3 +196,91 @@ extension StoreConformance {
         }
     }
 }
+
+extension StoreConformance {
+    /// The listing paths that only a big store takes (see ``GrantCandidates``): a subject prefix shared by more grants
+    /// than ``GrantCandidates/candidateLimit`` that lie beyond the walk of the newest order (``GrantCandidates/prefixWalkLimit``),
+    /// one common among the newest, a status with a handful of grants, and one whose index superset is bigger than
+    /// the candidate limit while few grants have it. Every page, forwards and backwards, and every count equals the model.
+    public static func grantListingBeyondTheCandidates(_ backend: StoreBackend) async throws {
+        try await run("grantListingBeyondTheCandidates", backend) { e, store, _ in
+            let (server, _) = try await Fixture.server(store, "big")
+            try await Fixture.createClient(store, "big-client", serverID: server.id)
+            let total = GrantCandidates.prefixWalkLimit + GrantCandidates.candidateLimit + 1_500
+            let far = GrantCandidates.candidateLimit + 1_000
+            let now = Fixture.t0
+            let table = StoreTable.all.first { $0.name == "grants" }!
+            var batch: [[StoreValue]] = []
+            for id in 1...total {
+                // Ids 1...far are "far-…" (the far end of the newest order, beyond its walk); the rest "near-…".
+                // The first ones are expired without an upstream refresh token (needs-reauth by their expiry), so the
+                // superset of "expired" exceeds the candidate limit; three are expired and refreshable; three marked needs-reauth.
+                let expiredRefreshable = [17, far + 40, total - 2].contains(id)
+                let marked = [5, far + 7, total - 1].contains(id)
+                let expiredWithoutRefresh = id <= GrantCandidates.candidateLimit + 200 && !expiredRefreshable && !marked
+                let expiry = expiredWithoutRefresh || expiredRefreshable ? now.addingTimeInterval(-60) : now.addingTimeInterval(86400)
+                let values: [String: StoreValue] = [
+                    "id": .integer(Int64(id)), "server_id": .integer(server.id), "client_id": .text("big-client"),
+                    "subject": .text((id <= far ? "far-" : "near-") + String(id)), "scopes": .text("read"), "resource": .text("r"),
+                    "state": .text(marked ? "needs-reauth" : "active"), "upstream_access": .blob(Data([1])),
+                    "upstream_refresh": expiredWithoutRefresh ? .null : .blob(Data([2])),
+                    "upstream_has_refresh": .integer(expiredWithoutRefresh ? 0 : 1),
+                    "upstream_access_expires_at": .integer(expiry.millisecondsSince1970),
+                    "created_at": .integer(now.millisecondsSince1970), "updated_at": .integer(now.millisecondsSince1970),
+                    "refresh_failures": .integer(0), "version": .integer(0),
+                ]
+                batch.append(table.columns.map { values[$0] ?? .null })
+                if batch.count == 2_000 { try await store.importRows(table, batch); batch = [] }
+            }
+            try await store.importRows(table, batch)
+            try await store.finishImport()
+            var all: [Grant] = []
+            var page = try await store.grants(GrantQuery(sort: .oldest, limit: 10_000), now: now)
+            all += page.items
+            while let next = page.nextCursor {
+                page = try await store.grants(GrantQuery(sort: .oldest, limit: 10_000, after: next), now: now)
+                all += page.items
+            }
+            e.equal(all.count, total, "grants imported")
+            func query(prefix: String? = nil, status: GrantStatus? = nil, sort: GrantSort) -> GrantQuery {
+                var q = GrantQuery(status: status, sort: sort, limit: 400)
+                q.subjectPrefix = prefix
+                return q
+            }
+            var cases: [(String, GrantQuery)] = []
+            for sort in [GrantSort.newest, .oldest, .upstreamExpiry] {
+                cases += [("prefix far-", query(prefix: "far-", sort: sort)), ("prefix near-", query(prefix: "near-", sort: sort)),
+                          ("prefix far-1", query(prefix: "far-1", sort: sort)),
+                          ("status expired", query(status: .expired, sort: sort)), ("status needs-reauth", query(status: .needsReauth, sort: sort)),
+                          ("status expiring", query(status: .expiring, sort: sort)),
+                          ("prefix near- + expired", query(prefix: "near-", status: .expired, sort: sort))]
+            }
+            for (label, q) in cases {
+                let what = "\(label), \(q.sort)"
+                let model = GrantPopulation(grants: all).select(q, now: now).map(\.id)
+                var forward: [Int64] = []
+                var cursorQuery = q
+                for _ in 0..<(model.count / q.limit + 3) {
+                    let page = try await store.grants(cursorQuery, now: now)
+                    forward += page.items.map(\.id)
+                    guard let next = page.nextCursor else { break }
+                    cursorQuery.after = next
+                }
+                e.equal(forward, model, "\(what): forward pages")
+                var backward: [Int64] = []
+                cursorQuery = q
+                cursorQuery.fromEnd = true
+                for _ in 0..<(model.count / q.limit + 3) {
+                    let page = try await store.grants(cursorQuery, now: now)
+                    backward = page.items.map(\.id) + backward
+                    guard let previous = page.previousCursor else { break }
+                    cursorQuery.fromEnd = false
+                    cursorQuery.before = previous
+                }
+                e.equal(backward, model, "\(what): backward pages")
+                e.equal(try await store.countGrants(q, upTo: 100_000, now: now), model.count, "\(what): count")
+                e.equal(try await store.countGrants(q, upTo: 5, now: now), min(5, model.count), "\(what): bounded count")
+            }
+        }
+    }
+}
