@@ -103,17 +103,24 @@ struct Fixture {
 
 /// Fills a store with `count` grants through the store's own bulk import (the one `tollgate store copy` uses;
 /// the page benchmarks need millions quickly), with ids after the store's existing grants.
+///
+/// The population has the console's worst cases in it: the oldest grants (the first ``farSubjectShare`` of them,
+/// the far end of the newest-first order) belong to subjects `corp-N`, every other grant to `userN`; a handful
+/// (``markedNeedsReauth``, spread over the ids) are `needs-reauth`; upstream expiries are spread over the next two
+/// hours. The upstream token ciphertexts are as long as real sealed tokens (a walk of the table reads them too).
 func bulkGrants(_ store: any TollgateStore, serverID: Int64, clientID: String, count: Int) async throws {
     let table = StoreTable.all.first { $0.name == "grants" }!
     let now = Date().millisecondsSince1970
     let firstID = Int64(try await store.countGrants() + 1)
+    let sealed = StoreValue.blob(Data(repeating: 0x5A, count: 120))
     var batch: [[StoreValue]] = []
     for i in 0..<count {
         let expiry = now + Int64((i * 7919) % 7200) * 1000
+        let subject = i < count / farSubjectShare ? "corp-\(i)" : "user\(i)"
         let values: [String: StoreValue] = [
             "id": .integer(firstID + Int64(i)), "server_id": .integer(serverID), "client_id": .text(clientID),
-            "subject": .text("user\(i)"), "scopes": .text("files.read"), "resource": .text("http://127.0.0.1:8080/mcp/bench"),
-            "state": .text("active"), "upstream_access": .blob(Data([0])), "upstream_refresh": .blob(Data([0])),
+            "subject": .text(subject), "scopes": .text("files.read"), "resource": .text("http://127.0.0.1:8080/mcp/bench"),
+            "state": .text(i % (count / markedNeedsReauth) == 7 ? "needs-reauth" : "active"), "upstream_access": sealed, "upstream_refresh": sealed,
             "upstream_has_refresh": .integer(1), "upstream_access_expires_at": .integer(expiry),
             "proxy_access_expires_at": .integer(now + 3_600_000), "created_at": .integer(now), "updated_at": .integer(now),
             "refresh_failures": .integer(0), "version": .integer(0),
@@ -127,6 +134,11 @@ func bulkGrants(_ store: any TollgateStore, serverID: Int64, clientID: String, c
     try await store.importRows(table, batch)
     try await store.finishImport()
 }
+
+/// One grant in this many of a ``bulkGrants`` population, the oldest, is a `corp-N` subject's (a fifth: 200,000 of a million).
+let farSubjectShare = 5
+/// How many grants of a ``bulkGrants`` population are `needs-reauth`.
+let markedNeedsReauth = 5
 
 func runCoreBenchmarks(_ backend: BenchBackend) async throws {
     // 1. Code exchanges and refresh grants.
