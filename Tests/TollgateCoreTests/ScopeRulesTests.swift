@@ -85,6 +85,28 @@ struct ScopeRulesTests {
         }
     }
 
+    /// JSONDecoder keeps the first of repeated members, the backend's JSON reader (Python's, JSONSerialization) the last:
+    /// a body whose repeats disagree on what it calls is refused, not judged by one tool and run as another.
+    @Test func aBodyThatRepeatsItsMethodOrNameWithDifferentValuesIsRefused() throws {
+        func call(_ json: String) throws(MCPCall.Refusal) -> MCPCall { try MCPCall(body: Data(json.utf8)) }
+        for smuggled in [#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","name":"delete_all"}}"#,
+                         #"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete_all"}}"#,
+                         #"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///public","uri":"file:///secret"}}"#,
+                         #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file"},"params":{"name":"delete_all"}}"#] {
+            do throws(MCPCall.Refusal) {
+                let read = try call(smuggled)
+                Issue.record("\(smuggled) was read as \(read)")
+            } catch {
+                guard case .notJSONRPC(let why) = error else { Issue.record("\(error)"); continue }
+                #expect(why.contains("repeats"), "\(why)")
+            }
+        }
+        let agreeing = try call(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_file","name":"read_file"}}"#)
+        #expect(agreeing.name == "read_file", "repeats that agree read the same to everyone")
+        let elsewhere = try call(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":1,"a":2}}}"#)
+        #expect(elsewhere.name == "t", "repeats inside the arguments decide no scope")
+    }
+
     @Test func headersMustAgreeWithTheBody() {
         let call = MCPCall(method: "tools/call", name: "write_file")
         #expect(call.headerMismatch(methodHeader: nil, nameHeader: nil) == nil, "absent headers: the body decides")

@@ -57,10 +57,23 @@ public struct MCPCall: Sendable, Equatable {
                 }
                 name = named
             }
+            // JSONDecoder keeps the first of repeated members, most other readers (JSONSerialization, Python's json,
+            // the backend's SDK) the last: a body that names one tool first and another last must not be judged by
+            // one and run as the other.
+            guard Self.lastMembers(of: body, nameKey: key) == (method, name) else {
+                throw .notJSONRPC("the body repeats the method or params.\(key ?? "name") member with different values")
+            }
             self.init(method: method, name: name, id: id)
         default:
             throw .notJSONRPC("the body is not a JSON-RPC 2.0 message")
         }
+    }
+
+    /// `method` and `params.<nameKey>` as a reader that keeps the last of repeated members sees them.
+    static func lastMembers(of body: Data, nameKey: String?) -> (String?, String?) {
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { return (nil, nil) }
+        let name = nameKey.flatMap { (object["params"] as? [String: Any])?[$0] as? String }
+        return (object["method"] as? String, name)
     }
 
     /// Why the `Mcp-Method` and `Mcp-Name` headers (each `nil` when absent) disagree with this body, in the words
