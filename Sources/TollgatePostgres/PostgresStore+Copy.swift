@@ -53,6 +53,15 @@ extension PostgresStore {
                     """), logger: queryLogger)
             }
         }
+        // A bulk load leaves no statistics and no visibility map: VACUUM ANALYZE gives the planner the first and
+        // index-only scans (the grants listing's subject-index branch, counts) the second. It cannot run in a
+        // transaction, and takes its time on a big table: ten minutes, not the operation timeout.
+        let logger = queryLogger
+        for table in StoreTable.all {
+            try await Self.leased(from: client, within: 600, displayName: displayName) { db in
+                try await db.query(PostgresQuery(unsafeSQL: "VACUUM (ANALYZE) \(table.name)"), logger: logger)
+            }
+        }
     }
 
     /// The columns of `table` stored as `BOOLEAN` (SQLite keeps them as 0/1 integers).

@@ -179,11 +179,12 @@ extension SQLiteStore {
             }
             let limit = max(1, min(q.limit, 10_000))
             args["limit"] = limit + 1
-            func select(_ extra: [String], indexedBy index: String? = nil) throws -> [Grant] {
+            /// The page's rows; `from` replaces `grants g` as the first table.
+            func select(_ extra: [String], from: String? = nil) throws -> [Grant] {
                 let all = conditions + extra
                 let whereClause = all.isEmpty ? "" : "WHERE " + all.joined(separator: " AND ")
-                let from = index.map { Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM grants g INDEXED BY \($0)") }
-                let sql = "\(from ?? Self.grantSelect) \(whereClause) ORDER BY \(order) LIMIT :limit"
+                let select = from.map { Self.grantSelect.replacingOccurrences(of: "FROM grants g", with: "FROM \($0)") } ?? Self.grantSelect
+                let sql = "\(select) \(whereClause) ORDER BY \(order) LIMIT :limit"
                 return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(args)).map(Self.grant)
             }
             // Unary `+` keeps the planner off the subject index: the rows come from the candidates or the order.
@@ -191,7 +192,7 @@ extension SQLiteStore {
             // 1. Few candidates (a rare prefix, a status almost nothing has): only their rows, checked and ordered.
             if let candidates = try Self.fewCandidates(db, q, now: now) {
                 for (name, value) in candidates.arguments { args[name] = value }
-                return q.page(from: try select(["g.id IN (\(candidates.sql))"] + (prefix == nil ? [] : prefixRange)), limit: limit)
+                return q.page(from: try select(prefix == nil ? [] : prefixRange, from: Self.candidateTable(candidates.sql)), limit: limit)
             }
             guard prefix != nil else { return q.page(from: try select([]), limit: limit) }
             // 2. A prefix many grants share, nothing else filtering, in id order: walk the start of the order,
@@ -248,8 +249,7 @@ extension SQLiteStore {
                 return min(limit, try Int.fetchOne(db, sql: "SELECT count(*) FROM grants") ?? 0)
             }
             if let candidates = try Self.fewCandidates(db, query, now: now) {
-                from = "grants g"
-                conditions.append("g.id IN (\(candidates.sql))")
+                from = Self.candidateTable(candidates.sql)
                 for (name, value) in candidates.arguments { args[name] = value }
             }
             args["limit"] = max(0, limit)
@@ -279,6 +279,12 @@ extension SQLiteStore {
         return (conditions, args)
     }
 
+    /// `grants g` driven by the candidate ids of `candidates` (a `SELECT id` statement): CROSS JOIN keeps SQLite from
+    /// walking the whole table in the listing's order and probing each row against the candidates instead.
+    static func candidateTable(_ candidates: String) -> String {
+        "(\(candidates)) AS candidates CROSS JOIN grants g ON g.id = candidates.id"
+    }
+
     /// A statement of grant ids holding every grant the query's subject prefix or status selects, when an index
     /// count (each range stopping after ``GrantCandidates/candidateLimit``) says it has no more than that many
     /// ids; the smaller of the two when both do. `nil` when neither filter is set or both are bigger.
@@ -303,13 +309,13 @@ extension SQLiteStore {
                 }
                 arms.append("SELECT id FROM grants INDEXED BY \(index) WHERE " + terms.joined(separator: " AND "))
             }
-            sources.append((arms.joined(separator: " UNION ALL "), arguments))
+            sources.append((arms.joined(separator: " UNION "), arguments))
         }
         var best: (size: Int, source: (sql: String, arguments: [String: DatabaseValueConvertible?]))?
         for source in sources {
             var probe = source.arguments
             probe["probe"] = GrantCandidates.candidateLimit + 1
-            let arms = source.sql.components(separatedBy: " UNION ALL ")
+            let arms = source.sql.components(separatedBy: " UNION ")
             // Each range counted on its own, index only: their sum bounds the union.
             var size = 0
             for arm in arms where size <= GrantCandidates.candidateLimit {
