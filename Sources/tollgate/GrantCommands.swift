@@ -9,12 +9,6 @@ struct GrantCommand: AsyncParsableCommand {
         commandName: "grant", abstract: "Inspect, refresh and revoke grants.",
         subcommands: [List.self, Show.self, Refresh.self, Revoke.self])
 
-    /// `last refresh` in words: `3m ago (succeeded)` or `never` (shared with the console).
-    static func lastRefresh(_ grant: Grant, now: Date) -> String { GrantText.lastRefresh(grant, now: now) }
-
-    /// When the grant's live proxy access token expires; a revoked grant has none (shared with the console).
-    static func proxyExpiry(_ grant: Grant) -> Date? { GrantText.proxyExpiry(grant) }
-
     /// `grant list`
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List grants, paged through the store.")
@@ -38,13 +32,8 @@ struct GrantCommand: AsyncParsableCommand {
             if output.json {
                 try Output.json(page.items.map { JSONView.grant($0, now: now) })
             } else {
-                Output.table(["ID", "SERVER", "CLIENT", "SUBJECT", "STATUS", "PROXY EXPIRES", "UPSTREAM EXPIRES", "UPSTREAM RT", "LAST REFRESH"],
-                             page.items.map { g in
-                    [String(g.id), g.serverSlug, g.clientName, g.subject ?? "unknown", g.status(at: now).rawValue,
-                     Output.relative(GrantCommand.proxyExpiry(g), now: now, unknown: "none"),
-                     Output.relative(g.upstream.accessExpiresAt, now: now),
-                     Output.yesNo(g.upstream.hasRefreshToken), GrantCommand.lastRefresh(g, now: now)]
-                }, empty: "no grants")
+                Output.table(GrantColumn.all.map(\.header), page.items.map { g in GrantColumn.all.map { $0.cell(g, now: now).text } },
+                             empty: "no grants")
             }
             paging.announce(nextCursor: page.nextCursor)
         }
@@ -68,52 +57,12 @@ struct GrantCommand: AsyncParsableCommand {
                 try Output.json(JSONView.grantDetail(detail))
                 return
             }
-            let g = detail.grant
-            let refreshable = GrantText.refreshable(detail.refreshability)
-            var fields: [(String, String)] = [
-                ("grant", String(g.id)),
-                ("server", g.serverSlug),
-                ("client", "\(g.clientName) (\(g.clientID))"),
-                ("subject", g.subject ?? "unknown"),
-                ("scopes", g.scopes.isEmpty ? "none" : g.scopes.joined(separator: " ")),
-                ("resource", g.resource),
-                ("status", detail.status.rawValue),
-                ("refreshable", refreshable),
-                ("proxy access expires", Output.instant(GrantCommand.proxyExpiry(g), now: now, unknown: "none (no live access token)")),
-                ("upstream access expires", Output.instant(g.upstream.accessExpiresAt, now: now, unknown: "unknown (the upstream did not say)")),
-                ("upstream refresh token", g.upstream.hasRefreshToken ? "present" : "absent"),
-            ]
-            if let reason = g.stateReason, g.state != .active {
-                fields.insert(("why", reason), at: 7)
+            let description = GrantDescription(detail, now: now)
+            Output.fields(description.fields.map { ($0.label, $0.value) })
+            for section in description.sections {
+                print("\n\(section.title):")
+                Output.table(section.columns.map(\.header), section.rows.map { $0.map(\.text) }, empty: section.empty)
             }
-            if g.upstream.hasRefreshToken {
-                fields.append(("upstream refresh expires", Output.instant(g.upstream.refreshExpiresAt, now: now, unknown: "unknown (the upstream did not say)")))
-            }
-            fields.append(("upstream scope", g.upstream.scope ?? "not stated"))
-            fields.append(("last refresh", GrantCommand.lastRefresh(g, now: now)))
-            if g.refreshFailures > 0 {
-                fields.append(("refresh failures", "\(g.refreshFailures) in a row" +
-                               (g.refreshNotBefore.map { "; next automatic try \(Output.relative($0, now: now))" } ?? "")))
-            }
-            fields.append(("created", Output.instant(g.createdAt, now: now)))
-            fields.append(("updated", Output.instant(g.updatedAt, now: now)))
-            if let revokedAt = g.revokedAt { fields.append(("revoked", Output.instant(revokedAt, now: now))) }
-            Output.fields(fields)
-
-            print("\nLast refusals:")
-            Output.table(["TIME", "REASON", "DETAIL"], detail.refusals.map { e in
-                [Output.instant(e.at, now: now), e.outcome, e.detail]
-            }, empty: "no refused requests")
-            print("\nLast refresh errors:")
-            Output.table(["TIME", "ACTOR", "OUTCOME", "LATENCY", "DETAIL"], detail.refreshErrors.map { e in
-                [Output.instant(e.at, now: now), e.actor, e.outcome, e.durationMilliseconds.map { "\($0) ms" } ?? "-", e.detail]
-            }, empty: "no failed refreshes")
-            print("\nrefresh history:")
-            Output.table(["TIME", "ACTOR", "OUTCOME", "DETAIL"], detail.refreshHistory.map { e in
-                [Output.instant(e.at, now: now), e.actor, e.outcome, e.detail]
-            }, empty: "no refresh attempts")
-            print("\naudit events:")
-            AuditCommand.printTable(detail.events, now: now, empty: "no events")
         }
     }
 

@@ -133,8 +133,8 @@ struct BulkReducerTests {
         #expect(driver.state.flash?.text == "copied 11")
         driver.press(.enter, .character("y"))
         #expect(driver.lastEffects == [.copy("11")], "the detail's heading line: the grant id")
-        driver.press(.character("j"), .character("j"), .character("y"))
-        // Line 2 of the detail is the status field.
+        driver.press(.character("j"), .character("j"), .character("j"), .character("y"))
+        // Line 2 of the detail is the grant field, line 3 the status field.
         #expect(driver.lastEffects.first.map { if case .copy(let text) = $0 { text.hasPrefix("expiring") } else { false } } == true,
                 "\(driver.lastEffects)")
         driver.press(.character(":"))

@@ -21,4 +21,15 @@ public enum GrantText {
         case .notRefreshable(let reason): return "no: \(reason.rawValue)"
         }
     }
+
+    /// What a status means, for the detail view and `grant show`.
+    public static func explanation(_ status: GrantStatus) -> String {
+        switch status {
+        case .active: return "the upstream and proxy tokens are valid"
+        case .expiring: return "a token expires within \(TimeText.span(Grant.defaultWarningWindow))"
+        case .expired: return "the upstream access token has expired; it can be refreshed"
+        case .needsReauth: return "the user must authorize again"
+        case .revoked: return "no token of this grant works any more"
+        }
+    }
 }

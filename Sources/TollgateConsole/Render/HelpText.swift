@@ -53,28 +53,34 @@ public enum HelpText {
             lines.append(StyledLine(spans))
         }
         lines.append(StyledLine())
-        lines.append(StyledLine("Filters", .helpSection))
-        lines.append(StyledLine("    grants: words match the start of the subject; server:SLUG client:ID status:STATUS narrow it"))
-        if !readOnly {
-            lines.append(StyledLine("    bulk actions (X, F, :revoke-all) take the words as the WHOLE subject: 'bob' is not 'bobby'"))
-        }
-        lines.append(StyledLine("    statuses: " + GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")))
-        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID action:NAME (live); other words match the rows loaded so far"))
-        lines.append(StyledLine("    servers, providers: words match slug, name, endpoints, errors"))
+        lines += filterLines(readOnly: readOnly)
         lines.append(StyledLine())
-        lines.append(StyledLine("Columns of the grants view", .helpSection))
-        let columns: [(String, String)] = [
-            ("STATUS", "active, expiring (within 5m), expired (refreshable), needs-reauth, revoked"),
-            ("PROXY", "when the client's newest proxy access token expires"),
-            ("UPSTREAM", "when the upstream access token expires, counting down"),
-            ("UP RT", "whether the upstream issued a refresh token"),
-            ("LAST REFRESH", "when the upstream credential was last refreshed, and how that went"),
-        ]
-        for (column, summary) in columns {
-            lines.append(StyledLine([Span("    " + column.padding(toLength: 14, withPad: " ", startingAt: 0), .helpKey), Span(summary)]))
-        }
+        lines += columnLines()
         lines.append(StyledLine())
         lines.append(StyledLine("Themes: --theme NAME, TOLLGATE_THEME, :theme NAME; NO_COLOR=1 draws with attributes only.", .muted))
         return lines
+    }
+
+    /// The "Filters" section: the grants filter's keys from ``GrantFilter/Key``, then the other views' filters.
+    static func filterLines(readOnly: Bool) -> [StyledLine] {
+        var lines = [StyledLine("Filters", .helpSection),
+                     StyledLine("    grants: words match the start of the subject; these narrow it:")]
+        lines += GrantFilter.Key.allCases.map { entry("  " + $0.synopsis, $0.summary, width: 18) }
+        if !readOnly {
+            lines.append(StyledLine("    bulk actions (X, F, :revoke-all) take the words as the WHOLE subject: 'bob' is not 'bobby'"))
+        }
+        lines.append(StyledLine("    clients: server:SLUG; audit: grant:ID action:NAME (live); other words match the rows loaded so far"))
+        lines.append(StyledLine("    servers, providers: words match slug, name, endpoints, errors"))
+        return lines
+    }
+
+    /// The "Columns of the grants view" section: every ``GrantColumn``, in table order.
+    static func columnLines() -> [StyledLine] {
+        [StyledLine("Columns of the grants view", .helpSection)] + GrantColumn.all.map { entry($0.header, $0.summary, width: 14) }
+    }
+
+    /// An indented term in the key role, padded to `width`, then what it means.
+    static func entry(_ term: String, _ summary: String, width: Int) -> StyledLine {
+        StyledLine([Span("    " + term.padding(toLength: width, withPad: " ", startingAt: 0), .helpKey), Span(summary)])
     }
 }

@@ -12,7 +12,7 @@ extension Renderer {
         var x = x0
         for (i, column) in columns.enumerated() {
             guard let width = widths[i] else { continue }
-            screen.write(measure.pad(column.title, width, right: column.alignRight, ellipsis: glyphs.ellipsis), column: x,
+            screen.write(measure.pad(column.title, width, right: column.layout.alignRight, ellipsis: glyphs.ellipsis), column: x,
                          row: layout.tableHeaderRow, role: .header)
             x += width + 2
         }
@@ -33,7 +33,7 @@ extension Renderer {
             for (i, column) in columns.enumerated() {
                 guard let width = widths[i] else { continue }
                 let (text, role) = column.cell(rows[index])
-                screen.write(measure.pad(text, width, right: column.alignRight, ellipsis: glyphs.ellipsis), column: x, row: y,
+                screen.write(measure.pad(text, width, right: column.layout.alignRight, ellipsis: glyphs.ellipsis), column: x, row: y,
                              role: isSelected ? .selected : (role ?? .normal))
                 x += width + 2
             }
@@ -56,41 +56,19 @@ extension Renderer {
 
     // MARK: Grants
 
+    /// The grants table: the shared ``GrantColumn`` definitions, with a spinner in the last-refresh cell of a
+    /// grant this console is refreshing.
     func grantColumns(_ state: ConsoleState) -> [TableColumn<Grant>] {
         let now = state.now
-        return [
-            TableColumn(title: "ID", minWidth: 4, preferredWidth: 7, priority: 1, alignRight: true, optional: true) { (String($0.id), .muted) },
-            TableColumn(title: "SERVER", minWidth: 6, preferredWidth: 8, priority: 6) { ($0.serverSlug, nil) },
-            TableColumn(title: "CLIENT", minWidth: 8, preferredWidth: 16, flexible: true, priority: 5) { ($0.clientName, nil) },
-            TableColumn(title: "SUBJECT", minWidth: 8, preferredWidth: 24, flexible: true, priority: 8) { g in
-                g.subject.map { ($0, nil) } ?? ("unknown", .muted)
-            },
-            TableColumn(title: "STATUS", minWidth: 12, preferredWidth: 12, priority: 10) { g in
-                let status = g.status(at: now)
-                return (status.rawValue, .status(status))
-            },
-            TableColumn(title: "PROXY", minWidth: 10, preferredWidth: 10, priority: 2) { g in
-                let expiry = GrantText.proxyExpiry(g)
-                return (TimeText.relative(expiry, now: now, unknown: "none"), expiry.map { $0 > now } == true ? nil : .muted)
-            },
-            TableColumn(title: "UPSTREAM", minWidth: 10, preferredWidth: 10, priority: 7) { g in
-                guard let expiry = g.upstream.accessExpiresAt else { return ("unknown", .muted) }
-                let text = TimeText.relative(expiry, now: now)
-                if expiry <= now { return (text, .statusExpired) }
-                if expiry.timeIntervalSince(now) <= Grant.defaultWarningWindow { return (text, .statusExpiring) }
-                return (text, nil)
-            },
-            TableColumn(title: "UP RT", minWidth: 5, preferredWidth: 5, priority: 3, optional: true) { g in
-                (TimeText.yesNo(g.upstream.hasRefreshToken), g.upstream.hasRefreshToken ? nil : .muted)
-            },
-            TableColumn(title: "LAST REFRESH", minWidth: 12, preferredWidth: 20, priority: 4) { g in
-                if state.refreshing[g.id] != nil { return ("\(state.spinnerFrame(glyphs)) refreshing\(glyphs.ellipsis)", .spinner) }
-                guard let at = g.lastRefreshAt else { return ("never", .muted) }
-                let outcome = g.lastRefreshOutcome
-                return (TimeText.relative(at, now: now, units: 1) + (outcome.map { " \($0.rawValue)" } ?? ""),
-                        outcome == nil || outcome == .succeeded ? nil : .danger)
-            },
-        ]
+        return GrantColumn.all.map { column in
+            TableColumn(title: column.header, layout: column.layout) { g in
+                if column.id == .lastRefresh, state.refreshing[g.id] != nil {
+                    return ("\(state.spinnerFrame(glyphs)) refreshing\(glyphs.ellipsis)", .spinner)
+                }
+                let cell = column.cell(g, now: now)
+                return (cell.text, StyleRole(cell.tone))
+            }
+        }
     }
 
     func drawGrants(_ screen: inout ScreenBuffer, _ state: ConsoleState) {

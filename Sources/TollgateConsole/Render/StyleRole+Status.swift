@@ -11,17 +11,15 @@ extension StyleRole {
         case .revoked: return .statusRevoked
         }
     }
-}
 
-extension GrantText {
-    /// What a status means, for the detail view.
-    public static func explanation(_ status: GrantStatus) -> String {
-        switch status {
-        case .active: return "the upstream and proxy tokens are valid"
-        case .expiring: return "a token expires within \(TimeText.span(Grant.defaultWarningWindow))"
-        case .expired: return "the upstream access token has expired; it can be refreshed"
-        case .needsReauth: return "the user must authorize again"
-        case .revoked: return "no token of this grant works any more"
+    /// The role the console draws text of `tone` in.
+    public init(_ tone: TextTone) {
+        switch tone {
+        case .normal: self = .normal
+        case .muted: self = .muted
+        case .danger: self = .danger
+        case .status(let status): self = .status(status)
+        case .busy: self = .spinner
         }
     }
 }

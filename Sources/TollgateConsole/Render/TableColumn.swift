@@ -1,20 +1,27 @@
-/// A column of a list view: its header, how wide it may be, how much it matters, and its cells.
+/// A column of a list view: its header, how it takes room (see ``ColumnLayout``), and its cells.
 struct TableColumn<Row> {
     var title: String
-    var minWidth: Int
-    var preferredWidth: Int
-    /// Takes a share of the room left once every column has its preferred width.
-    var flexible = false
-    /// Higher stays longer: on a narrow terminal the lowest-priority columns are dropped first.
-    var priority: Int
-    var alignRight = false
-    /// Shown only when every column can have its preferred width.
-    var optional = false
+    var layout: ColumnLayout
     /// The cell's text and, if it is not `normal`, its role.
     var cell: (Row) -> (String, StyleRole?)
 
+    /// A column sized by `layout`.
+    init(title: String, layout: ColumnLayout, cell: @escaping (Row) -> (String, StyleRole?)) {
+        self.title = title
+        self.layout = layout
+        self.cell = cell
+    }
+
+    /// A column with its layout spelled out (see ``ColumnLayout`` for what each part means).
+    init(title: String, minWidth: Int, preferredWidth: Int, flexible: Bool = false, priority: Int, alignRight: Bool = false,
+         optional: Bool = false, cell: @escaping (Row) -> (String, StyleRole?)) {
+        self.init(title: title, layout: ColumnLayout(minWidth: minWidth, preferredWidth: preferredWidth, flexible: flexible,
+                                                     priority: priority, alignRight: alignRight, optional: optional), cell: cell)
+    }
+
     /// The widths of `columns` in `total` columns of screen (`nil`: dropped), with `gap` between columns.
-    static func widths(_ columns: [TableColumn<Row>], total: Int, gap: Int) -> [Int?] {
+    static func widths(_ tableColumns: [TableColumn<Row>], total: Int, gap: Int) -> [Int?] {
+        let columns = tableColumns.map(\.layout)
         var shown = Array(columns.indices)
         func needed(_ widths: (Int) -> Int) -> Int {
             shown.reduce(0) { $0 + widths($1) } + max(0, shown.count - 1) * gap
@@ -48,4 +55,17 @@ struct TableColumn<Row> {
         }
         return widths
     }
+}
+
+/// How a column of a table takes room: its widths, how much it matters, and its alignment.
+struct ColumnLayout: Sendable {
+    var minWidth: Int
+    var preferredWidth: Int
+    /// Takes a share of the room left once every column has its preferred width.
+    var flexible = false
+    /// Higher stays longer: on a narrow terminal the lowest-priority columns are dropped first.
+    var priority: Int
+    var alignRight = false
+    /// Shown only when every column can have its preferred width.
+    var optional = false
 }

@@ -1,7 +1,8 @@
 import TollgateCore
 
-/// The grants filter typed after `/`: words are a subject prefix; `server:SLUG`, `client:ID` and
-/// `status:STATUS` narrow further. Every part maps to an indexed condition of the core's grant listing.
+/// The grants filter typed after `/`: words are a subject prefix; the ``Key`` terms (`server:SLUG`,
+/// `client:ID`, `status:STATUS`, `subject:PREFIX`) narrow further. Every part maps to an indexed condition
+/// of the core's grant listing.
 public struct GrantFilter: Equatable, Sendable {
     /// Conditions of the listing: exact server and client, status, and the start of the subject.
     public var serverSlug: String?
@@ -29,20 +30,22 @@ public struct GrantFilter: Equatable, Sendable {
                 words.append(token)
                 continue
             }
-            let key = token[..<colon].lowercased()
+            let name = token[..<colon].lowercased()
             let value = String(token[token.index(after: colon)...])
-            guard !value.isEmpty else { return .failure(FilterError(message: "'\(key):' needs a value")) }
+            guard !value.isEmpty else { return .failure(FilterError(message: "'\(name):' needs a value")) }
+            guard let key = Key(rawValue: name) else {
+                words.append(token)
+                continue
+            }
             switch key {
-            case "server": filter.serverSlug = value
-            case "client": filter.clientID = value
-            case "subject": words.append(value)
-            case "status":
+            case .server: filter.serverSlug = value
+            case .client: filter.clientID = value
+            case .subject: words.append(value)
+            case .status:
                 guard let status = GrantStatus(rawValue: value.lowercased()) else {
                     return .failure(FilterError(message: "unknown status '\(value)' (\(GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")))"))
                 }
                 filter.status = status
-            default:
-                words.append(token)
             }
         }
         if !words.isEmpty { filter.subjectPrefix = words.joined(separator: " ") }
@@ -55,6 +58,33 @@ public struct GrantFilter: Equatable, Sendable {
         query.clientID = clientID
         query.status = status
         query.subjectPrefix = subjectPrefix
+    }
+}
+
+extension GrantFilter {
+    /// A `key:VALUE` term of the filter text; ``GrantFilter/parse(_:)`` accepts exactly these and the help lists them.
+    public enum Key: String, CaseIterable, Sendable {
+        case server, client, status, subject
+
+        /// What the value is, as the help writes it: `server:SLUG`.
+        public var synopsis: String {
+            switch self {
+            case .server: return "server:SLUG"
+            case .client: return "client:ID"
+            case .status: return "status:STATUS"
+            case .subject: return "subject:PREFIX"
+            }
+        }
+
+        /// What the term keeps, in one line.
+        public var summary: String {
+            switch self {
+            case .server: return "the grants of that server only"
+            case .client: return "the grants of that client id only"
+            case .status: return "one status: " + GrantStatus.allCases.map(\.rawValue).joined(separator: ", ")
+            case .subject: return "subjects starting with PREFIX, as bare words do"
+            }
+        }
     }
 }
 
