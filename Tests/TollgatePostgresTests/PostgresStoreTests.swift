@@ -104,7 +104,7 @@ struct PostgresStoreTests {
     @Test func anOperationTheServerDoesNotAnswerFailsAtTheOperationTimeoutAndTheStoreRecovers() async throws {
         try await TestPostgres.withFreshDatabase { base in
             var configuration = base
-            configuration.operationTimeout = 1
+            configuration.operationTimeout = 3
             let store = try await PostgresStore(configuration: configuration)
             do {
                 try await Self.timeOutAndRecover(store, configuration)
@@ -130,7 +130,7 @@ struct PostgresStoreTests {
             try await locker.query("LOCK TABLE grants IN ACCESS EXCLUSIVE MODE", logger: TestPostgres.logger)
             let error = await #expect(throws: TollgateError.self) { _ = try await store.countGrants() }
             #expect(error?.code == .storeUnavailable)
-            #expect(error?.message == "\(configuration.displayName) did not answer within 1 s")
+            #expect(error?.message == "\(configuration.displayName) did not answer within 3 s")
             try await locker.query("ROLLBACK", logger: TestPostgres.logger)
             try await locker.close()
         } catch {
