@@ -233,12 +233,7 @@ extension PostgresStore {
                 return ["SELECT id FROM grants WHERE subject >= \(try sql.bind(prefix)) AND subject < \(try sql.bind(prefix + "\u{10FFFF}"))"]
             case .status(let status):
                 return try status.candidateRanges(now: now).map { range in
-                    var terms = ["state = \(try sql.bind(range.state.rawValue))"]
-                    if let column = range.column {
-                        if range.isNull { terms.append("\(column.name) IS NULL") }
-                        if let after = range.after { terms.append("\(column.name) > \(try sql.bind(after.millisecondsSince1970))") }
-                        if let through = range.through { terms.append("\(column.name) <= \(try sql.bind(through.millisecondsSince1970))") }
-                    }
+                    let terms = try range.conditions { try sql.bind($0) }
                     return "SELECT id FROM grants WHERE " + terms.joined(separator: " AND ")
                 }
             }

@@ -289,42 +289,43 @@ extension SQLiteStore {
     /// count (each range stopping after ``GrantCandidates/candidateLimit``) says it has no more than that many
     /// ids; the smaller of the two when both do. `nil` when neither filter is set or both are bigger.
     static func fewCandidates(_ db: Database, _ q: GrantQuery, now: Date) throws -> (sql: String, arguments: [String: DatabaseValueConvertible?])? {
-        var sources: [(sql: String, arguments: [String: DatabaseValueConvertible?])] = []
+        /// The index ranges whose ids together hold a filter's grants, and their values.
+        typealias Source = (arms: [String], arguments: [String: DatabaseValueConvertible?])
+        var sources: [Source] = []
         if let prefix = q.subjectPrefix, !prefix.isEmpty {
-            sources.append(("SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :cp AND subject < :cpEnd",
+            sources.append((["SELECT id FROM grants INDEXED BY grants_by_subject WHERE subject >= :cp AND subject < :cpEnd"],
                             ["cp": prefix, "cpEnd": prefix + "\u{10FFFF}"]))
         }
         if let status = q.status {
-            var arms: [String] = []
-            var arguments: [String: DatabaseValueConvertible?] = [:]
-            for (i, range) in status.candidateRanges(now: now).enumerated() {
-                var terms = ["state = :cs\(i)"]
-                arguments["cs\(i)"] = range.state.rawValue
-                var index = "grants_by_state"
-                if let column = range.column {
-                    index = column == .upstreamAccessExpiry ? "grants_by_state_upstream_expiry" : "grants_by_state_proxy_expiry"
-                    if range.isNull { terms.append("\(column.name) IS NULL") }
-                    if let after = range.after { terms.append("\(column.name) > :ca\(i)"); arguments["ca\(i)"] = after.millisecondsSince1970 }
-                    if let through = range.through { terms.append("\(column.name) <= :ct\(i)"); arguments["ct\(i)"] = through.millisecondsSince1970 }
+            var source: Source = ([], [:])
+            for range in status.candidateRanges(now: now) {
+                let index = switch range.column {
+                case nil: "grants_by_state"
+                case .upstreamAccessExpiry: "grants_by_state_upstream_expiry"
+                case .proxyAccessExpiry: "grants_by_state_proxy_expiry"
                 }
-                arms.append("SELECT id FROM grants INDEXED BY \(index) WHERE " + terms.joined(separator: " AND "))
+                let terms = range.conditions { value in
+                    let name = "c\(source.arguments.count)"
+                    source.arguments[name] = value
+                    return ":" + name
+                }
+                source.arms.append("SELECT id FROM grants INDEXED BY \(index) WHERE " + terms.joined(separator: " AND "))
             }
-            sources.append((arms.joined(separator: " UNION "), arguments))
+            sources.append(source)
         }
-        var best: (size: Int, source: (sql: String, arguments: [String: DatabaseValueConvertible?]))?
+        var best: (size: Int, source: Source)?
         for source in sources {
             var probe = source.arguments
             probe["probe"] = GrantCandidates.candidateLimit + 1
-            let arms = source.sql.components(separatedBy: " UNION ")
             // Each range counted on its own, index only: their sum bounds the union.
             var size = 0
-            for arm in arms where size <= GrantCandidates.candidateLimit {
+            for arm in source.arms where size <= GrantCandidates.candidateLimit {
                 size += try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM (\(arm) LIMIT :probe)"),
                                          arguments: StatementArguments(probe)) ?? 0
             }
             if size <= GrantCandidates.candidateLimit, size < (best?.size ?? Int.max) { best = (size, source) }
         }
-        return best?.source
+        return best.map { ($0.source.arms.joined(separator: " UNION "), $0.source.arguments) }
     }
 
     public func revokeGrant(id: Int64, audit: NewAuditEvent, at: Date) async throws -> Bool {

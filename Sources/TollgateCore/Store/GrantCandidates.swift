@@ -61,6 +61,17 @@ public struct GrantCandidateRange: Sendable, Equatable {
         self.through = through
         self.isNull = isNull
     }
+
+    /// The range's conditions on the `grants` table (unqualified columns), for either engine: `bind` turns a
+    /// millisecond time into the engine's placeholder. The state is written as its literal (a fixed enum value).
+    public func conditions(_ bind: (Int64) throws -> String) rethrows -> [String] {
+        var terms = ["state = '\(state.rawValue)'"]
+        guard let column else { return terms }
+        if isNull { terms.append("\(column.name) IS NULL") }
+        if let after { terms.append("\(column.name) > \(try bind(after.millisecondsSince1970))") }
+        if let through { terms.append("\(column.name) <= \(try bind(through.millisecondsSince1970))") }
+        return terms
+    }
 }
 
 extension GrantStatus {
