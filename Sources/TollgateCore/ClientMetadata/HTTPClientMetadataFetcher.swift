@@ -69,11 +69,15 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
         }
     }
 
+    /// The HTTP client's own read timeout and deadline: only a backstop a second behind the total deadline of
+    /// ``fetch(_:)``, the one limit on a whole fetch (equal to it, they raced and a slow server got either error).
+    var backstopTimeout: TimeInterval { configuration.totalTimeout + 1 }
+
     func fetchWithoutDeadline(_ url: ClientMetadataURL) async throws -> ClientMetadataResponse {
         let address = try await checkedAddress(url)
         var http = HTTPClient.Configuration(tlsConfiguration: configuration.tls, redirectConfiguration: .disallow,
                                             timeout: .init(connect: .milliseconds(Int64(configuration.connectTimeout * 1000)),
-                                                           read: .milliseconds(Int64(configuration.totalTimeout * 1000))))
+                                                           read: .milliseconds(Int64(backstopTimeout * 1000))))
         http.connectionPool.retryConnectionEstablishment = false
         http.httpVersion = .http1Only
         if NetworkAddressClass.classify(url.hostAsWritten) == nil {
@@ -98,7 +102,7 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
         request.headers.add(name: "User-Agent", value: "Tollgate/\(TollgateCoreVersion.string)")
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.totalTimeout * 1000)))
+            response = try await client.execute(request, timeout: .milliseconds(Int64(backstopTimeout * 1000)))
         } catch {
             throw ClientMetadataError(.fetchFailed, "the document could not be fetched (\(Self.describe(error)))")
         }
