@@ -62,22 +62,29 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
                 return nil
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let response = first else {
-                throw ClientMetadataError(.fetchFailed, "fetching the document took longer than \(Self.seconds(total))")
-            }
+            guard let first = try await group.next(), let response = first else { throw tookTooLong }
             return response
         }
     }
 
-    /// The HTTP client's own read timeout and deadline: only a backstop a second behind the total deadline of
-    /// ``fetch(_:)``, the one limit on a whole fetch (equal to it, they raced and a slow server got either error).
-    var backstopTimeout: TimeInterval { configuration.totalTimeout + 1 }
+    /// The error of a fetch that ran out of its total time. The HTTP client's own deadline and read timeout equal
+    /// the total deadline of ``fetch(_:)`` (they also stop the abandoned request), so whichever fires first, a slow
+    /// server gets this one error.
+    var tookTooLong: ClientMetadataError {
+        ClientMetadataError(.fetchFailed, "fetching the document took longer than \(Self.seconds(configuration.totalTimeout))")
+    }
+
+    /// Whether `error` is the HTTP client's deadline or read timeout.
+    static func ranOutOfTime(_ error: any Error) -> Bool {
+        guard let error = error as? HTTPClientError else { return false }
+        return error == .deadlineExceeded || error == .readTimeout
+    }
 
     func fetchWithoutDeadline(_ url: ClientMetadataURL) async throws -> ClientMetadataResponse {
         let address = try await checkedAddress(url)
         var http = HTTPClient.Configuration(tlsConfiguration: configuration.tls, redirectConfiguration: .disallow,
                                             timeout: .init(connect: .milliseconds(Int64(configuration.connectTimeout * 1000)),
-                                                           read: .milliseconds(Int64(backstopTimeout * 1000))))
+                                                           read: .milliseconds(Int64(configuration.totalTimeout * 1000))))
         http.connectionPool.retryConnectionEstablishment = false
         http.httpVersion = .http1Only
         if NetworkAddressClass.classify(url.hostAsWritten) == nil {
@@ -102,8 +109,9 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
         request.headers.add(name: "User-Agent", value: "Tollgate/\(TollgateCoreVersion.string)")
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: .milliseconds(Int64(backstopTimeout * 1000)))
+            response = try await client.execute(request, timeout: .milliseconds(Int64(configuration.totalTimeout * 1000)))
         } catch {
+            if Self.ranOutOfTime(error) { throw tookTooLong }
             throw ClientMetadataError(.fetchFailed, "the document could not be fetched (\(Self.describe(error)))")
         }
         guard response.status.code == 200 else {
@@ -122,6 +130,7 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
         } catch let error as ClientMetadataError {
             throw error
         } catch {
+            if Self.ranOutOfTime(error) { throw tookTooLong }
             throw ClientMetadataError(.fetchFailed, "the document could not be read (\(Self.describe(error)))")
         }
         return ClientMetadataResponse(body: body, contentType: response.headers.first(name: "Content-Type"),
