@@ -286,8 +286,9 @@ struct ClientMetadataDocumentTests {
             try await s.test { client in
                 let started = ContinuousClock.now
                 try await Self.expectRefused(client, documents.url(), "fetching the document took longer than 0.5 s")
-                // The document server answers after 3 s: well before that (a loaded machine needs some slack).
-                #expect(ContinuousClock.now - started < .seconds(2.8))
+                // The document server answers after 3 s; the refusal comes at the 0.5 s deadline without waiting
+                // for the abandoned request (a loaded machine needs some slack).
+                #expect(ContinuousClock.now - started < .seconds(2))
             }
         }
     }

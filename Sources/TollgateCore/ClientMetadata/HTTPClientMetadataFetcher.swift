@@ -53,17 +53,12 @@ public struct HTTPClientMetadataFetcher: ClientMetadataFetcher {
         self.logger = logger
     }
 
+    /// Fetches the document within ``Configuration/totalTimeout``. At the deadline the refusal is returned at
+    /// once; the abandoned request is cancelled and stopped by the HTTP client's own timeouts, without the
+    /// authorization waiting for it.
     public func fetch(_ url: ClientMetadataURL) async throws -> ClientMetadataResponse {
-        let total = configuration.totalTimeout
-        return try await withThrowingTaskGroup(of: ClientMetadataResponse?.self) { group in
-            group.addTask { try await self.fetchWithoutDeadline(url) }
-            group.addTask {
-                try await Task.sleep(nanoseconds: UInt64(max(0.01, total) * 1_000_000_000))
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let response = first else { throw tookTooLong }
-            return response
+        try await withAbandoningDeadline(seconds: configuration.totalTimeout, timeoutError: tookTooLong) {
+            try await self.fetchWithoutDeadline(url)
         }
     }
 
