@@ -126,7 +126,7 @@ struct BulkReducerTests {
         #expect(HelpText.lines(readOnly: false).map(\.text).joined(separator: "\n").contains(":revoke-all"))
     }
 
-    @Test func yCopiesTheSelectedIdOrTheValueOnTheTopLine() {
+    @Test func yCopiesTheSelectedIdOrTheValueUnderTheCursor() {
         var driver = ConsoleDriver()
         driver.press(.down, .character("y"))
         #expect(driver.lastEffects == [.copy("11")])
@@ -134,9 +134,15 @@ struct BulkReducerTests {
         driver.press(.enter, .character("y"))
         #expect(driver.lastEffects == [.copy("11")], "the detail's heading line: the grant id")
         driver.press(.character("j"), .character("j"), .character("j"), .character("y"))
-        // Line 2 of the detail is the grant field, line 3 the status field.
+        // Line 2 of the detail is the grant field, line 3 the status field; the text has not scrolled.
+        #expect(driver.state.detailPosition.line == 0)
         #expect(driver.lastEffects.first.map { if case .copy(let text) = $0 { text.hasPrefix("expiring") } else { false } } == true,
                 "\(driver.lastEffects)")
+        driver.press(.character("j"), .character("j"), .character("y"))
+        #expect(driver.lastEffects == [.copy("mail")], "line 5: the server field")
+        driver.press(.character("j"), .character("y"))
+        #expect(driver.lastEffects == [.copy("Cursor 编辑器 (tgc_cursor)")], "line 6: the client field")
+        driver.press(.escape)
         driver.press(.character(":"))
         driver.type("clients")
         driver.press(.enter, .character("y"))

@@ -275,6 +275,17 @@ struct EndToEndTests {
                 if buffer.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(buffer == String(ids.last!), "the paste buffer holds the grant id: '\(buffer)'")
+            // In the detail, the value under the cursor: line 7 is the subject.
+            try await tmux.keys("Enter")
+            try await tmux.waitFor("upstream refresh token")
+            for _ in 0..<7 { try await tmux.keys("j") }
+            try await tmux.keys("y")
+            try await tmux.waitFor("copied alice1")
+            for _ in 0..<50 where buffer != "alice1" {
+                buffer = ((try? tmux.run(["show-buffer"])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                if buffer != "alice1" { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(buffer == "alice1", "the paste buffer holds the subject under the detail's cursor: '\(buffer)'")
             try await tmux.keys("q")
             try await expectRestored(tmux)
         }

@@ -116,20 +116,32 @@ struct ReducerKeyTests {
         #expect(!grantsRequests(driver.lastEffects).isEmpty, "coming back reads the window again")
     }
 
-    @Test func detailScrollsAndClamps() {
+    @Test func detailCursorMovesAndTheTextFollowsIt() {
         var driver = ConsoleDriver(columns: 80, rows: 15)
         driver.press(.enter)
+        let visible = driver.state.layout.textRows
+        let lines = DetailText.lines(for: driver.state.detail!, state: driver.state).count
+        #expect(lines > visible + 2, "the fixture's detail is longer than a 15-row screen")
         driver.press(.down, .character("j"))
-        #expect(driver.state.detailPosition.line == 2)
+        #expect(driver.state.detailPosition == TextPosition(line: 0, cursor: 2), "the cursor moves; the text stays")
+        for _ in 0..<(visible - 3) { driver.press(.character("j")) }
+        #expect(driver.state.detailPosition == TextPosition(line: 0, cursor: visible - 1), "on the last line shown")
+        driver.press(.character("j"))
+        #expect(driver.state.detailPosition == TextPosition(line: 1, cursor: visible), "one more scrolls by one line")
         driver.press(.character("G"))
         let bottom = driver.state.detailPosition.line
-        #expect(bottom > 2)
+        #expect(bottom == lines - visible && driver.state.detailPosition.cursor == lines - 1)
         driver.press(.down)
-        #expect(driver.state.detailPosition.line == bottom)
+        #expect(driver.state.detailPosition == TextPosition(line: bottom, cursor: lines - 1), "clamped at the end")
+        driver.press(.character("k"))
+        #expect(driver.state.detailPosition == TextPosition(line: bottom, cursor: lines - 2))
         driver.press(.character("g"))
-        #expect(driver.state.detailPosition.line == 0)
+        #expect(driver.state.detailPosition == TextPosition(line: 0, cursor: 0))
+        driver.press(.up)
+        #expect(driver.state.detailPosition == TextPosition(line: 0, cursor: 0), "clamped at the start")
         driver.press(.pageDown)
-        #expect(driver.state.detailPosition.line == min(bottom, driver.state.layout.textRows))
+        #expect(driver.state.detailPosition.line == min(bottom, visible))
+        #expect(driver.state.detailPosition.cursor == visible, "a page moves the cursor by a screenful too")
         driver.press(.character("l"), .right)
         #expect(driver.state.detailPosition.column == 16)
         driver.press(.character("h"), .left, .left)

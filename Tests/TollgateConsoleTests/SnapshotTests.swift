@@ -72,6 +72,7 @@ struct SnapshotTests {
         ("client-revoke-dialog", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("clients"); d.press(.enter, .character("x")) }),
         ("help-search", false, { FakeBackend() }, { d in d.press(.character("?"), .character("/")); d.type("revoke") }),
         ("command-completion", false, { FakeBackend() }, { d in d.press(.character(":")); d.type("e"); d.press(.tab) }),
+        ("detail-cursor", false, { FakeBackend() }, { d in d.press(.enter); for _ in 0..<6 { d.press(.character("j")) } }),
         ("unavailable-footer", false, { FakeBackend() }, { d in d.press(.down, .down, .down, .down, .down) }),
         ("export-progress", false, { FakeBackend() }, { d in
             d.press(.character(":")); d.type("export csv /tmp/grants.csv"); d.press(.enter)
@@ -99,7 +100,7 @@ struct SnapshotTests {
 
     /// Which role every cell has: what a theme colours, and proof that state is never shown by colour alone
     /// (the text snapshots above carry the same information in words).
-    @Test(arguments: ["grants", "grants-dialog", "grants-flash-error", "grants-filter-typing", "detail", "well-known", "help"])
+    @Test(arguments: ["grants", "grants-dialog", "grants-flash-error", "grants-filter-typing", "detail", "detail-cursor", "well-known", "help"])
     func roleMask(_ name: String) {
         let driver = Self.driver(name, columns: 80, rows: 24)
         assertSnapshot(driver.screen().roleMask(), named: "\(name)-80x24.roles")

@@ -79,7 +79,7 @@ public enum KeyTable {
     static let text: Set<ViewKind> = [.detail, .wellKnown]
 
     public static let bindings: [KeyBinding] = [
-        KeyBinding([.character("j"), .down], .down, summary: "move down (scroll in text views)"),
+        KeyBinding([.character("j"), .down], .down, summary: "move down (text views: the cursor line)"),
         KeyBinding([.character("k"), .up], .up, summary: "move up"),
         KeyBinding([.character("g"), .home], .top, summary: "go to the first row"),
         KeyBinding([.character("G"), .end], .bottom, summary: "go to the last row"),
@@ -107,7 +107,7 @@ public enum KeyTable {
                    summary: "force a refresh of every refreshable grant of the filter (asks first)", dangerous: true,
                    unavailable: { $0.bulkUnavailableReason }),
         KeyBinding([.character("y")], .copy, views: [.grants, .detail, .clients, .servers, .providers, .audit, .wellKnown],
-                   summary: "copy the selected id (detail: the value on the top line) to the clipboard (OSC 52)",
+                   summary: "copy the selected id or the cursor line's value (OSC 52 clipboard)",
                    unavailable: { $0.copyText == nil ? "nothing selected to copy" : nil }),
         KeyBinding([.character("w")], .wellKnown, views: [.servers, .providers, .grants, .detail],
                    summary: "well-known metadata of the server", hint: "well-known"),

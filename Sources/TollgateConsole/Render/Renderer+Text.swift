@@ -1,10 +1,17 @@
 extension Renderer {
-    /// Draws scrollable lines into the body.
-    func drawText(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ lines: [StyledLine], _ position: TextPosition) {
+    /// Draws scrollable lines into the body; with `showsCursor`, the cursor's line is highlighted and marked like a
+    /// selected row.
+    func drawText(_ screen: inout ScreenBuffer, _ state: ConsoleState, _ lines: [StyledLine], _ position: TextPosition,
+                  showsCursor: Bool = true) {
         let layout = state.layout
         for row in 0..<layout.textRows {
             let index = position.line + row
             guard index < lines.count else { break }
+            let isCursor = showsCursor && index == position.cursor
+            if isCursor {
+                screen.fill(row: layout.bodyTop + row, role: .selected)
+                screen.write(glyphs.marker, column: 0, row: layout.bodyTop + row, role: .selected)
+            }
             var skip = position.column
             var x = 1
             for span in lines[index].spans {
@@ -15,7 +22,8 @@ extension Renderer {
                     text = String(text.dropFirst(dropped.count))
                 }
                 guard !text.isEmpty else { continue }
-                x = screen.write(text, column: x, row: layout.bodyTop + row, role: span.role, limit: screen.columns - 1 - x)
+                x = screen.write(text, column: x, row: layout.bodyTop + row, role: isCursor ? .selected : span.role,
+                                 limit: screen.columns - 1 - x)
             }
         }
     }

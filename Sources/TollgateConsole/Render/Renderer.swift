@@ -28,7 +28,8 @@ public struct Renderer: Sendable {
         }
         drawTitle(&screen, state)
         if case .help(let help) = state.mode {
-            drawText(&screen, state, HelpText.lines(readOnly: state.options.readOnly, matching: help.search), TextPosition(line: help.scroll))
+            drawText(&screen, state, HelpText.lines(readOnly: state.options.readOnly, matching: help.search), TextPosition(line: help.scroll),
+                     showsCursor: false)
         } else {
             switch state.view {
             case .grants: drawGrants(&screen, state)

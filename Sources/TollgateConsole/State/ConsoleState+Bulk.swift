@@ -54,7 +54,7 @@ extension ConsoleState {
         return GrantScope(subject: f.subjectPrefix, clientID: f.clientID, serverSlug: f.serverSlug, status: f.status)
     }
 
-    /// What `y` copies here: the selected row's id, or in a text view the value on its top line.
+    /// What `y` copies here: the selected row's id, or in a text view the value on the cursor's line.
     public var copyText: String? {
         switch view {
         case .grants: return grants.selected.map { String($0.id) }
@@ -65,11 +65,11 @@ extension ConsoleState {
         case .detail:
             guard let info = detail else { return nil }
             // The heading line names the grant: its id is what is wanted there.
-            guard detailPosition.line > 0 else { return String(info.grant.id) }
-            return Self.value(of: DetailText.lines(for: info, state: self), at: detailPosition.line) ?? String(info.grant.id)
+            guard detailPosition.cursor > 0 else { return String(info.grant.id) }
+            return Self.value(of: DetailText.lines(for: info, state: self), at: detailPosition.cursor) ?? String(info.grant.id)
         case .wellKnown:
             guard let documents = wellKnown else { return nil }
-            return Self.value(of: WellKnownText.lines(for: documents), at: wellKnownPosition.line)
+            return Self.value(of: WellKnownText.lines(for: documents), at: wellKnownPosition.cursor)
         }
     }
 

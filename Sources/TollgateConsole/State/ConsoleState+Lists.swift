@@ -273,15 +273,19 @@ extension ConsoleState {
         return []
     }
 
+    /// Moves a text view's cursor; the lines shown follow it (a page moves both by a screenful, like a pager).
     func scrollText(_ position: inout TextPosition, lines: Int, _ motion: Motion) {
-        let visible = layout.textRows
+        let visible = max(1, layout.textRows)
         let maximum = max(0, lines - visible)
         switch motion {
-        case .by(let delta): position.line += delta
-        case .page(let pages): position.line += pages * visible
-        case .top: position.line = 0
-        case .bottom: position.line = maximum
+        case .by(let delta): position.cursor += delta
+        case .page(let pages): position.cursor += pages * visible; position.line += pages * visible
+        case .top: position.cursor = 0
+        case .bottom: position.cursor = lines - 1
         }
+        position.cursor = max(0, min(lines - 1, position.cursor))
+        if position.cursor < position.line { position.line = position.cursor }
+        if position.cursor >= position.line + visible { position.line = position.cursor - visible + 1 }
         position.line = max(0, min(maximum, position.line))
     }
 

@@ -49,10 +49,13 @@ public struct TextPosition: Sendable, Equatable {
     /// The first line shown, and how many columns the text is scrolled left.
     public var line = 0
     public var column = 0
+    /// The line under the cursor (highlighted; `y` copies its value). Always one of the lines shown.
+    public var cursor = 0
 
     /// A position.
-    public init(line: Int = 0, column: Int = 0) {
+    public init(line: Int = 0, column: Int = 0, cursor: Int = 0) {
         self.line = line
         self.column = column
+        self.cursor = cursor
     }
 }
