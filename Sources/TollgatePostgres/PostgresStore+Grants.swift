@@ -600,14 +600,15 @@ extension PostgresStore {
         var extra = ""
         var condition = ""
         switch result {
-        case .refreshed:
-            // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease.
+        case .refreshed(_, let replacingObtainedAt):
+            // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease,
+            // unless the credential they refresh was replaced meanwhile (a re-authorization's is newer).
             outcome = .succeeded
             extra = """
                 , refresh_failures = 0, refresh_not_before = NULL, refresh_interrupted_at = NULL,
                 state = 'active', state_reason = NULL
                 """
-            condition = "AND state <> 'revoked'"
+            condition = "AND state <> 'revoked' AND upstream_obtained_at IS NOT DISTINCT FROM \(try sql.bind(replacingObtainedAt?.millisecondsSince1970))::BIGINT"
         case .needsReauth(let reason):
             outcome = .needsReauth
             extra = """
@@ -643,7 +644,7 @@ extension PostgresStore {
         let statement = sql.query
         return try await transaction { [self] db in
             guard try await db.run(statement, logger: queryLogger) == 1 else { return false }
-            if case .refreshed(let sealed) = result {
+            if case .refreshed(let sealed, _) = result {
                 try await writeCredential(db, grantID: grantID, sealed)
             }
             try await insertAudit(db, audit, at: at)

@@ -521,17 +521,18 @@ extension SQLiteStore {
             let ms = at.millisecondsSince1970
             var extra = ""
             var extraArgs: [DatabaseValueConvertible?] = []
-            // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease.
             var condition = "AND lease_owner = ? AND version = ?"
             var conditionArgs: [DatabaseValueConvertible?] = [owner, expectedVersion]
             switch result {
-            case .refreshed:
+            case .refreshed(_, let replacingObtainedAt):
+                // New upstream tokens are the only copy of what the upstream issued: stored whoever holds the lease,
+                // unless the credential they refresh was replaced meanwhile (a re-authorization's is newer).
                 extra = """
                     , refresh_failures = 0, refresh_not_before = NULL, refresh_interrupted_at = NULL,
                     state = 'active', state_reason = NULL
                     """
-                condition = "AND state <> 'revoked'"
-                conditionArgs = []
+                condition = "AND state <> 'revoked' AND upstream_obtained_at IS ?"
+                conditionArgs = [replacingObtainedAt?.millisecondsSince1970]
             case .needsReauth(let reason):
                 extra = """
                     , refresh_interrupted_at = NULL,
@@ -560,7 +561,7 @@ extension SQLiteStore {
                 WHERE id = ? \(condition)
                 """, arguments: StatementArguments([owner, owner, owner, ms, result.outcome.rawValue, ms] + extraArgs + [grantID] + conditionArgs))
             guard db.changesCount == 1 else { return false }
-            if case .refreshed(let sealed) = result {
+            if case .refreshed(let sealed, _) = result {
                 try Self.writeCredential(db, grantID: grantID, sealed)
             }
             try Self.insertAudit(db, audit, at: at)

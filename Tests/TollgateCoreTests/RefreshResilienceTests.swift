@@ -49,6 +49,31 @@ struct RefreshResilienceTests {
         }
     }
 
+    /// A step-up re-authorization replaces the grant's upstream credential while a refresh of the old one is still
+    /// waiting for the upstream: the late answer (older scopes) must not overwrite the newer credential.
+    @Test func aRefreshAnsweredAfterAStepUpLeavesTheNewerCredential() async throws {
+        try await Harness.with(accessTTL: 60, serverScopes: ["files.read", "files.write"]) { h in
+            let (grantID, _) = try await h.makeGrant(scopes: ["files.read"])
+            await h.setBehaviour { $0.tokenDelay = 1.5; $0.rotateRefreshTokens = true }
+            h.clock.advance(by: 120)
+            let impatient = coordinator(h, callerWait: 0.2)
+            let first = await impatient.refresh(grantID: grantID, actor: "server")
+            guard case .transient = first.outcome else { Issue.record("expected the refresh still in flight, got \(first)"); return }
+            // Meanwhile the user consents to more scopes: the same grant is extended with a new upstream credential.
+            let (extended, _) = try await h.makeGrant(scopes: ["files.read", "files.write"])
+            #expect(extended == grantID, "the step-up extends the grant")
+            let afterStepUp = try await h.tollgate.refresher.credential(of: grantID)
+            await impatient.drain(upTo: 10)
+            #expect(await h.stats().refreshCalls == 1, "the old credential's refresh did reach the upstream")
+            #expect(try await h.tollgate.refresher.credential(of: grantID) == afterStepUp, "the step-up's credential stays")
+            let grant = try await h.grant(grantID)
+            #expect(grant.scopes == ["files.read", "files.write"])
+            #expect(grant.state == .active)
+            #expect(try await h.tollgate.admin.audit(limit: 20).filter { $0.action == "upstream.refresh" && $0.grantID == grantID }.isEmpty,
+                    "no refresh is recorded as stored")
+        }
+    }
+
     @Test func aCallerThatLeftFindsTheStoredResultNextTime() async throws {
         try await Harness.with(accessTTL: 60) { h in
             let (_, pair) = try await h.makeGrant()

@@ -290,10 +290,11 @@ struct RefreshStateMachineTests {
         var m = Self.callingUpstream()
         let action = m.upstreamAnswered(Self.fresh, sealed: Self.freshSealed, rotated: true, startedAt: Self.now.addingTimeInterval(-0.25),
                                         now: Self.now)
-        guard case .storeResult(let write, let detail, let grant, let insisting) = action, case .refreshed(let stored) = write else {
+        guard case .storeResult(let write, let detail, let grant, let insisting) = action, case .refreshed(let stored, let replacing) = write else {
             Issue.record("got \(describe(action))"); return
         }
         #expect(stored == Self.freshSealed)
+        #expect(replacing == Self.sealed.info.obtainedAt, "stored only over the credential it refreshed")
         #expect(insisting)
         #expect(grant.version == 3, "written against the leased version")
         #expect(detail == "expires in 3600s; refresh token rotated; 250 ms")
@@ -321,10 +322,41 @@ struct RefreshStateMachineTests {
     @Test func aGrantRevokedWhileTheUpstreamAnsweredIsNotRefreshable() {
         var m = Self.callingUpstream()
         _ = m.upstreamAnswered(Self.fresh, sealed: Self.freshSealed, rotated: true, startedAt: Self.now, now: Self.now)
-        let result = finished(m.resultStored(false))
+        #expect(describe(m.resultStored(false)) == "releaseLease")
+        #expect(describe(m.leaseReleased()) == "readGrant", "the grant is read again to tell why the tokens were refused")
+        let result = finished(m.grantRead(Self.grant(state: .revoked), now: Self.now))
         #expect(result?.outcome == .notRefreshable(.revoked))
         #expect(result?.message == "the grant was revoked while the upstream answered")
         #expect(result?.credential == nil)
+    }
+
+    /// A re-authorization (for more scopes) replaced the credential while the upstream answered: the older tokens
+    /// were refused by the store, and the newer credential is what the caller gets.
+    @Test func aCredentialReplacedWhileTheUpstreamAnsweredGivesTheNewerOne() {
+        let obtained = Self.now.addingTimeInterval(-600)
+        var sealed = Self.sealed
+        sealed.info.obtainedAt = obtained
+        var m = Self.callingUpstream(Self.lease(sealed: sealed))
+        let action = m.upstreamAnswered(Self.fresh, sealed: Self.freshSealed, rotated: true, startedAt: Self.now, now: Self.now)
+        guard case .storeResult(let write, _, _, _) = action, case .refreshed(_, let replacing) = write else {
+            Issue.record("got \(describe(action))"); return
+        }
+        #expect(replacing == obtained)
+        #expect(describe(m.resultStored(false)) == "releaseLease")
+        #expect(describe(m.leaseReleased()) == "readGrant")
+        #expect(describe(m.grantRead(Self.grant(version: 5, expiresIn: 3600), now: Self.now)) == "readCredential")
+        let result = finished(m.credentialRead(Self.credential))
+        #expect(result?.outcome == .refreshed)
+        #expect(result?.credential == Self.credential, "the credential the grant holds now, not the refused one")
+        #expect(result?.message.contains("replaced while the upstream answered") == true)
+    }
+
+    @Test func aGrantDeletedWhileTheUpstreamAnsweredIsNotFound() {
+        var m = Self.callingUpstream()
+        _ = m.upstreamAnswered(Self.fresh, sealed: Self.freshSealed, rotated: true, startedAt: Self.now, now: Self.now)
+        _ = m.resultStored(false)
+        _ = m.leaseReleased()
+        #expect(finished(m.grantRead(nil, now: Self.now))?.outcome == .notFound)
     }
 
     static let invalidGrant = UpstreamError(.invalidGrant, upstreamCode: "invalid_grant", message: "token reused", httpStatus: 400)

@@ -444,9 +444,10 @@ struct PostgresStoreTests {
             let fresh = SealedCredential(accessToken: Data("new-access".utf8), refreshToken: Data("new-refresh".utf8),
                                          info: UpstreamCredentialInfo(accessExpiresAt: t0.addingTimeInterval(7200), hasRefreshToken: true,
                                                                       refreshExpiresAt: nil, scope: "read", obtainedAt: t0))
-            // New tokens win even without the lease.
+            // New tokens win even without the lease (refreshed from the credential the grant holds).
+            let original = try await store.sealedCredential(grantID: grantID)?.info.obtainedAt
             #expect(try await store.finishRefresh(grantID: grantID, owner: "someone-else", expectedVersion: 0,
-                                                  result: .refreshed(fresh), audit: F.audit("upstream.refresh"), at: t0))
+                                                  result: .refreshed(fresh, replacingObtainedAt: original), audit: F.audit("upstream.refresh"), at: t0))
             #expect(try await store.sealedCredential(grantID: grantID)?.accessToken == Data("new-access".utf8))
             #expect(try await store.refreshLease(grantID: grantID)?.owner == "a", "another holder's lease stays")
             let now = try #require(try await store.refreshLease(grantID: grantID)?.version)

@@ -166,8 +166,13 @@ public final class RefreshCoordinator: Sendable {
                 let written = insisting
                     ? try await storeInsisting(grantID: grant.id) { try await finishRefresh(write, of: grant, audit: audit) }
                     : try await finishRefresh(write, of: grant, audit: audit)
-                if written, case .refreshed = write {
-                    logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "detail": "\(detail)"])
+                if case .refreshed = write {
+                    if written {
+                        logger.info("upstream refresh", metadata: ["grant": "\(grant.id)", "outcome": "ok", "detail": "\(detail)"])
+                    } else {
+                        logger.notice("upstream refresh answered after the grant was revoked or its credential replaced; its tokens were not stored",
+                                      metadata: ["grant": "\(grant.id)"])
+                    }
                 }
                 action = machine.resultStored(written)
             case .recordProviderError(let providerID, let message):

@@ -71,6 +71,7 @@ public struct RefreshStateMachine: Sendable {
         case callingUpstream(RefreshLeaseAcquisition)
         case checkingRefusalRace(RefreshLeaseAcquisition, UpstreamError)
         case storing(RefreshLeaseAcquisition, RefreshWrite, then: RefreshResult)
+        case readingAfterRefusedTokens
         case recordingProviderError(then: RefreshResult)
         case finished
     }
@@ -123,6 +124,14 @@ public struct RefreshStateMachine: Sendable {
         case .readingMovedGrant(let waiting, let lease, let holderIsGone, let instant):
             if let grant { return go(resultRecorded(on: grant, now: now, sealed: nil)) }
             return keepWaiting(waiting, lease: lease, holderIsGone: holderIsGone, at: instant)
+        case .readingAfterRefusedTokens:
+            guard let grant else { return finish(.failure(.notFound, "no grant \(grantID)")) }
+            if grant.state == .revoked {
+                return finish(.failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered"))
+            }
+            state = .reusingCredential(message: "the grant's credential was replaced while the upstream answered "
+                                       + "(a re-authorization or a concurrent refresh); the newer one is used")
+            return .readCredential
         case .checkingRefusalRace(let leased, let error):
             // The holder whose lease this one took over may have stored the rotated token meanwhile.
             if let grant, grant.version != leased.grant.version, grant.lastRefreshOutcome == .succeeded {
@@ -201,7 +210,8 @@ public struct RefreshStateMachine: Sendable {
         let expiry = fresh.accessExpiresAt.map { "expires in \(Int($0.timeIntervalSince(now)))s" } ?? "expiry unknown"
         let rotation = rotated ? "refresh token rotated" : "refresh token kept"
         let ms = Int(now.timeIntervalSince(startedAt) * 1000)
-        return store(.refreshed(sealed), detail: "\(expiry); \(rotation); \(ms) ms", leased: leased, insisting: true,
+        return store(.refreshed(sealed, replacingObtainedAt: leased.sealedCredential?.info.obtainedAt),
+                     detail: "\(expiry); \(rotation); \(ms) ms", leased: leased, insisting: true,
                      then: RefreshResult(outcome: .refreshed, credential: fresh, message: "\(expiry); \(rotation)", calledUpstream: true))
     }
 
@@ -226,12 +236,18 @@ public struct RefreshStateMachine: Sendable {
     }
 
     /// The write of ``Action/storeResult(_:detail:grant:insisting:)`` was made (`written`) or refused (a
-    /// revoked grant; for outcomes other than new tokens also a lost lease or a moved version).
+    /// revoked grant or, for new tokens, a replaced credential; for other outcomes also a lost lease or a moved
+    /// version). Refused new tokens release the lease and read the grant again: revoked, or the newer credential.
     public mutating func resultStored(_ written: Bool) -> Action {
         guard case .storing(let leased, let write, let result) = state, let provider = leased.provider else { invalid("resultStored") }
         switch write {
         case .refreshed:
-            guard written else { return finish(.failure(.notRefreshable(.revoked), "the grant was revoked while the upstream answered")) }
+            guard written else {
+                // Revoked, or its credential replaced (a re-authorization, another holder's refresh) while the upstream
+                // answered: the lease is given up and the grant read again to tell which.
+                return go(Next(state: .releasingLease(then: Next(state: .readingAfterRefusedTokens, action: .readGrant)),
+                               action: .releaseLease))
+            }
             if provider.lastError != nil {
                 state = .recordingProviderError(then: result)
                 return .recordProviderError(providerID: provider.id, message: nil)

@@ -448,8 +448,12 @@ public struct RefreshLeaseAcquisition: Sendable, Equatable {
 
 /// What a finished refresh writes to its grant.
 public enum RefreshWrite: Sendable {
-    /// New upstream tokens (already sealed for this grant).
-    case refreshed(SealedCredential)
+    /// New upstream tokens (already sealed for this grant), refreshed from the credential obtained at
+    /// `replacingObtainedAt` (its ``UpstreamCredentialInfo/obtainedAt``, `nil` when unknown). They are stored
+    /// whoever holds the lease, but only while the grant still holds that credential: when a re-authorization (or
+    /// another holder's refresh) replaced it while the upstream answered, the newer credential stays and the write
+    /// is refused, like one for a revoked grant.
+    case refreshed(SealedCredential, replacingObtainedAt: Date?)
     /// `invalid_grant`: the grant needs re-authorization; `reason` tells the admin what happened.
     case needsReauth(reason: String)
     /// Provider misconfigured: the grant is untouched but the outcome is recorded.

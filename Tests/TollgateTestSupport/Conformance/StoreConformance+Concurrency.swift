@@ -133,7 +133,7 @@ extension StoreConformance {
             let info = UpstreamCredentialInfo(accessExpiresAt: Fixture.at(7200), hasRefreshToken: true, refreshExpiresAt: nil,
                                               scope: "read", obtainedAt: Fixture.at(10))
             let fresh = Fixture.credential(id, info, generation: "-by-B")
-            e.equal(try await other.finishRefresh(grantID: id, owner: "B", expectedVersion: version, result: .refreshed(fresh),
+            e.equal(try await other.finishRefresh(grantID: id, owner: "B", expectedVersion: version, result: .refreshed(fresh, replacingObtainedAt: nil),
                                                   audit: Fixture.audit("upstream.refresh"), at: Fixture.at(10)), true, "B stores new tokens")
             let again = try await store.acquireRefreshLease(grantID: id, owner: "A", until: until(60), now: Date(), replacing: nil)
             e.expect((again?.grant.version ?? 0) > version, "the version B's write made")
@@ -243,7 +243,7 @@ extension StoreConformance {
             let fresh = Fixture.credential(id, info, generation: "-refreshed")
             let refreshedAudit = Fixture.audit("upstream.refresh", detail: "refreshed")
             let wroteTokens = try await e.audits(store, "finishRefresh(refreshed) after losing the lease", [AuditShape(refreshedAudit, at: t(1003))]) {
-                try await store.finishRefresh(grantID: id, owner: "F", expectedVersion: v2, result: .refreshed(fresh), audit: refreshedAudit, at: t(1003))
+                try await store.finishRefresh(grantID: id, owner: "F", expectedVersion: v2, result: .refreshed(fresh, replacingObtainedAt: nil), audit: refreshedAudit, at: t(1003))
             }
             e.equal(wroteTokens, true, "new tokens are written even after the lease was lost")
             let stored = try await store.sealedCredential(grantID: id)
@@ -266,7 +266,7 @@ extension StoreConformance {
                                                   audit: audit, at: t(1251)), true, "needsReauth by the holder")
             e.equal(try await store.grant(id: id)?.state, .needsReauth, "needs re-authorization")
             e.equal(try await store.grant(id: id)?.stateReason, "refused", "the reason")
-            e.equal(try await store.finishRefresh(grantID: id, owner: "I", expectedVersion: 0, result: .refreshed(fresh), audit: audit,
+            e.equal(try await store.finishRefresh(grantID: id, owner: "I", expectedVersion: 0, result: .refreshed(fresh, replacingObtainedAt: t(1002)), audit: audit,
                                                   at: t(1260)), true, "new tokens for a needs-reauth grant")
             e.equal(try await store.grant(id: id)?.state, .active, "new tokens make the grant active again")
 
@@ -278,7 +278,7 @@ extension StoreConformance {
             close(next?.interruptedAttemptAt, sentByJ, "the crashed holder's attempt is reported")
             let staleTaken = try await store.acquireRefreshLease(grantID: id, owner: "L", until: until(60), now: now(), replacing: "K")
             e.equal(staleTaken?.interruptedAttemptAt == nil, false, "a stale holder's unfinished attempt is reported")
-            e.equal(try await store.finishRefresh(grantID: id, owner: "M", expectedVersion: 0, result: .refreshed(fresh), audit: audit,
+            e.equal(try await store.finishRefresh(grantID: id, owner: "M", expectedVersion: 0, result: .refreshed(fresh, replacingObtainedAt: t(1002)), audit: audit,
                                                   at: t(1403)), true, "new tokens clear the interruption")
             try await store.releaseRefreshLease(grantID: id, owner: "L")
             let afterStored = try await store.acquireRefreshLease(grantID: id, owner: "N", until: until(60), now: now(), replacing: nil)
@@ -292,7 +292,7 @@ extension StoreConformance {
 
             // Revoked grants take no new tokens.
             _ = try await store.revokeGrant(id: id, audit: Fixture.audit("grant.revoke"), at: t(1760))
-            e.equal(try await store.finishRefresh(grantID: id, owner: "O", expectedVersion: 0, result: .refreshed(fresh), audit: audit,
+            e.equal(try await store.finishRefresh(grantID: id, owner: "O", expectedVersion: 0, result: .refreshed(fresh, replacingObtainedAt: t(1002)), audit: audit,
                                                   at: t(1761)), false, "new tokens for a revoked grant are not written")
             e.equal(try await store.grant(id: id)?.state, .revoked, "the grant stays revoked")
         }

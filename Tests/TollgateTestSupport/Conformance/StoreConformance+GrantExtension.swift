@@ -41,6 +41,21 @@ extension StoreConformance {
             e.equal(try await other.sealedCredential(grantID: alice)?.accessToken, Fixture.credential(alice, info, generation: "-extended").accessToken,
                     "sealed credential replaced")
             e.equal(try await other.refreshLease(grantID: alice)?.owner, nil, "lease cleared")
+            // The holder's upstream refresh (of the credential the extension replaced) answers now: its older tokens
+            // are refused and the extension's stay; a refresh of the extension's own credential is stored.
+            let staleInfo = UpstreamCredentialInfo(accessExpiresAt: Fixture.at(3600), hasRefreshToken: true, refreshExpiresAt: nil,
+                                                   scope: "read", obtainedAt: Fixture.at(11))
+            let stale = Fixture.credential(alice, staleInfo, generation: "-stale")
+            let staleAudit = Fixture.audit("upstream.refresh", detail: "stale")
+            let staleWritten = try await e.audits(store, "finishRefresh of the replaced credential", []) {
+                try await other.finishRefresh(grantID: alice, owner: "holder", expectedVersion: leased?.grant.version ?? 0,
+                                              result: .refreshed(stale, replacingObtainedAt: leased?.sealedCredential?.info.obtainedAt),
+                                              audit: staleAudit, at: Fixture.at(11))
+            }
+            e.equal(staleWritten, false, "new tokens of a replaced credential are refused")
+            e.equal(try await store.sealedCredential(grantID: alice)?.accessToken,
+                    Fixture.credential(alice, info, generation: "-extended").accessToken, "the extension's credential stays")
+            e.equal(try await store.grant(id: alice)?.upstream, info, "the extension's credential info stays")
             var storedCode = code
             storedCode.grantID = alice
             e.equal(try await other.authorizationCode(hash: code.hash), storedCode, "the code is the extended grant's")

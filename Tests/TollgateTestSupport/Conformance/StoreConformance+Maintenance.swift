@@ -54,7 +54,7 @@ extension StoreConformance {
                     if expectedOld[context] != old { wrongOld.mutate { $0.append("\(context)") } }
                     if context == .upstreamAccess(raced) && refreshTask.value == nil {
                         let task = Task {
-                            try await other.finishRefresh(grantID: raced, owner: "refresher", expectedVersion: 0, result: .refreshed(refreshed),
+                            try await other.finishRefresh(grantID: raced, owner: "refresher", expectedVersion: 0, result: .refreshed(refreshed, replacingObtainedAt: nil),
                                                           audit: Fixture.audit("upstream.refresh"), at: Fixture.at(10))
                         }
                         refreshTask.value = task
