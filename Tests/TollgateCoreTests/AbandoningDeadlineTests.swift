@@ -21,13 +21,14 @@ struct AbandoningDeadlineTests {
         let started = ContinuousClock.now
         await #expect(throws: TookTooLong.self) {
             try await withAbandoningDeadline(seconds: 0.2, timeoutError: TookTooLong()) {
-                await Self.deafSleep(3)
+                await Self.deafSleep(20)
                 finished.set()
                 return 1
             }
         }
-        // The work takes 3 s; the caller must not wait for it.
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // The work takes 20 s; the caller must not wait for it. The bound is loose on purpose: at the start of the
+        // full suite every test competes for two cores (3.4 s passed once with a 0.2 s deadline).
+        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(!finished.value, "the abandoned work is still running when the caller already has its answer")
     }
 

@@ -280,15 +280,16 @@ struct ClientMetadataDocumentTests {
     @Test func aSlowServerTimesOut() async throws {
         try await Self.with(fetcher: Self.fetcher(totalTimeout: 0.5), reply: { path, server in
             var reply = MetadataDocumentServer.Reply.json(Self.document(server.url(path)))
-            reply.delay = 3
+            reply.delay = 30
             return reply
         }) { s, documents in
             try await s.test { client in
                 let started = ContinuousClock.now
                 try await Self.expectRefused(client, documents.url(), "fetching the document took longer than 0.5 s")
-                // The document server answers after 3 s; the refusal comes at the 0.5 s deadline without waiting
-                // for the abandoned request (a loaded machine needs some slack).
-                #expect(ContinuousClock.now - started < .seconds(2))
+                // The document server would answer after 30 s: the refusal comes at the 0.5 s deadline. The bound is
+                // loose on purpose: the whole suite starts at once on two cores, and 2 s of slack was once not enough
+                // (3.3 s under CI load). How soon an abandoned request lets go is AbandoningDeadlineTests' job.
+                #expect(ContinuousClock.now - started < .seconds(10))
             }
         }
     }

@@ -8,7 +8,7 @@ enum DemoConsole {
         if let keyFile = demo.masterKeyFile { arguments += ["--master-key-file", keyFile] }
         if readOnly { arguments.append("--read-only") }
         if let theme { arguments += ["--theme", theme] }
-        var console = try ConsoleCommand.parse(arguments)
+        let console = try ConsoleCommand.parse(arguments)
         try await console.run()
     }
 }
