@@ -25,10 +25,7 @@ extension Renderer {
             guard index < rows.count else { break }
             let y = layout.tableTop + line
             let isSelected = index == selection
-            if isSelected {
-                screen.fill(row: y, role: .selected)
-                screen.write(glyphs.marker, column: 0, row: y, role: .selected)
-            }
+            if isSelected { markSelected(&screen, row: y) }
             x = x0
             for (i, column) in columns.enumerated() {
                 guard let width = widths[i] else { continue }

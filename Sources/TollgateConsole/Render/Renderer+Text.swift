@@ -8,10 +8,7 @@ extension Renderer {
             let index = position.line + row
             guard index < lines.count else { break }
             let isCursor = showsCursor && index == position.cursor
-            if isCursor {
-                screen.fill(row: layout.bodyTop + row, role: .selected)
-                screen.write(glyphs.marker, column: 0, row: layout.bodyTop + row, role: .selected)
-            }
+            if isCursor { markSelected(&screen, row: layout.bodyTop + row) }
             var skip = position.column
             var x = 1
             for span in lines[index].spans {
@@ -26,6 +23,12 @@ extension Renderer {
                                  limit: screen.columns - 1 - x)
             }
         }
+    }
+
+    /// The look of a selected table row or a text view's cursor line: the row highlighted, the marker in column 0.
+    func markSelected(_ screen: inout ScreenBuffer, row: Int) {
+        screen.fill(row: row, role: .selected)
+        screen.write(glyphs.marker, column: 0, row: row, role: .selected)
     }
 
     func drawDetail(_ screen: inout ScreenBuffer, _ state: ConsoleState) {
