@@ -38,6 +38,8 @@ enum PostgresMigrations {
             "CREATE INDEX grants_by_state_upstream_expiry ON grants(state, upstream_access_expires_at)",
             "CREATE INDEX grants_by_state_proxy_expiry ON grants(state, proxy_access_expires_at)",
         ]),
+        // An access token issued for fewer scopes than its grant's (a refresh that asked for less) records them.
+        ("0007-token-scopes", ["ALTER TABLE tokens ADD COLUMN scopes TEXT"]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

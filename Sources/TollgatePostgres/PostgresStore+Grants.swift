@@ -395,8 +395,9 @@ extension PostgresStore {
         let ms = at.millisecondsSince1970
         for t in tokens {
             try await db.run(try """
-                INSERT INTO tokens (hash, grant_id, kind, client_id, issued_at, expires_at)
-                VALUES (\(t.hash), \(grantID), \(t.kind.rawValue), \(clientID), \(ms), \(t.expiresAt.millisecondsSince1970))
+                INSERT INTO tokens (hash, grant_id, kind, client_id, issued_at, expires_at, scopes)
+                VALUES (\(t.hash), \(grantID), \(t.kind.rawValue), \(clientID), \(ms), \(t.expiresAt.millisecondsSince1970),
+                        \(t.scopes.map { $0.joined(separator: " ") }))
                 """, logger: queryLogger)
         }
         if let access = tokens.first(where: { $0.kind == .access }) {
@@ -412,14 +413,15 @@ extension PostgresStore {
         try await transaction { [self] db in try await insert(db, tokens: tokens, grantID: grantID, clientID: clientID, at: at) }
     }
 
-    static let tokenColumns = "hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by"
+    static let tokenColumns = "hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by, scopes"
 
     /// A token by its hash.
     public func token(hash: Data) async throws -> TokenRecord? {
         try await rows(try "SELECT \(unescaped: Self.tokenColumns) FROM tokens WHERE hash = \(hash)").first.map { row in
             TokenRecord(hash: try row.data(0), grantID: try row.int(1), kind: TokenKind(rawValue: try row.string(2)) ?? .access,
                         clientID: try row.string(3), issuedAt: try row.date(4), expiresAt: try row.date(5),
-                        revokedAt: try row.optionalDate(6), rotatedAt: try row.optionalDate(7), replacedBy: try row.optionalData(8))
+                        revokedAt: try row.optionalDate(6), rotatedAt: try row.optionalDate(7), replacedBy: try row.optionalData(8),
+                        scopes: TokenRecord.scopes(stored: try row.optionalString(9)))
         }
     }
 
@@ -427,7 +429,7 @@ extension PostgresStore {
     /// token's hash (which lookup of a batch the row answers).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy, t.hash
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy, t.hash, t.scopes
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """)
 
@@ -476,7 +478,7 @@ extension PostgresStore {
         let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: try row.string(n)) ?? .access,
                                 clientID: try row.string(n + 1), issuedAt: try row.date(n + 2), expiresAt: try row.date(n + 3),
                                 revokedAt: try row.optionalDate(n + 4), rotatedAt: try row.optionalDate(n + 5),
-                                replacedBy: try row.optionalData(n + 6))
+                                replacedBy: try row.optionalData(n + 6), scopes: TokenRecord.scopes(stored: try row.optionalString(n + 12)))
         let sealed = try row.optionalData(n + 7).map {
             SealedCredential(accessToken: $0, refreshToken: try row.optionalData(n + 8), info: grant.upstream, version: grant.version)
         }
@@ -487,7 +489,7 @@ extension PostgresStore {
     /// Rotates a refresh token (compare-and-set on the row count of one conditional `UPDATE`), revokes the
     /// grant's access tokens and stores the new ones, in one transaction; `false` if another rotation won.
     public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                                   clientID: String, at: Date) async throws -> Bool {
+                                   clientID: String, at: Date, pruningBefore: Date?) async throws -> Bool {
         let ms = at.millisecondsSince1970
         return try await transaction { [self] db in
             let won = try await db.run(try """
@@ -498,6 +500,13 @@ extension PostgresStore {
             try await db.run("""
                 UPDATE tokens SET revoked_at = \(ms) WHERE grant_id = \(grantID) AND kind = 'access' AND revoked_at IS NULL
                 """, logger: queryLogger)
+            if let cutoff = pruningBefore?.millisecondsSince1970 {
+                // The grant's rows only (tokens_by_grant): refresh tokens rotated and access tokens revoked before the cutoff.
+                try await db.run("""
+                    DELETE FROM tokens WHERE grant_id = \(grantID)
+                        AND ((kind = 'refresh' AND rotated_at < \(cutoff)) OR (kind = 'access' AND revoked_at < \(cutoff)))
+                    """, logger: queryLogger)
+            }
             try await insert(db, tokens: newTokens, grantID: grantID, clientID: clientID, at: at)
             return true
         }

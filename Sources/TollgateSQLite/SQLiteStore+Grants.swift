@@ -375,10 +375,11 @@ extension SQLiteStore {
 
     static func insert(_ db: Database, tokens: [NewToken], grantID: Int64, clientID: String, at: Date) throws {
         let statement = try db.cachedStatement(sql: """
-            INSERT INTO tokens (hash, grant_id, kind, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO tokens (hash, grant_id, kind, client_id, issued_at, expires_at, scopes) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
         for t in tokens {
-            try statement.execute(arguments: [t.hash, grantID, t.kind.rawValue, clientID, at.millisecondsSince1970, t.expiresAt.millisecondsSince1970])
+            try statement.execute(arguments: [t.hash, grantID, t.kind.rawValue, clientID, at.millisecondsSince1970, t.expiresAt.millisecondsSince1970,
+                                              t.scopes.map { $0.joined(separator: " ") }])
         }
         if let access = tokens.first(where: { $0.kind == .access }) {
             try db.execute(sql: "UPDATE grants SET proxy_access_expires_at = ?, updated_at = ? WHERE id = ?",
@@ -393,18 +394,19 @@ extension SQLiteStore {
     public func token(hash: Data) async throws -> TokenRecord? {
         try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by
+                SELECT hash, grant_id, kind, client_id, issued_at, expires_at, revoked_at, rotated_at, replaced_by, scopes
                 FROM tokens WHERE hash = ?
                 """), arguments: [hash]).map { row in
                 TokenRecord(hash: row[0], grantID: row[1], kind: TokenKind(rawValue: row[2]) ?? .access, clientID: row[3],
                             issuedAt: Date(millisecondsSince1970: row[4]), expiresAt: Date(millisecondsSince1970: row[5]),
-                            revokedAt: Self.date(row[6]), rotatedAt: Self.date(row[7]), replacedBy: row[8])
+                            revokedAt: Self.date(row[6]), rotatedAt: Self.date(row[7]), replacedBy: row[8],
+                            scopes: TokenRecord.scopes(stored: row[9]))
             }
         }
     }
 
     public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                                   clientID: String, at: Date) async throws -> Bool {
+                                   clientID: String, at: Date, pruningBefore: Date?) async throws -> Bool {
         try await write { db in
             let ms = at.millisecondsSince1970
             try db.execute(sql: """
@@ -414,6 +416,13 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { return false }
             try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE grant_id = ? AND kind = 'access' AND revoked_at IS NULL",
                            arguments: [ms, grantID])
+            if let pruningBefore {
+                // The grant's rows only (tokens_by_grant): refresh tokens rotated and access tokens revoked before the cutoff.
+                try db.execute(sql: """
+                    DELETE FROM tokens WHERE grant_id = ?
+                        AND ((kind = 'refresh' AND rotated_at < ?) OR (kind = 'access' AND revoked_at < ?))
+                    """, arguments: [grantID, pruningBefore.millisecondsSince1970, pruningBefore.millisecondsSince1970])
+            }
             try Self.insert(db, tokens: newTokens, grantID: grantID, clientID: clientID, at: at)
             return true
         }
@@ -435,7 +444,7 @@ extension SQLiteStore {
     /// The validation query: a token with its grant (one primary-key lookup per table).
     static let tokenContextSQL = grantSelect.replacingOccurrences(of: "FROM grants g", with: """
         , t.kind, t.client_id, t.issued_at, t.expires_at, t.revoked_at, t.rotated_at, t.replaced_by,
-            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy
+            g.upstream_access, g.upstream_refresh, s.upstream_mcp_url, s.policy, t.scopes
         FROM tokens t JOIN grants g ON g.id = t.grant_id
         """) + " WHERE t.hash = ?"
 
@@ -451,7 +460,7 @@ extension SQLiteStore {
         let token = TokenRecord(hash: hash, grantID: grant.id, kind: TokenKind(rawValue: c.string(n)) ?? .access,
                                 clientID: c.string(n + 1), issuedAt: Date(millisecondsSince1970: c.int(n + 2)),
                                 expiresAt: Date(millisecondsSince1970: c.int(n + 3)), revokedAt: c.date(n + 4),
-                                rotatedAt: c.date(n + 5), replacedBy: c.blob(n + 6))
+                                rotatedAt: c.date(n + 5), replacedBy: c.blob(n + 6), scopes: TokenRecord.scopes(stored: c.text(n + 11)))
         let sealed = c.blob(n + 7).map {
             SealedCredential(accessToken: $0, refreshToken: c.blob(n + 8), info: grant.upstream, version: grant.version)
         }

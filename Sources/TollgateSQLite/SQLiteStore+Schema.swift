@@ -220,6 +220,10 @@ extension SQLiteStore {
                 CREATE INDEX grants_by_state_proxy_expiry ON grants(state, proxy_access_expires_at);
                 """)
         }
+        // An access token issued for fewer scopes than its grant's (a refresh that asked for less) records them.
+        migrator.registerMigration("0011-token-scopes") { db in
+            try db.execute(sql: "ALTER TABLE tokens ADD COLUMN scopes TEXT")
+        }
         return migrator
     }
 }

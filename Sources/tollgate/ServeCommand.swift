@@ -46,6 +46,16 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("Dynamic registrations from all addresses together (default 60/1m).", valueName: "count/period"), transform: RateArgument.parse)
     var registrationGlobalLimit = RateArgument(.registrationGlobal)
 
+    @Option(name: .customLong("authorization-limit"),
+            help: ArgumentHelp("Sign-ins started (pending authorizations stored) per source address (IPv6: per /64) (default 30/1m).",
+                               valueName: "count/period"), transform: RateArgument.parse)
+    var authorizationLimit = RateArgument(.authorizationPerAddress)
+
+    @Option(name: .customLong("authorization-global-limit"),
+            help: ArgumentHelp("Sign-ins started from all addresses together (default 600/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var authorizationGlobalLimit = RateArgument(.authorizationGlobal)
+
     @Option(name: .customLong("unused-client-ttl"),
             help: ArgumentHelp("Delete dynamically registered clients never used (no grant) after this long (default 24h).", valueName: "duration"),
             transform: Parse.duration)
@@ -121,6 +131,8 @@ struct ServeCommand: AsyncParsableCommand {
                                                 forwardedHeaders: forwardedHeaders)
         configuration.registrationLimitPerAddress = registrationLimit.limit
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
+        configuration.authorizationLimitPerAddress = authorizationLimit.limit
+        configuration.authorizationLimitGlobal = authorizationGlobalLimit.limit
         configuration.accessLog = accessLog == .on
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
         let sweepers = [

@@ -61,7 +61,8 @@ struct ServerCommand: AsyncParsableCommand {
                     accessTokenTTL: accessTTL.map { TimeInterval($0.seconds) } ?? Server.defaultAccessTTL,
                     refreshTokenIdleTTL: refreshTTL.map { TimeInterval($0.seconds) } ?? Server.defaultRefreshIdleTTL,
                     policy: ServerPolicy(allowedOrigins: origins.allowedOrigins, scopeRules: try scopeRules.applied(to: ScopeRules()),
-                                         clientMetadata: clientMetadata.trust ?? .anyHTTPS)))
+                                         clientMetadata: clientMetadata.trust ?? .anyHTTPS,
+                                         blockedClientMetadataHosts: clientMetadata.blocked(after: []))))
             }
             print("server '\(server.slug)' added (id \(server.id)); next: tollgate provider add --server \(server.slug) …")
         }
@@ -118,7 +119,7 @@ struct ServerCommand: AsyncParsableCommand {
                 ("scopes", server.scopes.isEmpty ? "none" : server.scopes.joined(separator: " ")),
                 ("allowed origins", AllowedOriginOptions.describe(server.policy, urls: urls)),
                 ("scope rules", server.policy.scopeRules.summary),
-                ("client metadata documents", server.policy.clientMetadata.summary),
+                ("client metadata documents", server.policy.clientMetadataSummary),
                 ("access token TTL", Output.span(server.accessTokenTTL)),
                 ("refresh token TTL", "\(Output.span(server.refreshTokenIdleTTL)) idle, \(Output.span(server.refreshTokenAbsoluteTTL)) absolute"),
                 ("provider", provider.map { "\($0.kind.rawValue), client \($0.clientID)" } ?? "none (add one with tollgate provider add)"),
@@ -143,7 +144,8 @@ struct ServerCommand: AsyncParsableCommand {
                 rule first. A call whose grant lacks a needed scope gets 403 insufficient_scope (step-up authorization).
 
                 --client-metadata and --client-metadata-allow replace the trust policy for client ID metadata documents. \
-                Rules not named stay as they are.
+                --client-metadata-block adds a host whose documents are refused whatever the policy (revoking a metadata \
+                document client refuses only its exact URL); --client-metadata-unblock removes one. Rules not named stay as they are.
                 """)
 
         @OptionGroup var database: DatabaseOptions
@@ -163,8 +165,10 @@ struct ServerCommand: AsyncParsableCommand {
             if !origins.allowedOrigins.isEmpty && defaultOrigins {
                 throw ValidationError("give --allowed-origin (one or more) or --default-origins, not both")
             }
-            if origins.allowedOrigins.isEmpty && !defaultOrigins && !scopeRules.changesAnything && clientMetadata.trust == nil {
-                throw ValidationError("nothing to change: give --allowed-origin, --default-origins, a scope rule option, --client-metadata or --client-metadata-allow")
+            if origins.allowedOrigins.isEmpty && !defaultOrigins && !scopeRules.changesAnything && clientMetadata.trust == nil
+                && clientMetadata.blockHosts.isEmpty && clientMetadata.unblockHosts.isEmpty {
+                throw ValidationError("nothing to change: give --allowed-origin, --default-origins, a scope rule option, --client-metadata, "
+                                      + "--client-metadata-allow, --client-metadata-block or --client-metadata-unblock")
             }
         }
 
@@ -175,11 +179,12 @@ struct ServerCommand: AsyncParsableCommand {
                 if changesOrigins { policy.allowedOrigins = origins.allowedOrigins }
                 policy.scopeRules = try scopeRules.applied(to: policy.scopeRules)
                 if let trust = clientMetadata.trust { policy.clientMetadata = trust }
+                policy.blockedClientMetadataHosts = clientMetadata.blocked(after: policy.blockedClientMetadataHosts)
                 let server = try await tollgate.admin.setServerPolicy(slug: slug, policy)
                 return (server, try await tollgate.admin.publicURLs())
             }
             print("server '\(server.slug)': allowed origins \(AllowedOriginOptions.describe(server.policy, urls: urls)); "
-                  + "scope rules \(server.policy.scopeRules.summary); client metadata documents \(server.policy.clientMetadata.summary)")
+                  + "scope rules \(server.policy.scopeRules.summary); client metadata documents \(server.policy.clientMetadataSummary)")
         }
     }
 
@@ -288,7 +293,36 @@ struct ClientMetadataTrustOptions: ParsableArguments {
                                valueName: "pattern"))
     var patterns: [String] = []
 
+    @Option(name: .customLong("client-metadata-block"),
+            help: ArgumentHelp("Refuse client ID metadata documents from this host whatever the policy (repeatable; *.example.com for its subdomains).",
+                               valueName: "host"))
+    var blockHosts: [String] = []
+
+    @Option(name: .customLong("client-metadata-unblock"), help: ArgumentHelp("Remove a host from the blocked ones (repeatable).", valueName: "host"))
+    var unblockHosts: [String] = []
+
+    /// A host as blocked: lowercase, without a trailing dot.
+    static func normalizedHost(_ host: String) -> String {
+        var host = host.trimmingCharacters(in: .whitespaces).lowercased()
+        while host.hasSuffix(".") { host.removeLast() }
+        return host
+    }
+
+    /// The blocked hosts after these options: `current` plus `--client-metadata-block`, less `--client-metadata-unblock`.
+    func blocked(after current: [String]) -> [String] {
+        var hosts = current
+        for host in blockHosts.map(Self.normalizedHost) where !hosts.contains(host) { hosts.append(host) }
+        let removed = Swift.Set(unblockHosts.map(Self.normalizedHost))
+        return hosts.filter { !removed.contains($0) }
+    }
+
     func validate() throws {
+        for host in blockHosts.map(Self.normalizedHost) {
+            let bare = host.hasPrefix("*.") ? String(host.dropFirst(2)) : host
+            guard !bare.isEmpty, bare.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":" || $0 == "[" || $0 == "]" }) else {
+                throw ValidationError("--client-metadata-block '\(Output.singleLine(host))' is not a host name")
+            }
+        }
         for pattern in patterns {
             do { _ = try ClientMetadataURLPattern(pattern) } catch { throw ValidationError("--client-metadata-allow \(error.reason)") }
         }

@@ -104,7 +104,8 @@ struct AuthorizationFlowTests {
                 await #expect {
                     _ = try await h.tollgate.tokens.validateAuthorization(serverSlug: "files", bad, urls: h.urls)
                 } throws: { error in
-                    if case .redirect(let e, let uri, let state) = error as? AuthorizationFailure {
+                    // The harness client registered itself: the error is offered, not redirected (RFC 9700 §4.11.1).
+                    if case .offerRedirect(let e, let uri, let state) = error as? AuthorizationFailure {
                         return e.code == code && uri == Harness.redirectURI && state == "client-state"
                     }
                     return false

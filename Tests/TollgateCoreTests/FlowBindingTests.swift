@@ -89,10 +89,16 @@ struct FlowBindingTests {
             #expect(try await h.grant(grantID).state == .active)
             #expect(try await h.tollgate.tokens.validate(accessToken: pair.accessToken.value, serverSlug: "files").grant.id == grantID)
             #expect(try await h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).allSatisfy { $0.action != "code.replay" })
-            // A replay by the client it was issued to still revokes what the code issued.
+            // A replay by the client it was issued to revokes what the code issued, when it is otherwise valid: with a
+            // wrong verifier it is refused and revokes nothing (a leaked used code alone cannot log the user out).
             #expect(await oauthError {
                 _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
                                                        redirectURI: Harness.redirectURI, codeVerifier: "wrong-verifier-" + String(repeating: "y", count: 40))
+            } == .invalidGrant)
+            #expect(try await h.grant(grantID).state == .active)
+            #expect(await oauthError {
+                _ = try await h.tollgate.tokens.exchangeCode(serverSlug: "files", credentials: h.credentials, code: made.code,
+                                                       redirectURI: Harness.redirectURI, codeVerifier: AuthorizationFlowTests.verifier)
             } == .invalidGrant)
             #expect(try await h.grant(grantID).state == .revoked)
             #expect(try await h.tollgate.store.auditEvents(grantID: grantID, since: nil, limit: 50, before: nil).contains { $0.action == "code.replay" })

@@ -2,7 +2,7 @@ import Foundation
 import PostgresNIO
 import Testing
 import TollgateCore
-import TollgatePostgres
+@testable import TollgatePostgres
 
 /// The PostgreSQL store against a real server (see ``TestPostgres``); serialized, since every test opens
 /// its own database and pool and the server allows a bounded number of connections.
@@ -21,13 +21,13 @@ struct PostgresStoreTests {
             let migrations = try await TestPostgres.values(configuration, "SELECT name FROM tollgate_migrations ORDER BY name") {
                 try $0.decode(String.self)
             }
-            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry"])
+            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry", "0007-token-scopes"])
 
             let second = try await PostgresStore(configuration: configuration)
             #expect(try await second.servers().map(\.slug) == ["files"])
             await second.close()
             let again = try await TestPostgres.values(configuration, "SELECT count(*) FROM tollgate_migrations") { try $0.decode(Int64.self) }
-            #expect(again == [6])
+            #expect(again == [Int64(PostgresMigrations.all.count)])
         }
     }
 
@@ -36,7 +36,7 @@ struct PostgresStoreTests {
             let stores = try await race(4) { _ in try await PostgresStore(configuration: configuration) }
             for store in stores { await store.close() }
             let count = try await TestPostgres.values(configuration, "SELECT count(*) FROM tollgate_migrations") { try $0.decode(Int64.self) }
-            #expect(count == [6])
+            #expect(count == [Int64(PostgresMigrations.all.count)])
         }
     }
 
@@ -72,7 +72,7 @@ struct PostgresStoreTests {
             let migrations = try await TestPostgres.values(configuration, "SELECT name FROM tollgate_migrations ORDER BY name") {
                 try $0.decode(String.self)
             }
-            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry",
+            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry", "0007-token-scopes",
                                   "9999-future"])
         }
     }

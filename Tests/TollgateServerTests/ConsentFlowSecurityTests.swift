@@ -16,9 +16,10 @@ struct ConsentFlowSecurityTests {
         OAuthEndpointTests().authorizeURI(h) { $0["scope"] = scope }
     }
 
-    func token(_ client: any TestClientProtocol, code: String, clientID: String, verifier: String = OAuthEndpointTests.verifier) async throws -> TestResponse {
+    func token(_ client: any TestClientProtocol, code: String, clientID: String, verifier: String = OAuthEndpointTests.verifier,
+               redirectURI: String = Harness.redirectURI) async throws -> TestResponse {
         try await client.execute(uri: "/oauth/files/token", method: .post, headers: Form.headers, body: Form.body([
-            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", Harness.redirectURI),
+            ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
             ("code_verifier", verifier), ("client_id", clientID)]))
     }
 
@@ -150,6 +151,32 @@ struct ConsentFlowSecurityTests {
                 #expect(late.json["error"] as? String == "invalid_grant")
                 #expect(try await s.h.grant(access.grant.id).state == .active)
                 // ...while a replay by the rightful client still revokes the grant.
+                let replay = try await token(client, code: code, clientID: s.h.client.client.id)
+                #expect(replay.json["error"] as? String == "invalid_grant")
+                #expect(try await s.h.grant(access.grant.id).state == .revoked)
+            }
+        }
+    }
+
+    /// Issue 20 item 4: a used code presented again with a wrong verifier or redirect URI revoked the grant it had
+    /// issued (reuse was checked before the binding), so anyone holding a leaked used code of a public client could
+    /// log its user out. Mutation: moving the reuse check back above the PKCE check fails the first expectation.
+    @Test func aUsedCodeReplayedWithoutTheVerifierRevokesNothing() async throws {
+        try await ServerHarness.with { s in
+            try await s.live { client in
+                let (code, _) = try await OAuthEndpointTests().authorize(s, client)
+                let rightful = try await token(client, code: code, clientID: s.h.client.client.id)
+                #expect(rightful.status == .ok)
+                let access = try await s.h.tollgate.tokens.validate(accessToken: rightful.json["access_token"] as? String, serverSlug: "files")
+                let guessed = try await token(client, code: code, clientID: s.h.client.client.id,
+                                              verifier: "guess-" + String(repeating: "g", count: 43))
+                #expect(guessed.json["error"] as? String == "invalid_grant")
+                let elsewhere = try await token(client, code: code, clientID: s.h.client.client.id, redirectURI: "http://127.0.0.1:9999/cb")
+                #expect(elsewhere.json["error"] as? String == "invalid_grant")
+                #expect(try await s.h.grant(access.grant.id).state == .active, "a replay that fails its checks revokes nothing")
+                let events = try await s.h.tollgate.store.auditEvents(grantID: access.grant.id, since: nil, limit: 50, before: nil)
+                #expect(!events.contains { $0.action == "code.replay" })
+                // The valid presentation of a used code is a replay: it still revokes what the code issued.
                 let replay = try await token(client, code: code, clientID: s.h.client.client.id)
                 #expect(replay.json["error"] as? String == "invalid_grant")
                 #expect(try await s.h.grant(access.grant.id).state == .revoked)

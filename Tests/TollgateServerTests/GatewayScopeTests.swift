@@ -18,11 +18,14 @@ final class CountingBackend: Sendable {
 
     func start() async throws -> (url: String, task: Task<Void, Error>) {
         let router = Router()
-        router.post("/mcp") { [self] request, _ in
-            let body = String(buffer: try await request.body.collect(upTo: 4 << 20))
-            self.received.withLock { $0.append(body) }
-            let json = try JSONSerialization.data(withJSONObject: ["forwarded": true, "bytes": body.utf8.count])
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+        // A POST is recorded as its body; any other method as "METHOD body".
+        for method in [HTTPRequest.Method.post, .get, .delete, .put, .patch] {
+            router.on("/mcp", method: method) { [self] request, _ in
+                let body = String(buffer: try await request.body.collect(upTo: 4 << 20))
+                self.received.withLock { $0.append(method == .post ? body : "\(method.rawValue) \(body)") }
+                let json = try JSONSerialization.data(withJSONObject: ["forwarded": true, "bytes": body.utf8.count])
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: json)))
+            }
         }
         return try await EchoBackend.serve(router)
     }
@@ -171,6 +174,68 @@ struct GatewayScopeTests {
             let forwarded = try await post(client, token, body: large)
             #expect(forwarded.status == .ok)
             #expect(forwarded.json["bytes"] as? Int == large.utf8.count)
+        }
+    }
+
+    /// Issue 20 item 5: before, only POSTs were checked, so a `tools/call` the grant may not make reached the backend
+    /// in a PUT, PATCH, GET or DELETE body. Now a server with rules takes only the transport's methods, and a body
+    /// only in a POST. Mutation: checking `request.method == .post` alone again forwards all four.
+    @Test func aCallInAnyOtherMethodIsRefusedOnAServerWithRules() async throws {
+        try await withRules { s, client, backend in
+            let token = try await s.h.makeGrant(scopes: ["files.read"]).pair.accessToken.value
+            let write = ByteBuffer(string: Self.message("tools/call", name: "write_file"))
+            var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+            for method in [HTTPRequest.Method.put, .patch] {
+                let r = try await client.execute(uri: "/mcp/files", method: method, headers: headers, body: write)
+                #expect(r.status == .methodNotAllowed, "\(method)")
+                #expect(r.header("Allow") == "POST, GET, DELETE")
+                #expect(r.json["error"] as? String == "method_not_allowed")
+            }
+            for method in [HTTPRequest.Method.get, .delete] {
+                let r = try await client.execute(uri: "/mcp/files", method: method, headers: headers, body: write)
+                #expect(r.status == .badRequest, "\(method)")
+                #expect(r.json["error"] as? String == "invalid_request")
+            }
+            #expect(backend.count == 0, "nothing reached the backend: \(backend.received.withLock { $0 })")
+            // The transport's own GET (a stream) and DELETE (end the session) without a body still pass.
+            headers[.contentType] = nil
+            #expect(try await client.execute(uri: "/mcp/files", method: .get, headers: headers).status == .ok)
+            #expect(try await client.execute(uri: "/mcp/files", method: .delete, headers: headers).status == .ok)
+            #expect(backend.received.withLock { $0 } == ["GET ", "DELETE "])
+        }
+    }
+
+    /// Issue 20 item 9: before, a refresh asking for a narrower `scope` got a token with all of the grant's scopes
+    /// (and the gateway judged by the grant). Now the new access token carries only what was asked (RFC 6749 §6),
+    /// calls are judged by it and introspection says so; the refresh token keeps the grant's scopes, so the next
+    /// refresh without `scope` gets them all back. Mutation: judging by `access.grant.scopes` forwards the write.
+    @Test func aRefreshForFewerScopesIssuesANarrowerToken() async throws {
+        try await withRules { s, client, backend in
+            let pair = try await s.h.makeGrant(scopes: ["files.read", "files.write"]).pair
+            func refresh(_ token: String, scope: String?) async throws -> [String: Any] {
+                var form = [("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", s.h.client.client.id)]
+                if let scope { form.append(("scope", scope)) }
+                let r = try await client.execute(uri: "/oauth/files/token", method: .post, headers: Form.headers, body: Form.body(form))
+                #expect(r.status == .ok, "\(r.text)")
+                return r.json
+            }
+            let narrow = try await refresh(pair.refreshToken.value, scope: "files.read")
+            #expect(narrow["scope"] as? String == "files.read")
+            let narrowToken = try #require(narrow["access_token"] as? String)
+            let refused = try await call(client, narrowToken, "tools/call", name: "write_file")
+            #expect(refused.status == .forbidden)
+            #expect(refused.json["error"] as? String == "insufficient_scope")
+            #expect(try await call(client, narrowToken, "resources/read", name: "file:///a").status == .ok)
+            #expect(backend.count == 1, "only the read reached the backend")
+            let credential = try await s.h.tollgate.admin.addIntrospectionCredential(serverSlug: "files", name: "rs")
+            let introspected = try await s.h.tollgate.tokens.introspect(
+                serverSlug: "files", credentials: ClientCredentials(clientID: credential.credential.id, secret: credential.secret, method: .clientSecretBasic),
+                token: narrowToken, urls: s.h.urls)
+            #expect(introspected.scope == "files.read")
+            // The refresh token was not narrowed: the next refresh without scope has every scope of the grant again.
+            let full = try await refresh(try #require(narrow["refresh_token"] as? String), scope: nil)
+            #expect(full["scope"] as? String == "files.read files.write")
+            #expect(try await call(client, try #require(full["access_token"] as? String), "tools/call", name: "write_file").status == .ok)
         }
     }
 

@@ -73,9 +73,14 @@ struct OAuthEndpointTests {
         }
     }
 
+    /// Issue 20 item 3 (open redirector, RFC 9700 §4.11.1). Before the fix, every error after the client check
+    /// answered 302 to the redirect URI of any client a stranger had registered; mutation: making
+    /// ``Client/redirectsErrorsAutomatically`` true for every client fails the dynamic-client half.
     @Test func authorizeErrorsAreRedirectedOnlyForATrustedClientAndRedirectURI() async throws {
         try await ServerHarness.with { s in
-            try await s.test { client in
+            let admin = try await s.h.tollgate.admin.registerClient(serverSlug: "files", ClientRegistration(
+                name: "Vetted IDE", redirectURIs: [Harness.redirectURI]))
+            try await s.live { client in
                 for bad in [authorizeURI(s.h) { $0["client_id"] = "tgc_unknown" }, authorizeURI(s.h) { $0["redirect_uri"] = "https://evil.example/cb" },
                             authorizeURI(s.h) { $0.removeValue(forKey: "client_id") }, authorizeURI(s.h) + "&state=again"] {
                     let r = try await client.execute(uri: bad, method: .get)
@@ -83,14 +88,23 @@ struct OAuthEndpointTests {
                     #expect(r.header("Location") == nil, "never an open redirect: \(bad)")
                     #expect(r.header("Content-Type")?.hasPrefix("text/html") == true)
                 }
-                for (change, code) in [
+                let changes: [((inout [String: String]) -> Void, String)] = [
                     ({ (p: inout [String: String]) in p.removeValue(forKey: "code_challenge") }, "invalid_request"),
                     ({ (p: inout [String: String]) in p["code_challenge_method"] = "plain" }, "invalid_request"),
                     ({ (p: inout [String: String]) in p["response_type"] = "token" }, "unsupported_response_type"),
                     ({ (p: inout [String: String]) in p["scope"] = "root" }, "invalid_scope"),
                     ({ (p: inout [String: String]) in p["resource"] = "https://elsewhere.example/mcp/x" }, "invalid_target"),
-                ] as [((inout [String: String]) -> Void, String)] {
-                    let r = try await client.execute(uri: authorizeURI(s.h, change), method: .get)
+                ]
+                for (change, code) in changes {
+                    // A dynamically registered client (anyone can make one): a page, its link left to the user.
+                    let page = try await client.execute(uri: authorizeURI(s.h, change), method: .get)
+                    #expect(page.status == .badRequest)
+                    #expect(page.header("Location") == nil, "no automatic redirect to a stranger's redirect URI")
+                    #expect(page.text.contains("<code>\(code)</code>"))
+                    #expect(page.text.contains("127.0.0.1"), "the page names the redirect URI's host")
+                    #expect(page.text.contains("href=\"" + Harness.redirectURI + "?"), "the user may follow a link back")
+                    // A client an admin registered: its redirect URIs are trusted, errors go back automatically.
+                    let r = try await client.execute(uri: authorizeURI(s.h) { change(&$0); $0["client_id"] = admin.client.id }, method: .get)
                     #expect(r.status == .found)
                     let location = try #require(r.header("Location"))
                     #expect(location.hasPrefix(Harness.redirectURI + "?"))

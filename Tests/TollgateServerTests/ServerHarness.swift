@@ -33,6 +33,8 @@ struct ServerHarness {
         var configuration = ServerConfiguration(host: "127.0.0.1", port: 0, publicURL: publicURL, maxBodyBytes: maxBodyBytes, gatewayTimeout: 5)
         configuration.registrationLimitPerAddress = registrationLimit
         configuration.registrationLimitGlobal = registrationGlobalLimit
+        configuration.authorizationLimitPerAddress = Self.generousRegistrationLimit
+        configuration.authorizationLimitGlobal = Self.generousRegistrationLimit
         configure(&configuration)
         server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: logger)
     }

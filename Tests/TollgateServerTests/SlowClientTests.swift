@@ -62,4 +62,38 @@ struct SlowClientTests {
             }
         }
     }
+    /// Issue 20 item 1 under load: a flood of sign-ins from one address (each would store a pending authorization)
+    /// meets the default limits, stores no more than the burst, and `/healthz` answers throughout.
+    @Test func aFloodOfSignInsStoresOnlyTheBurstAndHealthzKeepsAnswering() async throws {
+        try await Harness.with { h in
+            let s = ServerHarness(h) {
+                $0.authorizationLimitPerAddress = RateLimit.authorizationPerAddress
+                $0.authorizationLimitGlobal = RateLimit.authorizationGlobal
+            }
+            try await s.live { client in
+                let port = try #require(client.port)
+                var browser = FlowBrowser(s, client)
+                let uri = OAuthEndpointTests().authorizeURI(h)
+                _ = try await browser.startAuthorization(uri)  // approved once: each request below would store a row
+                var statuses: [Int: Int] = [:]
+                var healthy = 0
+                for n in 0..<200 {
+                    let r = try await client.execute(uri: OAuthEndpointTests().authorizeURI(h) { $0["state"] = "flood-\(n)" }, method: .get,
+                                                     headers: browser.jar.headers)
+                    statuses[Int(r.status.code), default: 0] += 1
+                    if n % 25 == 0 {
+                        let (status, _) = try await RawConnection.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                        if status == 200 { healthy += 1 }
+                    }
+                }
+                let stored = try await StrangerLimitsTests().pendingRows(h)
+                print("sign-in flood: 200 authorizations from one address: \(statuses.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")); "
+                      + "pending authorizations stored \(stored); /healthz answered \(healthy)/8")
+                #expect(stored == RateLimit.authorizationPerAddress.burst, "the approval plus the burst's remainder")
+                #expect(statuses[302] == RateLimit.authorizationPerAddress.burst - 1)
+                #expect(statuses[429] == 200 - (RateLimit.authorizationPerAddress.burst - 1))
+                #expect(healthy == 8)
+            }
+        }
+    }
 }

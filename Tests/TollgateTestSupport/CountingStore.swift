@@ -127,9 +127,10 @@ public final class CountingStore: TollgateStore {
     public func token(hash: Data) async throws -> TokenRecord? { try await counted { try await base.token(hash: hash) } }
     public func tokenContext(hash: Data) async throws -> TokenContext? { try await counted { try await base.tokenContext(hash: hash) } }
     public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                                   clientID: String, at: Date) async throws -> Bool {
+                                   clientID: String, at: Date, pruningBefore: Date?) async throws -> Bool {
         try await counted {
-            try await base.rotateRefreshToken(old: old, replacement: replacement, newTokens: newTokens, grantID: grantID, clientID: clientID, at: at)
+            try await base.rotateRefreshToken(old: old, replacement: replacement, newTokens: newTokens, grantID: grantID, clientID: clientID,
+                                              at: at, pruningBefore: pruningBefore)
         }
     }
     public func revokeToken(hash: Data, at: Date) async throws { try await counted { try await base.revokeToken(hash: hash, at: at) } }

@@ -24,6 +24,11 @@ public struct Client: Sendable, Equatable, Codable {
     /// Whether the client must authenticate with a secret at the token endpoint.
     public var isConfidential: Bool { authMethod != .none }
 
+    /// Whether authorization errors may be redirected to this client without the user's say (RFC 9700 §4.11.1):
+    /// only for clients an admin registered, whose redirect URIs an admin vouched for. Anyone can register a client
+    /// or publish a metadata document, so the others' errors are shown on a page with a link back.
+    public var redirectsErrorsAutomatically: Bool { registeredBy == "admin" }
+
     /// The `client_id` the client presents on the wire: its document URL, or its id.
     public var publicID: String { metadataDocument?.url ?? id }
 

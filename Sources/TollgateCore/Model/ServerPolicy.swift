@@ -12,11 +12,32 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
     public var scopeRules: ScopeRules
     /// Which client ID metadata documents the server accepts as clients (default: any valid https document).
     public var clientMetadata: ClientMetadataTrust
+    /// Hosts whose client ID metadata documents are refused whatever the trust policy: a lowercase host name, or
+    /// `*.example.com` for every subdomain of it. Revoking a metadata-document client refuses one exact URL; a host
+    /// serving hostile documents under ever new URLs (`?v=2`) is blocked here.
+    public var blockedClientMetadataHosts: [String]
 
-    public init(allowedOrigins: [String] = [], scopeRules: ScopeRules = ScopeRules(), clientMetadata: ClientMetadataTrust = .anyHTTPS) {
+    public init(allowedOrigins: [String] = [], scopeRules: ScopeRules = ScopeRules(), clientMetadata: ClientMetadataTrust = .anyHTTPS,
+                blockedClientMetadataHosts: [String] = []) {
         self.allowedOrigins = allowedOrigins
         self.scopeRules = scopeRules
         self.clientMetadata = clientMetadata
+        self.blockedClientMetadataHosts = blockedClientMetadataHosts
+    }
+
+    /// The trust policy and the blocked hosts in one line, for `server show` and `server set`.
+    public var clientMetadataSummary: String {
+        clientMetadata.summary + (blockedClientMetadataHosts.isEmpty ? "" : "; blocked hosts " + blockedClientMetadataHosts.joined(separator: " "))
+    }
+
+    /// Whether a client ID metadata document at `url` may be used: not from a blocked host, and trusted by
+    /// ``clientMetadata``. The error explains a refusal.
+    public func checkClientMetadata(_ url: ClientMetadataURL) throws(ClientMetadataError) {
+        let host = url.host.lowercased()
+        if blockedClientMetadataHosts.contains(where: { $0 == host || ($0.hasPrefix("*.") && host.hasSuffix($0.dropFirst())) }) {
+            throw ClientMetadataError(.notTrusted, "client ID metadata documents from \(host) are blocked on this server")
+        }
+        try clientMetadata.check(url)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -24,6 +45,7 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
         allowedOrigins = try container.decodeIfPresent([String].self, forKey: .allowedOrigins) ?? []
         scopeRules = try container.decodeIfPresent(ScopeRules.self, forKey: .scopeRules) ?? ScopeRules()
         clientMetadata = try container.decodeIfPresent(ClientMetadataTrust.self, forKey: .clientMetadata) ?? .anyHTTPS
+        blockedClientMetadataHosts = try container.decodeIfPresent([String].self, forKey: .blockedClientMetadataHosts) ?? []
     }
 
     /// Leaves out empty scope rules and the default metadata-document trust, so a policy without them is stored as
@@ -33,10 +55,11 @@ public struct ServerPolicy: Sendable, Equatable, Codable {
         try container.encode(allowedOrigins, forKey: .allowedOrigins)
         if !scopeRules.isEmpty { try container.encode(scopeRules, forKey: .scopeRules) }
         if clientMetadata != .anyHTTPS { try container.encode(clientMetadata, forKey: .clientMetadata) }
+        if !blockedClientMetadataHosts.isEmpty { try container.encode(blockedClientMetadataHosts, forKey: .blockedClientMetadataHosts) }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case allowedOrigins, scopeRules, clientMetadata
+        case allowedOrigins, scopeRules, clientMetadata, blockedClientMetadataHosts
     }
 
     /// The policy as stored: compact JSON with sorted keys.

@@ -19,10 +19,14 @@ public struct TokenRecord: Sendable, Equatable {
     public var rotatedAt: Date?
     /// For a rotated refresh token: the hash of its successor.
     public var replacedBy: Data?
+    /// For an access token issued with fewer scopes than its grant holds (a refresh asking for less, RFC 6749 §6):
+    /// those scopes; `nil` means the grant's.
+    public var scopes: [String]?
 
     /// Every stored property, as stored.
     public init(hash: Data, grantID: Int64, kind: TokenKind, clientID: String, issuedAt: Date, expiresAt: Date,
-                revokedAt: Date? = nil, rotatedAt: Date? = nil, replacedBy: Data? = nil) {
+                revokedAt: Date? = nil, rotatedAt: Date? = nil, replacedBy: Data? = nil, scopes: [String]? = nil) {
+        self.scopes = scopes
         self.hash = hash
         self.grantID = grantID
         self.kind = kind
@@ -35,12 +39,22 @@ public struct TokenRecord: Sendable, Equatable {
     }
 }
 
+extension TokenRecord {
+    /// The scopes of a stored `scopes` column: space-separated, `NULL` for the grant's.
+    public static func scopes(stored: String?) -> [String]? {
+        stored.map { $0.split(separator: " ").map(String.init) }
+    }
+}
+
 /// A proxy token about to be stored.
 public struct NewToken: Sendable {
     public var hash: Data
     public var kind: TokenKind
     public var expiresAt: Date
-    public init(hash: Data, kind: TokenKind, expiresAt: Date) {
+    /// Scopes narrower than the grant's (see ``TokenRecord/scopes``); `nil` for the grant's.
+    public var scopes: [String]?
+    public init(hash: Data, kind: TokenKind, expiresAt: Date, scopes: [String]? = nil) {
+        self.scopes = scopes
         self.hash = hash
         self.kind = kind
         self.expiresAt = expiresAt

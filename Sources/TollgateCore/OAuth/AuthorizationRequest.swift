@@ -11,6 +11,19 @@ public struct AuthorizationRequest: Sendable {
     public var codeChallengeMethod: String?
     public var resource: String?
 
+    /// The longest value any authorization parameter may have, in UTF-8 bytes. `state`, the redirect URI and the
+    /// scopes are stored with the pending authorization and echoed later, and anyone can send this request: a bound
+    /// keeps what a stranger can make Tollgate store small (RFC 6749 sets none; real values are far shorter).
+    public static let maximumParameterLength = 2048
+
+    /// The first parameter longer than ``maximumParameterLength`` and its name, if any.
+    public var overlongParameter: String? {
+        let named: [(String, String?)] = [("response_type", responseType), ("client_id", clientID), ("redirect_uri", redirectURI),
+                                          ("scope", scope), ("state", state), ("code_challenge", codeChallenge),
+                                          ("code_challenge_method", codeChallengeMethod), ("resource", resource)]
+        return named.first { ($0.1?.utf8.count ?? 0) > Self.maximumParameterLength }?.0
+    }
+
     public init(responseType: String?, clientID: String?, redirectURI: String?, scope: String?, state: String?,
                 codeChallenge: String?, codeChallengeMethod: String?, resource: String?) {
         self.responseType = responseType
@@ -39,8 +52,12 @@ public struct ValidatedAuthorization: Sendable {
 public enum AuthorizationFailure: Error, Sendable {
     /// The client or redirect URI is not trustworthy: show a page, never redirect (no open redirect).
     case showPage(OAuthError)
-    /// Send `error` back to the (validated) redirect URI with the client's `state` and `iss`.
+    /// Send `error` back to the (validated, trusted) redirect URI with the client's `state` and `iss`.
     case redirect(OAuthError, redirectURI: String, state: String?)
+    /// The error is the client's to hear, but its redirect URI is not trusted for an automatic redirect
+    /// (RFC 9700 §4.11.1: anyone can register one, so an automatic redirect would be an open redirector):
+    /// show the error on a page that names the redirect URI's host and offers a link the user may follow.
+    case offerRedirect(OAuthError, redirectURI: String, state: String?)
 }
 
 /// The upstream callback arrived in a browser other than the one that approved the consent (or without

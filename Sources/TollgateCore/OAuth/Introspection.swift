@@ -52,6 +52,17 @@ public struct ValidatedAccess: Sendable {
     public var upstreamMCPURL: String
     /// The scope rules of the grant's server (read with the token): empty for a server without any.
     public var scopeRules: ScopeRules = ScopeRules()
+    /// The scopes this access token carries: the grant's, or fewer when a refresh asked for less (RFC 6749 §6).
+    /// Calls are judged by these (least privilege), not by the grant's.
+    public var scopes: [String]
+
+    public init(grant: Grant, upstream: UpstreamState, upstreamMCPURL: String, scopeRules: ScopeRules = ScopeRules(), scopes: [String]? = nil) {
+        self.grant = grant
+        self.upstream = upstream
+        self.upstreamMCPURL = upstreamMCPURL
+        self.scopeRules = scopeRules
+        self.scopes = scopes ?? grant.scopes
+    }
 }
 
 /// A grant's upstream access token, opened for one request (its refresh token stays sealed).

@@ -17,6 +17,9 @@ public struct TokenService: Sendable {
     let clientMetadata: ClientMetadataCache<Client>
     /// How long a rotated refresh token may be presented again and get the same new pair (default 10 s).
     public var graceWindow: TimeInterval = 10
+    /// How long a rotated refresh token's row (and an access token revoked by a rotation) is kept before the grant's
+    /// next rotation deletes it: past the grace window its reuse is recognised from the token itself.
+    public var rotatedTokenRetention: TimeInterval { graceWindow + 60 }
     /// Lifetime of an authorization code.
     public var codeLifetime: TimeInterval = 60
     /// Lifetime of a pending authorization (the server-side upstream `state`).
@@ -103,7 +106,7 @@ public struct TokenService: Sendable {
         }
         do {
             let url = try ClientMetadataURL(presented)
-            try server.policy.clientMetadata.check(url)
+            try server.policy.checkClientMetadata(url)
             let rowID = url.clientRowID(serverID: server.id)
             let stored = try await store.client(id: rowID)
             if let stored, stored.revokedAt != nil {
@@ -153,6 +156,10 @@ public struct TokenService: Sendable {
 
     /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected.
     public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs) async throws -> ValidatedAuthorization {
+        if let name = r.overlongParameter {
+            throw AuthorizationFailure.showPage(.invalidRequest(
+                "parameter '\(name)' is longer than \(AuthorizationRequest.maximumParameterLength) bytes"))
+        }
         guard let server = try await store.server(slug: serverSlug) else {
             throw AuthorizationFailure.showPage(.invalidRequest("unknown server"))
         }
@@ -178,7 +185,13 @@ public struct TokenService: Sendable {
         } else {
             throw AuthorizationFailure.showPage(.invalidRequest("redirect_uri is required"))
         }
-        func fail(_ error: OAuthError) -> AuthorizationFailure { .redirect(error, redirectURI: redirectURI, state: r.state) }
+        // RFC 9700 §4.11.1: only a redirect URI the authorization server trusts gets an automatic redirect; any
+        // stranger can register a client, so the others see the error on a page and choose to go back themselves.
+        func fail(_ error: OAuthError) -> AuthorizationFailure {
+            client.redirectsErrorsAutomatically
+                ? .redirect(error, redirectURI: redirectURI, state: r.state)
+                : .offerRedirect(error, redirectURI: redirectURI, state: r.state)
+        }
         guard r.responseType == "code" else {
             throw fail(OAuthError(.unsupportedResponseType, "response_type must be code"))
         }
@@ -382,8 +395,6 @@ public struct TokenService: Sendable {
         guard record.clientID == client.id else {
             throw OAuthError.invalidGrant("the code was issued to another client").because(Refusal(.bindingMismatch, clientID: client.id, serverID: server.id))
         }
-        if record.usedAt != nil { try await revokeAfterCodeReplay(record, client: client, server: server, now: now) }
-        guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired").because(refused(.expiredCode)) }
         guard redirectURI == record.redirectURI else {
             throw OAuthError.invalidGrant("redirect_uri does not match the authorization request").because(refused(.bindingMismatch))
         }
@@ -391,6 +402,10 @@ public struct TokenService: Sendable {
               TokenGenerator.constantTimeEqual(Data(TokenGenerator.s256Challenge(of: codeVerifier).utf8), Data(record.codeChallenge.utf8)) else {
             throw OAuthError.invalidGrant("PKCE verification failed").because(refused(.pkceFailed))
         }
+        // Reuse revokes only after the whole presentation checked out: a public client's `client_id` authenticates
+        // nobody, so a leaked used code with a guessed verifier must not be a way to revoke the victim's grant.
+        if record.usedAt != nil { try await revokeAfterCodeReplay(record, client: client, server: server, now: now) }
+        guard record.expiresAt > now else { throw OAuthError.invalidGrant("authorization code expired").because(refused(.expiredCode)) }
         switch try await store.redeemCode(hash: hash, at: now) {
         case .redeemed:
             break
@@ -404,8 +419,10 @@ public struct TokenService: Sendable {
             throw OAuthError.invalidGrant("the authorization is no longer valid").because(refused(.revokedRefreshToken))
         }
         let access = TokenGenerator.make(prefix: TokenGenerator.accessPrefix)
-        let refresh = TokenGenerator.make(prefix: TokenGenerator.refreshPrefix)
-        try await store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, grant: grant, server: server, now: now), at: now)
+        let refreshExpiry = refreshExpiry(grant: grant, server: server, now: now)
+        let refresh = RefreshTokenFamily.random(grantID: grant.id, expiresAt: refreshExpiry, key: vault.derivationKey)
+        try await store.insertTokens(grantID: grant.id, clientID: client.id, newTokens(access: access, refresh: refresh, refreshExpiresAt: refreshExpiry,
+                                                                                         server: server, now: now, scopes: nil), at: now)
         return TokenPair(accessToken: access, refreshToken: refresh, expiresIn: Int(server.accessTokenTTL),
                          scope: grant.scopes.joined(separator: " "))
     }
@@ -419,27 +436,40 @@ public struct TokenService: Sendable {
             .because(Refusal(.replayedCode, grantID: used.grantID, clientID: client.id, serverID: server.id))
     }
 
-    func newTokens(access: Secret, refresh: Secret, grant: Grant, server: Server, now: Date) -> [NewToken] {
-        let refreshExpiry = min(now.addingTimeInterval(server.refreshTokenIdleTTL),
-                                grant.createdAt.addingTimeInterval(server.refreshTokenAbsoluteTTL))
-        return [NewToken(hash: TokenGenerator.hash(access), kind: .access, expiresAt: now.addingTimeInterval(server.accessTokenTTL)),
-                NewToken(hash: TokenGenerator.hash(refresh), kind: .refresh, expiresAt: refreshExpiry)]
+    /// When a refresh token issued now expires: the server's idle lifetime, capped by the grant's absolute one, in
+    /// whole seconds (the token carries it, see ``RefreshTokenFamily``).
+    func refreshExpiry(grant: Grant, server: Server, now: Date) -> Date {
+        RefreshTokenFamily.wholeSeconds(min(now.addingTimeInterval(server.refreshTokenIdleTTL),
+                                            grant.createdAt.addingTimeInterval(server.refreshTokenAbsoluteTTL)))
     }
 
-    func rotatedPair(from presented: Secret) -> (access: Secret, refresh: Secret) {
+    /// - Parameter scopes: the access token's scopes when narrower than the grant's, else `nil`.
+    func newTokens(access: Secret, refresh: Secret, refreshExpiresAt: Date, server: Server, now: Date, scopes: [String]?) -> [NewToken] {
+        [NewToken(hash: TokenGenerator.hash(access), kind: .access, expiresAt: now.addingTimeInterval(server.accessTokenTTL), scopes: scopes),
+         NewToken(hash: TokenGenerator.hash(refresh), kind: .refresh, expiresAt: refreshExpiresAt)]
+    }
+
+    /// The pair a rotation of `presented` issues: derived from it, so the same presentation always yields the same
+    /// pair (a concurrent rotation, or a retry within the grace window, gets what the winner issued).
+    func rotatedPair(from presented: Secret, grantID: Int64, refreshExpiresAt: Date) -> (access: Secret, refresh: Secret) {
         (TokenGenerator.derive(prefix: TokenGenerator.accessPrefix, from: presented, purpose: "rotate-access", key: vault.derivationKey),
-         TokenGenerator.derive(prefix: TokenGenerator.refreshPrefix, from: presented, purpose: "rotate-refresh", key: vault.derivationKey))
+         RefreshTokenFamily.successor(of: presented, grantID: grantID, expiresAt: refreshExpiresAt, key: vault.derivationKey))
     }
 
     /// The `refresh_token` grant: bound to the client, rotated on every use. The just-rotated token
     /// presented again within the grace window returns the same new pair; any other reuse revokes the
-    /// grant. An expired upstream credential is refreshed upstream first.
+    /// grant, also once the rotated token's row is gone (``RefreshTokenFamily``). An expired upstream
+    /// credential is refreshed upstream first. A `scope` narrower than the grant's is honoured (RFC 6749 §6): the
+    /// new access token carries only it and the gateway judges calls by it; the refresh token keeps the grant's.
     public func refresh(serverSlug: String, credentials: ClientCredentials, refreshToken: String?, scope: String?) async throws -> TokenPair {
         let server = try await requireServer(serverSlug)
         let client = try await authenticate(credentials, server: server)
         guard let presentedValue = refreshToken, !presentedValue.isEmpty else { throw OAuthError.invalidRequest("refresh_token is missing") }
         let presented = Secret(presentedValue)
         guard let context = try await store.tokenContext(hash: TokenGenerator.hash(presented)), context.token.kind == .refresh else {
+            if let claims = RefreshTokenFamily.claims(of: presentedValue, key: vault.derivationKey) {
+                try await refuseFormerRefreshToken(claims, server: server, client: client)
+            }
             throw OAuthError.invalidGrant("unknown refresh token").because(Refusal(.unknownRefreshToken, clientID: client.id, serverID: server.id))
         }
         let token = context.token
@@ -452,12 +482,7 @@ public struct TokenService: Sendable {
         guard grant.state != .revoked, token.revokedAt == nil else {
             throw OAuthError.invalidGrant("the refresh token has been revoked").because(refused(.revokedRefreshToken))
         }
-        if let requested = scope {
-            let asked = Set(requested.split(separator: " ").map(String.init))
-            guard asked.isSubset(of: Set(grant.scopes)) else {
-                throw OAuthError.invalidScope("the requested scope exceeds the grant").because(refused(.scopeExceeded))
-            }
-        }
+        let narrowed = try narrowedScopes(scope, grant: grant)
         if token.rotatedAt != nil {
             return try await replayWithinGrace(token, presented: presented, grant: grant, server: server, client: client)
         }
@@ -494,10 +519,12 @@ public struct TokenService: Sendable {
             }
         }
 
-        let pair = rotatedPair(from: presented)
-        let tokens = newTokens(access: pair.access, refresh: pair.refresh, grant: grant, server: server, now: now)
+        let refreshExpiry = refreshExpiry(grant: grant, server: server, now: now)
+        let pair = rotatedPair(from: presented, grantID: grant.id, refreshExpiresAt: refreshExpiry)
+        let tokens = newTokens(access: pair.access, refresh: pair.refresh, refreshExpiresAt: refreshExpiry, server: server, now: now, scopes: narrowed)
         let won = try await store.rotateRefreshToken(old: token.hash, replacement: TokenGenerator.hash(pair.refresh), newTokens: tokens,
-                                               grantID: grant.id, clientID: client.id, at: now)
+                                                     grantID: grant.id, clientID: client.id, at: now,
+                                                     pruningBefore: now.addingTimeInterval(-rotatedTokenRetention))
         guard won else {
             // A concurrent request rotated the same token first: it derived the very same pair.
             guard let rotated = try await store.token(hash: token.hash) else {
@@ -506,21 +533,67 @@ public struct TokenService: Sendable {
             return try await replayWithinGrace(rotated, presented: presented, grant: grant, server: server, client: client)
         }
         return TokenPair(accessToken: pair.access, refreshToken: pair.refresh, expiresIn: Int(server.accessTokenTTL),
-                         scope: grant.scopes.joined(separator: " "))
+                         scope: (narrowed ?? grant.scopes).joined(separator: " "))
+    }
+
+    /// The scopes a refresh asks for when they are fewer than the grant's (`nil`: none asked, or all of them).
+    /// Throws `invalid_scope` for a scope the grant does not hold.
+    func narrowedScopes(_ requested: String?, grant: Grant) throws -> [String]? {
+        guard let requested else { return nil }
+        let asked = requested.split(separator: " ").map(String.init)
+        guard !asked.isEmpty else { return nil }
+        guard Set(asked).isSubset(of: Set(grant.scopes)) else {
+            throw OAuthError.invalidScope("the requested scope exceeds the grant").because(Refusal(.scopeExceeded, of: grant))
+        }
+        let kept = grant.scopes.filter(Set(asked).contains)
+        return kept.count == grant.scopes.count ? nil : kept
+    }
+
+    /// A genuine refresh token of this Tollgate whose row is gone: expired and purged, of a grant since revoked or
+    /// removed, or, for a live grant before its expiry, rotated earlier and pruned, so presenting it is reuse and
+    /// revokes the grant as a kept row would have. Always throws.
+    private func refuseFormerRefreshToken(_ claims: RefreshTokenFamily.Claims, server: Server, client: Client) async throws -> Never {
+        let now = clock.now()
+        let unknown = OAuthError.invalidGrant("unknown refresh token").because(Refusal(.unknownRefreshToken, clientID: client.id, serverID: server.id))
+        guard let grant = try await store.grant(id: claims.grantID), grant.serverID == server.id else { throw unknown }
+        guard grant.clientID == client.id else {
+            throw OAuthError.invalidGrant("the refresh token was issued to another client")
+                .because(Refusal(.bindingMismatch, clientID: client.id, serverID: server.id))
+        }
+        guard claims.expiresAt > now else {
+            throw OAuthError.invalidGrant("the refresh token has expired").because(Refusal(.expiredRefreshToken, of: grant))
+        }
+        guard grant.state != .revoked else {
+            throw OAuthError.invalidGrant("the refresh token has been revoked").because(Refusal(.revokedRefreshToken, of: grant))
+        }
+        try await revokeAfterRefreshReuse(grant, server: server, client: client, at: now)
     }
 
     /// A rotated refresh token presented again: the same pair inside the grace window, else reuse detection.
     private func replayWithinGrace(_ token: TokenRecord, presented: Secret, grant: Grant, server: Server, client: Client) async throws -> TokenPair {
         let now = clock.now()
-        let pair = rotatedPair(from: presented)
         if let rotatedAt = token.rotatedAt, now.timeIntervalSince(rotatedAt) <= graceWindow, grant.state == .active,
-           let successor = token.replacedBy, TokenGenerator.constantTimeEqual(successor, TokenGenerator.hash(pair.refresh)),
-           let access = try await store.token(hash: TokenGenerator.hash(pair.access)), access.revokedAt == nil, access.expiresAt > now,
+           let successor = token.replacedBy,
            let next = try await store.token(hash: successor), next.revokedAt == nil, next.rotatedAt == nil {
-            return TokenPair(accessToken: pair.access, refreshToken: pair.refresh,
-                             expiresIn: max(0, Int(access.expiresAt.timeIntervalSince(now).rounded(.down))),
-                             scope: grant.scopes.joined(separator: " "))
+            // The successor carries its expiry: rebuild the pair the winning rotation issued from it.
+            var pair = rotatedPair(from: presented, grantID: grant.id, refreshExpiresAt: next.expiresAt)
+            if !TokenGenerator.constantTimeEqual(successor, TokenGenerator.hash(pair.refresh)) {
+                // Rotated by a build before refresh-token families: its successor was derived the older way.
+                pair.refresh = TokenGenerator.derive(prefix: TokenGenerator.refreshPrefix, from: presented, purpose: "rotate-refresh",
+                                                     key: vault.derivationKey)
+            }
+            if TokenGenerator.constantTimeEqual(successor, TokenGenerator.hash(pair.refresh)),
+               let access = try await store.token(hash: TokenGenerator.hash(pair.access)), access.revokedAt == nil, access.expiresAt > now {
+                return TokenPair(accessToken: pair.access, refreshToken: pair.refresh,
+                                 expiresIn: max(0, Int(access.expiresAt.timeIntervalSince(now).rounded(.down))),
+                                 scope: (access.scopes ?? grant.scopes).joined(separator: " "))
+            }
         }
+        try await revokeAfterRefreshReuse(grant, server: server, client: client, at: now)
+    }
+
+    /// Reuse of a rotated refresh token outside the grace window (RFC 9700 §4.14.2): revokes the grant, then throws.
+    private func revokeAfterRefreshReuse(_ grant: Grant, server: Server, client: Client, at now: Date) async throws -> Never {
         _ = try await store.revokeGrant(id: grant.id, audit: NewAuditEvent(
             actor: "client:\(client.id)", action: "token.reuse-detected", serverID: server.id, grantID: grant.id,
             clientID: client.id, outcome: "revoked",
@@ -563,7 +636,8 @@ public struct TokenService: Sendable {
         } else {
             state = .fresh(try await open())
         }
-        return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL, scopeRules: context.scopeRules)
+        return ValidatedAccess(grant: context.grant, upstream: state, upstreamMCPURL: context.upstreamMCPURL, scopeRules: context.scopeRules,
+                               scopes: context.token.scopes)
     }
 
     /// The upstream access token to forward for a validated request, refreshed through the coordinator when
@@ -632,7 +706,7 @@ public struct TokenService: Sendable {
         // A metadata-document client is known on the wire by its document URL, not by its row.
         var clientID = t.clientID
         if clientID.hasPrefix(ClientMetadataURL.rowIDPrefix), let client = try await store.client(id: clientID) { clientID = client.publicID }
-        return Introspection(active: true, scope: context.grant.scopes.joined(separator: " "), clientID: clientID,
+        return Introspection(active: true, scope: (t.scopes ?? context.grant.scopes).joined(separator: " "), clientID: clientID,
                              subject: context.grant.subject, tokenType: t.kind == .access ? "Bearer" : "refresh_token",
                              expiresAt: t.expiresAt, issuedAt: t.issuedAt, audience: urls.resource(server.slug),
                              issuer: urls.issuer(server.slug))

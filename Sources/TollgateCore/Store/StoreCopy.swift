@@ -42,7 +42,7 @@ public struct StoreTable: Sendable, Equatable, CustomStringConvertible {
             "refresh_failures", "refresh_not_before", "revoked_at", "version", "lease_owner", "lease_until",
             "upstream_obtained_at", "lease_sent_at", "refresh_interrupted_at", "state_reason"]),
         StoreTable(name: "tokens", key: "hash", columns: [
-            "hash", "grant_id", "kind", "client_id", "issued_at", "expires_at", "revoked_at", "rotated_at", "replaced_by"]),
+            "hash", "grant_id", "kind", "client_id", "issued_at", "expires_at", "revoked_at", "rotated_at", "replaced_by", "scopes"]),
         StoreTable(name: "authorization_codes", key: "hash", columns: [
             "hash", "grant_id", "client_id", "redirect_uri", "code_challenge", "expires_at", "used_at"]),
         StoreTable(name: "pending_authorizations", key: "state_hash", columns: [

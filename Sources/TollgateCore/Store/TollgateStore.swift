@@ -155,8 +155,12 @@ public protocol TollgateStore: Sendable {
     /// Rotates a refresh token: if `old` is unrotated and unrevoked, marks it rotated (successor `replacement`),
     /// revokes the grant's other access tokens and stores the new ones, in one transaction. Compare-and-set:
     /// `false` if another rotation won (of many concurrent rotations exactly one returns `true`).
+    ///
+    /// With `pruningBefore`, the same transaction deletes the grant's refresh tokens rotated before it and its
+    /// access tokens revoked before it: their reuse is recognised from the token itself (``RefreshTokenFamily``),
+    /// so a grant keeps a small constant number of token rows however often it is refreshed.
     func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
-                            clientID: String, at: Date) async throws -> Bool
+                            clientID: String, at: Date, pruningBefore: Date?) async throws -> Bool
     /// Revokes one token; revoking a refresh token revokes the grant's access tokens too (one transaction).
     func revokeToken(hash: Data, at: Date) async throws
     /// Revokes a grant and every token of it, writing `audit` in the same transaction; `false` (and no audit)
@@ -491,5 +495,14 @@ public struct TokenContext: Sendable {
         self.sealed = sealed
         self.upstreamMCPURL = upstreamMCPURL
         self.scopeRules = scopeRules
+    }
+}
+
+extension TollgateStore {
+    /// ``rotateRefreshToken(old:replacement:newTokens:grantID:clientID:at:pruningBefore:)`` without pruning.
+    public func rotateRefreshToken(old: Data, replacement: Data, newTokens: [NewToken], grantID: Int64,
+                                   clientID: String, at: Date) async throws -> Bool {
+        try await rotateRefreshToken(old: old, replacement: replacement, newTokens: newTokens, grantID: grantID,
+                                     clientID: clientID, at: at, pruningBefore: nil)
     }
 }

@@ -43,6 +43,26 @@ enum GatewayScopeCheck {
         return insufficientScope(required: required, missing: missing, resourceMetadata: resourceMetadata)
     }
 
+    /// The methods of MCP's Streamable HTTP transport: POST a message, GET a stream, DELETE a session.
+    static let transportMethods: [HTTPRequest.Method] = [.post, .get, .delete]
+
+    /// `nil` when a request that is not a POST may be forwarded to a server with scope rules: a GET or DELETE without
+    /// a body. Any other method gets 405 (`Allow` names the transport's methods) and a body on a GET or DELETE gets
+    /// 400, since the backend might read a call from it that no scope check saw.
+    static func refusal(method: HTTPRequest.Method, bodyBytes: Int) -> Response? {
+        guard transportMethods.contains(method) else {
+            var response = Responses.json(["error": "method_not_allowed",
+                                           "error_description": "this MCP server takes only GET, POST and DELETE"], status: .methodNotAllowed)
+            response.headers[.allow] = transportMethods.map(\.rawValue).joined(separator: ", ")
+            return response
+        }
+        guard bodyBytes == 0 else {
+            return Responses.json(["error": "invalid_request",
+                                   "error_description": "a \(method.rawValue) to this MCP server carries no body; calls are POSTed"], status: .badRequest)
+        }
+        return nil
+    }
+
     /// 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="…", resource_metadata="…"`. The
     /// `scope` lists every scope the call needs, granted ones included (what the MCP specification asks for: the
     /// scopes necessary for the operation; the client adds those it holds when it re-authorizes).

@@ -68,6 +68,11 @@ public final class ServerMetrics: Sendable {
         counter("tollgate_gateway_requests_total", [("server", server), ("status", Self.statusClass(status))]).increment()
     }
 
+    /// Counts one attempt to start an authorization (store a pending authorization): `created` or `limited`.
+    func pendingAuthorization(outcome: String) {
+        counter("tollgate_pending_authorizations_total", [("outcome", outcome)]).increment()
+    }
+
     /// Counts one refused request by its reason (every refusal, whether or not the audit log recorded it).
     func refusal(_ reason: RefusalReason) {
         counter("tollgate_refusals_total", [("reason", reason.rawValue)]).increment()

@@ -72,8 +72,9 @@ extension TollgateHTTPServer {
         var body: ByteBuffer?
         do {
             access = try await tollgate.tokens.validate(accessToken: request.bearerToken, serverSlug: slug)
-            if access.scopeRules.requiresScopes, request.method == .post {
-                // Only servers with rules read the body here; the forwarder then sends this buffer.
+            if access.scopeRules.requiresScopes {
+                // Only servers with rules read the body here; the forwarder then sends this buffer. Only the transport's
+                // methods pass, and only a POST may carry a body: a `tools/call` in a PUT or a GET must not slip past.
                 let limit = min(GatewayScopeCheck.maximumBodyBytes, forwarder.maxBodyBytes)
                 let collected: ByteBuffer
                 do { collected = try await request.body.collect(upTo: limit) } catch {
@@ -81,9 +82,11 @@ extension TollgateHTTPServer {
                                            "error_description": "a call to this server may be at most \(limit) bytes"], status: .contentTooLarge)
                 }
                 body = collected
-                if let refusal = GatewayScopeCheck.refusal(body: collected, headers: request.headers, rules: access.scopeRules,
-                                                           granted: access.grant.scopes,
-                                                           resourceMetadata: urls.protectedResourceMetadata(slug)) {
+                let refusal = request.method == .post
+                    ? GatewayScopeCheck.refusal(body: collected, headers: request.headers, rules: access.scopeRules, granted: access.scopes,
+                                                resourceMetadata: urls.protectedResourceMetadata(slug))
+                    : GatewayScopeCheck.refusal(method: request.method, bodyBytes: collected.readableBytes)
+                if let refusal {
                     metrics.gateway(server: slug, status: Int(refusal.status.code), seconds: (ContinuousClock.now - started).seconds)
                     let scopeMissing = refusal.status == .forbidden
                     recordRefusal(Refusal(scopeMissing ? .insufficientScope : .invalidRequest, of: access.grant),

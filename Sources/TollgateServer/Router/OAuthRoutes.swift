@@ -8,8 +8,12 @@ extension TollgateHTTPServer {
         router.post("/oauth/:slug/register") { request, context in
             await self.register(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
         }
-        router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
-        router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
+        router.get("/oauth/:slug/authorize") { request, context in
+            await self.authorize(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
+        }
+        router.post("/oauth/:slug/consent") { request, context in
+            await self.consent(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
+        }
         router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
         router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context), note: context.accessNote) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
@@ -96,17 +100,40 @@ extension TollgateHTTPServer {
         switch failure {
         case AuthorizationFailure.showPage(let error):
             return Responses.errorPage(error)
+        case let limited as PendingAuthorizationsLimited:
+            var response = Responses.errorPage(OAuthError(.temporarilyUnavailable,
+                                                          "too many sign-ins from this address; try again in \(limited.retryAfter) s"),
+                                               status: .tooManyRequests)
+            response.headers[.retryAfter] = String(limited.retryAfter)
+            return response
         case AuthorizationFailure.redirect(let error, let uri, let state):
-            return Responses.redirect(URLQuery.appending([
-                ("error", error.code.rawValue), ("error_description", error.errorDescription), ("state", state), ("iss", urls.issuer(slug)),
-            ], to: uri))
+            return Responses.redirect(errorRedirectURL(error, to: uri, state: state, slug: slug))
+        case AuthorizationFailure.offerRedirect(let error, let uri, let state):
+            return Responses.errorPage(error, returnTo: errorRedirectURL(error, to: uri, state: state, slug: slug))
         default:
             let error = internalError(failure, "authorization")
             return Responses.errorPage(error, status: error.code == .temporarilyUnavailable ? .serviceUnavailable : .internalServerError)
         }
     }
 
-    func authorize(_ request: Request, _ slug: String) async -> Response {
+    /// The client's redirect URI carrying an authorization error (RFC 6749 §4.1.2.1, with `iss` of RFC 9207).
+    func errorRedirectURL(_ error: OAuthError, to uri: String, state: String?, slug: String) -> String {
+        URLQuery.appending([
+            ("error", error.code.rawValue), ("error_description", error.errorDescription), ("state", state), ("iss", urls.issuer(slug)),
+        ], to: uri)
+    }
+
+    /// Admits one new pending authorization from `source` (a ``RateLimiter/sourceKey(_:)``), or says why not: each
+    /// stores a row for 10 minutes, and anyone who approved their own client once can ask for more.
+    func admitPendingAuthorization(from source: String) throws {
+        if case .limited(let retryAfter) = authorizationLimiter.admit(source) {
+            metrics.pendingAuthorization(outcome: "limited")
+            throw PendingAuthorizationsLimited(retryAfter: retryAfter)
+        }
+        metrics.pendingAuthorization(outcome: "created")
+    }
+
+    func authorize(_ request: Request, _ slug: String, source: String) async -> Response {
         let q = request.singleQuery
         for name in ["client_id", "redirect_uri", "state", "code_challenge", "response_type"] where q.keys.contains(name) && q[name]! == nil {
             return Responses.errorPage(.invalidRequest("parameter '\(name)' is repeated"))
@@ -119,6 +146,7 @@ extension TollgateHTTPServer {
                 try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls))
             if remembered.covers(validated.client.id, scopes: validated.scopes) {
                 // No consent POST on this path: the authorization is bound to this browser here.
+                try admitPendingAuthorization(from: source)
                 let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
                 let started = try await tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
                 var headers: HTTPFields = [:]
@@ -150,7 +178,7 @@ extension TollgateHTTPServer {
     /// The consent cookies' names and attributes for the current public URL.
     var consentCookies: ConsentCookies { ConsentCookies(publicBase: urls.base) }
 
-    func consent(_ request: Request, _ slug: String) async -> Response {
+    func consent(_ request: Request, _ slug: String, source: String) async -> Response {
         do {
             guard (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") else {
                 return Responses.errorPage(.invalidRequest("the consent form was not submitted as a form"))
@@ -184,6 +212,7 @@ extension TollgateHTTPServer {
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
                 ], to: validated.redirectURI))
             }
+            try admitPendingAuthorization(from: source)
             let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
             let started = try await tollgate.tokens.startAuthorization(validated, urls: urls, browserBinding: binding.value)
             remembered.approve(validated.client.id, scopes: validated.scopes, until: tollgate.clock.now().addingTimeInterval(configuration.consentMemory))
@@ -267,4 +296,9 @@ extension TollgateHTTPServer {
             return Responses.oauthError(internalError(error, "introspection"), basicChallenge: true)
         }
     }
+}
+
+/// A new pending authorization was refused by the authorization limiter; retry after this many seconds.
+struct PendingAuthorizationsLimited: Error {
+    let retryAfter: Int
 }

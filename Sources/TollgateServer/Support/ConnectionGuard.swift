@@ -344,17 +344,41 @@ final class RequestPhaseHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
     let watch: ConnectionWatch
 
+    /// Set once a CONNECT arrived: nothing more is read from the connection, which closes after the answer.
+    private var refusingConnect = false
+
     init(watch: ConnectionWatch) {
         self.watch = watch
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refusingConnect else { return }
         switch unwrapInboundIn(data) {
+        case .head(let head) where head.method == .CONNECT:
+            refuseConnect(context: context)
+            return
         case .head: watch.requestHeadReceived()
         case .body: break
         case .end: watch.requestEnded()
         }
         context.fireChannelRead(data)
+    }
+
+    /// Tollgate is no forward proxy: a CONNECT gets 405 and the connection closes (the HTTP decoder takes the bytes
+    /// after a CONNECT for a tunnel, so no further request could be read from it). The response to a CONNECT has no
+    /// body (NIO's encoder drops it, as RFC 9110 §9.3.6 asks of a 2xx), so it carries no content type either. A
+    /// CONNECT pipelined behind an unanswered request just closes the connection.
+    private func refuseConnect(context: ChannelHandlerContext) {
+        refusingConnect = true
+        guard watch.isBetweenRequests else {
+            context.close(promise: nil)
+            return
+        }
+        let headers = HTTPHeaders([("Allow", "GET, POST, DELETE, OPTIONS"), ("Cache-Control", "no-store"), ("Connection", "close")])
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .methodNotAllowed, headers: headers))), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -21,6 +21,12 @@ public struct RateLimit: Sendable, Equatable {
     public static let registrationPerAddress = RateLimit(burst: 10, perMinute: 10)
     /// Dynamic registrations from everyone together: 60 at once, then 60 a minute.
     public static let registrationGlobal = RateLimit(burst: 60, perMinute: 60)
+    /// Pending authorizations started from one source address: 30 at once, then 30 a minute (a user signs in a
+    /// few times a day; an office behind one address still fits).
+    public static let authorizationPerAddress = RateLimit(burst: 30, perMinute: 30)
+    /// Pending authorizations started by everyone together: 600 at once, then 600 a minute. With rows of at most a
+    /// few KB living 10 minutes, a flood stores a few tens of MB at worst.
+    public static let authorizationGlobal = RateLimit(burst: 600, perMinute: 600)
 }
 
 /// Token buckets per source address under one global bucket, on an injected clock.

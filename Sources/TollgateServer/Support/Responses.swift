@@ -99,11 +99,21 @@ enum Responses {
     }
 
     /// An error page for authorization errors that must not be redirected (bad client or redirect URI).
-    static func errorPage(_ error: OAuthError, status: HTTPResponse.Status = .badRequest) -> Response {
-        html(Page.document(title: "Authorization error", body: """
+    /// - Parameter returnTo: the client's redirect URI with the error, offered as a link the user may follow
+    ///   (never followed automatically: the page names its host so the user can judge it).
+    static func errorPage(_ error: OAuthError, status: HTTPResponse.Status = .badRequest, returnTo: String? = nil) -> Response {
+        var back = "<p>Return to the application and try again.</p>"
+        if let returnTo {
+            let host = URLComponents(string: returnTo)?.host ?? URLComponents(string: returnTo)?.scheme ?? "the application"
+            back = """
+                <p>The application asked to be sent back to <strong>\(HTML.escape(host))</strong>. Follow this link only if you \
+                started this sign-in from that application: <a href="\(HTML.escape(returnTo))" rel="noreferrer">return to \(HTML.escape(host))</a>.</p>
+                """
+        }
+        return html(Page.document(title: "Authorization error", body: """
             <h1>Authorization error</h1>
             <p><code>\(HTML.escape(error.code.rawValue))</code>: \(HTML.escape(error.errorDescription))</p>
-            <p>Return to the application and try again.</p>
+            \(back)
             """), status: status)
     }
 }

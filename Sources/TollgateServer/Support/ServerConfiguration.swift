@@ -19,6 +19,10 @@ public struct ServerConfiguration: Sendable {
     public var registrationLimitPerAddress = RateLimit.registrationPerAddress
     /// Dynamic registrations admitted from all addresses together (`serve --registration-global-limit`).
     public var registrationLimitGlobal = RateLimit.registrationGlobal
+    /// Pending authorizations started from one source address (`serve --authorization-limit`).
+    public var authorizationLimitPerAddress = RateLimit.authorizationPerAddress
+    /// Pending authorizations started from all addresses together (`serve --authorization-global-limit`).
+    public var authorizationLimitGlobal = RateLimit.authorizationGlobal
     /// The largest registration request body (RFC 7591 client metadata), in bytes.
     public var maxRegistrationBytes = 16 * 1024
     /// The connection limit and the head, body and idle timeouts every client connection is held to.

@@ -101,6 +101,34 @@ extension StoreConformance {
                                                        clientID: "c1", at: Fixture.at(201)), false, "rotating a revoked token")
             try await store.revokeToken(hash: Data("nope".utf8), at: revokeAt)
 
+            // Narrower access tokens keep their scopes; a rotation with a cutoff prunes only that grant's rotated
+            // refresh tokens and revoked access tokens from before it.
+            let carol = try await Fixture.grant(store, serverID: server.id, clientID: "c1", subject: "carol")
+            let narrow = NewToken(hash: Data("ca1".utf8), kind: .access, expiresAt: Fixture.at(3605), scopes: ["files.read"])
+            let carolRefresh1 = NewToken(hash: Data("cr1".utf8), kind: .refresh, expiresAt: Fixture.at(86500))
+            try await store.insertTokens(grantID: carol, clientID: "c1", [narrow, carolRefresh1], at: Fixture.at(5))
+            e.equal(try await store.token(hash: narrow.hash)?.scopes, ["files.read"], "a narrower access token's scopes")
+            e.equal(try await store.tokenContext(hash: narrow.hash)?.token.scopes, ["files.read"], "tokenContext of a narrower token")
+            e.equal(try await store.token(hash: carolRefresh1.hash)?.scopes, nil, "a token of the grant's scopes stores none")
+            let carolAccess2 = NewToken(hash: Data("ca2".utf8), kind: .access, expiresAt: Fixture.at(4000))
+            let carolRefresh2 = NewToken(hash: Data("cr2".utf8), kind: .refresh, expiresAt: Fixture.at(86500))
+            e.equal(try await store.rotateRefreshToken(old: carolRefresh1.hash, replacement: carolRefresh2.hash, newTokens: [carolAccess2, carolRefresh2],
+                                                       grantID: carol, clientID: "c1", at: Fixture.at(1000), pruningBefore: Fixture.at(900)),
+                    true, "rotation with a cutoff before anything")
+            e.expect(try await store.token(hash: carolRefresh1.hash) != nil, "a rotation inside the kept window is not pruned")
+            let carolAccess3 = NewToken(hash: Data("ca3".utf8), kind: .access, expiresAt: Fixture.at(5000))
+            let carolRefresh3 = NewToken(hash: Data("cr3".utf8), kind: .refresh, expiresAt: Fixture.at(86500))
+            e.equal(try await store.rotateRefreshToken(old: carolRefresh2.hash, replacement: carolRefresh3.hash, newTokens: [carolAccess3, carolRefresh3],
+                                                       grantID: carol, clientID: "c1", at: Fixture.at(2000), pruningBefore: Fixture.at(1500)),
+                    true, "rotation with a cutoff")
+            e.equal(try await store.token(hash: carolRefresh1.hash), nil, "a refresh token rotated before the cutoff is pruned")
+            e.equal(try await store.token(hash: narrow.hash), nil, "an access token revoked before the cutoff is pruned")
+            e.equal(try await store.token(hash: carolRefresh2.hash)?.rotatedAt, Fixture.at(2000), "the token just rotated is kept")
+            e.equal(try await store.token(hash: carolAccess2.hash)?.revokedAt, Fixture.at(2000), "the access token just revoked is kept")
+            e.expect(try await store.token(hash: carolRefresh3.hash) != nil, "the new refresh token")
+            e.expect(try await store.token(hash: carolAccess3.hash) != nil, "the new access token")
+            e.equal(try await store.token(hash: refresh1.hash)?.rotatedAt, rotateAt, "another grant's rotated token is untouched")
+
             // Grant revocation: once, with its audit.
             let other = try await Fixture.grant(store, serverID: server.id, clientID: "c1", subject: "bob")
             let access3 = NewToken(hash: Data("a3".utf8), kind: .access, expiresAt: Fixture.at(3605))
@@ -121,7 +149,7 @@ extension StoreConformance {
             await e.throwsCode(.notFound, "revoking an unknown grant") {
                 try await store.revokeGrant(id: other + 1000, audit: revokeAudit, at: revokeAt)
             }
-            e.equal(try await store.countGrants(), 2, "countGrants()")
+            e.equal(try await store.countGrants(), 3, "countGrants()")
         }
     }
 
