@@ -126,6 +126,7 @@ public final class DevUpstream: Sendable {
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
             "scopes_supported": ["openid", "profile", "offline_access"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         ], options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data())
@@ -147,8 +148,10 @@ public final class DevUpstream: Sendable {
         }
         let subject = q["login_hint"] ?? request.headers[HTTPField.Name("X-Dev-User")!] ?? "dev-user"
         let code = await state.newCode(subject: subject, scope: q["scope"] ?? "openid", redirectURI: redirect,
-                                       challenge: q["code_challenge"], clientID: clientID)
-        return Response(status: .found, headers: [.location: URLQuery.appending([("code", code), ("state", q["state"])], to: redirect)])
+                                       challenge: q["code_challenge"], clientID: clientID, nonce: q["nonce"])
+        // RFC 9207: the issuer rides along with the code (a test may make it lie).
+        let issuer = await state.behaviour.authorizationResponseIssuer ?? baseURL(request)
+        return Response(status: .found, headers: [.location: URLQuery.appending([("code", code), ("state", q["state"]), ("iss", issuer)], to: redirect)])
     }
 
     func token(_ request: Request) async throws -> Response {
@@ -176,7 +179,8 @@ public final class DevUpstream: Sendable {
                 }
             }
             let issued = await state.issueTokens(subject: code.subject, scope: code.scope)
-            return tokenResponse(access: issued.access, refresh: issued.refresh, scope: code.scope, subject: code.subject, behaviour: behaviour)
+            return tokenResponse(access: issued.access, refresh: issued.refresh, scope: code.scope, subject: code.subject,
+                                 nonce: behaviour.idTokenNonce ?? code.nonce, behaviour: behaviour)
         case "refresh_token":
             let presented = form["refresh_token"] ?? ""
             let record = await state.refreshToken(presented)
@@ -229,7 +233,8 @@ public final class DevUpstream: Sendable {
         return client.authMethod == .none || secret == client.clientSecret
     }
 
-    func tokenResponse(access: String, refresh: String?, scope: String, subject: String?, behaviour: DevUpstreamBehaviour) -> Response {
+    func tokenResponse(access: String, refresh: String?, scope: String, subject: String?, nonce: String? = nil,
+                       behaviour: DevUpstreamBehaviour) -> Response {
         let camel = behaviour.responseStyle == "camel"
         var o: [String: Any] = [camel ? "accessToken" : "access_token": access, camel ? "tokenType" : "token_type": "Bearer", "scope": scope]
         switch behaviour.expiresInAs {
@@ -241,7 +246,9 @@ public final class DevUpstream: Sendable {
         if let r = behaviour.refreshExpiresIn { o[camel ? "refreshExpiresIn" : "refresh_expires_in"] = r }
         if let subject {
             let header = Data(#"{"alg":"none","typ":"JWT"}"#.utf8).base64URLEncodedString()
-            let payload = Data("{\"sub\":\"\(subject)\",\"iat\":\(Int(Date().timeIntervalSince1970))}".utf8).base64URLEncodedString()
+            var claims: [String: Any] = ["sub": subject, "iat": Int(Date().timeIntervalSince1970)]
+            if let nonce { claims["nonce"] = nonce }
+            let payload = ((try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])) ?? Data()).base64URLEncodedString()
             o[camel ? "idToken" : "id_token"] = "\(header).\(payload)."
         }
         var r = Self.json(data: (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data())

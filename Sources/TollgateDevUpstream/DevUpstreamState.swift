@@ -19,6 +19,10 @@ public struct DevUpstreamBehaviour: Sendable, Codable, Equatable {
     public var expiresInAs: String = "number"
     /// `refresh_expires_in` to send, if any.
     public var refreshExpiresIn: Int?
+    /// The `iss` the authorization response carries (RFC 9207); `nil` sends the provider's own issuer.
+    public var authorizationResponseIssuer: String?
+    /// The `nonce` the ID token carries; `nil` echoes the one of the authorization request (OIDC Core §3.1.2.1).
+    public var idTokenNonce: String?
 
     public init() {}
 }
@@ -54,7 +58,7 @@ public struct DevUpstreamClient: Sendable, Codable, Equatable {
 /// The in-memory state of the development provider.
 public actor DevUpstreamState {
     struct IssuedRefresh { var subject: String; var scope: String; var used: Bool; var revoked: Bool }
-    struct IssuedCode { var subject: String; var scope: String; var redirectURI: String; var challenge: String?; var clientID: String }
+    struct IssuedCode { var subject: String; var scope: String; var redirectURI: String; var challenge: String?; var clientID: String; var nonce: String? }
     struct IssuedAccess { var subject: String; var expiresAt: Date; var revoked: Bool }
 
     public private(set) var behaviour: DevUpstreamBehaviour
@@ -98,9 +102,9 @@ public actor DevUpstreamState {
         stats.lastFormFields = fields
     }
 
-    func newCode(subject: String, scope: String, redirectURI: String, challenge: String?, clientID: String) -> String {
+    func newCode(subject: String, scope: String, redirectURI: String, challenge: String?, clientID: String, nonce: String? = nil) -> String {
         let code = "dev_code_" + UUID().uuidString
-        codes[code] = IssuedCode(subject: subject, scope: scope, redirectURI: redirectURI, challenge: challenge, clientID: clientID)
+        codes[code] = IssuedCode(subject: subject, scope: scope, redirectURI: redirectURI, challenge: challenge, clientID: clientID, nonce: nonce)
         return code
     }
 

@@ -23,10 +23,11 @@ extension PostgresStore {
 
     /// Takes a pending authorization exactly once and only for its browser: one `DELETE … RETURNING`
     /// decides and deletes, so of many concurrent takers one wins.
-    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake {
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
         try await withConnection { [self] db in
             if let browserBindingHash, let row = try await db.rows(try """
                 DELETE FROM pending_authorizations WHERE state_hash = \(stateHash) AND browser_hash = \(browserBindingHash)
+                    AND (\(serverID)::BIGINT IS NULL OR server_id = \(serverID))
                 RETURNING state_hash, server_id, client_id, redirect_uri, client_state, code_challenge, scopes, resource,
                     upstream_verifier, created_at, expires_at, browser_hash
                 """, logger: queryLogger).first {
@@ -36,9 +37,9 @@ extension PostgresStore {
                     scopes: splitScopes(try row.string(6)), resource: try row.string(7), sealedUpstreamVerifier: try row.data(8),
                     createdAt: try row.date(9), expiresAt: try row.date(10), browserBindingHash: try row.optionalData(11)))
             }
-            let pending = try await db.run(try "SELECT 1 FROM pending_authorizations WHERE state_hash = \(stateHash)",
-                                           logger: queryLogger) == 1
-            return pending ? .boundToAnotherBrowser : .unknown
+            guard let owner = try await db.rows(try "SELECT server_id FROM pending_authorizations WHERE state_hash = \(stateHash)",
+                                                logger: queryLogger).first else { return .unknown }
+            return try serverID.map { $0 != (try owner.int(0)) } ?? false ? .boundToAnotherServer : .boundToAnotherBrowser
         }
     }
 

@@ -447,22 +447,24 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
-    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake {
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
         try await write { db in
-            // One statement decides and deletes: a callback in another browser neither completes nor burns the flow.
+            // One statement decides and deletes: a callback in another browser, or at another server's callback,
+            // neither completes nor burns the flow.
             if let browserBindingHash, let row = try Row.fetchOne(db, sql: """
-                DELETE FROM pending_authorizations WHERE state_hash = ? AND browser_hash = ?
+                DELETE FROM pending_authorizations WHERE state_hash = ? AND browser_hash = ? AND (? IS NULL OR server_id = ?)
                 RETURNING state_hash, server_id, client_id, redirect_uri, client_state, code_challenge, scopes, resource,
                     upstream_verifier, created_at, expires_at, browser_hash
-                """, arguments: [stateHash, browserBindingHash]) {
+                """, arguments: [stateHash, browserBindingHash, serverID, serverID]) {
                 return .taken(PendingAuthorization(
                     stateHash: row[0], serverID: row[1], clientID: row[2], redirectURI: row[3], clientState: row[4],
                     codeChallenge: row[5], scopes: Self.splitScopes(row[6]), resource: row[7], sealedUpstreamVerifier: row[8],
                     createdAt: Date(millisecondsSince1970: row[9]), expiresAt: Date(millisecondsSince1970: row[10]),
                     browserBindingHash: row[11]))
             }
-            let pending = try Bool.fetchOne(db, sql: "SELECT 1 FROM pending_authorizations WHERE state_hash = ?", arguments: [stateHash]) ?? false
-            return pending ? .boundToAnotherBrowser : .unknown
+            guard let owner = try Int64.fetchOne(db, sql: "SELECT server_id FROM pending_authorizations WHERE state_hash = ?",
+                                                 arguments: [stateHash]) else { return .unknown }
+            return serverID.map { $0 != owner } ?? false ? .boundToAnotherServer : .boundToAnotherBrowser
         }
     }
 

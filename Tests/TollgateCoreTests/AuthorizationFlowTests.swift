@@ -42,7 +42,7 @@ struct AuthorizationFlowTests {
             #expect(response.status.code == 302)
             let location = try #require(response.headers.first(name: "location"))
             let back = query(location)
-            let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"],
+            let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, callbackSlug: "files", upstreamCode: back["code"],
                                                                                upstreamError: nil, upstreamErrorDescription: nil, urls: h.urls)
             #expect(completed.redirectURL.hasPrefix(Harness.redirectURI + "?"))
             let toClient = query(completed.redirectURL)
@@ -60,7 +60,7 @@ struct AuthorizationFlowTests {
             #expect(access.grant.id == grant.id)
             // The state is single use.
             await #expect(throws: AuthorizationFailure.self) {
-                _ = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"],
+                _ = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, callbackSlug: "files", upstreamCode: back["code"],
                                                                       upstreamError: nil, upstreamErrorDescription: nil, urls: h.urls)
             }
         }
@@ -72,7 +72,7 @@ struct AuthorizationFlowTests {
             let started = try await h.tollgate.tokens.startAuthorization(
                 try h.tollgate.tokens.validateAuthorization(serverSlug: "files", request(h), urls: h.urls), urls: h.urls, browserBinding: browser)
             let state = try #require(query(started.upstreamAuthorizationURL)["state"])
-            let completed = try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: nil, upstreamError: "access_denied",
+            let completed = try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, callbackSlug: "files", upstreamCode: nil, upstreamError: "access_denied",
                                                                                upstreamErrorDescription: "user said no\r\nX-Injected: 1", urls: h.urls)
             let q = query(completed.redirectURL)
             #expect(q["error"] == "access_denied")

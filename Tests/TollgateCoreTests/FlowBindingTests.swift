@@ -10,7 +10,7 @@ struct FlowBindingTests {
     let flow = AuthorizationFlowTests()
 
     func complete(_ h: Harness, state: String?, browser: Secret?, upstreamCode: String? = nil, upstreamError: String? = nil) async throws -> CompletedAuthorization {
-        try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, upstreamCode: upstreamCode, upstreamError: upstreamError,
+        try await h.tollgate.tokens.completeAuthorization(state: state, browserBinding: browser, callbackSlug: "files", upstreamCode: upstreamCode, upstreamError: upstreamError,
                                                           upstreamErrorDescription: nil, urls: h.urls)
     }
 

@@ -142,7 +142,7 @@ struct RedirectURIPolicyTests {
             throw error
         }
         let back = query(try #require(response.headers.first(name: "location")))
-        let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, upstreamCode: back["code"], upstreamError: nil,
+        let completed = try await h.tollgate.tokens.completeAuthorization(state: back["state"], browserBinding: browser, callbackSlug: "files", upstreamCode: back["code"], upstreamError: nil,
                                                                            upstreamErrorDescription: nil, urls: h.urls)
         return completed.redirectURL
     }

@@ -94,8 +94,8 @@ public final class CountingStore: TollgateStore {
     public func insertPendingAuthorization(_ pending: PendingAuthorization) async throws {
         try await counted { try await base.insertPendingAuthorization(pending) }
     }
-    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake {
-        try await counted { try await base.takePendingAuthorization(stateHash: stateHash, browserBindingHash: browserBindingHash) }
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
+        try await counted { try await base.takePendingAuthorization(stateHash: stateHash, browserBindingHash: browserBindingHash, serverID: serverID) }
     }
     public func createGrant(_ grant: NewGrant, seal: @escaping @Sendable (Int64) throws -> SealedCredential, code: AuthorizationCodeRecord,
                             audit: NewAuditEvent, at: Date) async throws -> Int64 {

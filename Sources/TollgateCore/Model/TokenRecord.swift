@@ -138,6 +138,9 @@ public enum PendingAuthorizationTake: Sendable, Equatable {
     case taken(PendingAuthorization)
     /// The state is pending but bound to another browser: nothing was deleted.
     case boundToAnotherBrowser
+    /// The state is pending for another server than the callback it arrived at (a mix-up attempt, RFC 9700
+    /// §4.4): nothing was deleted.
+    case boundToAnotherServer
     /// No pending authorization has this state (unknown, already taken or purged).
     case unknown
 }

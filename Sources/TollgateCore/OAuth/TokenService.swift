@@ -227,8 +227,11 @@ public struct TokenService: Sendable {
     /// authorization's scopes.
     ///
     /// - Parameter browserBinding: a random value the consenting browser carries (a cookie); only its
-    ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
+    ///   SHA-256 is stored, and ``completeAuthorization(state:browserBinding:callbackSlug:upstreamIssuer:upstreamCode:upstreamError:upstreamErrorDescription:urls:)``
     ///   completes the authorization only when the callback presents the same value.
+    ///
+    /// When the upstream scopes include `openid`, the request carries a `nonce` derived from the state (nothing more
+    /// is stored), which the ID token must carry back (OIDC Core §3.1.2.1, RFC 9700 §4.5.3).
     public func startAuthorization(_ v: ValidatedAuthorization, urls: PublicURLs, browserBinding: Secret) async throws -> StartedAuthorization {
         guard let provider = try await store.provider(serverID: v.server.id) else {
             throw OAuthError(.serverError, "the server has no upstream provider configured")
@@ -255,7 +258,9 @@ public struct TokenService: Sendable {
         if provider.supportsOfflineAccess, !provider.authorizeParams.contains(where: { $0.name == "prompt" }) {
             params.append(("prompt", "consent"))
         }
-        for p in provider.authorizeParams where !reserved.contains(p.name) { params.append((p.name, p.value)) }
+        if upstreamScopes.contains("openid") { params.append(("nonce", upstreamNonce(state: state.value))) }
+        let withNonce = Set(params.map(\.0))
+        for p in provider.authorizeParams where !withNonce.contains(p.name) { params.append((p.name, p.value)) }
         return StartedAuthorization(upstreamAuthorizationURL: URLQuery.appending(params, to: provider.authorizationEndpoint),
                                     expiresAt: expiresAt)
     }
@@ -267,22 +272,33 @@ public struct TokenService: Sendable {
     /// Throws ``AuthorizationFailure/showPage(_:)`` for an unknown, used or expired state, and
     /// ``AuthorizationInAnotherBrowser`` when `browserBinding` is missing or is not the one the authorization
     /// was started with (the pending authorization stays in place and the upstream code is not exchanged).
-    public func completeAuthorization(state: String?, browserBinding: Secret?, upstreamCode: String?, upstreamError: String?,
+    ///
+    /// Mix-up defence (RFC 9700 §4.4): the state must have been issued for the server whose callback
+    /// (`callbackSlug`) it arrives at, else a page and nothing is taken or exchanged; an `iss` the provider sends
+    /// (`upstreamIssuer`, RFC 9207) must be its issuer, else nothing is exchanged; and when a nonce was sent, the ID
+    /// token must carry it, else no grant is made.
+    public func completeAuthorization(state: String?, browserBinding: Secret?, callbackSlug: String, upstreamIssuer: String? = nil,
+                                      upstreamCode: String?, upstreamError: String?,
                                       upstreamErrorDescription: String?, urls: PublicURLs) async throws -> CompletedAuthorization {
         guard let state, !state.isEmpty else { throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state")) }
+        guard let callbackServer = try await store.server(slug: callbackSlug) else {
+            throw AuthorizationFailure.showPage(.invalidRequest("unknown server"))
+        }
         let pending: PendingAuthorization
-        switch try await store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash)) {
+        switch try await store.takePendingAuthorization(stateHash: TokenGenerator.hash(state), browserBindingHash: browserBinding.map(TokenGenerator.hash),
+                                                        serverID: callbackServer.id) {
         case .taken(let taken):
             pending = taken
         case .boundToAnotherBrowser:
             logger.notice("callback refused: the authorization was started in another browser")
             throw AuthorizationInAnotherBrowser()
+        case .boundToAnotherServer:
+            logger.warning("callback refused: the state was issued for another server (mix-up attempt)", metadata: ["callback": "\(callbackSlug)"])
+            throw AuthorizationFailure.showPage(.invalidRequest("this sign-in was started for another server; start again from the application"))
         case .unknown:
             throw AuthorizationFailure.showPage(.invalidRequest("unknown or already used state"))
         }
-        guard let server = try await store.server(id: pending.serverID) else {
-            throw AuthorizationFailure.showPage(.invalidRequest("the server no longer exists"))
-        }
+        let server = callbackServer
         let issuer = urls.issuer(server.slug)
         func errorRedirect(_ code: String, _ description: String) -> CompletedAuthorization {
             CompletedAuthorization(redirectURL: URLQuery.appending([
@@ -291,6 +307,11 @@ public struct TokenService: Sendable {
         }
         guard pending.expiresAt > clock.now() else {
             return errorRedirect("access_denied", "the authorization took too long; start again")
+        }
+        let provider = try await store.provider(serverID: server.id)
+        if let upstreamIssuer, let expected = provider?.issuer, upstreamIssuer != expected {
+            logger.warning("callback refused: the response names another issuer (mix-up attempt)", metadata: ["server": "\(server.slug)"])
+            return errorRedirect("access_denied", "the sign-in answer came from another provider than this server's; start again")
         }
         if let upstreamError {
             let code = UpstreamError.sanitize(upstreamError, limit: 60)
@@ -318,6 +339,12 @@ public struct TokenService: Sendable {
             return errorRedirect(error.kind == .transient ? "temporarily_unavailable" : "server_error",
                                  "the upstream token exchange failed (\(error.kind.rawValue))")
         }
+        if response.idToken != nil,
+           GrantScopes.upstream(for: pending.scopes, providerScopes: access.provider.scopes, serverScopes: server.scopes).contains("openid"),
+           response.idTokenClaim("nonce") != upstreamNonce(state: state) {
+            logger.warning("callback refused: the ID token does not carry this sign-in's nonce", metadata: ["server": "\(server.slug)"])
+            return errorRedirect("access_denied", "the provider's ID token does not belong to this sign-in (nonce); start again")
+        }
         var subject = response.idTokenSubject
         if subject == nil, let endpoint = access.provider.userinfoEndpoint {
             subject = try? await upstream.userinfoSubject(accessToken: response.accessToken, endpoint: endpoint)
@@ -326,6 +353,11 @@ public struct TokenService: Sendable {
         return CompletedAuthorization(redirectURL: URLQuery.appending([
             ("code", code.value), ("state", pending.clientState), ("iss", issuer),
         ], to: pending.redirectURI), grantID: grantID)
+    }
+
+    /// The OpenID `nonce` of the authorization whose upstream `state` is `state`: derived, so nothing is stored.
+    func upstreamNonce(state: String) -> String {
+        TokenGenerator.derive(prefix: "", from: Secret(state), purpose: "upstream-nonce", key: vault.derivationKey).value
     }
 
     /// Completes a pending authorization with upstream tokens already obtained, in one transaction: when the

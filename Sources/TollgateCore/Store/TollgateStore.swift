@@ -110,7 +110,10 @@ public protocol TollgateStore: Sendable {
     /// Takes a pending authorization exactly once (it is deleted), and only for the browser it is bound to:
     /// deciding and deleting is one atomic step, so of many concurrent takers one wins and a presentation
     /// with another (or no, `nil`) binding leaves it in place.
-    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake
+    ///
+    /// With `serverID`, only a pending authorization of that server is taken (the callback's server: a state that
+    /// arrives at another server's callback is ``PendingAuthorizationTake/boundToAnotherServer`` and stays).
+    func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake
 
     // MARK: Grants, codes and tokens
 
@@ -504,5 +507,12 @@ extension TollgateStore {
                                    clientID: String, at: Date) async throws -> Bool {
         try await rotateRefreshToken(old: old, replacement: replacement, newTokens: newTokens, grantID: grantID,
                                      clientID: clientID, at: at, pruningBefore: nil)
+    }
+}
+
+extension TollgateStore {
+    /// ``takePendingAuthorization(stateHash:browserBindingHash:serverID:)`` of any server.
+    public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?) async throws -> PendingAuthorizationTake {
+        try await takePendingAuthorization(stateHash: stateHash, browserBindingHash: browserBindingHash, serverID: nil)
     }
 }

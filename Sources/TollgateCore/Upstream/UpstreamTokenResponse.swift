@@ -71,11 +71,14 @@ public struct UpstreamTokenResponse: Sendable, Equatable {
 
     /// The `sub` claim of the ID token, read without signature check: the token came straight from the
     /// token endpoint over the provider's own connection (OIDC Core §3.1.3.7).
-    public var idTokenSubject: String? {
+    public var idTokenSubject: String? { idTokenClaim("sub") }
+
+    /// A string claim of the ID token (read as ``idTokenSubject`` is); `nil` without an ID token or that claim.
+    public func idTokenClaim(_ name: String) -> String? {
         guard let parts = idToken?.value.split(separator: "."), parts.count >= 2,
               let payload = Data(base64URLEncoded: String(parts[1])),
               let json = JSONValue.object(from: payload) else { return nil }
-        return json["sub"]?.stringValue
+        return json[name]?.stringValue
     }
 
     /// The credential this answer describes at `now`; `previous` supplies the refresh token when none came.

@@ -14,7 +14,7 @@ extension TollgateHTTPServer {
         router.post("/oauth/:slug/consent") { request, context in
             await self.consent(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
         }
-        router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
+        router.get("/oauth/:slug/callback") { request, context in await self.callback(request, slug(context)) }
         router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context), note: context.accessNote) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
         router.post("/oauth/:slug/introspect") { request, context in await self.introspect(request, slug(context)) }
@@ -226,12 +226,13 @@ extension TollgateHTTPServer {
         }
     }
 
-    func callback(_ request: Request) async -> Response {
+    func callback(_ request: Request, _ slug: String) async -> Response {
         let q = request.singleQuery
         func value(_ name: String) -> String? { q[name] ?? nil }
         do {
             let done = try await tollgate.tokens.completeAuthorization(state: value("state"),
                                                                        browserBinding: BrowserBinding.presented(in: request, cookies: consentCookies),
+                                                                       callbackSlug: slug, upstreamIssuer: value("iss"),
                                                                        upstreamCode: value("code"), upstreamError: value("error"),
                                                                        upstreamErrorDescription: value("error_description"), urls: urls)
             return Responses.redirect(done.redirectURL)

@@ -153,7 +153,8 @@ extension StoreConformance {
         }
     }
 
-    /// Pending authorizations: taken exactly once, only with the browser binding they were stored with.
+    /// Pending authorizations: taken exactly once, only with the browser binding they were stored with, and only at
+    /// their own server's callback when one is named.
     public static func pendingAuthorizations(_ backend: StoreBackend) async throws {
         try await run("pendingAuthorizations", backend) { e, store, _ in
             let (server, _) = try await Fixture.server(store, "files")
@@ -164,11 +165,20 @@ extension StoreConformance {
                     .boundToAnotherBrowser, "another browser")
             e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: nil),
                     .boundToAnotherBrowser, "no browser binding")
-            e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: pending.browserBindingHash),
-                    .taken(pending), "the bound browser takes it")
+            e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: pending.browserBindingHash,
+                                                             serverID: server.id + 1),
+                    .boundToAnotherServer, "the right browser at another server's callback")
+            e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: Data("another".utf8),
+                                                             serverID: server.id + 1),
+                    .boundToAnotherServer, "another browser at another server's callback")
+            e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: pending.browserBindingHash,
+                                                             serverID: server.id),
+                    .taken(pending), "the bound browser at its server's callback takes it")
             e.equal(try await store.takePendingAuthorization(stateHash: pending.stateHash, browserBindingHash: pending.browserBindingHash),
                     .unknown, "taken twice")
             e.equal(try await store.takePendingAuthorization(stateHash: Data("never".utf8), browserBindingHash: nil), .unknown, "unknown state")
+            e.equal(try await store.takePendingAuthorization(stateHash: Data("never".utf8), browserBindingHash: nil, serverID: server.id),
+                    .unknown, "unknown state at a server's callback")
             var unbound = Fixture.pending("p2", serverID: server.id, clientID: "c1")
             unbound.browserBindingHash = nil
             unbound.clientState = nil
