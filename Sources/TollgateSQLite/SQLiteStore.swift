@@ -5,7 +5,8 @@ import TollgateCore
 /// The embedded default store: one SQLite file in WAL mode, shared safely by several processes.
 ///
 /// Foreign keys on, a busy timeout, every write in one transaction, numbered migrations, and the
-/// database file created with mode 0600.
+/// database file created with mode 0600 (SQLite gives its `-wal` and `-shm` files the database's mode). A database
+/// path that is a symbolic link is refused.
 public final class SQLiteStore: TollgateStore, @unchecked Sendable {
     let pool: DatabasePool
     /// The path of the database file.
@@ -24,11 +25,15 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                      attributes: [.posixPermissions: 0o700])
         }
-        if !FileManager.default.fileExists(atPath: path) {
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            if fd >= 0 { Glibc.close(fd) } else if errno != EEXIST {
-                throw TollgateError(.storeUnavailable, "cannot create the database \(path): \(String(cString: strerror(errno)))")
-            }
+        // Created here, 0600, never through a symbolic link (O_EXCL does not follow one; O_NOFOLLOW says so). A path
+        // that is a link is refused: SQLite would follow it, and create a missing target with mode 0644.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd >= 0 { Glibc.close(fd) } else if errno != EEXIST {
+            throw TollgateError(.storeUnavailable, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        if lstat(path, &info) == 0, (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFLNK) {
+            throw TollgateError(.storeUnavailable, "the database \(path) is a symbolic link; Tollgate does not follow it (give the path of the file itself)")
         }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)

@@ -132,4 +132,34 @@ struct ClipboardAndExportFormatTests {
         #expect(fields[0] == "11" && fields[4] == "田中太郎" && fields[5] == "expiring" && fields[10] == "yes")
         #expect(record.csvLine.hasSuffix("\r\n"))
     }
+
+    /// A cell a spreadsheet would read as a formula (OWASP CSV injection: `=`, `+`, `-`, `@`, TAB, CR first) gets a
+    /// `'` in front, inside quotes; the JSON export keeps the value as it is.
+    @Test func csvCellsThatAFormulaWouldStartAreNeutralised() throws {
+        // Catches dropping `formula ||` from needsQuotes, dropping any lead character, or testing the first Character ("\r\n" is one).
+        let cases: [(client: String, subject: String, clientCell: String, subjectCell: String)] = [
+            ("=HYPERLINK(\"https://evil.example\",\"open\")", "=1+2",
+             "\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"open\"\")\"", "\"'=1+2\""),
+            ("+1+cmd|' /C calc'!A0", "+sum", "\"'+1+cmd|' /C calc'!A0\"", "\"'+sum\""),
+            ("-2+3", "-bob", "\"'-2+3\"", "\"'-bob\""),
+            ("@SUM(1+9)*cmd", "@alice", "\"'@SUM(1+9)*cmd\"", "\"'@alice\""),
+            ("\t=1+2", "\tbob", "\"'\t=1+2\"", "\"'\tbob\""),
+            ("\r=1+2", "\r\nbob", "\"'\r=1+2\"", "\"'\r\nbob\""),
+        ]
+        let encoder = JSONEncoder()
+        for c in cases {
+            let record = GrantExportRecord(Fixtures.grant(7, client: c.client, subject: c.subject), now: Fixtures.now)
+            #expect(GrantExportRecord.csvField(c.client) == c.clientCell, "\(c.client.debugDescription)")
+            #expect(GrantExportRecord.csvField(c.subject) == c.subjectCell, "\(c.subject.debugDescription)")
+            #expect(record.csvLine.contains("," + c.clientCell + "," + c.subjectCell + ","), "\(record.csvLine.debugDescription)")
+            let json = try #require(try JSONSerialization.jsonObject(with: encoder.encode(record)) as? [String: Any])
+            #expect(json["client_name"] as? String == c.client && json["subject"] as? String == c.subject, "JSON unchanged")
+        }
+        // Ordinary values (a sign or an @ inside, not first) are written as before.
+        #expect(GrantExportRecord.csvField("Claude Desktop") == "Claude Desktop")
+        #expect(GrantExportRecord.csvField("alice@example.com") == "alice@example.com")
+        #expect(GrantExportRecord.csvField("a-b+c=d") == "a-b+c=d")
+        let ordinary = GrantExportRecord(Fixtures.grant(8, client: "Claude Desktop", subject: "alice@example.com"), now: Fixtures.now)
+        #expect(ordinary.csvLine.hasPrefix("8,files,tgc_claude,Claude Desktop,alice@example.com,"))
+    }
 }

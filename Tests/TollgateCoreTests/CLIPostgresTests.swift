@@ -21,7 +21,8 @@ struct CLIPostgresTests {
             let passwordFile = directory + "/pg-password"
             try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
             let keyFile = directory + "/master.key"
-            try (key + "\n").write(toFile: keyFile, atomically: true, encoding: .utf8)
+            // Mode 0600: a key file open to group or others is refused.
+            try #require(FileManager.default.createFile(atPath: keyFile, contents: Data((key + "\n").utf8), attributes: [.posixPermissions: 0o600]))
             // The password comes from a file here (PGPASSWORD removed): both ways must work.
             let env = ["TOLLGATE_DB": database.url, "PGPASSWORD": "", "UP_SECRET": "upstream-secret-value"]
             func run(_ args: String..., expect status: Int32 = 0) async throws -> CLI.Result {

@@ -28,8 +28,9 @@ struct StoreCopyTests {
 
             // The destination: an empty store with a master key of its own.
             let keyFile = h.directory + "/destination.key"
-            try (SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString() + "\n")
-                .write(toFile: keyFile, atomically: true, encoding: .utf8)
+            let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString() + "\n"
+            // Mode 0600: a key file open to group or others is refused.
+            try #require(FileManager.default.createFile(atPath: keyFile, contents: Data(key.utf8), attributes: [.posixPermissions: 0o600]))
             let database: PostgresTestServer.Database?
             let target: String
             if kind == "postgres" {

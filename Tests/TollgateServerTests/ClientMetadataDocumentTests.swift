@@ -177,6 +177,9 @@ struct ClientMetadataDocumentTests {
                     ("https://100.64.0.1/client.json", "names an address Tollgate does not fetch from (cgnat)"),
                     ("https://[fd12:3456::1]/client.json", "names an address Tollgate does not fetch from (unique-local)"),
                     ("https://[::ffff:10.0.0.1]/client.json", "names an address Tollgate does not fetch from (private)"),
+                    ("https://[::ffff:0:7f00:1]/client.json", "names an address Tollgate does not fetch from (loopback)"),
+                    ("https://[64:ff9b:1::808:808]/client.json", "names an address Tollgate does not fetch from (reserved)"),
+                    ("https://[2001:0:4136:e378::5601:5601]/client.json", "names an address Tollgate does not fetch from (cloud-metadata)"),
                     ("https://0.0.0.0/client.json", "names an address Tollgate does not fetch from (unspecified)"),
                     ("https://224.0.0.1/client.json", "names an address Tollgate does not fetch from (multicast)"),
                 ] {

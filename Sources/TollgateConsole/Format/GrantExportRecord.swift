@@ -59,10 +59,18 @@ public struct GrantExportRecord: Encodable, Sendable, Equatable {
     }
 
     /// A CSV field: quoted (with inner quotes doubled) when it holds a comma, a quote, a line break or edge spaces.
+    /// A field that a spreadsheet would run as a formula (it starts with one of ``formulaLeads``) gets a `'` in front
+    /// and is quoted, as OWASP recommends against CSV injection: a client named `=HYPERLINK(…)` stays text.
     public static func csvField(_ text: String) -> String {
-        let needsQuotes = text.contains { $0 == "," || $0 == "\"" || $0.isNewline } || text.hasPrefix(" ") || text.hasSuffix(" ")
-        return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
+        // The first scalar, not the first Character: "\r\n" and "=" followed by a combining mark are one Character.
+        let formula = text.unicodeScalars.first.map(formulaLeads.contains) ?? false
+        let cell = formula ? "'" + text : text
+        let needsQuotes = formula || cell.contains { $0 == "," || $0 == "\"" || $0.isNewline } || cell.hasPrefix(" ") || cell.hasSuffix(" ")
+        return needsQuotes ? "\"" + cell.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : cell
     }
+
+    /// The first characters that make a spreadsheet read a cell as a formula: `=`, `+`, `-`, `@`, TAB and CR.
+    static let formulaLeads: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
 
     nonisolated(unsafe) static let iso: ISO8601DateFormatter = {
         let f = ISO8601DateFormatter()

@@ -29,11 +29,13 @@ public enum NetworkAddressClass: String, Sendable, Equatable, CaseIterable {
     /// Cloud instance metadata services: 169.254.169.254, fd00:ec2::254.
     case cloudMetadata = "cloud-metadata"
     /// Documentation, benchmarking, protocol-assignment, discard, 240/4 and broadcast ranges: never a real server.
+    /// Also NAT64 local-use 64:ff9b:1::/48, whose embedded IPv4 address cannot be located.
     case reserved
 
     /// Classifies a numeric IPv4 or IPv6 address (an IPv6 literal with or without brackets); `nil` when `text` is
-    /// not one. IPv4 addresses embedded in IPv6 (mapped `::ffff:a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`)
-    /// are classified by the IPv4 address they carry.
+    /// not one. IPv4 addresses embedded in IPv6 (mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, NAT64
+    /// `64:ff9b::/96`, 6to4 `2002::/16`, Teredo `2001::/32`) are classified by the IPv4 address they carry (Teredo:
+    /// by its client's and its server's); NAT64 local-use `64:ff9b:1::/48` is ``reserved``.
     public static func classify(_ text: String) -> NetworkAddressClass? {
         var text = text
         if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
@@ -75,8 +77,20 @@ public enum NetworkAddressClass: String, Sendable, Equatable, CaseIterable {
         if b.allSatisfy({ $0 == 0 }) { return .unspecified }
         if b[0..<15].allSatisfy({ $0 == 0 }) && b[15] == 1 { return .loopback }
         if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xff && b[11] == 0xff { return classify(v4: Array(b[12..<16])) }
+        // IPv4-translated ::ffff:0:0:0/96 (RFC 2765 SIIT): a translator delivers it to the IPv4 address in the last 32 bits.
+        if b[0..<12] == [0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0] { return classify(v4: Array(b[12..<16])) }
         if b[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] { return classify(v4: Array(b[12..<16])) }
+        // NAT64 local-use 64:ff9b:1::/48 (RFC 8215) is refused, not judged: the operator picks the prefix length (/48 to
+        // /96) and RFC 6052 puts the IPv4 address in a different place for each, so the same address can say 8.8.8.8
+        // in its last 32 bits and 127.0.0.1 where a /48 translator reads it.
+        if b[0..<6] == [0x00, 0x64, 0xff, 0x9b, 0x00, 0x01] { return .reserved }
         if b[0] == 0x20, b[1] == 0x02 { return classify(v4: Array(b[2..<6])) }
+        // Teredo 2001::/32 (RFC 4380): both IPv4 addresses sit at fixed places, so both are judged. Packets go by the
+        // server (bits 32-63) or a relay to the client (the last 32 bits, inverted), the client's class first.
+        if b[0..<4] == [0x20, 0x01, 0x00, 0x00] {
+            let client = classify(v4: b[12..<16].map { ~$0 })
+            return client == .public ? classify(v4: Array(b[4..<8])) : client
+        }
         if b[0..<12].allSatisfy({ $0 == 0 }) { return .reserved }                    // IPv4-compatible (deprecated)
         if b[0] == 0xff { return .multicast }
         if b[0] & 0xfe == 0xfc { return .uniqueLocal }

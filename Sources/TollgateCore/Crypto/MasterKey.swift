@@ -4,7 +4,8 @@ import Foundation
 /// The key that wraps the data-encryption keys stored in the database.
 ///
 /// Taken from `TOLLGATE_MASTER_KEY` (base64 of 32 bytes) or from the key file beside the database
-/// (`<database>.key`), which is created with mode 0600 on first use.
+/// (`<database>.key`), which is created with mode 0600 on first use, never through a symbolic link. A key file
+/// that is a symbolic link, is not a regular file, or is open to group or others is refused.
 public struct MasterKey: Sendable {
     public let key: SymmetricKey
 
@@ -43,31 +44,28 @@ public struct MasterKey: Sendable {
         }
     }
 
-    /// Reads an existing key file (base64 of 32 bytes).
+    /// Reads an existing key file (base64 of 32 bytes), refused as ``MasterKey`` says.
     public static func read(keyFile path: String) throws -> MasterKey {
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard let key = try readIfPresent(path) else {
             throw TollgateError(.crypto, "the key file \(path) does not exist")
         }
-        return try loadOrCreateFile(at: path)
+        return key
     }
 
     /// Where the key file of a database lives.
     public static func keyFilePath(forDatabaseAt databasePath: String) -> String { databasePath + ".key" }
 
     private static func loadOrCreateFile(at path: String) throws -> MasterKey {
-        if FileManager.default.fileExists(atPath: path) {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-                  let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else {
-                throw TollgateError(.crypto, "the key file \(path) is not base64 of 32 bytes")
-            }
-            return MasterKey(SymmetricKey(data: bytes))
-        }
+        if let key = try readIfPresent(path) { return key }
         let key = SymmetricKey(size: .bits256)
         let text = key.withUnsafeBytes { Data($0).base64EncodedString() } + "\n"
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        // O_EXCL and O_NOFOLLOW: never through a symbolic link (a dangling one included), never over another file.
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            if errno == EEXIST { return try loadOrCreateFile(at: path) }
-            throw TollgateError(.crypto, "cannot create the key file \(path): \(String(cString: strerror(errno)))")
+            let code = errno
+            // Another process created it meanwhile: read that one, once (no recursion whatever is there now).
+            if code == EEXIST, let existing = try readIfPresent(path) { return existing }
+            throw TollgateError(.crypto, "cannot create the key file \(path): \(String(cString: strerror(code)))")
         }
         defer { close(fd) }
         let bytes = Array(text.utf8)
@@ -75,6 +73,36 @@ public struct MasterKey: Sendable {
             throw TollgateError(.crypto, "cannot write the key file \(path)")
         }
         return MasterKey(key)
+    }
+
+    /// The key in the file at `path`, `nil` when nothing is there. Opened without following a symbolic link and
+    /// checked on the open file (no gap between check and read); errors name the path, never what the file holds.
+    private static func readIfPresent(_ path: String) throws -> MasterKey? {
+        // O_NONBLOCK: a FIFO put there is refused below instead of blocking the open.
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { return nil }
+            var info = stat()
+            if code == ELOOP, lstat(path, &info) == 0, (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFLNK) {
+                throw TollgateError(.crypto, "the key file \(path) is a symbolic link; Tollgate does not follow it (put the file itself there)")
+            }
+            throw TollgateError(.crypto, "cannot read the key file \(path): \(String(cString: strerror(code)))")
+        }
+        let file = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFREG) else {
+            throw TollgateError(.crypto, "the key file \(path) is not a regular file")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw TollgateError(.crypto, "the key file \(path) is open to group or others (mode \(String(format: "%04o", mode))); run chmod 600 \(path)")
+        }
+        guard let data = try? file.read(upToCount: 1024), let text = String(data: data, encoding: .utf8),
+              let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else {
+            throw TollgateError(.crypto, "the key file \(path) is not base64 of 32 bytes")
+        }
+        return MasterKey(SymmetricKey(data: bytes))
     }
 
     /// Wraps a data key for storage, bound to its id.
