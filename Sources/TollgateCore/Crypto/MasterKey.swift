@@ -4,8 +4,11 @@ import Foundation
 /// The key that wraps the data-encryption keys stored in the database.
 ///
 /// Taken from `TOLLGATE_MASTER_KEY` (base64 of 32 bytes) or from the key file beside the database
-/// (`<database>.key`), which is created with mode 0600 on first use, never through a symbolic link. A key file
-/// that is a symbolic link, is not a regular file, or is open to group or others is refused.
+/// (`<database>.key`), which is created with mode 0600 on first use, never through a symbolic link. That key file
+/// is refused when it is a symbolic link, not a regular file, or open to group or others: Tollgate manages it, and
+/// whoever could plant a link or widen it beside the database must not choose or read the key. A key file an admin
+/// names (`--master-key-file`) may be a link (secret volumes of Kubernetes and Docker are links, often 0644/0444)
+/// but is refused when group or others may write it (someone else could choose the key).
 public struct MasterKey: Sendable {
     public let key: SymmetricKey
 
@@ -44,9 +47,9 @@ public struct MasterKey: Sendable {
         }
     }
 
-    /// Reads an existing key file (base64 of 32 bytes), refused as ``MasterKey`` says.
+    /// Reads an existing key file an admin named (base64 of 32 bytes), refused as ``MasterKey`` says.
     public static func read(keyFile path: String) throws -> MasterKey {
-        guard let key = try readIfPresent(path) else {
+        guard let key = try readIfPresent(path, rules: .named) else {
             throw TollgateError(.crypto, "the key file \(path) does not exist")
         }
         return key
@@ -77,9 +80,9 @@ public struct MasterKey: Sendable {
 
     /// The key in the file at `path`, `nil` when nothing is there. Opened without following a symbolic link and
     /// checked on the open file (no gap between check and read); errors name the path, never what the file holds.
-    private static func readIfPresent(_ path: String) throws -> MasterKey? {
+    private static func readIfPresent(_ path: String, rules: FileRules = .managed) throws -> MasterKey? {
         // O_NONBLOCK: a FIFO put there is refused below instead of blocking the open.
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | (rules == .managed ? O_NOFOLLOW : 0) | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT { return nil }
@@ -95,8 +98,14 @@ public struct MasterKey: Sendable {
             throw TollgateError(.crypto, "the key file \(path) is not a regular file")
         }
         let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            throw TollgateError(.crypto, "the key file \(path) is open to group or others (mode \(String(format: "%04o", mode))); run chmod 600 \(path)")
+        if rules == .named {
+            guard mode & 0o022 == 0 else {
+                throw TollgateError(.crypto, "the key file \(path) may be written by group or others (mode \(String(format: "%04o", mode))); run chmod 600 \(path)")
+            }
+        } else {
+            guard mode & 0o077 == 0 else {
+                throw TollgateError(.crypto, "the key file \(path) is open to group or others (mode \(String(format: "%04o", mode))); run chmod 600 \(path)")
+            }
         }
         guard let data = try? file.read(upToCount: 1024), let text = String(data: data, encoding: .utf8),
               let bytes = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else {
@@ -104,6 +113,9 @@ public struct MasterKey: Sendable {
         }
         return MasterKey(SymmetricKey(data: bytes))
     }
+
+    /// How strictly a key file is judged: the one Tollgate manages beside the database, or one an admin named.
+    enum FileRules { case managed, named }
 
     /// Wraps a data key for storage, bound to its id.
     func wrap(_ dataKey: SymmetricKey, id: UInt32) throws -> Data {
