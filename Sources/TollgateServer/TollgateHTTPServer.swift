@@ -20,6 +20,8 @@ public final class TollgateHTTPServer: Sendable {
     let logger: Logger
     /// Admits dynamic registrations per source address and globally.
     let registrationLimiter: RateLimiter
+    /// Admits first fetches of client ID metadata documents per source address and globally, as registrations.
+    let clientMetadataLimiter: RateLimiter
     /// Records refused requests in the audit log, rate-limited and off the request path.
     let refusals: RefusalRecorder
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
@@ -39,6 +41,8 @@ public final class TollgateHTTPServer: Sendable {
         forwarder = GatewayForwarder(maxBodyBytes: configuration.maxBodyBytes, timeout: configuration.gatewayTimeout, logger: logger)
         registrationLimiter = RateLimiter(perAddress: configuration.registrationLimitPerAddress,
                                           global: configuration.registrationLimitGlobal, clock: tollgate.clock)
+        clientMetadataLimiter = RateLimiter(perAddress: configuration.clientMetadataLimitPerAddress,
+                                            global: configuration.clientMetadataLimitGlobal, clock: tollgate.clock)
         refusals = RefusalRecorder(store: tollgate.store, clock: tollgate.clock, logger: logger,
                                    onDropped: { [metrics] in metrics.refusalEventDropped() })
         connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger,

@@ -46,6 +46,16 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("Dynamic registrations from all addresses together (default 60/1m).", valueName: "count/period"), transform: RateArgument.parse)
     var registrationGlobalLimit = RateArgument(.registrationGlobal)
 
+    @Option(name: .customLong("client-metadata-limit"),
+            help: ArgumentHelp("First fetches of client ID metadata documents (URLs not accepted before) per source address: COUNT at once, refilled COUNT per PERIOD (default 10/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var clientMetadataLimit = RateArgument(.registrationPerAddress)
+
+    @Option(name: .customLong("client-metadata-global-limit"),
+            help: ArgumentHelp("First fetches of client ID metadata documents from all addresses together (default 60/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var clientMetadataGlobalLimit = RateArgument(.registrationGlobal)
+
     @Option(name: .customLong("unused-client-ttl"),
             help: ArgumentHelp("Delete dynamically registered clients never used (no grant) after this long (default 24h).", valueName: "duration"),
             transform: Parse.duration)
@@ -121,6 +131,8 @@ struct ServeCommand: AsyncParsableCommand {
                                                 forwardedHeaders: forwardedHeaders)
         configuration.registrationLimitPerAddress = registrationLimit.limit
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
+        configuration.clientMetadataLimitPerAddress = clientMetadataLimit.limit
+        configuration.clientMetadataLimitGlobal = clientMetadataGlobalLimit.limit
         configuration.accessLog = accessLog == .on
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
         let sweepers = [

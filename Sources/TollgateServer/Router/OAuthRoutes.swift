@@ -8,8 +8,12 @@ extension TollgateHTTPServer {
         router.post("/oauth/:slug/register") { request, context in
             await self.register(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
         }
-        router.get("/oauth/:slug/authorize") { request, context in await self.authorize(request, slug(context)) }
-        router.post("/oauth/:slug/consent") { request, context in await self.consent(request, slug(context)) }
+        router.get("/oauth/:slug/authorize") { request, context in
+            await self.authorize(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
+        }
+        router.post("/oauth/:slug/consent") { request, context in
+            await self.consent(request, slug(context), source: RateLimiter.sourceKey(context.remoteAddress))
+        }
         router.get("/oauth/:slug/callback") { request, context in await self.callback(request) }
         router.post("/oauth/:slug/token") { request, context in await self.token(request, slug(context), note: context.accessNote) }
         router.post("/oauth/:slug/revoke") { request, context in await self.revoke(request, slug(context)) }
@@ -91,11 +95,25 @@ extension TollgateHTTPServer {
                                     codeChallengeMethod: value("code_challenge_method"), resource: value("resource"))
     }
 
-    /// Where an authorization error goes: back to the (validated) client with `iss`, or onto a page.
+    /// How fetches of client ID metadata documents for a request from `source` (a ``RateLimiter/sourceKey(_:)``) are
+    /// limited and counted: first fetches of new documents under ``clientMetadataLimiter``, like registrations.
+    func clientMetadataFetchPolicy(source: String) -> ClientMetadataFetchPolicy {
+        ClientMetadataFetchPolicy(admitNewDocument: { [clientMetadataLimiter] in
+            if case .limited(let retryAfter) = clientMetadataLimiter.admit(source) { return retryAfter }
+            return nil
+        }, observe: { [metrics] outcome in metrics.clientMetadataFetch(outcome) })
+    }
+
+    /// Where an authorization error goes: back to the (validated) client with `iss`, or onto a page (429 for a rate
+    /// limit and 503 for a temporary refusal, both with `Retry-After`; else 400).
     func authorizationFailure(_ failure: Error, slug: String) -> Response {
         switch failure {
         case AuthorizationFailure.showPage(let error):
-            return Responses.errorPage(error)
+            switch error.code {
+            case .tooManyRequests: return Responses.errorPage(error, status: .tooManyRequests)
+            case .temporarilyUnavailable: return Responses.errorPage(error, status: .serviceUnavailable)
+            default: return Responses.errorPage(error)
+            }
         case AuthorizationFailure.redirect(let error, let uri, let state):
             return Responses.redirect(URLQuery.appending([
                 ("error", error.code.rawValue), ("error_description", error.errorDescription), ("state", state), ("iss", urls.issuer(slug)),
@@ -106,7 +124,7 @@ extension TollgateHTTPServer {
         }
     }
 
-    func authorize(_ request: Request, _ slug: String) async -> Response {
+    func authorize(_ request: Request, _ slug: String, source: String) async -> Response {
         let q = request.singleQuery
         for name in ["client_id", "redirect_uri", "state", "code_challenge", "response_type"] where q.keys.contains(name) && q[name]! == nil {
             return Responses.errorPage(.invalidRequest("parameter '\(name)' is repeated"))
@@ -116,7 +134,8 @@ extension TollgateHTTPServer {
             let remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer,
                                                  now: tollgate.clock.now())
             let validated = remembered.keepingApproved(
-                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls))
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls,
+                                                                fetchPolicy: clientMetadataFetchPolicy(source: source)))
             if remembered.covers(validated.client.id, scopes: validated.scopes) {
                 // No consent POST on this path: the authorization is bound to this browser here.
                 let binding = BrowserBinding.ofBrowser(request, cookies: cookies)
@@ -150,7 +169,7 @@ extension TollgateHTTPServer {
     /// The consent cookies' names and attributes for the current public URL.
     var consentCookies: ConsentCookies { ConsentCookies(publicBase: urls.base) }
 
-    func consent(_ request: Request, _ slug: String) async -> Response {
+    func consent(_ request: Request, _ slug: String, source: String) async -> Response {
         do {
             guard (request.headers[.contentType] ?? "").lowercased().hasPrefix("application/x-www-form-urlencoded") else {
                 return Responses.errorPage(.invalidRequest("the consent form was not submitted as a form"))
@@ -178,7 +197,8 @@ extension TollgateHTTPServer {
             }
             var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
             let validated = remembered.keepingApproved(
-                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls))
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls,
+                                                                fetchPolicy: clientMetadataFetchPolicy(source: source)))
             guard form["decision"] == "approve" else {
                 return Responses.redirect(URLQuery.appending([
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),

@@ -98,13 +98,16 @@ enum Responses {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// An error page for authorization errors that must not be redirected (bad client or redirect URI).
+    /// An error page for authorization errors that must not be redirected (bad client or redirect URI), with
+    /// `Retry-After` when the error says when to try again.
     static func errorPage(_ error: OAuthError, status: HTTPResponse.Status = .badRequest) -> Response {
-        html(Page.document(title: "Authorization error", body: """
+        var headers: HTTPFields = [:]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return html(Page.document(title: "Authorization error", body: """
             <h1>Authorization error</h1>
             <p><code>\(HTML.escape(error.code.rawValue))</code>: \(HTML.escape(error.errorDescription))</p>
             <p>Return to the application and try again.</p>
-            """), status: status)
+            """), status: status, headers: headers)
     }
 }
 
