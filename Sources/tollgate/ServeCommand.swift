@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     var clientMetadataGlobalLimit = RateArgument(.registrationGlobal)
 
     @Option(name: .customLong("unused-client-ttl"),
-            help: ArgumentHelp("Delete dynamically registered clients never used (no grant) after this long (default 24h).", valueName: "duration"),
+            help: ArgumentHelp("Delete dynamically registered and metadata-document clients never used (no grant) after this long (default 24h).", valueName: "duration"),
             transform: Parse.duration)
     var unusedClientTTL = DurationArgument(seconds: 86_400)
 
