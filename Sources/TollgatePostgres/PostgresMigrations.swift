@@ -38,8 +38,13 @@ enum PostgresMigrations {
             "CREATE INDEX grants_by_state_upstream_expiry ON grants(state, upstream_access_expires_at)",
             "CREATE INDEX grants_by_state_proxy_expiry ON grants(state, proxy_access_expires_at)",
         ]),
+        // Never-used metadata-document clients are swept like dynamic ones: one index over both kinds' creation times.
+        ("0007-unused-clients-by-creation", [
+            "DROP INDEX clients_by_creation",
+            "CREATE INDEX clients_unused_candidates_by_creation ON clients(created_at) WHERE registered_by IN ('dynamic', 'metadata-document')",
+        ]),
         // An access token issued for fewer scopes than its grant's (a refresh that asked for less) records them.
-        ("0007-token-scopes", ["ALTER TABLE tokens ADD COLUMN scopes TEXT"]),
+        ("0008-token-scopes", ["ALTER TABLE tokens ADD COLUMN scopes TEXT"]),
     ]
 
     /// A script of statements each ending a line with `;` (no function bodies) as single statements: the

@@ -372,15 +372,17 @@ extension PostgresStore {
         }
     }
 
-    /// Deletes up to `limit` never-used dynamic clients created before `cutoff`, writing `audit(count)` when any went.
-    public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
-                                           audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
+    /// Deletes up to `limit` never-used dynamic and (unrevoked) metadata-document clients created before `cutoff`,
+    /// writing `audit(count)` when any went.
+    public func deleteUnusedClients(createdBefore cutoff: Date, limit: Int, now: Date,
+                                    audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
         guard limit > 0 else { return 0 }
         return try await transaction { [self] db in
             let deleted = try await db.run("""
                 DELETE FROM clients WHERE id IN (
                     SELECT c.id FROM clients c
-                    WHERE c.registered_by = 'dynamic' AND c.created_at < \(cutoff.millisecondsSince1970)
+                    WHERE c.registered_by IN ('dynamic', 'metadata-document') AND (c.registered_by = 'dynamic' OR c.revoked_at IS NULL)
+                      AND c.created_at < \(cutoff.millisecondsSince1970)
                       AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
                       AND NOT EXISTS (SELECT 1 FROM pending_authorizations p
                                       WHERE p.client_id = c.id AND p.expires_at > \(now.millisecondsSince1970))

@@ -26,8 +26,8 @@ public struct BackgroundSweeper: Sendable {
         self.batch = batch
     }
 
-    /// Deletes dynamically registered clients never used within `ttl` (no grant, no pending authorization).
-    /// Admin-registered clients and clients that were ever used are kept.
+    /// Deletes dynamically registered and metadata-document clients never used within `ttl` (no grant, no pending
+    /// authorization). Admin-registered clients, revoked metadata-document clients and clients that were ever used are kept.
     public static func unusedClients(_ tokens: TokenService, ttl: TimeInterval, logger: Logger) -> BackgroundSweeper {
         BackgroundSweeper(name: "unused client registrations", logger: logger) { size in
             let removed = try await tokens.expireUnusedClients(olderThan: ttl, batchSize: size)

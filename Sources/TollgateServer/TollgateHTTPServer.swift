@@ -22,6 +22,8 @@ public final class TollgateHTTPServer: Sendable {
     let registrationLimiter: RateLimiter
     /// Admits new pending authorizations (consent approvals and remembered-approval starts) per source address and globally.
     let authorizationLimiter: RateLimiter
+    /// Admits first fetches of client ID metadata documents per source address and globally, as registrations.
+    let clientMetadataLimiter: RateLimiter
     /// Records refused requests in the audit log, rate-limited and off the request path.
     let refusals: RefusalRecorder
     /// The public base URL; fixed by `--public-url`, else learnt from the bound port.
@@ -43,6 +45,8 @@ public final class TollgateHTTPServer: Sendable {
                                           global: configuration.registrationLimitGlobal, clock: tollgate.clock)
         authorizationLimiter = RateLimiter(perAddress: configuration.authorizationLimitPerAddress,
                                            global: configuration.authorizationLimitGlobal, clock: tollgate.clock)
+        clientMetadataLimiter = RateLimiter(perAddress: configuration.clientMetadataLimitPerAddress,
+                                            global: configuration.clientMetadataLimitGlobal, clock: tollgate.clock)
         refusals = RefusalRecorder(store: tollgate.store, clock: tollgate.clock, logger: logger,
                                    onDropped: { [metrics] in metrics.refusalEventDropped() })
         connectionGuard = ConnectionGuard(limits: configuration.connectionLimits, logger: logger,

@@ -55,9 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("Sign-ins started from all addresses together (default 600/1m).", valueName: "count/period"),
             transform: RateArgument.parse)
     var authorizationGlobalLimit = RateArgument(.authorizationGlobal)
+    @Option(name: .customLong("client-metadata-limit"),
+            help: ArgumentHelp("First fetches of client ID metadata documents (URLs not accepted before) per source address: COUNT at once, refilled COUNT per PERIOD (default 10/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var clientMetadataLimit = RateArgument(.registrationPerAddress)
+
+    @Option(name: .customLong("client-metadata-global-limit"),
+            help: ArgumentHelp("First fetches of client ID metadata documents from all addresses together (default 60/1m).", valueName: "count/period"),
+            transform: RateArgument.parse)
+    var clientMetadataGlobalLimit = RateArgument(.registrationGlobal)
 
     @Option(name: .customLong("unused-client-ttl"),
-            help: ArgumentHelp("Delete dynamically registered clients never used (no grant) after this long (default 24h).", valueName: "duration"),
+            help: ArgumentHelp("Delete dynamically registered and metadata-document clients never used (no grant) after this long (default 24h).", valueName: "duration"),
             transform: Parse.duration)
     var unusedClientTTL = DurationArgument(seconds: 86_400)
 
@@ -133,6 +142,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.registrationLimitGlobal = registrationGlobalLimit.limit
         configuration.authorizationLimitPerAddress = authorizationLimit.limit
         configuration.authorizationLimitGlobal = authorizationGlobalLimit.limit
+        configuration.clientMetadataLimitPerAddress = clientMetadataLimit.limit
+        configuration.clientMetadataLimitGlobal = clientMetadataGlobalLimit.limit
         configuration.accessLog = accessLog == .on
         let server = TollgateHTTPServer(tollgate: tollgate, configuration: configuration, metrics: metrics, logger: logger)
         let sweepers = [

@@ -55,6 +55,34 @@ struct UnusedClientExpiryTests {
         }
     }
 
+    /// A metadata-document client's row as an accepted fetch saves it, `created` at the clock's time.
+    func documentClient(_ h: Harness, _ path: String) async throws -> Client {
+        let url = "https://app.example/\(path).json"
+        let row = Client(id: try ClientMetadataURL(url).clientRowID(serverID: h.server.id), serverID: h.server.id, name: path,
+                         redirectURIs: [Harness.redirectURI], authMethod: .none, grantTypes: ["authorization_code"],
+                         registeredBy: Client.metadataDocumentRegistration, createdAt: h.clock.now(),
+                         metadataDocument: MetadataDocumentState(url: url, lastFetchedAt: h.clock.now()))
+        return try await h.tollgate.store.saveMetadataDocumentClient(row, audit: NewAuditEvent(actor: "test", action: "client.register"),
+                                                                    at: h.clock.now())
+    }
+
+    @Test func metadataDocumentClientsThatWereNeverUsedAreDeletedLikeDynamicOnes() async throws {
+        try await Harness.with { h in
+            let unused = try await documentClient(h, "unused")
+            let revoked = try await documentClient(h, "revoked")
+            _ = try await h.tollgate.admin.revokeClient(id: revoked.id)
+            h.clock.advance(by: Self.day - 60)
+            let young = try await documentClient(h, "young")
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 0)
+            h.clock.advance(by: 120)
+            // The harness's own (dynamic) client and the unused document client.
+            await #expect(try h.tollgate.tokens.expireUnusedClients(olderThan: Self.day, batchSize: 100) == 2)
+            await #expect(try h.tollgate.store.client(id: unused.id) == nil, "the never-used document client is deleted")
+            await #expect(try h.tollgate.store.client(id: young.id) != nil, "a young one is kept")
+            await #expect(try h.tollgate.store.client(id: revoked.id)?.revokedAt != nil, "a revoked URL stays blocked: its row is kept")
+        }
+    }
+
     @Test func expiryGoesInBatches() async throws {
         try await Harness.with { h in
             var clients: [RegisteredClient] = []

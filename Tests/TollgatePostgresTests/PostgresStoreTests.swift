@@ -21,7 +21,8 @@ struct PostgresStoreTests {
             let migrations = try await TestPostgres.values(configuration, "SELECT name FROM tollgate_migrations ORDER BY name") {
                 try $0.decode(String.self)
             }
-            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry", "0007-token-scopes"])
+            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry",
+                                  "0007-unused-clients-by-creation", "0008-token-scopes"])
 
             let second = try await PostgresStore(configuration: configuration)
             #expect(try await second.servers().map(\.slug) == ["files"])
@@ -72,7 +73,8 @@ struct PostgresStoreTests {
             let migrations = try await TestPostgres.values(configuration, "SELECT name FROM tollgate_migrations ORDER BY name") {
                 try $0.decode(String.self)
             }
-            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry", "0007-token-scopes",
+            #expect(migrations == ["0001-initial", "0002-change-notifications", "0003-server-policy", "0004-client-metadata-documents", "0005-audit-refusals-and-refresh-latency", "0006-grants-by-state-and-expiry",
+                                  "0007-unused-clients-by-creation", "0008-token-scopes",
                                   "9999-future"])
         }
     }
@@ -299,7 +301,7 @@ struct PostgresStoreTests {
             }
             #expect(ids == ["client-1", "d-granted", "d-pending", "d-unused-1", "d-unused-2"])
 
-            let deleted = try await store.deleteUnusedDynamicClients(
+            let deleted = try await store.deleteUnusedClients(
                 createdBefore: t0.addingTimeInterval(1), limit: 10, now: t0,
                 audit: { NewAuditEvent(actor: "server", action: "client.expire", detail: "\($0)") })
             #expect(deleted == 2)
@@ -308,8 +310,8 @@ struct PostgresStoreTests {
             #expect(try await store.client(id: "d-pending") != nil)
             #expect(try await store.client(id: "client-1") != nil, "admin-registered clients never expire")
             #expect(try await store.auditEvents(grantID: nil, since: nil, limit: 1, before: nil).first?.detail == "2")
-            let none = try await store.deleteUnusedDynamicClients(createdBefore: t0.addingTimeInterval(1), limit: 10, now: t0,
-                                                                  audit: { _ in NewAuditEvent(actor: "server", action: "client.expire") })
+            let none = try await store.deleteUnusedClients(createdBefore: t0.addingTimeInterval(1), limit: 10, now: t0,
+                                                           audit: { _ in NewAuditEvent(actor: "server", action: "client.expire") })
             #expect(none == 0)
             #expect(try await store.auditEvents(grantID: nil, since: nil, limit: 1, before: nil).first?.detail == "2", "no audit when none went")
 

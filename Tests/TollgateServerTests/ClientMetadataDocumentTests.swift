@@ -10,7 +10,8 @@ import TollgateTestSupport
 
 /// Client ID metadata documents end to end: the `client_id` is an https URL, Tollgate fetches the document from
 /// a real HTTPS server on loopback (throwaway CA) and walks the rules, the SSRF defences, the cache and the trust
-/// policy. Every refusal at authorize is a page, never a redirect.
+/// policy. Every refusal at authorize is a page, never a redirect; a failed fetch's page says only that the document
+/// could not be fetched, and its reason goes to the log.
 @Suite("client ID metadata documents over HTTP")
 struct ClientMetadataDocumentTests {
     static let verifier = "verifier-" + String(repeating: "m", count: 40)
@@ -46,7 +47,7 @@ struct ClientMetadataDocumentTests {
                      _ body: (ServerHarness, MetadataDocumentServer) async throws -> Void) async throws {
         let documents = try await MetadataDocumentServer(reply: reply)
         do {
-            try await ServerHarness.with(clientMetadataFetcher: fetcher) { s in try await body(s, documents) }
+            try await ServerHarness.with(coreLog: RecordingLogHandler(), clientMetadataFetcher: fetcher) { s in try await body(s, documents) }
             await documents.shutdown()
         } catch {
             await documents.shutdown()
@@ -63,6 +64,18 @@ struct ClientMetadataDocumentTests {
         #expect(page.header("Location") == nil, "never redirected: \(clientID)", sourceLocation: sourceLocation)
         #expect(page.header("Content-Type")?.hasPrefix("text/html") == true, sourceLocation: sourceLocation)
         #expect(page.text.contains(HTML.escape(reason)), "\(clientID): expected “\(reason)” in \(page.text.suffix(600))", sourceLocation: sourceLocation)
+        return page
+    }
+
+    /// Asserts that authorizing with `clientID` shows the generic page of a failed fetch, and that the core logged
+    /// the refusal of that URL with `reason`; returns the page.
+    @discardableResult
+    static func expectNotFetched(_ s: ServerHarness, _ client: any TestClientProtocol, _ clientID: String, _ reason: String,
+                                 sourceLocation: SourceLocation = #_sourceLocation) async throws -> TestResponse {
+        let page = try await expectRefused(client, clientID, ClientMetadataError.notFetchedDescription, sourceLocation: sourceLocation)
+        #expect(!page.text.contains(HTML.escape(reason)), "the page does not say why: \(clientID)", sourceLocation: sourceLocation)
+        let logged = s.coreLog?.recorded.contains { $0.fields["url"] == clientID && $0.fields["reason"]?.contains(reason) == true } ?? false
+        #expect(logged, "\(clientID): expected “\(reason)” in the log", sourceLocation: sourceLocation)
         return page
     }
 
@@ -183,16 +196,16 @@ struct ClientMetadataDocumentTests {
                     ("https://0.0.0.0/client.json", "names an address Tollgate does not fetch from (unspecified)"),
                     ("https://224.0.0.1/client.json", "names an address Tollgate does not fetch from (multicast)"),
                 ] {
-                    try await Self.expectRefused(client, clientID, reason)
+                    try await Self.expectNotFetched(s, client, clientID, reason)
                 }
             }
             #expect(documents.requests.isEmpty, "nothing reached the document server: \(documents.requests)")
         }
         // With the switch on only loopback opens up; private and metadata ranges stay refused.
-        try await ServerHarness.with(clientMetadataFetcher: Self.fetcher(allowLoopback: true)) { s in
+        try await ServerHarness.with(coreLog: RecordingLogHandler(), clientMetadataFetcher: Self.fetcher(allowLoopback: true)) { s in
             try await s.test { client in
-                try await Self.expectRefused(client, "https://10.0.0.1/client.json", "names an address Tollgate does not fetch from (private)")
-                try await Self.expectRefused(client, "https://169.254.169.254/latest/meta-data", "names an address Tollgate does not fetch from (cloud-metadata)")
+                try await Self.expectNotFetched(s, client, "https://10.0.0.1/client.json", "names an address Tollgate does not fetch from (private)")
+                try await Self.expectNotFetched(s, client, "https://169.254.169.254/latest/meta-data", "names an address Tollgate does not fetch from (cloud-metadata)")
             }
         }
     }
@@ -210,13 +223,13 @@ struct ClientMetadataDocumentTests {
         try await Self.with(fetcher: Self.fetcher(resolve: resolver), reply: { path, server in
             .json(Self.document(server.url(path, host: path.hasPrefix("/rebind") ? "rebind.test" : "docs.test")))
         }) { s, documents in
-            try await s.test { client in
+            _ = try await s.test { client in
                 let ok = try await client.execute(uri: Self.authorizeURI(documents.url(host: "docs.test")), method: .get)
                 #expect(ok.status == .ok, "\(ok.text)")
-                try await Self.expectRefused(client, documents.url("/rebind.json", host: "rebind.test"),
-                                             "the host rebind.test resolves to an address Tollgate does not fetch from (private)")
-                try await Self.expectRefused(client, documents.url("/nowhere.json", host: "nowhere.test"),
-                                             "the host nowhere.test could not be resolved")
+                try await Self.expectNotFetched(s, client, documents.url("/rebind.json", host: "rebind.test"),
+                                                 "the host rebind.test resolves to an address Tollgate does not fetch from (private)")
+                try await Self.expectNotFetched(s, client, documents.url("/nowhere.json", host: "nowhere.test"),
+                                                 "the host nowhere.test could not be resolved")
             }
             #expect(documents.requests == ["/client.json"])
         }
@@ -226,8 +239,8 @@ struct ClientMetadataDocumentTests {
         try await Self.with(reply: { _, _ in
             MetadataDocumentServer.Reply(status: 302, headers: [("Location", "https://10.0.0.1/client.json")], body: Data())
         }) { s, documents in
-            try await s.test { client in
-                try await Self.expectRefused(client, documents.url(), "the document URL answered HTTP 302; redirects are not followed")
+            _ = try await s.test { client in
+                try await Self.expectNotFetched(s, client, documents.url(), "the document URL answered HTTP 302; redirects are not followed")
             }
             #expect(documents.requests == ["/client.json"])
         }
@@ -271,12 +284,16 @@ struct ClientMetadataDocumentTests {
         }) { s, documents in
             try await s.test { client in
                 for (path, reason) in cases {
-                    let page = try await Self.expectRefused(client, documents.url(path), reason)
+                    let page = try await Self.expectNotFetched(s, client, documents.url(path), reason)
                     #expect(!page.text.contains("s3cr3t"))
                 }
-                try await Self.expectRefused(client, documents.url("/other-id.json"), "the document's client_id is not its URL")
+                // Refused documents are not cached: once its backoff has passed, a document is fetched again.
+                try await Self.expectNotFetched(s, client, documents.url("/other-id.json"), "the document's client_id is not its URL")
+                #expect(documents.requests.count == cases.count, "not during the backoff")
+                s.h.clock.advance(by: 31)
+                try await Self.expectNotFetched(s, client, documents.url("/other-id.json"), "the document's client_id is not its URL")
             }
-            #expect(documents.requests.count == cases.count + 1, "a refused document is fetched again next time")
+            #expect(documents.requests.count == cases.count + 1, "a refused document is fetched again after its backoff")
         }
     }
 
@@ -288,7 +305,7 @@ struct ClientMetadataDocumentTests {
         }) { s, documents in
             try await s.test { client in
                 let started = ContinuousClock.now
-                try await Self.expectRefused(client, documents.url(), "fetching the document took longer than 0.5 s")
+                try await Self.expectNotFetched(s, client, documents.url(), "fetching the document took longer than 0.5 s")
                 // The document server would answer after 30 s: the refusal comes at the 0.5 s deadline. The bound is
                 // loose on purpose: the whole suite starts at once on two cores, and 2 s of slack was once not enough
                 // (3.3 s under CI load). How soon an abandoned request lets go is AbandoningDeadlineTests' job.
@@ -371,11 +388,12 @@ struct ClientMetadataDocumentTests {
                 s.h.clock.advance(by: 100)
                 #expect(try await client.execute(uri: Self.authorizeURI(url), method: .get).status == .ok, "max-age=120 still holds")
                 s.h.clock.advance(by: 30)
-                try await Self.expectRefused(client, url, "the document URL answered HTTP 500")
+                try await Self.expectNotFetched(s, client, url, "the document URL answered HTTP 500")
                 let failed = try await s.h.tollgate.admin.client(id: rowID).metadataDocument
                 #expect(failed?.lastFetchFailed == true)
                 #expect(failed?.lastError == "the document URL answered HTTP 500")
                 version.value = 2
+                s.h.clock.advance(by: 31)
                 let renamed = try await client.execute(uri: Self.authorizeURI(url), method: .get)
                 #expect(renamed.text.contains("Renamed"))
             }

@@ -16,9 +16,12 @@ struct ServerHarness {
     let server: TollgateHTTPServer
     /// The public URL this harness's server announces (``base`` unless given).
     let publicURL: String
+    /// The core's log lines, when `with` was given a handler to record them in.
+    var coreLog: RecordingLogHandler?
     static let base = "http://127.0.0.1:8080"
 
-    /// Registration limits far above what any test sends, so only the tests of the limits meet them.
+    /// Registration (and client metadata document) limits far above what any test sends, so only the tests of the
+    /// limits meet them.
     static let generousRegistrationLimit = RateLimit(burst: 10_000, perMinute: 10_000)
 
     /// - Parameters:
@@ -26,7 +29,8 @@ struct ServerHarness {
     ///   - logger: where the server logs (tests that look at log lines record them).
     ///   - configure: changes to the test configuration (connection limits, forwarded headers, …).
     init(_ h: Harness, maxBodyBytes: Int = 1 << 20, publicURL: String = Self.base, registrationLimit: RateLimit = generousRegistrationLimit,
-         registrationGlobalLimit: RateLimit = generousRegistrationLimit, logger: Logger = Harness.logger,
+         registrationGlobalLimit: RateLimit = generousRegistrationLimit, clientMetadataLimit: RateLimit = generousRegistrationLimit,
+         clientMetadataGlobalLimit: RateLimit = generousRegistrationLimit, logger: Logger = Harness.logger,
          configure: (inout ServerConfiguration) -> Void = { _ in }) {
         self.h = h
         self.publicURL = publicURL
@@ -35,6 +39,8 @@ struct ServerHarness {
         configuration.registrationLimitGlobal = registrationGlobalLimit
         configuration.authorizationLimitPerAddress = Self.generousRegistrationLimit
         configuration.authorizationLimitGlobal = Self.generousRegistrationLimit
+        configuration.clientMetadataLimitPerAddress = clientMetadataLimit
+        configuration.clientMetadataLimitGlobal = clientMetadataGlobalLimit
         configure(&configuration)
         server = TollgateHTTPServer(tollgate: h.tollgate, configuration: configuration, logger: logger)
     }
@@ -54,13 +60,17 @@ struct ServerHarness {
     /// - Parameter publicURL: the server's public URL; an `https` one switches the consent cookies to `__Host-` names.
     static func with<T>(accessTTL: Int = 3600, confidentialClient: Bool = false, upstreamMCP: String? = nil, publicURL: String = base,
                         serverScopes: [String] = ["files.read"], providerScopes: [String] = ["openid", "offline_access"],
-                        logger: Logger = Harness.logger, configure: (inout ServerConfiguration) -> Void = { _ in },
+                        logger: Logger = Harness.logger, coreLog: RecordingLogHandler? = nil,
+                        configure: (inout ServerConfiguration) -> Void = { _ in },
                         clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
                         _ body: (ServerHarness) async throws -> T) async throws -> T {
         try await Harness.with(accessTTL: accessTTL, confidentialClient: confidentialClient,
                                upstreamMCPURL: upstreamMCP ?? "http://127.0.0.1:9/mcp", serverScopes: serverScopes,
-                               providerScopes: providerScopes, clientMetadataFetcher: clientMetadataFetcher) { h in
-            try await body(ServerHarness(h, publicURL: publicURL, logger: logger, configure: configure))
+                               providerScopes: providerScopes, clientMetadataFetcher: clientMetadataFetcher,
+                               logger: coreLog.map { RecordingLogHandler.logger($0) } ?? Harness.logger) { h in
+            var harness = ServerHarness(h, publicURL: publicURL, logger: logger, configure: configure)
+            harness.coreLog = coreLog
+            return try await body(harness)
         }
     }
 }

@@ -72,9 +72,9 @@ public final class CountingStore: TollgateStore {
     public func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws {
         try await counted { try await base.recordMetadataDocumentFailure(clientID: clientID, message, at: at) }
     }
-    public func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
-                                           audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
-        try await counted { try await base.deleteUnusedDynamicClients(createdBefore: cutoff, limit: limit, now: now, audit: audit) }
+    public func deleteUnusedClients(createdBefore cutoff: Date, limit: Int, now: Date,
+                                    audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int {
+        try await counted { try await base.deleteUnusedClients(createdBefore: cutoff, limit: limit, now: now, audit: audit) }
     }
     public func createIntrospectionCredential(_ credential: IntrospectionCredential, secretHash: Data, audit: NewAuditEvent) async throws {
         try await counted { try await base.createIntrospectionCredential(credential, secretHash: secretHash, audit: audit) }

@@ -30,10 +30,12 @@ public final class Harness: @unchecked Sendable {
     ///   - accessTTL: upstream access-token lifetime.
     ///   - serverScopes, providerScopes: the scopes of the `files` server and of its provider.
     ///   - clientMetadataFetcher: how client ID metadata documents are fetched (default: the core's, public addresses only).
+    ///   - logger: where the core logs (tests that look at its log lines record them).
     public init(upstreamClient: DevUpstreamClient = DevUpstreamClient(), accessTTL: Int = 3600,
          upstreamTimeout: TimeInterval = 10, confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
          providerAuthorizeParams: [AuthorizeParam] = [], serverScopes: [String] = ["files.read"],
-         providerScopes: [String] = ["openid", "offline_access"], clientMetadataFetcher: (any ClientMetadataFetcher)? = nil) async throws {
+         providerScopes: [String] = ["openid", "offline_access"], clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
+         logger: Logger = Harness.logger) async throws {
         directory = NSTemporaryDirectory() + "tollgate-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         databasePath = directory + "/tollgate.sqlite"
@@ -45,7 +47,7 @@ public final class Harness: @unchecked Sendable {
         (devURL, devTask) = try await dev.start()
         let store = try SQLiteStore(path: databasePath)
         let core = try await Tollgate(store: store, master: try MasterKey.load(forDatabaseAt: databasePath, environment: [:]),
-                                clock: clock, upstreamTimeout: upstreamTimeout, logger: Harness.logger,
+                                clock: clock, upstreamTimeout: upstreamTimeout, logger: logger,
                                 clientMetadataFetcher: clientMetadataFetcher)
         tollgate = core
         let upstreamTask = devTask
@@ -100,6 +102,13 @@ public final class Harness: @unchecked Sendable {
 
     public func grant(_ id: Int64) async throws -> Grant { try await tollgate.admin.grant(id: id) }
 
+    /// Every token, code, pending authorization and audit row in the store, by kind (a dry-run purge far in the
+    /// future counts them all).
+    public func storedRows() async throws -> PurgeCounts {
+        try await tollgate.store.purge(PurgePolicy(tokenGrace: 0, auditBefore: .distantFuture), now: .distantFuture,
+                                       limit: 1_000_000, dryRun: true)
+    }
+
     public func stats() async -> DevUpstreamStats { await dev.state.stats }
 
     public func setBehaviour(_ change: @escaping @Sendable (inout DevUpstreamBehaviour) -> Void) async {
@@ -111,11 +120,11 @@ public final class Harness: @unchecked Sendable {
                         confidentialClient: Bool = false, upstreamMCPURL: String = "http://127.0.0.1:9/mcp",
                         providerAuthorizeParams: [AuthorizeParam] = [], serverScopes: [String] = ["files.read"],
                         providerScopes: [String] = ["openid", "offline_access"], clientMetadataFetcher: (any ClientMetadataFetcher)? = nil,
-                        _ body: (Harness) async throws -> T) async throws -> T {
+                        logger: Logger = Harness.logger, _ body: (Harness) async throws -> T) async throws -> T {
         let h = try await Harness(upstreamClient: upstreamClient, accessTTL: accessTTL, upstreamTimeout: upstreamTimeout,
                                   confidentialClient: confidentialClient, upstreamMCPURL: upstreamMCPURL,
                                   providerAuthorizeParams: providerAuthorizeParams, serverScopes: serverScopes, providerScopes: providerScopes,
-                                  clientMetadataFetcher: clientMetadataFetcher)
+                                  clientMetadataFetcher: clientMetadataFetcher, logger: logger)
         do {
             let result = try await body(h)
             await h.shutdown()

@@ -1,7 +1,9 @@
 /// Why a client ID metadata document was not accepted: the URL, the trust policy, the fetch, or the document.
 ///
-/// The description is safe to show on a page and in the store's last-fetch error: it names the rule that was
-/// broken, never the document's content beyond a clipped field name.
+/// The description is for the log and the store's last-fetch error (`tollgate client show`): it names the rule that
+/// was broken, never the document's content beyond a clipped field name. The browser sees it only for the URL and the
+/// trust policy; how a fetch went (address, connection, TLS, timeout, status, content) it never learns, see
+/// ``oauthError``.
 public struct ClientMetadataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Which step refused.
     public struct Kind: RawRepresentable, Sendable, Hashable {
@@ -31,9 +33,18 @@ public struct ClientMetadataError: Error, Sendable, Equatable, CustomStringConve
 
     public var description: String { reason }
 
-    /// The OAuth error an endpoint answers with: always `invalid_client` (the client could not be identified).
+    /// What the browser is told instead of a fetch's reason: one text for every way a fetch can fail, so that a
+    /// `client_id` URL cannot tell a closed port from a TLS server from a plain one (Tollgate as a port scanner).
+    public static let notFetchedDescription = "the client's metadata document could not be fetched"
+
+    /// The OAuth error an endpoint answers with: always `invalid_client` (the client could not be identified). Refusals
+    /// of the URL and of the trust policy say why; every refusal of the fetch or the document says
+    /// ``notFetchedDescription`` (the reason is in the log and on the client's row).
     public var oauthError: OAuthError {
-        let prefix = kind == .notTrusted ? "" : "the client ID metadata document was refused: "
-        return OAuthError.invalidClient(prefix + reason)
+        switch kind {
+        case .notTrusted: return OAuthError.invalidClient(reason)
+        case .invalidURL: return OAuthError.invalidClient("the client ID metadata document was refused: " + reason)
+        default: return OAuthError.invalidClient(Self.notFetchedDescription)
+        }
     }
 }

@@ -15,6 +15,10 @@ public struct TokenService: Sendable {
     let clientMetadataFetcher: any ClientMetadataFetcher
     /// Accepted client ID metadata documents by client row, so an authorization's requests cost one fetch.
     let clientMetadata: ClientMetadataCache<Client>
+    /// Document URLs whose fetch failed lately, held back for a growing backoff.
+    let clientMetadataFailures: ClientMetadataFailures
+    /// The cap on fetches of documents in flight.
+    let clientMetadataFetchSlots = ClientMetadataFetchSlots()
     /// How long a rotated refresh token may be presented again and get the same new pair (default 10 s).
     public var graceWindow: TimeInterval = 10
     /// How long a rotated refresh token's row (and an access token revoked by a rotation) is kept before the grant's
@@ -35,6 +39,7 @@ public struct TokenService: Sendable {
                 clientMetadataFetcher: any ClientMetadataFetcher = HTTPClientMetadataFetcher()) {
         self.clientMetadataFetcher = clientMetadataFetcher
         clientMetadata = ClientMetadataCache(capacity: 1000, clock: clock)
+        clientMetadataFailures = ClientMetadataFailures(capacity: 1000, clock: clock)
         self.store = store
         self.vault = vault
         self.refresher = refresher
@@ -95,9 +100,14 @@ public struct TokenService: Sendable {
     ///   (``ClientMetadataTrust``). Its row (``ClientMetadataURL/clientRowID(serverID:)``) is refused once revoked.
     ///   With `fetchingDocument` (authorization), the document is fetched and validated when it is not cached
     ///   (``ClientMetadataCache``; one fetch for concurrent requests) and the row is created or updated from it;
-    ///   a failed fetch is recorded on the row and refuses the request. Without (token, revocation endpoints), the
-    ///   row as the last accepted fetch left it.
-    public func resolveClient(_ presented: String, server: Server, fetchingDocument: Bool) async throws -> Client {
+    ///   a failed fetch is recorded on the row and in the log, and refuses the request with one generic
+    ///   description whatever went wrong (``ClientMetadataError/oauthError``). A fetch is not even tried while the
+    ///   URL's backoff after a failure runs (``ClientMetadataFailures``), when `fetchPolicy` refuses the first
+    ///   fetch of a document that has no row yet (`too_many_requests` with its retry delay), or when 8
+    ///   fetches are in flight already (`temporarily_unavailable`: refused at once, never queued). Without
+    ///   `fetchingDocument` (token, revocation endpoints), the row as the last accepted fetch left it.
+    public func resolveClient(_ presented: String, server: Server, fetchingDocument: Bool,
+                              fetchPolicy: ClientMetadataFetchPolicy = .unlimited) async throws -> Client {
         guard ClientMetadataURL.isCandidate(presented) else {
             guard let client = try await store.client(id: presented), client.serverID == server.id, client.metadataDocument == nil else {
                 throw OAuthError.invalidClient("unknown client").because(.invalidClient)
@@ -120,8 +130,9 @@ public struct TokenService: Sendable {
             }
             // A row that is gone (or was never made) must be made again: whatever is cached does not count.
             if stored == nil { clientMetadata.remove(rowID) }
+            let isNew = stored == nil
             let fetched = try await clientMetadata.value(for: rowID) { [self] in
-                try await self.acceptMetadataDocument(url, rowID: rowID, server: server)
+                try await self.fetchMetadataDocument(url, rowID: rowID, server: server, isNew: isNew, policy: fetchPolicy)
             }
             // The row as the latest accepted fetch saved it (revocation was checked on the stored row above).
             guard fetched.revokedAt == nil else { throw OAuthError.invalidClient("the client has been revoked") }
@@ -131,8 +142,37 @@ public struct TokenService: Sendable {
         }
     }
 
+    /// One fetch of the document at `url`, unless its backoff runs, `policy` refuses a new document, or every fetch
+    /// slot is taken; a failure starts or lengthens the URL's backoff, a success ends it. Each outcome is observed.
+    func fetchMetadataDocument(_ url: ClientMetadataURL, rowID: String, server: Server, isNew: Bool,
+                               policy: ClientMetadataFetchPolicy) async throws -> (Client, TimeInterval) {
+        if let wait = clientMetadataFailures.backingOff(url.text) {
+            policy.observe(.backingOff)
+            throw ClientMetadataError(.fetchFailed, "the document failed lately; it is fetched again in \(wait) s")
+        }
+        if isNew, let retryAfter = policy.admitNewDocument() {
+            policy.observe(.limited)
+            throw OAuthError(.tooManyRequests, "too many new client metadata documents; retry after \(retryAfter) s", retryAfter: retryAfter)
+        }
+        guard clientMetadataFetchSlots.acquire() else {
+            policy.observe(.busy)
+            throw OAuthError.temporarilyUnavailable("too many client metadata documents are being fetched; try again shortly", retryAfter: 1)
+        }
+        defer { clientMetadataFetchSlots.release() }
+        do {
+            let accepted = try await acceptMetadataDocument(url, rowID: rowID, server: server)
+            clientMetadataFailures.succeeded(url.text)
+            policy.observe(.accepted)
+            return accepted
+        } catch let error as ClientMetadataError {
+            clientMetadataFailures.failed(url.text)
+            policy.observe(.failed)
+            throw error
+        }
+    }
+
     /// Fetches and validates the document at `url` and saves the client row it describes; returns the row and how
-    /// long it may be reused. A failure is recorded on the row (when there is one) and thrown.
+    /// long it may be reused. A failure is recorded on the row (when there is one), logged and thrown.
     func acceptMetadataDocument(_ url: ClientMetadataURL, rowID: String, server: Server) async throws -> (Client, TimeInterval) {
         let now = clock.now()
         do {
@@ -154,8 +194,11 @@ public struct TokenService: Sendable {
 
     // MARK: - Authorization
 
-    /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected.
-    public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs) async throws -> ValidatedAuthorization {
+    /// Validates an authorization request for `serverSlug`, deciding which errors may be redirected. A client ID
+    /// metadata document is fetched under `fetchPolicy` (see ``resolveClient(_:server:fetchingDocument:fetchPolicy:)``).
+    /// Any parameter longer than ``AuthorizationRequest/maximumParameterLength`` is refused on a page first.
+    public func validateAuthorization(serverSlug: String, _ r: AuthorizationRequest, urls: PublicURLs,
+                                      fetchPolicy: ClientMetadataFetchPolicy = .unlimited) async throws -> ValidatedAuthorization {
         if let name = r.overlongParameter {
             throw AuthorizationFailure.showPage(.invalidRequest(
                 "parameter '\(name)' is longer than \(AuthorizationRequest.maximumParameterLength) bytes"))
@@ -168,7 +211,7 @@ public struct TokenService: Sendable {
         }
         let client: Client
         do {
-            client = try await resolveClient(clientID, server: server, fetchingDocument: true)
+            client = try await resolveClient(clientID, server: server, fetchingDocument: true, fetchPolicy: fetchPolicy)
         } catch let error as OAuthError {
             throw AuthorizationFailure.showPage(error)
         }

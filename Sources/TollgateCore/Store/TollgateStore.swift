@@ -75,11 +75,12 @@ public protocol TollgateStore: Sendable {
     /// Marks a client revoked, revokes all its grants and their tokens and writes `audit(grantsRevoked)`, in one
     /// transaction; returns the number of grants revoked. Throws `.notFound` for an unknown id.
     func revokeClient(id: String, audit: @escaping @Sendable (Int) -> NewAuditEvent, at: Date) async throws -> Int
-    /// Deletes up to `limit` dynamically registered clients created before `cutoff` that were never used:
-    /// no grant (of any state) and no pending authorization still valid at `now`. Admin-registered clients
-    /// are never deleted. Writes `audit(count)` in the same transaction when any went; returns how many went.
-    func deleteUnusedDynamicClients(createdBefore cutoff: Date, limit: Int, now: Date,
-                                    audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int
+    /// Deletes up to `limit` dynamically registered and metadata-document clients created before `cutoff` that were
+    /// never used: no grant (of any state) and no pending authorization still valid at `now`. Admin-registered
+    /// clients are never deleted, nor revoked metadata-document clients (the row keeps their URL blocked). Writes
+    /// `audit(count)` in the same transaction when any went; returns how many went.
+    func deleteUnusedClients(createdBefore cutoff: Date, limit: Int, now: Date,
+                             audit: @escaping @Sendable (Int) -> NewAuditEvent) async throws -> Int
     /// Creates or updates the row of a metadata-document client (`client.metadataDocument` set) from a document
     /// fetched and accepted at `at`: name, redirect URIs and grant types as `client` says, last fetch `at`, the
     /// last error kept for the record but no longer current. An existing row keeps its `createdAt` and its

@@ -4,7 +4,8 @@ import Synchronization
 import TollgateCore
 
 /// The Prometheus metrics of one `serve` process: requests, token grants by type and outcome, upstream
-/// refreshes by outcome and latency, gateway latency, and refused requests by reason.
+/// refreshes by outcome and latency, gateway latency, refused requests by reason, and client ID metadata document
+/// fetches by outcome.
 public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -81,6 +82,11 @@ public final class ServerMetrics: Sendable {
     /// Counts one refusal event dropped because the audit queue was full.
     func refusalEventDropped() {
         counter("tollgate_refusal_events_dropped_total", []).increment()
+    }
+
+    /// Counts one request for a client ID metadata document that was not cached, by what became of it.
+    func clientMetadataFetch(_ outcome: ClientMetadataFetchOutcome) {
+        counter("tollgate_client_metadata_fetches_total", [("outcome", outcome.rawValue)]).increment()
     }
 
     /// Counts one client connection the server closed itself (a timeout, or to make room at the limit).

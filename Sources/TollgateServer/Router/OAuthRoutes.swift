@@ -95,17 +95,25 @@ extension TollgateHTTPServer {
                                     codeChallengeMethod: value("code_challenge_method"), resource: value("resource"))
     }
 
-    /// Where an authorization error goes: back to the (validated) client with `iss`, or onto a page.
+    /// How fetches of client ID metadata documents for a request from `source` (a ``RateLimiter/sourceKey(_:)``) are
+    /// limited and counted: first fetches of new documents under ``clientMetadataLimiter``, like registrations.
+    func clientMetadataFetchPolicy(source: String) -> ClientMetadataFetchPolicy {
+        ClientMetadataFetchPolicy(admitNewDocument: { [clientMetadataLimiter] in
+            if case .limited(let retryAfter) = clientMetadataLimiter.admit(source) { return retryAfter }
+            return nil
+        }, observe: { [metrics] outcome in metrics.clientMetadataFetch(outcome) })
+    }
+
+    /// Where an authorization error goes: back to the (validated) client with `iss`, or onto a page (429 for a rate
+    /// limit and 503 for a temporary refusal, both with `Retry-After`; else 400).
     func authorizationFailure(_ failure: Error, slug: String) -> Response {
         switch failure {
         case AuthorizationFailure.showPage(let error):
-            return Responses.errorPage(error)
-        case let limited as PendingAuthorizationsLimited:
-            var response = Responses.errorPage(OAuthError(.temporarilyUnavailable,
-                                                          "too many sign-ins from this address; try again in \(limited.retryAfter) s"),
-                                               status: .tooManyRequests)
-            response.headers[.retryAfter] = String(limited.retryAfter)
-            return response
+            switch error.code {
+            case .tooManyRequests: return Responses.errorPage(error, status: .tooManyRequests)
+            case .temporarilyUnavailable: return Responses.errorPage(error, status: .serviceUnavailable)
+            default: return Responses.errorPage(error)
+            }
         case AuthorizationFailure.redirect(let error, let uri, let state):
             return Responses.redirect(errorRedirectURL(error, to: uri, state: state, slug: slug))
         case AuthorizationFailure.offerRedirect(let error, let uri, let state):
@@ -128,7 +136,8 @@ extension TollgateHTTPServer {
     func admitPendingAuthorization(from source: String) throws {
         if case .limited(let retryAfter) = authorizationLimiter.admit(source) {
             metrics.pendingAuthorization(outcome: "limited")
-            throw PendingAuthorizationsLimited(retryAfter: retryAfter)
+            throw AuthorizationFailure.showPage(OAuthError(.tooManyRequests, "too many sign-ins from this address; try again in \(retryAfter) s",
+                                                           retryAfter: retryAfter))
         }
         metrics.pendingAuthorization(outcome: "created")
     }
@@ -143,7 +152,8 @@ extension TollgateHTTPServer {
             let remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer,
                                                  now: tollgate.clock.now())
             let validated = remembered.keepingApproved(
-                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls))
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(q), urls: urls,
+                                                                fetchPolicy: clientMetadataFetchPolicy(source: source)))
             if remembered.covers(validated.client.id, scopes: validated.scopes) {
                 // No consent POST on this path: the authorization is bound to this browser here.
                 try admitPendingAuthorization(from: source)
@@ -206,7 +216,8 @@ extension TollgateHTTPServer {
             }
             var remembered = RememberedApprovals(cookie: request.cookies[cookies.approvalsName(slug: slug)]?.value, signer: signer, now: tollgate.clock.now())
             let validated = remembered.keepingApproved(
-                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls))
+                try await tollgate.tokens.validateAuthorization(serverSlug: slug, authorizationRequest(fields.mapValues { Optional($0) }), urls: urls,
+                                                                fetchPolicy: clientMetadataFetchPolicy(source: source)))
             guard form["decision"] == "approve" else {
                 return Responses.redirect(URLQuery.appending([
                     ("error", "access_denied"), ("error_description", "the user denied the request"), ("state", validated.state), ("iss", urls.issuer(slug)),
@@ -297,9 +308,4 @@ extension TollgateHTTPServer {
             return Responses.oauthError(internalError(error, "introspection"), basicChallenge: true)
         }
     }
-}
-
-/// A new pending authorization was refused by the authorization limiter; retry after this many seconds.
-struct PendingAuthorizationsLimited: Error {
-    let retryAfter: Int
 }

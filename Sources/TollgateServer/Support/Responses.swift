@@ -98,10 +98,13 @@ enum Responses {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
-    /// An error page for authorization errors that must not be redirected (bad client or redirect URI).
+    /// An error page for authorization errors that must not be redirected (bad client or redirect URI), with
+    /// `Retry-After` when the error says when to try again.
     /// - Parameter returnTo: the client's redirect URI with the error, offered as a link the user may follow
     ///   (never followed automatically: the page names its host so the user can judge it).
     static func errorPage(_ error: OAuthError, status: HTTPResponse.Status = .badRequest, returnTo: String? = nil) -> Response {
+        var headers: HTTPFields = [:]
+        if let retryAfter = error.retryAfter { headers[.retryAfter] = String(retryAfter) }
         var back = "<p>Return to the application and try again.</p>"
         if let returnTo {
             let host = URLComponents(string: returnTo)?.host ?? URLComponents(string: returnTo)?.scheme ?? "the application"
@@ -114,7 +117,7 @@ enum Responses {
             <h1>Authorization error</h1>
             <p><code>\(HTML.escape(error.code.rawValue))</code>: \(HTML.escape(error.errorDescription))</p>
             \(back)
-            """), status: status)
+            """), status: status, headers: headers)
     }
 }
 

@@ -23,6 +23,12 @@ public struct ServerConfiguration: Sendable {
     public var authorizationLimitPerAddress = RateLimit.authorizationPerAddress
     /// Pending authorizations started from all addresses together (`serve --authorization-global-limit`).
     public var authorizationLimitGlobal = RateLimit.authorizationGlobal
+    /// First fetches of client ID metadata documents (URLs no client row holds yet) one source address may cause
+    /// (`serve --client-metadata-limit`; default: registration's).
+    public var clientMetadataLimitPerAddress = RateLimit.registrationPerAddress
+    /// First fetches of client ID metadata documents all addresses together may cause
+    /// (`serve --client-metadata-global-limit`; default: registration's).
+    public var clientMetadataLimitGlobal = RateLimit.registrationGlobal
     /// The largest registration request body (RFC 7591 client metadata), in bytes.
     public var maxRegistrationBytes = 16 * 1024
     /// The connection limit and the head, body and idle timeouts every client connection is held to.

@@ -221,17 +221,17 @@ extension StoreConformance {
             try await store.insertPendingAuthorization(Fixture.pending("stale", serverID: s1.id, clientID: "dyn-stale-pending",
                                                                       createdAt: Fixture.at(10), expiresAt: Fixture.at(4000)))
             let firstAt = Fixture.audit("client.expire", detail: "2")
-            let deleted = try await e.audits(store, "deleteUnusedDynamicClients (limit 2)", [AuditShape(firstAt, at: now)]) {
-                try await store.deleteUnusedDynamicClients(createdBefore: cutoff, limit: 2, now: now,
-                                                           audit: { Fixture.audit("client.expire", detail: "\($0)") })
+            let deleted = try await e.audits(store, "deleteUnusedClients (limit 2)", [AuditShape(firstAt, at: now)]) {
+                try await store.deleteUnusedClients(createdBefore: cutoff, limit: 2, now: now,
+                                                    audit: { Fixture.audit("client.expire", detail: "\($0)") })
             }
             e.equal(deleted, 2, "deleted up to the limit")
-            let rest = try await store.deleteUnusedDynamicClients(createdBefore: cutoff, limit: 100, now: now,
-                                                                  audit: { Fixture.audit("client.expire", detail: "\($0)") })
-            e.equal(rest, 2, "the rest: one more unused and the one whose pending authorization expired")
-            let none = try await e.audits(store, "deleteUnusedDynamicClients with nothing to delete", []) {
-                try await store.deleteUnusedDynamicClients(createdBefore: cutoff, limit: 100, now: now,
+            let rest = try await store.deleteUnusedClients(createdBefore: cutoff, limit: 100, now: now,
                                                            audit: { Fixture.audit("client.expire", detail: "\($0)") })
+            e.equal(rest, 2, "the rest: one more unused and the one whose pending authorization expired")
+            let none = try await e.audits(store, "deleteUnusedClients with nothing to delete", []) {
+                try await store.deleteUnusedClients(createdBefore: cutoff, limit: 100, now: now,
+                                                    audit: { Fixture.audit("client.expire", detail: "\($0)") })
             }
             e.equal(none, 0, "nothing left to delete")
             for gone in ["dyn-old-unused-1", "dyn-old-unused-2", "dyn-old-unused-3", "dyn-stale-pending"] {

@@ -55,6 +55,28 @@ extension StoreConformance {
                 _ = try await store.saveMetadataDocumentClient(impostor, audit: Fixture.audit("client.register"), at: Fixture.at(70))
             }
             e.equal(try await store.client(id: "registered")?.name, Fixture.client("registered", serverID: server.id).name, "kept")
+
+            // Never-used document clients are swept like dynamic ones (old, no grant, no live pending authorization);
+            // a revoked one stays, so that its URL stays blocked.
+            func saved(_ id: String, at seconds: TimeInterval) async throws {
+                var row = document(name: id, uris: ["http://127.0.0.1/cb"], at: Fixture.at(seconds))
+                row.id = id
+                row.metadataDocument = MetadataDocumentState(url: "https://app.example/\(id).json", lastFetchedAt: Fixture.at(seconds))
+                _ = try await store.saveMetadataDocumentClient(row, audit: Fixture.audit("client.register"), at: Fixture.at(seconds))
+            }
+            for id in ["tgm_old_unused", "tgm_old_granted", "tgm_old_pending", "tgm_old_revoked"] { try await saved(id, at: 100) }
+            try await saved("tgm_young", at: 2000)
+            _ = try await Fixture.grant(store, serverID: server.id, clientID: "tgm_old_granted", subject: "doc-user")
+            try await store.insertPendingAuthorization(Fixture.pending("doc-live", serverID: server.id, clientID: "tgm_old_pending",
+                                                                      createdAt: Fixture.at(100), expiresAt: Fixture.at(6000)))
+            _ = try await store.revokeClient(id: "tgm_old_revoked", audit: { _ in Fixture.audit("client.revoke") }, at: Fixture.at(150))
+            let swept = try await store.deleteUnusedClients(createdBefore: Fixture.at(1000), limit: 100, now: Fixture.at(5000),
+                                                            audit: { Fixture.audit("client.expire", detail: "\($0)") })
+            e.equal(swept, 1, "one never-used document client deleted")
+            e.equal(try await store.client(id: "tgm_old_unused"), nil, "the old, never-used document client is gone")
+            for kept in ["tgm_old_granted", "tgm_old_pending", "tgm_old_revoked", "tgm_young", "tgm_doc", "registered"] {
+                e.expect(try await store.client(id: kept) != nil, "client \(kept) kept")
+            }
         }
     }
 }
