@@ -196,6 +196,26 @@ public final class DevUpstream: Sendable {
                 return Response(status: .tooManyRequests, headers: [.retryAfter: "5"])
             case "malformed"?:
                 return Self.json(data: Data("{\"access_token\": ".utf8))
+            // GitHub answers token errors with HTTP 200 (docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/
+            // refreshing-user-access-tokens; "Troubleshooting OAuth app access token request errors").
+            case "github_bad_refresh_token"?:
+                return Self.json(["error": "bad_refresh_token", "error_description": "The refresh token passed is incorrect or expired."])
+            case "github_incorrect_client_credentials"?:
+                return Self.json(["error": "incorrect_client_credentials",
+                                  "error_description": "The client_id and/or client_secret passed are incorrect."])
+            // Slack Web API convention: HTTP 200 with "ok": false (docs.slack.dev/authentication/using-token-rotation).
+            case "slack_invalid_refresh_token"?:
+                return Self.json(data: Data(#"{"ok":false,"error":"invalid_refresh_token"}"#.utf8))
+            // Entra on refresh when the user must sign in again (learn.microsoft.com: AADSTS50076 / interaction_required).
+            case "entra_interaction_required"?:
+                return Self.json(["error": "interaction_required", "error_description": "AADSTS50076: multi-factor authentication required."],
+                                 status: .badRequest)
+            // Glewlwyd 2.7.5 (Debian) answers a revoked refresh token with 400 and an empty body (observed).
+            case "empty400"?:
+                return Response(status: .badRequest)
+            // Something no convention explains.
+            case "unclassifiable"?:
+                return Self.json(["error": "teapot"], status: HTTPResponse.Status(code: 418))
             default: break
             }
             guard let record, !record.revoked, !(record.used && behaviour.rotateRefreshTokens) else {

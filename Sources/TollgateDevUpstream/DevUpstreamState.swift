@@ -9,7 +9,9 @@ public struct DevUpstreamBehaviour: Sendable, Codable, Equatable {
     public var issueRefreshTokens: Bool = true
     /// Whether a refresh returns a new refresh token (rotation) or none (the client keeps the old one).
     public var rotateRefreshTokens: Bool = true
-    /// Injected refresh failure: `invalid_grant`, `invalid_client`, `http500`, `http429`, `malformed`, or nil.
+    /// Injected refresh failure: `invalid_grant`, `invalid_client`, `http500`, `http429`, `malformed`, a provider's own
+    /// shape (`github_bad_refresh_token`, `github_incorrect_client_credentials`, `slack_invalid_refresh_token`,
+    /// `entra_interaction_required`, `empty400`, `unclassifiable`), or nil.
     public var refreshFailure: String?
     /// Delay before answering any token request, in seconds.
     public var tokenDelay: Double = 0
@@ -92,6 +94,12 @@ public actor DevUpstreamState {
     public func revokeRefreshToken(_ token: String) { refreshTokens[token]?.revoked = true }
 
     /// Revokes every refresh token of a subject.
+    /// Makes every access token of `subject` expire now (their refresh tokens stay good): an upstream session that
+    /// ended before the expiry Tollgate was told, or of which it was told none (Salesforce sends no `expires_in`).
+    public func expireAccessTokens(subject: String) {
+        for (k, v) in accessTokens where v.subject == subject { accessTokens[k]?.expiresAt = .distantPast }
+    }
+
     public func revokeAll(subject: String) {
         for (k, v) in refreshTokens where v.subject == subject { refreshTokens[k]?.revoked = true }
     }

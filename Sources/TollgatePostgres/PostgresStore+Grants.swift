@@ -625,9 +625,9 @@ extension PostgresStore {
                 state_reason = CASE WHEN state = 'revoked' THEN state_reason ELSE \(try sql.bind(reason)) END,
                 state = CASE WHEN state = 'revoked' THEN state ELSE 'needs-reauth' END
                 """
-        case .providerMisconfigured:
+        case .providerMisconfigured(let notBefore):
             outcome = .providerMisconfigured
-            extra = ", refresh_failures = refresh_failures + 1"
+            extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = \(try sql.bind(notBefore?.millisecondsSince1970))::BIGINT"
         case .transient(let notBefore, let answerLost):
             outcome = .transient
             extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = \(try sql.bind(notBefore.millisecondsSince1970))"

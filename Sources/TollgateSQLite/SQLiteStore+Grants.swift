@@ -549,8 +549,9 @@ extension SQLiteStore {
                     state = CASE WHEN state = 'revoked' THEN state ELSE 'needs-reauth' END
                     """
                 extraArgs = [reason]
-            case .providerMisconfigured:
-                extra = ", refresh_failures = refresh_failures + 1"
+            case .providerMisconfigured(let notBefore):
+                extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
+                extraArgs = [notBefore?.millisecondsSince1970]
             case .transient(let notBefore, let answerLost):
                 extra = ", refresh_failures = refresh_failures + 1, refresh_not_before = ?"
                 extraArgs = [notBefore.millisecondsSince1970]

@@ -126,7 +126,7 @@ struct RefreshStateMachineTests {
         _ = m.start(at: Self.start)
         let result = finished(m.grantRead(Self.grant(failures: 3, notBefore: Self.now.addingTimeInterval(4)), now: Self.now))
         #expect(result?.outcome == .transient(retryAfter: 4))
-        #expect(result?.message == "backing off after 3 transient failure(s)")
+        #expect(result?.message == "backing off after 3 failed attempt(s): transient failure(s)")
     }
 
     @Test func aBackoffThatIsOverGoesOnToTheLease() {
@@ -419,8 +419,10 @@ struct RefreshStateMachineTests {
         var m = Self.callingUpstream()
         let error = UpstreamError(.misconfigured, upstreamCode: "invalid_client", message: "bad client", httpStatus: 401)
         let action = m.upstreamFailed(error, now: Self.now)
-        guard case .storeResult(.providerMisconfigured, let detail, _, false) = action else { Issue.record("got \(describe(action))"); return }
-        #expect(detail == error.description)
+        guard case .storeResult(.providerMisconfigured(let notBefore), let detail, _, false) = action else { Issue.record("got \(describe(action))"); return }
+        // Backed off like a transient failure (it was sent again on every request before).
+        #expect(notBefore == Self.now.addingTimeInterval(RefreshStateMachine.backoff(afterFailures: 1)))
+        #expect(detail == error.description + "; next try in 1 s")
         #expect(describe(m.resultStored(true)) == "recordProviderError(11, \(error.description))")
         let result = finished(m.providerErrorRecorded())
         #expect(result?.outcome == .providerMisconfigured)

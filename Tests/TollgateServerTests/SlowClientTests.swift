@@ -96,4 +96,31 @@ struct SlowClientTests {
             }
         }
     }
+    /// Issue 20 item 2 under load: a flood of new client ID metadata documents from one address meets the default
+    /// limits (only the burst is fetched) and `/healthz` answers throughout.
+    @Test func aFloodOfMetadataDocumentsFetchesOnlyTheBurstAndHealthzKeepsAnswering() async throws {
+        let fetcher = FakeMetadataFetcher()
+        try await Harness.with(clientMetadataFetcher: fetcher) { h in
+            let defaults = ServerConfiguration()
+            let s = ServerHarness(h, clientMetadataLimit: defaults.clientMetadataLimitPerAddress, clientMetadataGlobalLimit: defaults.clientMetadataLimitGlobal)
+            try await s.live { client in
+                let port = try #require(client.port)
+                var statuses: [Int: Int] = [:]
+                var healthy = 0
+                for n in 0..<100 {
+                    let uri = ClientMetadataDocumentTests.authorizeURI("https://docs.example/clients/\(n).json")
+                    statuses[Int(try await client.execute(uri: uri, method: .get).status.code), default: 0] += 1
+                    if n % 25 == 0 {
+                        let (status, _) = try await RawConnection.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                        if status == 200 { healthy += 1 }
+                    }
+                }
+                print("metadata flood: 100 new documents from one address: \(statuses.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")); "
+                      + "fetched \(fetcher.fetched.count); /healthz answered \(healthy)/4")
+                #expect(fetcher.fetched.count == defaults.clientMetadataLimitPerAddress.burst)
+                #expect(statuses[429] == 100 - defaults.clientMetadataLimitPerAddress.burst)
+                #expect(healthy == 4)
+            }
+        }
+    }
 }

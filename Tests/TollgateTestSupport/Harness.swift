@@ -19,6 +19,8 @@ public final class Harness: @unchecked Sendable {
     public let client: RegisteredClient
     public let urls = PublicURLs(base: "http://127.0.0.1:8080")
     public static let redirectURI = "http://127.0.0.1:33418/callback"
+    /// As `upstreamMCPURL`: the dev upstream's own MCP endpoint, which accepts only its live access tokens.
+    public static let devUpstreamMCP = "dev-upstream:/mcp"
     public static let logger: Logger = {
         var l = Logger(label: "test.tollgate")
         l.logLevel = .error
@@ -52,7 +54,8 @@ public final class Harness: @unchecked Sendable {
         tollgate = core
         let upstreamTask = devTask
         do {
-            server = try await core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: upstreamMCPURL, scopes: serverScopes))
+            let mcpURL = upstreamMCPURL == Self.devUpstreamMCP ? devURL + "/mcp" : upstreamMCPURL
+            server = try await core.admin.addServer(NewServer(slug: "files", name: "Files", upstreamMCPURL: mcpURL, scopes: serverScopes))
             provider = try await core.admin.addProvider(serverSlug: "files", NewProvider(
                 kind: .oidc, issuer: devURL, clientID: upstreamClient.clientID,
                 clientSecret: upstreamClient.clientSecret.map(Secret.init), authMethod: upstreamClient.authMethod,

@@ -65,6 +65,15 @@ public struct ValidatedAccess: Sendable {
     }
 }
 
+/// What the gateway does when the MCP server refused a forwarded request's upstream token (HTTP 401), see
+/// ``TokenService/remedyForRefusedUpstreamToken(_:refused:)``.
+public enum UpstreamRefusalRemedy: Sendable, Equatable {
+    /// Send the request again, once, with this upstream access token.
+    case retry(Secret)
+    /// No refresh can help: pass the MCP server's answer on.
+    case passThrough
+}
+
 /// A grant's upstream access token, opened for one request (its refresh token stays sealed).
 public struct UpstreamAccessToken: Sendable, Equatable {
     public var token: Secret

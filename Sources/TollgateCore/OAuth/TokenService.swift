@@ -28,6 +28,8 @@ public struct TokenService: Sendable {
     public var codeLifetime: TimeInterval = 60
     /// Lifetime of a pending authorization (the server-side upstream `state`).
     public var pendingLifetime: TimeInterval = 600
+    /// How recently obtained an upstream credential is trusted over the MCP server's 401 (no reactive refresh of it).
+    public var reactiveRefreshMinimumAge: TimeInterval = 30
     /// How long a request waits for an early refresh (the old upstream token still valid) before it goes on
     /// with the old token; the refresh itself continues.
     public var earlyRefreshWait: TimeInterval = 2
@@ -297,13 +299,13 @@ public struct TokenService: Sendable {
             ("state", state.value), ("code_challenge", TokenGenerator.s256Challenge(of: verifier.value)),
             ("code_challenge_method", "S256"),
         ]
-        let reserved = Set(params.map(\.0))
         if provider.supportsOfflineAccess, !provider.authorizeParams.contains(where: { $0.name == "prompt" }) {
             params.append(("prompt", "consent"))
         }
         if upstreamScopes.contains("openid") { params.append(("nonce", upstreamNonce(state: state.value))) }
-        let withNonce = Set(params.map(\.0))
-        for p in provider.authorizeParams where !withNonce.contains(p.name) { params.append((p.name, p.value)) }
+        // The provider's own parameters never override Tollgate's (state, PKCE, redirect URI, nonce, …).
+        let reserved = Set(params.map(\.0))
+        for p in provider.authorizeParams where !reserved.contains(p.name) { params.append((p.name, p.value)) }
         return StartedAuthorization(upstreamAuthorizationURL: URLQuery.appending(params, to: provider.authorizationEndpoint),
                                     expiresAt: expiresAt)
     }
@@ -744,6 +746,43 @@ public struct TokenService: Sendable {
                                                         retryAfter: result.outcome.retryAfter)
                     .because(Refusal(result.outcome.refusalReason, of: access.grant))
             }
+        }
+    }
+
+    /// What to do about a forwarded request the MCP server refused with 401 (its upstream token `refused` no longer
+    /// works there): ``UpstreamRefusalRemedy``.
+    ///
+    /// When the grant can refresh, its upstream credential is refreshed once (single-flight with every other caller)
+    /// and the request may be retried with the new token; a credential another request already replaced is used
+    /// without a call. An expiry Tollgate was never told is no reason not to. The backend's 401 is passed on only when
+    /// no refresh can help: the grant holds no upstream refresh token, or its credential was obtained less than
+    /// ``reactiveRefreshMinimumAge`` ago (a backend refusing even a fresh token must not cost a refresh per request).
+    /// Throws `invalid_token` when the upstream authorization is gone, `temporarily_unavailable` (with the retry delay)
+    /// when the provider cannot refresh now or the grant is backing off.
+    public func remedyForRefusedUpstreamToken(_ access: ValidatedAccess, refused: Secret) async throws -> UpstreamRefusalRemedy {
+        let now = clock.now()
+        let lost = OAuthError.invalidToken("the upstream authorization was lost; authorize again").because(Refusal(.reauthorizationNeeded, of: access.grant))
+        guard let grant = try await store.grant(id: access.grant.id), grant.state != .revoked else { throw lost }
+        guard case .refreshable = grant.refreshability else { return .passThrough }
+        if let current = try await refresher.credential(of: grant.id), current.accessToken != refused {
+            return .retry(current.accessToken)
+        }
+        if let obtained = grant.upstream.obtainedAt, now.timeIntervalSince(obtained) < reactiveRefreshMinimumAge { return .passThrough }
+        if let notBefore = grant.refreshNotBefore, notBefore > now {
+            throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: notBefore.timeIntervalSince(now))
+                .because(Refusal(.upstreamUnavailable, of: access.grant))
+        }
+        let result = await refresher.refresh(grantID: grant.id, force: true, actor: "server")
+        switch result.outcome {
+        case .refreshed:
+            if let credential = result.credential { return .retry(credential.accessToken) }
+            if let current = try await refresher.credential(of: grant.id) { return .retry(current.accessToken) }
+            throw OAuthError.temporarilyUnavailable("the upstream credential could not be read").because(Refusal(.serviceUnavailable, of: access.grant))
+        case .needsReauth, .notRefreshable, .notFound:
+            throw lost
+        case .providerMisconfigured, .transient:
+            throw OAuthError.temporarilyUnavailable("the upstream provider is unavailable; try again shortly", retryAfter: result.outcome.retryAfter)
+                .because(Refusal(result.outcome.refusalReason, of: access.grant))
         }
     }
 

@@ -14,8 +14,8 @@ import Foundation
 ///   deadline (``RefreshCoordinator/longestRefresh`` after the start) passes.
 /// - The upstream's answer is stored first, insisting: new tokens are the only copy. `invalid_grant` that lost
 ///   a race to a stored success is no failure; after an interrupted attempt it says so in the grant's reason;
-///   a misconfigured provider is recorded on the provider; a transient failure backs off 1, 2, 4, 8, 16 then
-///   30 seconds.
+///   a misconfigured provider is recorded on the provider; a misconfigured provider and a transient failure both
+///   back off 1, 2, 4, 8, 16 then 30 seconds, so no answer makes a grant call upstream on every request.
 ///
 /// An event that does not fit the state is a bug of the caller and stops the process.
 public struct RefreshStateMachine: Sendable {
@@ -226,7 +226,10 @@ public struct RefreshStateMachine: Sendable {
             state = .checkingRefusalRace(leased, error)
             return .readGrant
         case .misconfigured:
-            return store(.providerMisconfigured, detail: error.description, leased: leased, insisting: false, then: done(.providerMisconfigured))
+            // Backed off like a transient failure: a refused client is not asked again on every request.
+            let backoff = Self.backoff(afterFailures: leased.grant.refreshFailures + 1)
+            return store(.providerMisconfigured(notBefore: now.addingTimeInterval(backoff)), detail: "\(error.description); next try in \(Int(backoff)) s",
+                         leased: leased, insisting: false, then: done(.providerMisconfigured))
         case .transient:
             let backoff = Self.backoff(afterFailures: leased.grant.refreshFailures + 1)
             return store(.transient(notBefore: now.addingTimeInterval(backoff), answerLost: error.mayHaveReachedUpstream),
@@ -301,8 +304,9 @@ public struct RefreshStateMachine: Sendable {
     /// After the freshness check: a backoff in force, or on to the lease.
     private mutating func afterFreshness(_ grant: Grant, now: Date) -> Action {
         if !force, let notBefore = grant.refreshNotBefore, notBefore > now {
+            let why = grant.lastRefreshOutcome == .providerMisconfigured ? "the provider refused Tollgate's client" : "transient failure(s)"
             return finish(.failure(.transient(retryAfter: notBefore.timeIntervalSince(now)),
-                                   "backing off after \(grant.refreshFailures) transient failure(s)"))
+                                   "backing off after \(grant.refreshFailures) failed attempt(s): \(why)"))
         }
         state = .takingLease(Waiting(seenVersion: grant.version))
         return .takeLease(replacing: nil)

@@ -464,8 +464,9 @@ public enum RefreshWrite: Sendable {
     case refreshed(SealedCredential, replacingObtainedAt: Date?)
     /// `invalid_grant`: the grant needs re-authorization; `reason` tells the admin what happened.
     case needsReauth(reason: String)
-    /// Provider misconfigured: the grant is untouched but the outcome is recorded.
-    case providerMisconfigured
+    /// Provider misconfigured: the grant is untouched but the outcome is recorded; with `notBefore`, no refresh is
+    /// sent before it (a refused client is not asked again on every request).
+    case providerMisconfigured(notBefore: Date? = nil)
     /// Transient failure: the grant is untouched; backoff until `notBefore`. With `answerLost`, the request
     /// may have been carried out upstream without its answer reaching Tollgate: the attempt is recorded as
     /// interrupted (see ``RefreshLeaseAcquisition/interruptedAttemptAt``).

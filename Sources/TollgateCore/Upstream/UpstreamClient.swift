@@ -64,7 +64,9 @@ public struct UpstreamClient: Sendable {
             form.append(("resource", resource))
         }
         let (status, body) = try await post(access.provider.tokenEndpoint, form: form, access: access, timeout: timeout)
-        guard status == 200 else { throw Self.classify(status: status, body: body) }
+        let refreshing = form.contains { $0 == ("grant_type", "refresh_token") }
+        // Some providers answer errors with HTTP 200 (GitHub: {"error": …}; Slack: {"ok": false, "error": …}).
+        guard status == 200, !Self.isErrorObject(body) else { throw Self.classify(status: status, body: body, refreshing: refreshing) }
         let response: UpstreamTokenResponse
         do {
             response = try UpstreamTokenResponse.parse(body)
@@ -196,24 +198,49 @@ public struct UpstreamClient: Sendable {
         return "transport error"
     }
 
-    /// Classifies a non-200 token-endpoint answer (RFC 6749 §5.2).
-    static func classify(status: Int, body: Data) -> UpstreamError {
+    /// Error codes that mean the grant is dead: the user must authorize again. RFC 6749's `invalid_grant`, GitHub's
+    /// `bad_refresh_token` / `bad_verification_code` (sent with HTTP 200), Entra's `interaction_required`,
+    /// `consent_required`, `login_required` on refresh, Slack's `invalid_refresh_token`, `token_revoked`, `token_expired`.
+    static let grantDeadCodes: Set<String> = [
+        "invalid_grant", "bad_refresh_token", "bad_verification_code", "interaction_required", "consent_required", "login_required",
+        "invalid_refresh_token", "token_revoked", "token_expired",
+    ]
+    /// Error codes that mean Tollgate's client or request is refused: the provider is misconfigured. RFC 6749's
+    /// `invalid_client`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_request`; GitHub's
+    /// `incorrect_client_credentials` and `redirect_uri_mismatch`; Slack's `invalid_client_id` and `bad_client_secret`.
+    static let misconfiguredCodes: Set<String> = [
+        "invalid_client", "unauthorized_client", "unsupported_grant_type", "invalid_scope", "invalid_request",
+        "incorrect_client_credentials", "redirect_uri_mismatch", "invalid_client_id", "bad_client_secret",
+    ]
+    /// Error codes that say "later": RFC 6749's `temporarily_unavailable`, RFC 8628's `slow_down`, Slack's `ratelimited`.
+    static let transientCodes: Set<String> = ["temporarily_unavailable", "slow_down", "ratelimited"]
+
+    /// Whether a 200 answer is an error object: `error` without `access_token`, or Slack's `"ok": false`.
+    static func isErrorObject(_ body: Data) -> Bool {
+        guard let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return false }
+        if let ok = json["ok"] as? Bool, !ok { return true }
+        return json["error"] is String && json["access_token"] == nil && json["accessToken"] == nil
+    }
+
+    /// Classifies a token-endpoint error by what it says (RFC 6749 §5.2 and the providers' own conventions), never by
+    /// its status alone: a dead grant, a misconfigured provider, or transient. An answer without an error code is
+    /// judged by its status: 429, 408 and 5xx are transient; to a refresh (`refreshing`), a 400, 401 or 403 without a
+    /// code is a dead grant (Glewlwyd answers a revoked refresh token with an empty 400). Anything else that cannot be
+    /// classified is transient, and so backed off, with what it said kept in the message.
+    static func classify(status: Int, body: Data, refreshing: Bool = false) -> UpstreamError {
         let json = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
         let code = (json?["error"] as? String).map { UpstreamError.sanitize($0, limit: 60) }
         let description = (json?["error_description"] as? String).map { UpstreamError.sanitize($0) }
-        let message = description ?? code ?? "HTTP \(status)"
-        if status == 429 || status >= 500 {
-            return UpstreamError(.transient, upstreamCode: code, message: message, httpStatus: status)
-        }
+        let evidence = body.isEmpty ? "an empty body" : json == nil ? "a body that is not JSON (\(body.count) bytes)" : "no error code"
+        let message = description ?? code ?? "HTTP \(status) with \(evidence)"
+        func error(_ kind: UpstreamError.Kind) -> UpstreamError { UpstreamError(kind, upstreamCode: code, message: message, httpStatus: status) }
+        if status == 429 || status >= 500 || status == 408 { return error(.transient) }
         switch code {
-        case "invalid_grant":
-            return UpstreamError(.invalidGrant, upstreamCode: code, message: message, httpStatus: status)
-        case "temporarily_unavailable", "slow_down":
-            return UpstreamError(.transient, upstreamCode: code, message: message, httpStatus: status)
-        case nil where status == 408:
-            return UpstreamError(.transient, message: message, httpStatus: status)
-        default:
-            return UpstreamError(.misconfigured, upstreamCode: code, message: message, httpStatus: status)
+        case let code? where grantDeadCodes.contains(code): return error(.invalidGrant)
+        case let code? where misconfiguredCodes.contains(code): return error(.misconfigured)
+        case let code? where transientCodes.contains(code): return error(.transient)
+        case nil where refreshing && [400, 401, 403].contains(status): return error(.invalidGrant)
+        default: return error(.transient)
         }
     }
 }

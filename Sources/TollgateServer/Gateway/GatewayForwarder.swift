@@ -68,9 +68,15 @@ public struct GatewayForwarder: Sendable {
     /// passed on; `forwardedHeaders`, when given, are set instead. `body`, when given, is the request body already
     /// read (by the gateway's scope check) and is sent instead of reading the request's. `observe` receives the status once the
     /// backend's response head arrived (502 when it did not answer); `logMetadata` goes into its log lines.
+    ///
+    /// When the backend refuses the token (401, or 403 `invalid_token`) and `onRefusedToken` is given, its answer is
+    /// held back and `onRefusedToken` decides (``BackendRefusalDecision``): the request (its body is always read first)
+    /// is sent once more with a new token, or another answer is given, or the backend's is passed on.
     public func forward(_ request: Request, body: ByteBuffer? = nil, to upstreamMCPURL: String, suffix: String = "", bearer: String,
                         forwardedHeaders: ForwardedHeaders? = nil,
-                        logMetadata: @autoclosure () -> Logger.Metadata = [:], observe: (Int) -> Void = { _ in }) async -> Response {
+                        logMetadata: @autoclosure () -> Logger.Metadata = [:],
+                        onRefusedToken: (() async -> BackendRefusalDecision)? = nil,
+                        observe: (Int) -> Void = { _ in }) async -> Response {
         var target = upstreamMCPURL
         if !suffix.isEmpty {
             guard SubPathPolicy.staysBelow(suffix) else {
@@ -100,23 +106,34 @@ public struct GatewayForwarder: Sendable {
                 return Responses.json(["error": "request_too_large"], status: .contentTooLarge)
             }
         }
-        let response: HTTPClientResponse
+        var response: HTTPClientResponse
         do {
             response = try await client.execute(outbound, timeout: .milliseconds(Int64(timeout * 1000)))
+            if let onRefusedToken, Self.refusesToken(response) {
+                // Held back until the gateway decides: read (bounded) so it can still be passed on.
+                let refusedBody = (try? await response.body.collect(upTo: 64 * 1024)) ?? ByteBuffer()
+                switch await onRefusedToken() {
+                case .retry(let newBearer):
+                    outbound.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(newBearer)")
+                    response = try await client.execute(outbound, timeout: .milliseconds(Int64(timeout * 1000)))
+                case .answer(let answer):
+                    observe(Int(answer.status.code))
+                    return answer
+                case .passThrough:
+                    let status = Int(response.status.code)
+                    observe(status)
+                    var headers = endToEndHeaders(of: response)
+                    headers[.contentLength] = String(refusedBody.readableBytes)
+                    return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: refusedBody))
+                }
+            }
         } catch {
             logger.warning("gateway: backend unreachable", metadata: logMetadata().merging(
                 ["error": "\(UpstreamErrorText.clip(String(describing: error), 120))"]) { $1 })
             observe(502)
             return Responses.json(["error": "bad_gateway", "error_description": "the MCP server did not answer"], status: .badGateway)
         }
-        var headers = HTTPFields()
-        let responseListed = Self.connectionOptions(response.headers.first(name: "connection"))
-        for (name, value) in response.headers {
-            guard let fieldName = HTTPField.Name(name) else { continue }
-            let lower = fieldName.canonicalName
-            if Self.hopByHop.contains(lower) || responseListed.contains(lower) || lower == "set-cookie" { continue }
-            headers.append(HTTPField(name: fieldName, value: value))
-        }
+        let headers = endToEndHeaders(of: response)
         let status = Int(response.status.code)
         observe(status)
         let isStream = (response.headers.first(name: "content-type") ?? "").lowercased().hasPrefix("text/event-stream")
@@ -131,4 +148,33 @@ public struct GatewayForwarder: Sendable {
         }
         return Response(status: .init(code: status), headers: headers, body: ResponseBody(asyncSequence: response.body))
     }
+
+    /// Whether the backend refused the upstream token: 401, or 403 whose challenge says `invalid_token`.
+    static func refusesToken(_ response: HTTPClientResponse) -> Bool {
+        response.status.code == 401
+            || (response.status.code == 403 && (response.headers.first(name: "www-authenticate") ?? "").contains("invalid_token"))
+    }
+
+    /// The backend's end-to-end response headers: no hop-by-hop header, none its `Connection` lists, no cookie.
+    func endToEndHeaders(of response: HTTPClientResponse) -> HTTPFields {
+        var headers = HTTPFields()
+        let responseListed = Self.connectionOptions(response.headers.first(name: "connection"))
+        for (name, value) in response.headers {
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            let lower = fieldName.canonicalName
+            if Self.hopByHop.contains(lower) || responseListed.contains(lower) || lower == "set-cookie" { continue }
+            headers.append(HTTPField(name: fieldName, value: value))
+        }
+        return headers
+    }
+}
+
+/// What the gateway decided about a backend that refused a forwarded request's upstream token.
+public enum BackendRefusalDecision: Sendable {
+    /// Send the request once more with this upstream access token; whatever the backend then answers is passed on.
+    case retry(bearer: String)
+    /// Answer the client with this instead (503 while the provider cannot refresh, 401 when the grant is lost).
+    case answer(Response)
+    /// Pass the backend's refusal on.
+    case passThrough
 }

@@ -111,8 +111,31 @@ extension TollgateHTTPServer {
         note.note(grantID: access.grant.id, clientID: access.grant.clientID)
         let vouched = configuration.forwardedHeaders == .set ? ForwardedHeaders(peer: peer(), publicBaseURL: urls.base) : nil
         return await forwarder.forward(request, body: body, to: access.upstreamMCPURL, suffix: suffix, bearer: upstreamToken.value, forwardedHeaders: vouched,
-                                         logMetadata: ["server": "\(slug)"]) { status in
+                                         logMetadata: ["server": "\(slug)"],
+                                         onRefusedToken: { await self.remedy(access, refused: upstreamToken, slug: slug, server: server, request: request, note: note) }) { status in
             metrics.gateway(server: slug, status: status, seconds: (ContinuousClock.now - started).seconds)
+        }
+    }
+
+    /// The MCP server refused the upstream token a request was forwarded with: a reactive refresh and one retry, or the
+    /// gateway's own 401 (the upstream authorization is gone) or 503 (try again), never the backend's 401 while a
+    /// refresh may still save the session (``TokenService/remedyForRefusedUpstreamToken(_:refused:)``).
+    private func remedy(_ access: ValidatedAccess, refused: Secret, slug: String, server: Server?, request: Request, note: AccessNote) async -> BackendRefusalDecision {
+        do {
+            switch try await tollgate.tokens.remedyForRefusedUpstreamToken(access, refused: refused) {
+            case .retry(let token): return .retry(bearer: token.value)
+            case .passThrough: return .passThrough
+            }
+        } catch let error as OAuthError where error.code == .invalidToken {
+            var known = server
+            if known == nil { known = try? await tollgate.store.server(slug: slug) }
+            guard let known else { return .answer(Self.noSuchServer) }
+            recordRefusal(error, request: request, note: note)
+            return .answer(unauthorized(known, error.errorDescription))
+        } catch {
+            let oauth = internalError(error, "gateway")
+            recordRefusal(oauth, request: request, note: note)
+            return .answer(Responses.oauthError(oauth))
         }
     }
 }

@@ -210,7 +210,7 @@ extension StoreConformance {
             // finishRefresh: other outcomes only with lease and version; new tokens always.
             let version = try await store.refreshLease(grantID: id)!.version
             let audit = Fixture.audit("upstream.refresh")
-            for (label, result) in [("needsReauth", RefreshWrite.needsReauth(reason: "invalid_grant")), ("providerMisconfigured", .providerMisconfigured),
+            for (label, result) in [("needsReauth", RefreshWrite.needsReauth(reason: "invalid_grant")), ("providerMisconfigured", .providerMisconfigured()),
                                     ("transient", .transient(notBefore: t(900)))] {
                 let written = try await e.audits(store, "finishRefresh(\(label)) without the lease", []) {
                     try await store.finishRefresh(grantID: id, owner: "E", expectedVersion: version, result: result, audit: audit, at: t(400))
@@ -218,7 +218,7 @@ extension StoreConformance {
                 e.equal(written, false, "finishRefresh(\(label)) without the lease")
             }
             _ = try await store.acquireRefreshLease(grantID: id, owner: "E", until: until(60), now: now(), replacing: nil)
-            e.equal(try await store.finishRefresh(grantID: id, owner: "E", expectedVersion: version + 7, result: .providerMisconfigured,
+            e.equal(try await store.finishRefresh(grantID: id, owner: "E", expectedVersion: version + 7, result: .providerMisconfigured(),
                                                   audit: audit, at: t(401)), false, "finishRefresh with a stale version")
             let transientAudit = Fixture.audit("upstream.refresh", detail: "transient")
             let wroteTransient = try await e.audits(store, "finishRefresh(transient) by the holder", [AuditShape(transientAudit, at: t(402))]) {
