@@ -54,7 +54,7 @@ extension PostgresStore {
             }
         }
         let afterHash = after, afterRowID = afterID
-        return try await transaction { [self] db in
+        return try await transaction { db in
             var sql = SQLBuilder()
             let anySealed = field.columns.map { "\($0) IS NOT NULL" }.joined(separator: " OR ")
             let position = keyIsHash ? (afterHash == nil ? "TRUE" : "\(field.key) > \(try sql.bind(afterHash))")
@@ -255,7 +255,7 @@ extension PostgresStore {
 
     /// Records (or clears, with `nil`) the provider's last configuration error.
     public func setProviderError(providerID: Int64, _ message: String?, at: Date) async throws {
-        try await transaction { [self] db in
+        try await transaction { db in
             try await db.run("""
                 UPDATE providers SET last_error = \(message), last_error_at = \(message == nil ? nil : at.millisecondsSince1970)
                 WHERE id = \(providerID)
@@ -307,7 +307,7 @@ extension PostgresStore {
 
     /// Records why the latest fetch of a metadata-document client's document failed.
     public func recordMetadataDocumentFailure(clientID: String, _ message: String, at: Date) async throws {
-        try await transaction { [self] db in
+        try await transaction { db in
             try await db.run("""
                 UPDATE clients SET document_error = \(message), document_error_at = \(at.millisecondsSince1970)
                 WHERE id = \(clientID) AND document_url IS NOT NULL

@@ -21,7 +21,7 @@ extension PostgresStore {
         let booleans = try await booleanColumns(of: table)
         // Many rows per statement (PostgreSQL binds at most 65,535 values to one): one parse and plan per chunk.
         let rowsPerStatement = max(1, 30_000 / max(1, table.columns.count))
-        try await transaction { [self] db in
+        try await transaction { db in
             var start = 0
             while start < rows.count {
                 let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
@@ -46,7 +46,7 @@ extension PostgresStore {
             SELECT table_name, column_name FROM information_schema.columns
             WHERE table_schema = current_schema() AND is_identity = 'YES'
             """).map { (try $0.string(0), try $0.string(1)) }
-        try await transaction { [self] db in
+        try await transaction { db in
             for (table, column) in identities where StoreTable.all.contains(where: { $0.name == table }) {
                 try await db.query(PostgresQuery(unsafeSQL: """
                     SELECT setval(pg_get_serial_sequence('\(table)', '\(column)'), coalesce(max(\(column)), 0) + 1, false) FROM \(table)
@@ -58,7 +58,7 @@ extension PostgresStore {
         // transaction, and takes its time on a big table: ten minutes, not the operation timeout.
         let logger = queryLogger
         for table in StoreTable.all {
-            try await Self.leased(from: client, within: 600, displayName: displayName) { db in
+            _ = try await Self.leased(from: client, within: 600, displayName: displayName) { db in
                 try await db.query(PostgresQuery(unsafeSQL: "VACUUM (ANALYZE) \(table.name)"), logger: logger)
             }
         }

@@ -376,7 +376,7 @@ extension PostgresStore {
     /// Marks a code used if it was not: one conditional `UPDATE … RETURNING`, so of many concurrent
     /// redeemers exactly one gets `.redeemed` (with the record as it was before, unused).
     public func redeemCode(hash: Data, at: Date) async throws -> CodeRedemption {
-        try await withConnection { [self] db in
+        try await withConnection { db in
             if let row = try await db.rows(try """
                 UPDATE authorization_codes SET used_at = \(at.millisecondsSince1970) WHERE hash = \(hash) AND used_at IS NULL
                 RETURNING \(unescaped: Self.codeColumns)
@@ -515,7 +515,7 @@ extension PostgresStore {
     /// Revokes one token; a refresh token takes the grant's access tokens with it (one transaction).
     public func revokeToken(hash: Data, at: Date) async throws {
         let ms = at.millisecondsSince1970
-        try await transaction { [self] db in
+        try await transaction { db in
             guard let row = try await db.rows(try """
                 UPDATE tokens SET revoked_at = coalesce(revoked_at, \(ms)) WHERE hash = \(hash) RETURNING kind, grant_id
                 """, logger: queryLogger).first else { return }
@@ -544,7 +544,7 @@ extension PostgresStore {
     public func acquireRefreshLease(grantID: Int64, owner: String, until: Date, now: Date,
                                     replacing staleOwner: String?) async throws -> RefreshLeaseAcquisition? {
         let duration = until.millisecondsSince1970 - now.millisecondsSince1970
-        let found = try await withConnection { [self] db in
+        let found = try await withConnection { db in
             // SET expressions read the row as it was: a holder that sent its upstream call and never
             // finished (released or wrote a result) was interrupted.
             try await db.rows("""
@@ -573,7 +573,7 @@ extension PostgresStore {
     /// Extends `owner`'s lease to the database's now plus `until - now`; `false` if `owner` no longer holds it.
     public func renewRefreshLease(grantID: Int64, owner: String, until: Date, now: Date) async throws -> Bool {
         let duration = until.millisecondsSince1970 - now.millisecondsSince1970
-        return try await withConnection { [self] db in
+        return try await withConnection { db in
             try await db.run("""
                 UPDATE grants SET lease_until = \(unescaped: databaseNowMilliseconds) + \(duration)
                 WHERE id = \(grantID) AND lease_owner = \(owner) RETURNING 1
@@ -583,7 +583,7 @@ extension PostgresStore {
 
     /// Gives up `owner`'s lease without writing a result.
     public func releaseRefreshLease(grantID: Int64, owner: String) async throws {
-        try await withConnection { [self] db in
+        try await withConnection { db in
             try await db.run("""
                 UPDATE grants SET lease_owner = NULL, lease_until = NULL, lease_sent_at = NULL
                 WHERE id = \(grantID) AND lease_owner = \(owner)

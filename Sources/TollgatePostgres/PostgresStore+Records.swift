@@ -8,7 +8,7 @@ extension PostgresStore {
 
     /// Stores an authorization waiting for consent and the upstream's callback (expired ones go first).
     public func insertPendingAuthorization(_ p: PendingAuthorization) async throws {
-        try await transaction { [self] db in
+        try await transaction { db in
             try await db.run("DELETE FROM pending_authorizations WHERE expires_at < \(p.createdAt.millisecondsSince1970)",
                              logger: queryLogger)
             try await db.run(try """
@@ -24,7 +24,7 @@ extension PostgresStore {
     /// Takes a pending authorization exactly once and only for its browser: one `DELETE … RETURNING`
     /// decides and deletes, so of many concurrent takers one wins.
     public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
-        try await withConnection { [self] db in
+        try await withConnection { db in
             if let browserBindingHash, let row = try await db.rows(try """
                 DELETE FROM pending_authorizations WHERE state_hash = \(stateHash) AND browser_hash = \(browserBindingHash)
                     AND (\(serverID)::BIGINT IS NULL OR server_id = \(serverID))
@@ -130,7 +130,7 @@ extension PostgresStore {
             if dryRun {
                 counts.append(Int(try await rows(statement).first?.int(0) ?? 0))
             } else {
-                counts.append(try await transaction { [self] db in try await db.run(statement, logger: queryLogger) })
+                counts.append(try await transaction { db in try await db.run(statement, logger: queryLogger) })
             }
         }
         return PurgeCounts(tokens: counts[0], codes: counts[1], pendingAuthorizations: counts[2], auditEvents: counts[3])
@@ -145,7 +145,7 @@ extension PostgresStore {
 
     /// Sets (or with `nil` removes) a named setting.
     public func setSetting(_ key: String, _ value: String?) async throws {
-        try await withConnection { [self] db in
+        try await withConnection { db in
             if let value {
                 try await db.run("""
                     INSERT INTO settings (key, value) VALUES (\(key), \(value))

@@ -17,8 +17,8 @@ struct ClientMetadataCLITests {
                 return r
             }
             func supported(_ slug: String) async throws -> Bool? {
-                let text = try await run("wellknown", slug).stdout
-                return (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["client_id_metadata_document_supported"] as? Bool
+                let result = try await run("wellknown", slug)
+                return (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["client_id_metadata_document_supported"] as? Bool
             }
             #expect(try await supported("files") == true, "the default: any https document")
             _ = try await run("server", "add", "mail", "--upstream-mcp", "http://127.0.0.1:9/mcp", "--client-metadata", "off",

@@ -12,8 +12,8 @@ struct WellKnownTests {
     @Test func issuerEqualsTheProtectedResourcesAuthorizationServer() async throws {
         try await Harness.with { h in
             let urls = PublicURLs(base: "https://proxy.example.com/")
-            let asm = try await json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: urls))
-            let prm = try await json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: urls))
+            let asm = try json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: urls))
+            let prm = try json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: urls))
             let servers = try #require(prm["authorization_servers"] as? [String])
             #expect(asm["issuer"] as? String == servers[0])
             #expect(servers[0] == "https://proxy.example.com/oauth/files")
@@ -26,8 +26,8 @@ struct WellKnownTests {
 
     @Test func capabilitiesAreAdvertisedAsTheSpecSays() async throws {
         try await Harness.with { h in
-            let asm = try await json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: h.urls))
-            let prm = try await json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: h.urls))
+            let asm = try json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .authorizationServer, urls: h.urls))
+            let prm = try json(try await h.tollgate.admin.wellKnown(serverSlug: "files", .protectedResource, urls: h.urls))
             #expect((asm["grant_types_supported"] as? [String])?.contains("refresh_token") == true)
             #expect((asm["grant_types_supported"] as? [String])?.contains("authorization_code") == true)
             #expect(asm["code_challenge_methods_supported"] as? [String] == ["S256"])

@@ -64,7 +64,7 @@ struct PostgresStoreTests {
         try await TestPostgres.withFreshDatabase { configuration in
             let store = try await PostgresStore(configuration: configuration)
             await store.close()
-            try await TestPostgres.admin(configuration) { db in
+            _ = try await TestPostgres.admin(configuration) { db in
                 try await db.query("INSERT INTO tollgate_migrations VALUES ('9999-future', 0)", logger: TestPostgres.logger)
             }
             let error = await #expect(throws: TollgateError.self) { _ = try await PostgresStore(configuration: configuration) }
@@ -487,7 +487,7 @@ struct PostgresStoreTests {
         try await TestPostgres.withStore { store, configuration in
             let before = try await store.dataVersion()
             // Kill the LISTEN connection from the server side.
-            try await TestPostgres.admin(configuration) { db in
+            _ = try await TestPostgres.admin(configuration) { db in
                 try await db.query("""
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                     WHERE datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'
@@ -501,7 +501,7 @@ struct PostgresStoreTests {
             #expect(after != before)
             // Listening again: a commit elsewhere is seen.
             let reconnected = after
-            try await TestPostgres.admin(configuration) { db in
+            _ = try await TestPostgres.admin(configuration) { db in
                 try await db.query("INSERT INTO settings VALUES ('k', 'v')", logger: TestPostgres.logger)
             }
             for _ in 0..<200 where after == reconnected {
@@ -554,7 +554,7 @@ struct PostgresStoreTests {
                     // Runs inside the batch, after its read: another connection writes the value meanwhile.
                     let done = DispatchSemaphore(value: 0)
                     Task.detached {
-                        try? await TestPostgres.admin(store.configuration) { db in
+                        _ = try? await TestPostgres.admin(store.configuration) { db in
                             try await db.query("UPDATE grants SET upstream_access = 'refreshed'::bytea WHERE id = \(target)",
                                                logger: TestPostgres.logger)
                         }

@@ -114,7 +114,7 @@ struct GatewayTests {
     @Test func forwardsWithTheUpstreamTokenAndNeverTheProxyToken() async throws {
         try await withGateway { s, client in
             let (grantID, pair) = try await s.h.makeGrant()
-            let upstream = try await #require(try await s.h.tollgate.refresher.credential(of: grantID))
+            let upstream = try #require(try await s.h.tollgate.refresher.credential(of: grantID))
             let r = try await call(client, pair.accessToken.value, path: "/mcp/files?x=1", extra: [
                 HTTPField.Name("Mcp-Session-Id")!: "session-42", HTTPField.Name("MCP-Protocol-Version")!: "2026-07-28",
                 .cookie: "tg_browser=abc",
@@ -167,7 +167,7 @@ struct GatewayTests {
     @Test func anExpiredUpstreamTokenIsRefreshedOnceBeforeForwarding() async throws {
         try await withGateway(accessTTL: 60) { s, client in
             let (grantID, pair) = try await s.h.makeGrant()
-            let before = try await #require(try await s.h.tollgate.refresher.credential(of: grantID))
+            let before = try #require(try await s.h.tollgate.refresher.credential(of: grantID))
             s.h.clock.advance(by: 120)
             await s.h.setBehaviour { $0.tokenDelay = 0.2 }
             try await withThrowingTaskGroup(of: Int.self) { group in
@@ -175,7 +175,7 @@ struct GatewayTests {
                 for try await status in group { #expect(status == 200) }
             }
             #expect(await s.h.stats().refreshCalls == 1)
-            let after = try await #require(try await s.h.tollgate.refresher.credential(of: grantID))
+            let after = try #require(try await s.h.tollgate.refresher.credential(of: grantID))
             #expect(after.accessToken != before.accessToken)
             let r = try await call(client, pair.accessToken.value)
             #expect((r.json["headers"] as? [String: String])?["authorization"] == "Bearer \(after.accessToken.value)")

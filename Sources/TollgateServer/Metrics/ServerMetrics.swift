@@ -28,10 +28,30 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// The `# HELP` text of each metric.
+    static let help: [String: String] = [
+        "tollgate_http_requests_total": "HTTP requests answered, by route family and status class.",
+        "tollgate_token_grants_total": "Token endpoint requests, by grant type and outcome.",
+        "tollgate_upstream_refreshes_total": "Upstream refresh calls, by outcome.",
+        "tollgate_upstream_refresh_duration_seconds": "Time an upstream refresh call took.",
+        "tollgate_gateway_duration_seconds": "Time from a gateway request to the MCP server's response head, by server.",
+        "tollgate_gateway_requests_total": "Gateway requests, by server and status class.",
+        "tollgate_pending_authorizations_total": "Sign-ins started (pending authorizations stored) or refused by the limits.",
+        "tollgate_refusals_total": "Refused requests, by reason.",
+        "tollgate_refusal_events_dropped_total": "Refusal audit events dropped because their queue was full.",
+        "tollgate_client_metadata_fetches_total": "Client ID metadata document fetches, by outcome.",
+        "tollgate_connections_closed_total": "Client connections the server closed itself, by reason.",
+    ]
+
+    /// The descriptor of the metric `name` (its full name) with its help text.
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help[name] ?? name)
+    }
+
     private func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
         let key = MetricKey(name, labels)
         if let existing = counters.withLock({ $0[key] }) { return existing }
-        let made = registry.makeCounter(name: name, labels: labels)
+        let made = registry.makeCounter(descriptor: Self.descriptor(name), labels: labels)
         counters.withLock { $0[key] = made }
         return made
     }
@@ -39,7 +59,7 @@ public final class ServerMetrics: Sendable {
     private func histogram(_ name: String, _ labels: [(String, String)]) -> DurationHistogram {
         let key = MetricKey(name, labels)
         if let existing = histograms.withLock({ $0[key] }) { return existing }
-        let made = registry.makeDurationHistogram(name: name, labels: labels, buckets: latencyBuckets)
+        let made = registry.makeDurationHistogram(descriptor: Self.descriptor(name), labels: labels, buckets: latencyBuckets)
         histograms.withLock { $0[key] = made }
         return made
     }
