@@ -128,14 +128,7 @@ public final class TollgateHTTPServer: Sendable {
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
         addGatewayRoutes(to: router)
-        router.get("/healthz") { _, _ in
-            do {
-                _ = try await self.tollgate.store.dataVersion()
-                return Responses.json(["status": "ok"], noStore: true)
-            } catch {
-                return Responses.json(["status": "unavailable"], status: .serviceUnavailable)
-            }
-        }
+        addProbeRoutes(to: router)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
