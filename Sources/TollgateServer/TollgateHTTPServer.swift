@@ -86,23 +86,39 @@ public final class TollgateHTTPServer: Sendable {
             logger: logger)
     }
 
-    /// Runs until SIGTERM or SIGINT, then lets in-flight requests finish and releases the HTTP client.
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Runs until SIGTERM or SIGINT, then lets in-flight requests finish and releases the HTTP client; returns
+    /// what the drain of upstream refreshes found. SIGHUP does not stop it: it calls ``reload()``.
+    @discardableResult
+    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> RefreshDrain {
+        let hangUp = HangUpSignal.catch { [self] in reload() }
+        // Once caught, SIGHUP stays ignored after the source goes: a hang-up during the drain must not cut it short.
+        defer { hangUp.cancel() }
         do {
             try await makeApplication(onRunning: onRunning).runService(gracefulShutdownSignals: [.sigterm, .sigint])
         } catch {
             await shutdown()
             throw error
         }
-        await shutdown()
+        return await shutdown()
+    }
+
+    /// What SIGHUP (`systemctl reload`, a closed terminal) does: log it and keep serving. There is nothing to
+    /// re-read yet: the configuration comes from the command line and the store, which every request reads
+    /// afresh, and the master key stays what it was at start. This is where a later reload goes (a key file
+    /// re-read, say); it must never stop the server.
+    public func reload() {
+        logger.notice("reload requested (SIGHUP)")
     }
 
     /// Lets refreshes still in flight store their answers (up to 30 s) and queued refusal events be written,
-    /// then releases the gateway's HTTP client (for tests that build the application themselves).
-    public func shutdown() async {
-        await tollgate.refresher.drain(upTo: 30)
+    /// then releases the gateway's HTTP client (for tests that build the application themselves). Returns what
+    /// the refresh drain found.
+    @discardableResult
+    public func shutdown() async -> RefreshDrain {
+        let drain = await tollgate.refresher.drain(upTo: 30)
         await refusals.shutdown()
         await forwarder.shutdown()
+        return drain
     }
 
     func makeRouter() -> Router<TollgateRequestContext> {
@@ -112,14 +128,7 @@ public final class TollgateHTTPServer: Sendable {
         addWellKnownRoutes(to: router)
         addOAuthRoutes(to: router)
         addGatewayRoutes(to: router)
-        router.get("/healthz") { _, _ in
-            do {
-                _ = try await self.tollgate.store.dataVersion()
-                return Responses.json(["status": "ok"], noStore: true)
-            } catch {
-                return Responses.json(["status": "unavailable"], status: .serviceUnavailable)
-            }
-        }
+        addProbeRoutes(to: router)
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))

@@ -9,7 +9,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Serve the OAuth endpoints, the consent page and the MCP gateway.",
-        discussion: "Stops gracefully on SIGTERM or SIGINT: in-flight requests finish first.")
+        discussion: "Stops gracefully on SIGTERM or SIGINT: in-flight requests and upstream refreshes (up to 30 s) finish first. SIGHUP is logged and serving goes on.")
 
     @OptionGroup var database: DatabaseOptions
 
@@ -157,8 +157,9 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let host = listen.host
+        let drain: RefreshDrain
         do {
-            try await server.run(onRunning: { port in
+            drain = try await server.run(onRunning: { port in
                 Output.raw(Data("tollgate serve listening on http://\(ListenAddress(host: host, port: port).authority)\n".utf8))
                 logger.info("serving", metadata: ["store": "\(tollgate.store.displayName)", "port": "\(port)"])
             })
@@ -171,5 +172,6 @@ struct ServeCommand: AsyncParsableCommand {
         sweeping.cancel()
         await sweeping.value
         await tollgate.shutdown()
+        logger.notice("stopped", metadata: ["upstream_refreshes_in_flight": "\(drain.inFlight)", "upstream_refreshes_drained": "\(drain.finished)"])
     }
 }

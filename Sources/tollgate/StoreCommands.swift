@@ -6,7 +6,34 @@ import TollgateStores
 /// `tollgate store …`: housekeeping of the store itself.
 struct StoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "store", abstract: "Maintain the store: retention, moving a deployment.", subcommands: [Purge.self, Copy.self])
+        commandName: "store", abstract: "Create and maintain the store: a new one, retention, moving a deployment.",
+        subcommands: [Init.self, Purge.self, Copy.self])
+
+    /// `tollgate store init`
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a new, empty store: a SQLite file and the master key file beside it (both 0600).",
+            discussion: """
+                Every other command refuses a SQLite path with nothing at it (unless given --create), so a mistyped --db                 never starts an empty store with a new key. init refuses a path where something already is. With                 --master-key-file or $TOLLGATE_MASTER_KEY that key is used and no key file is written. A PostgreSQL                 database is created by its administrator: init migrates it (as every command does when it is empty).
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        func run() async throws {
+            let location = try database.parsedLocation()
+            if case .sqlite(let path) = location, DatabaseOptions.somethingExists(at: path) {
+                throw CommandFailure("there is already a store at \(path); store init only creates new ones")
+            }
+            try await CoreSession.run(database, creating: true) { _ in }
+            guard case .sqlite(let path) = location else {
+                print("store ready at \(location.commandLine)")
+                return
+            }
+            let keyFile = MasterKey.keyFilePath(forDatabaseAt: path)
+            let ownKey = database.masterKeyFile == nil && (ProcessInfo.processInfo.environment[MasterKey.environmentVariable] ?? "").isEmpty
+            print("created store at \(path)" + (ownKey ? " (master key in \(keyFile): back it up apart from the database)" : ""))
+        }
+    }
 
     /// `tollgate store purge [--dry-run]`
     struct Purge: AsyncParsableCommand {
@@ -82,6 +109,8 @@ extension StoreCommand {
             guard source != destination else { throw ValidationError("--from and --to name the same store") }
             let environment = ProcessInfo.processInfo.environment
             let report: StoreCopyReport
+            // A mistyped source would otherwise be created empty (and a key file beside it) and copied as such.
+            if let missing = DatabaseOptions.missingStore(source, hint: false) { throw missing }
             do {
                 // The source's own key file wins over the environment, which is usually the destination's key.
                 var sourceEnvironment = environment

@@ -170,6 +170,7 @@ struct CLITests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["TOLLGATE_DB": dir + "/t.sqlite"]
+        #expect(try await CLI.run(binary, ["store", "init"], environment: env).status == 0)
         let usage: [[String]] = [
             ["bogus"], ["grant", "show", "notanumber"], ["server", "add"], ["audit", "--since", "5x"],
             ["grant", "list", "--status", "weird"], ["server", "add", "Bad Slug", "--upstream-mcp", "http://x/mcp"],

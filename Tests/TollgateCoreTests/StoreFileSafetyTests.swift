@@ -29,7 +29,7 @@ struct StoreFileSafetyTests {
 
     /// Creates a store and its key file at `database` with the CLI; returns the key file's text.
     func makeStore(_ binary: String, _ database: String) async throws -> String {
-        let made = try await CLI.run(binary, ["server", "list", "--db", database])
+        let made = try await CLI.run(binary, ["store", "init", "--db", database])
         #expect(made.status == 0, "\(made.stderr)")
         return try String(contentsOfFile: MasterKey.keyFilePath(forDatabaseAt: database), encoding: .utf8)
     }

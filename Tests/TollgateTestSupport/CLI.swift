@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the built `tollgate` binary.
 public enum CLI {
@@ -63,16 +64,35 @@ public final class BackgroundCommand: @unchecked Sendable {
     /// The URL at the end of the first line the command printed (`… listening on http://127.0.0.1:PORT`).
     public let url: String
 
+    /// Everything the command wrote to stderr so far, when started with `captureStandardError`.
+    private let standardErrorText = TextBuffer()
+    /// Left once stderr reached its end (the command exited).
+    private let standardErrorRead = DispatchGroup()
+
     /// Starts `binary` with `arguments` (without `TOLLGATE_MASTER_KEY`: the key file next to the database is
-    /// used) and waits for its first line. `openFileSoftLimit` starts it under a lower open-file soft limit.
-    public init(_ binary: String, _ arguments: [String], openFileSoftLimit: Int? = nil) throws {
+    /// used) and waits for its first line. `openFileSoftLimit` starts it under a lower open-file soft limit;
+    /// `captureStandardError` keeps its stderr for ``standardError(containing:within:)`` and ``standardErrorAtExit()``
+    /// (else it goes to /dev/null).
+    public init(_ binary: String, _ arguments: [String], openFileSoftLimit: Int? = nil, captureStandardError: Bool = false) throws {
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "TOLLGATE_MASTER_KEY")
+        let stderr: ChildProcess.Stream = captureStandardError ? .pipe : .null
         if let openFileSoftLimit {
             process = try ChildProcess("/bin/sh", ["-c", #"ulimit -Sn \#(openFileSoftLimit) && exec "$0" "$@""#, binary] + arguments,
-                                       environment: env, stdout: .pipe)
+                                       environment: env, stdout: .pipe, stderr: stderr)
         } else {
-            process = try ChildProcess(binary, arguments, environment: env, stdout: .pipe)
+            process = try ChildProcess(binary, arguments, environment: env, stdout: .pipe, stderr: stderr)
+        }
+        if let handle = process.standardError {
+            standardErrorRead.enter()
+            DispatchQueue.global().async { [standardErrorText, standardErrorRead] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    standardErrorText.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+                }
+                standardErrorRead.leave()
+            }
         }
         var line = ""
         while !line.contains("\n") {
@@ -87,10 +107,32 @@ public final class BackgroundCommand: @unchecked Sendable {
     /// The port of ``url``.
     public var port: Int? { url.split(separator: ":").last.flatMap { Int($0) } }
 
+    /// Whether a line of stderr containing `text` arrives within `seconds` (needs `captureStandardError`).
+    public func standardError(containing text: String, within seconds: TimeInterval) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if standardErrorText.text.withLock({ $0.contains(text) }) { return true }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return standardErrorText.text.withLock { $0.contains(text) }
+    }
+
+    /// All the command wrote to stderr, once it has exited (needs `captureStandardError`; waits for the exit).
+    public func standardErrorAtExit() -> String {
+        process.waitUntilExit()
+        standardErrorRead.wait()
+        return standardErrorText.text.withLock { $0 }
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     @discardableResult
     public func stop() -> Int32 {
         if process.isRunning { process.terminate() }
         return process.terminationStatus
     }
+}
+
+/// Text one thread appends to while others read it.
+private final class TextBuffer: Sendable {
+    let text = Mutex("")
 }

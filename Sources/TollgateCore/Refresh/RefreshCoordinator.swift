@@ -104,14 +104,20 @@ public final class RefreshCoordinator: Sendable {
     }
 
     /// Waits (up to `seconds`) until every refresh this coordinator has in flight has finished and stored
-    /// its result; `serve` calls it when shutting down.
-    public func drain(upTo seconds: TimeInterval) async {
+    /// its result; `serve` calls it when shutting down. Returns how many were in flight and how many of them
+    /// finished in time (the others go on until the process exits).
+    @discardableResult
+    public func drain(upTo seconds: TimeInterval) async -> RefreshDrain {
         let flights = inflight.withLock { Array($0.values) }
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        var finished = 0
         for flight in flights {
             let left = deadline - ContinuousClock.now
-            _ = await flight.result(within: max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
+            if await flight.result(within: max(0, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18)) != nil {
+                finished += 1
+            }
         }
+        return RefreshDrain(inFlight: flights.count, finished: finished)
     }
 
     private func perform(grantID: Int64, force: Bool, actor: String) async -> RefreshResult {

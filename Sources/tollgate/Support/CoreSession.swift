@@ -15,10 +15,11 @@ enum CoreSession {
 
     /// Opens the store `database` names, runs `body` with it and shuts the core down whatever happens.
     /// Core errors become ``CommandFailure``s (one line on stderr, exit 1).
-    static func run<T>(_ database: DatabaseOptions, _ body: (Tollgate) async throws -> T) async throws -> T {
+    /// `creating` lets a SQLite store be created where there is none (``DatabaseOptions/open(upstreamTimeout:logger:refreshObserver:clientMetadataAllowLoopback:creating:)``).
+    static func run<T>(_ database: DatabaseOptions, creating: Bool = false, _ body: (Tollgate) async throws -> T) async throws -> T {
         let tollgate: Tollgate
         do {
-            tollgate = try await database.open(logger: logger)
+            tollgate = try await database.open(logger: logger, creating: creating)
         } catch {
             throw CommandFailure.wrap(error)
         }

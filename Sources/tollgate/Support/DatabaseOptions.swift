@@ -21,6 +21,10 @@ struct DatabaseOptions: ParsableArguments {
                                valueName: "path"))
     var masterKeyFile: String?
 
+    @Flag(name: .customLong("create"),
+          help: "SQLite: create the store (and its key file) when there is none at --db, instead of refusing. `tollgate store init` does the same on purpose.")
+    var create = false
+
     /// The `--db` text: the option, else the environment-derived default.
     var text: String { explicitDatabase ?? Tollgate.defaultDatabasePath() }
 
@@ -42,16 +46,38 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Opens the core over this store.
     /// The password (`--db-password-file`, else `PGPASSWORD`) is read here, once.
+    ///
+    /// A SQLite store is created only on purpose: with `--create`, or `creating` (`tollgate store init`). Else a
+    /// path with nothing at it is refused before anything is made there, so a mistyped `--db` never starts an
+    /// empty store with a new master key. A PostgreSQL database is migrated when empty, as always: it exists
+    /// because someone created it.
     func open(upstreamTimeout: TimeInterval = 10, logger: Logger, refreshObserver: RefreshObserver? = nil,
-              clientMetadataAllowLoopback: Bool = false) async throws -> Tollgate {
+              clientMetadataAllowLoopback: Bool = false, creating: Bool = false) async throws -> Tollgate {
         let location: StoreLocation
         do {
             location = try parsedLocation().withPassword(file: passwordFile)
         } catch let error as TollgateError {
             throw ValidationError(error.message)
         }
+        if !(create || creating), let missing = Self.missingStore(location, hint: true) { throw missing }
         return try await Tollgate.open(location, masterKeyFile: masterKeyFile, upstreamTimeout: upstreamTimeout, logger: logger,
                                        refreshObserver: refreshObserver, clientMetadataAllowLoopback: clientMetadataAllowLoopback)
+    }
+}
+
+extension DatabaseOptions {
+    /// Whether anything at all (a symbolic link included, which opening then refuses by name) is at `path`.
+    /// Only a path that is certainly empty counts as missing; any other failure is left to the open to report.
+    static func somethingExists(at path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 || (errno != ENOENT && errno != ENOTDIR)
+    }
+
+    /// The failure for a SQLite `location` with no file at its path, or nil (a file is there, or PostgreSQL).
+    /// `hint` adds how to create one (for commands that take `--create`).
+    static func missingStore(_ location: StoreLocation, hint: Bool) -> CommandFailure? {
+        guard case .sqlite(let path) = location, !somethingExists(at: path) else { return nil }
+        return CommandFailure("no store at \(path)" + (hint ? "; create one with `tollgate store init --db \(path)` (or pass --create)" : ""))
     }
 }
 

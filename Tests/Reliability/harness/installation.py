@@ -108,7 +108,8 @@ class Installation:
         self.starts = 0
 
     def cli(self, *args: str) -> str:
-        r = subprocess.run([self.binary, *args, "--db", str(self.db)], capture_output=True, text=True,
+        # --create: the first call makes the SQLite store (no-op on PostgreSQL); `serve` then finds it.
+        r = subprocess.run([self.binary, *args, "--db", str(self.db), "--create"], capture_output=True, text=True,
                            env=self.env, timeout=60)
         with open(self.log_dir / "cli.log", "a") as log:
             log.write(f"$ tollgate {' '.join(args)}  -> {r.returncode}\n{r.stdout[:4000]}{r.stderr}\n")
