@@ -76,6 +76,7 @@ func measureConsole(location: StoreLocation, size: Int) async throws {
         (tollgate, runner) = (opened, r)
     }
     guard let tollgate, let runner, state.grants.rows.count >= 30 else { fatalError("the console did not load grants") }
+    precondition(screen.columns == 120, "the first frame was not drawn at the window's size")
     precondition(state.grants.count == size, "the console counted \(state.grants.count ?? -1) grants, not \(size)")
 
     // As in the event loop, a key is handled and the frame drawn at once; the loads it asks for (a shifted
