@@ -238,6 +238,22 @@ extension PostgresStore {
         }
     }
 
+    /// Changes a provider's client credentials and scopes in place (see the store contract).
+    public func updateProvider(id: Int64, clientID: String, sealedSecret: Data?, scopes: [String], audit: NewAuditEvent,
+                               at: Date) async throws -> Provider {
+        try await transaction { [self] db in
+            guard let row = try await db.rows(try """
+                UPDATE providers SET client_id = \(clientID), client_secret = coalesce(\(sealedSecret)::BYTEA, client_secret),
+                    scopes = \(scopes.joined(separator: " ")), last_error = NULL, last_error_at = NULL
+                WHERE id = \(id) RETURNING \(unescaped: Self.providerColumns)
+                """, logger: queryLogger).first else {
+                throw TollgateError(.notFound, "no provider \(id)")
+            }
+            try await insertAudit(db, audit, at: at)
+            return try Self.provider(row)
+        }
+    }
+
     /// The provider of a server; `nil` if it has none yet.
     public func provider(serverID: Int64) async throws -> Provider? {
         try await rows("SELECT \(unescaped: Self.providerColumns) FROM providers WHERE server_id = \(serverID)").first.map(Self.provider)

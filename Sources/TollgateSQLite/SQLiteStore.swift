@@ -302,6 +302,20 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
+    public func updateProvider(id: Int64, clientID: String, sealedSecret: Data?, scopes: [String], audit: NewAuditEvent,
+                               at: Date) async throws -> Provider {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE providers SET client_id = ?, client_secret = coalesce(?, client_secret), scopes = ?,
+                    last_error = NULL, last_error_at = NULL
+                WHERE id = ?
+                """, arguments: [clientID, sealedSecret, scopes.joined(separator: " "), id])
+            guard db.changesCount == 1 else { throw TollgateError(.notFound, "no provider \(id)") }
+            try Self.insertAudit(db, audit, at: at)
+            return Self.provider(try Row.fetchOne(db, sql: "SELECT \(Self.providerColumns) FROM providers WHERE id = ?", arguments: [id])!)
+        }
+    }
+
     public func provider(serverID: Int64) async throws -> Provider? {
         try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.providerColumns) FROM providers WHERE server_id = ?"),

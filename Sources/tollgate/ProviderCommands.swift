@@ -6,7 +6,7 @@ import TollgateCore
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provider", abstract: "Manage the upstream OAuth provider of a server.",
-        subcommands: [Add.self, List.self, Show.self])
+        subcommands: [Add.self, Set.self, List.self, Show.self])
 
     /// `tollgate provider add --server SLUG --kind oauth2|oidc …`
     struct Add: AsyncParsableCommand {
@@ -20,7 +20,7 @@ struct ProviderCommand: AsyncParsableCommand {
                 """)
 
         /// Parameters Tollgate sets itself on the upstream authorization request; they cannot be overridden.
-        static let reservedAuthorizeParams: Set<String> = [
+        static let reservedAuthorizeParams: Swift.Set<String> = [
             "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method",
         ]
 
@@ -86,7 +86,7 @@ struct ProviderCommand: AsyncParsableCommand {
             if let method = authMethod, method != ClientAuthMethod.none, secret == nil {
                 throw ValidationError("--auth-method \(method.rawValue) needs --client-secret-env or --client-secret-file")
             }
-            var seen = Set<String>()
+            var seen = Swift.Set<String>()
             for param in authorizeParams {
                 if Self.reservedAuthorizeParams.contains(param.name) {
                     throw ValidationError("--authorize-param \(param.name) is set by Tollgate itself and cannot be overridden")
@@ -107,6 +107,47 @@ struct ProviderCommand: AsyncParsableCommand {
             }
             print("provider added to '\(server)': \(provider.kind.rawValue), token endpoint \(provider.tokenEndpoint), " +
                   "refresh \(provider.supportsRefresh ? "supported" : "not supported")")
+        }
+    }
+
+    /// `tollgate provider set --server SLUG [--client-id ID] [--client-secret-env VAR | --client-secret-file PATH] [--scopes S]`
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the provider of a server in place: client id, client secret (rotation), scopes.",
+            discussion: """
+                Every grant is kept: grants belong to the provider, not to its secret, so rotating the secret (an Entra \
+                secret expires after at most two years) logs nobody out. Running serve processes use the new secret \
+                from their next upstream call. The change is audited as provider.update, never with the secret.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Option(help: ArgumentHelp("The server's slug.", valueName: "slug"))
+        var server: String
+
+        @Option(name: .customLong("client-id"), help: ArgumentHelp("Tollgate's new client id at the provider.", valueName: "id"))
+        var clientID: String?
+
+        @Option(name: .customLong("client-secret-env"), help: ArgumentHelp("Read the new client secret from this environment variable.", valueName: "var"))
+        var clientSecretEnv: String?
+
+        @Option(name: .customLong("client-secret-file"), help: ArgumentHelp("Read the new client secret from this file (trailing newline removed).", valueName: "path"))
+        var clientSecretFile: String?
+
+        @Option(help: ArgumentHelp("The scopes requested upstream, space-separated (replaces them).", valueName: "scopes"), transform: Parse.scopes)
+        var scopes: ScopeList?
+
+        func validate() throws {
+            _ = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)
+        }
+
+        func run() async throws {
+            let secret = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)?.read()
+            let provider = try await CoreSession.run(database) { tollgate in
+                try await tollgate.admin.setProvider(serverSlug: server, clientID: clientID, clientSecret: secret, scopes: scopes?.items)
+            }
+            print("provider of '\(server)' updated: client id \(provider.clientID), client secret \(secret == nil ? "unchanged" : "rotated"), "
+                  + "scopes \(provider.scopes.isEmpty ? "none" : provider.scopes.joined(separator: " ")); every grant kept")
         }
     }
 

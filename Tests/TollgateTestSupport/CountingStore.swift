@@ -94,6 +94,10 @@ public final class CountingStore: TollgateStore {
     public func insertPendingAuthorization(_ pending: PendingAuthorization) async throws {
         try await counted { try await base.insertPendingAuthorization(pending) }
     }
+    public func updateProvider(id: Int64, clientID: String, sealedSecret: Data?, scopes: [String], audit: NewAuditEvent,
+                               at: Date) async throws -> Provider {
+        try await counted { try await base.updateProvider(id: id, clientID: clientID, sealedSecret: sealedSecret, scopes: scopes, audit: audit, at: at) }
+    }
     public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
         try await counted { try await base.takePendingAuthorization(stateHash: stateHash, browserBindingHash: browserBindingHash, serverID: serverID) }
     }

@@ -129,6 +129,32 @@ public struct AdminService: Sendable {
                                 detail: "\(new.kind.rawValue) \(resolved.tokenEndpoint)"), at: clock.now())
     }
 
+    /// Changes the provider of a server in place: its client id, client secret (rotation) and scopes; what is not
+    /// given stays. Every grant is kept (grants are bound to the provider, not to its secret) and the provider's last
+    /// error is cleared; audited as `provider.update` with the actor, never with the secret. A secret is refused for a
+    /// provider that authenticates without one.
+    public func setProvider(serverSlug: String, clientID: String? = nil, clientSecret: Secret? = nil, scopes: [String]? = nil) async throws -> Provider {
+        let provider = try await provider(serverSlug: serverSlug)
+        guard clientID != nil || clientSecret != nil || scopes != nil else {
+            throw TollgateError.invalidInput("nothing to change: give --client-id, --client-secret-env, --client-secret-file or --scopes")
+        }
+        if let clientID, clientID.isEmpty { throw TollgateError.invalidInput("--client-id must not be empty") }
+        if clientSecret != nil, provider.authMethod == .none {
+            throw TollgateError.invalidInput("the provider of '\(serverSlug)' authenticates without a client secret (auth method none)")
+        }
+        let sealed = try clientSecret.map { try vault.seal($0.value, for: .providerSecret(provider.id)) }
+        var changes: [String] = []
+        if let clientID, clientID != provider.clientID { changes.append("client id \(provider.clientID) → \(clientID)") }
+        if clientSecret != nil { changes.append("client secret rotated") }
+        if let scopes, scopes != provider.scopes {
+            changes.append("scopes \(provider.scopes.joined(separator: " ")) → \(scopes.joined(separator: " "))")
+        }
+        return try await store.updateProvider(
+            id: provider.id, clientID: clientID ?? provider.clientID, sealedSecret: sealed, scopes: scopes ?? provider.scopes,
+            audit: NewAuditEvent(actor: actor, action: "provider.update", serverID: provider.serverID,
+                                 detail: changes.isEmpty ? "no change" : changes.joined(separator: "; ")), at: clock.now())
+    }
+
     /// Every provider with the slug of its server.
     public func providers() async throws -> [(server: Server, provider: Provider)] {
         let servers = Dictionary(uniqueKeysWithValues: try await store.servers().map { ($0.id, $0) })

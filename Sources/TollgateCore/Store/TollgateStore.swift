@@ -52,6 +52,10 @@ public protocol TollgateStore: Sendable {
     /// transaction. Throws `.conflict` when the server already has a provider (a server has exactly one).
     func createProvider(serverID: Int64, _ provider: NewProvider, resolved: ResolvedEndpoints,
                         seal: @escaping @Sendable (Int64) throws -> Data?, audit: NewAuditEvent, at: Date) async throws -> Provider
+    /// Changes a provider's client id, client secret (`sealedSecret`, sealed for this provider; `nil` keeps the stored
+    /// one) and scopes in place, clears its last error and writes `audit`, in one transaction. Grants are bound to the
+    /// provider, not to its secret: none is touched. Throws `.notFound` for an unknown provider.
+    func updateProvider(id: Int64, clientID: String, sealedSecret: Data?, scopes: [String], audit: NewAuditEvent, at: Date) async throws -> Provider
     /// The provider of a server; `nil` if it has none yet.
     func provider(serverID: Int64) async throws -> Provider?
     /// Every provider.

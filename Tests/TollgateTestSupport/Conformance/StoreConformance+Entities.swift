@@ -135,6 +135,27 @@ extension StoreConformance {
             try await store.setProviderError(providerID: provider.id, nil, at: Fixture.at(80))
             e.equal(try await store.provider(serverID: server.id)?.lastError, nil, "cleared provider error")
             e.equal(try await store.provider(serverID: server.id)?.lastErrorAt, nil, "cleared provider error time")
+
+            // Changed in place: a new secret and client id, its last error cleared, one audit event.
+            try await store.setProviderError(providerID: provider.id, "invalid_client", at: Fixture.at(81))
+            let updateAudit = Fixture.audit("provider.update", detail: "client secret rotated")
+            let rotated = try await e.audits(store, "updateProvider", [AuditShape(updateAudit, at: Fixture.at(90))]) {
+                try await store.updateProvider(id: provider.id, clientID: "up-client-2", sealedSecret: Data("new-sealed".utf8),
+                                               scopes: ["openid"], audit: updateAudit, at: Fixture.at(90))
+            }
+            e.equal(rotated.id, provider.id, "the same provider")
+            e.equal(rotated.clientID, "up-client-2", "new client id")
+            e.equal(rotated.scopes, ["openid"], "new scopes")
+            e.equal(rotated.lastError, nil, "an update clears the last error")
+            e.equal(rotated.tokenEndpoint, provider.tokenEndpoint, "endpoints kept")
+            e.equal(try await store.sealedProviderSecret(providerID: provider.id), Data("new-sealed".utf8), "new sealed secret")
+            _ = try await store.updateProvider(id: provider.id, clientID: "up-client-2", sealedSecret: nil, scopes: ["openid"],
+                                               audit: Fixture.audit("provider.update"), at: Fixture.at(91))
+            e.equal(try await store.sealedProviderSecret(providerID: provider.id), Data("new-sealed".utf8), "no secret given keeps it")
+            await e.throwsCode(.notFound, "updating an unknown provider") {
+                _ = try await store.updateProvider(id: provider.id + 1000, clientID: "x", sealedSecret: nil, scopes: [],
+                                                   audit: Fixture.audit("provider.update"), at: Fixture.at(92))
+            }
         }
     }
 
