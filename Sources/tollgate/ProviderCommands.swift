@@ -6,7 +6,7 @@ import TollgateCore
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provider", abstract: "Manage the upstream OAuth provider of a server.",
-        subcommands: [Add.self, Set.self, List.self, Show.self])
+        subcommands: [Add.self, Set.self, Check.self, List.self, Show.self])
 
     /// `tollgate provider add --server SLUG --kind oauth2|oidc …`
     struct Add: AsyncParsableCommand {
@@ -149,6 +149,42 @@ struct ProviderCommand: AsyncParsableCommand {
             print("provider of '\(server)' updated: client id \(provider.clientID), client secret \(secret == nil ? "unchanged" : "rotated"), "
                   + "scopes \(provider.scopes.isEmpty ? "none" : provider.scopes.joined(separator: " ")); every grant kept")
         }
+    }
+
+    /// `tollgate provider check SLUG`
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove a provider's stored configuration without a user: discovery, token endpoint, client credentials.",
+            discussion: """
+                Sends the token endpoint a refresh with a refresh token that does not exist: refused as invalid_grant, the \
+                client authenticated; as invalid_client (or similar), the stored credentials are wrong. One line per \
+                finding; exit 0 when all are fine, 1 otherwise.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The server's slug.")
+        var slug: String
+
+        func run() async throws {
+            let check = try await CoreSession.run(database) { tollgate in try await tollgate.admin.checkProvider(serverSlug: slug) }
+            if output.json {
+                try Output.json(CheckView(ok: check.ok, findings: check.findings.map { .init(subject: $0.subject, ok: $0.ok, detail: $0.detail) }))
+            } else {
+                for finding in check.findings {
+                    print("\(finding.ok ? "ok  " : "FAIL") \(finding.subject): \(Output.singleLine(finding.detail))")
+                }
+            }
+            if !check.ok { throw ExitCode.failure }
+        }
+    }
+
+    /// `provider check --json`: whether all is fine, and each finding.
+    struct CheckView: Encodable {
+        struct Finding: Encodable { var subject: String; var ok: Bool; var detail: String }
+        var ok: Bool
+        var findings: [Finding]
     }
 
     /// `tollgate provider list`

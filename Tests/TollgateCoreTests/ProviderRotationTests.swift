@@ -64,3 +64,33 @@ struct ProviderRotationTests {
         }
     }
 }
+
+/// `provider check` (issue 19 item 4): the stored credentials proven without a user, through the built binary.
+@Suite("provider check")
+struct ProviderCheckTests {
+    @Test func aGoodSecretPassesAWrongOneFailsWithOneLineEach() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let env = ["TOLLGATE_DB": h.databasePath]
+            let good = try await CLI.run(binary, ["provider", "check", "files"], environment: env)
+            #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+            #expect(good.stdout.contains("ok   discovery:"), "\(good.stdout)")
+            #expect(good.stdout.contains("ok   client credentials: accepted"), "\(good.stdout)")
+            #expect(await h.stats().refreshCalls == 1, "one probe")
+            // The provider no longer takes the stored secret.
+            await h.dev.state.setClient(DevUpstreamClient(clientSecret: "rotated-at-the-provider"))
+            let wrong = try await CLI.run(binary, ["provider", "check", "files", "--json"], environment: env)
+            #expect(wrong.status == 1)
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(wrong.stdout.utf8)) as? [String: Any])
+            #expect(json["ok"] as? Bool == false)
+            let findings = json["findings"] as? [[String: Any]] ?? []
+            #expect(findings.contains { $0["subject"] as? String == "client credentials" && $0["ok"] as? Bool == false })
+            #expect(!wrong.stdout.contains("dev-secret"), "never the secret")
+            // Glewlwyd's code-less 400 cannot tell a wrong secret from an unknown token: not proven, and said so.
+            await h.dev.state.setClient(DevUpstreamClient())
+            await h.setBehaviour { $0.refreshFailure = "empty400" }
+            let unsure = try await CLI.run(binary, ["provider", "check", "files"], environment: env)
+            #expect(unsure.stdout.contains("not proven"), "\(unsure.stdout)")
+        }
+    }
+}
