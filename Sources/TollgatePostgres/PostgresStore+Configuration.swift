@@ -254,6 +254,16 @@ extension PostgresStore {
         }
     }
 
+    /// Deletes a provider (see the store contract).
+    public func deleteProvider(id: Int64, audit: NewAuditEvent, at: Date) async throws {
+        try await transaction { [self] db in
+            guard try await db.run("DELETE FROM providers WHERE id = \(id) RETURNING 1", logger: queryLogger) == 1 else {
+                throw TollgateError(.notFound, "no provider \(id)")
+            }
+            try await insertAudit(db, audit, at: at)
+        }
+    }
+
     /// The provider of a server; `nil` if it has none yet.
     public func provider(serverID: Int64) async throws -> Provider? {
         try await rows("SELECT \(unescaped: Self.providerColumns) FROM providers WHERE server_id = \(serverID)").first.map(Self.provider)

@@ -316,6 +316,14 @@ public final class SQLiteStore: TollgateStore, @unchecked Sendable {
         }
     }
 
+    public func deleteProvider(id: Int64, audit: NewAuditEvent, at: Date) async throws {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM providers WHERE id = ?", arguments: [id])
+            guard db.changesCount == 1 else { throw TollgateError(.notFound, "no provider \(id)") }
+            try Self.insertAudit(db, audit, at: at)
+        }
+    }
+
     public func provider(serverID: Int64) async throws -> Provider? {
         try await read { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.providerColumns) FROM providers WHERE server_id = ?"),

@@ -6,7 +6,7 @@ import TollgateCore
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "provider", abstract: "Manage the upstream OAuth provider of a server.",
-        subcommands: [Add.self, Set.self, Check.self, List.self, Show.self])
+        subcommands: [Add.self, Set.self, Check.self, Remove.self, List.self, Show.self])
 
     /// `tollgate provider add --server SLUG --kind oauth2|oidc …`
     struct Add: AsyncParsableCommand {
@@ -177,6 +177,38 @@ struct ProviderCommand: AsyncParsableCommand {
                 }
             }
             if !check.ok { throw ExitCode.failure }
+        }
+    }
+
+    /// `tollgate provider remove SLUG [--revoke-grants --yes]`
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the provider of a server (the server stays; add another provider afterwards).",
+            discussion: """
+                Refused while the server has grants that are not revoked: they could no longer be refreshed. \
+                --revoke-grants --yes revokes them first, each as grant revoke does.
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+
+        @Argument(help: "The server's slug.")
+        var slug: String
+
+        @Flag(name: .customLong("revoke-grants"), help: "Revoke the server's grants with the provider.")
+        var revokeGrants = false
+
+        @Flag(help: "Confirm --revoke-grants.")
+        var yes = false
+
+        func validate() throws {
+            if revokeGrants && !yes { throw ValidationError("--revoke-grants revokes every grant of the server: confirm with --yes") }
+        }
+
+        func run() async throws {
+            let revoked = try await CoreSession.run(database) { tollgate in
+                try await tollgate.admin.removeProvider(serverSlug: slug, revokeGrants: revokeGrants)
+            }
+            print("provider of '\(slug)' removed; \(revoked) grant(s) revoked")
         }
     }
 

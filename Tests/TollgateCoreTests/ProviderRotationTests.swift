@@ -65,6 +65,32 @@ struct ProviderRotationTests {
     }
 }
 
+/// `provider remove`: refused while grants would lose their provider, unless they are revoked with it.
+@Suite("provider remove")
+struct ProviderRemoveTests {
+    @Test func removingAProviderWithGrantsNeedsThemRevokedAndConfirmed() async throws {
+        let binary = try CLI.binary()
+        try await Harness.with { h in
+            let (grantID, _) = try await h.makeGrant()
+            let env = ["TOLLGATE_DB": h.databasePath]
+            let refused = try await CLI.run(binary, ["provider", "remove", "files"], environment: env)
+            #expect(refused.status == 1 && refused.stderr.contains("1 grant(s) that would lose their provider"), "\(refused.stderr)")
+            let unconfirmed = try await CLI.run(binary, ["provider", "remove", "files", "--revoke-grants"], environment: env)
+            #expect(unconfirmed.status == 2, "\(unconfirmed.stderr)")
+            #expect(try await h.grant(grantID).state == .active, "nothing changed yet")
+            let removed = try await CLI.run(binary, ["provider", "remove", "files", "--revoke-grants", "--yes"], environment: env)
+            #expect(removed.status == 0, "\(removed.stderr)")
+            #expect(removed.stdout.contains("1 grant(s) revoked"))
+            #expect(try await h.grant(grantID).state == .revoked)
+            #expect(try await h.tollgate.store.provider(serverID: h.server.id) == nil)
+            // The server stays and takes a new provider.
+            _ = try await h.tollgate.admin.addProvider(serverSlug: "files", NewProvider(kind: .oidc, issuer: h.devURL, clientID: "tollgate-dev",
+                                                                                        clientSecret: Secret("dev-secret")))
+            #expect(try await h.tollgate.admin.audit(.init(limit: 50)).contains { $0.action == "provider.remove" })
+        }
+    }
+}
+
 /// `provider check` (issue 19 item 4): the stored credentials proven without a user, through the built binary.
 @Suite("provider check")
 struct ProviderCheckTests {

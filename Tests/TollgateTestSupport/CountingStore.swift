@@ -98,6 +98,9 @@ public final class CountingStore: TollgateStore {
                                at: Date) async throws -> Provider {
         try await counted { try await base.updateProvider(id: id, clientID: clientID, sealedSecret: sealedSecret, scopes: scopes, audit: audit, at: at) }
     }
+    public func deleteProvider(id: Int64, audit: NewAuditEvent, at: Date) async throws {
+        try await counted { try await base.deleteProvider(id: id, audit: audit, at: at) }
+    }
     public func takePendingAuthorization(stateHash: Data, browserBindingHash: Data?, serverID: Int64?) async throws -> PendingAuthorizationTake {
         try await counted { try await base.takePendingAuthorization(stateHash: stateHash, browserBindingHash: browserBindingHash, serverID: serverID) }
     }

@@ -155,6 +155,31 @@ public struct AdminService: Sendable {
                                  detail: changes.isEmpty ? "no change" : changes.joined(separator: "; ")), at: clock.now())
     }
 
+    /// Removes the provider of a server (its server stays; a new provider can then be added). Refused while the
+    /// server has grants that are not revoked, since they could no longer be refreshed, unless `revokeGrants`: they are
+    /// revoked first, each as `grant revoke` does. Returns how many were revoked. Audited as `provider.remove`.
+    public func removeProvider(serverSlug: String, revokeGrants: Bool) async throws -> Int {
+        let provider = try await provider(serverSlug: serverSlug)
+        let scope = GrantScope(serverSlug: serverSlug)
+        let live = try await planBulk(.revoke, scope, listing: 0).count
+        var revoked = 0
+        if live > 0 {
+            guard revokeGrants else {
+                throw TollgateError.conflict("server '\(serverSlug)' has \(live) grant(s) that would lose their provider; "
+                                             + "give --revoke-grants --yes to revoke them with it")
+            }
+            let result = try await self.revokeGrants(scope)
+            revoked = result.succeeded
+            guard result.failures.isEmpty, !result.cancelled else {
+                throw TollgateError(.conflict, "\(result.failures.values.reduce(0, +)) grant(s) could not be revoked; the provider stays")
+            }
+        }
+        try await store.deleteProvider(id: provider.id, audit: NewAuditEvent(
+            actor: actor, action: "provider.remove", serverID: provider.serverID,
+            detail: "\(provider.kind.rawValue) \(provider.tokenEndpoint); \(revoked) grant(s) revoked with it"), at: clock.now())
+        return revoked
+    }
+
     /// Every provider with the slug of its server.
     public func providers() async throws -> [(server: Server, provider: Provider)] {
         let servers = Dictionary(uniqueKeysWithValues: try await store.servers().map { ($0.id, $0) })

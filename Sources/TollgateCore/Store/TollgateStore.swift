@@ -56,6 +56,8 @@ public protocol TollgateStore: Sendable {
     /// one) and scopes in place, clears its last error and writes `audit`, in one transaction. Grants are bound to the
     /// provider, not to its secret: none is touched. Throws `.notFound` for an unknown provider.
     func updateProvider(id: Int64, clientID: String, sealedSecret: Data?, scopes: [String], audit: NewAuditEvent, at: Date) async throws -> Provider
+    /// Deletes a provider and writes `audit`, in one transaction; its server and grants stay. Throws `.notFound`.
+    func deleteProvider(id: Int64, audit: NewAuditEvent, at: Date) async throws
     /// The provider of a server; `nil` if it has none yet.
     func provider(serverID: Int64) async throws -> Provider?
     /// Every provider.

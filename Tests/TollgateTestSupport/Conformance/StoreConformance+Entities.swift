@@ -152,6 +152,15 @@ extension StoreConformance {
             _ = try await store.updateProvider(id: provider.id, clientID: "up-client-2", sealedSecret: nil, scopes: ["openid"],
                                                audit: Fixture.audit("provider.update"), at: Fixture.at(91))
             e.equal(try await store.sealedProviderSecret(providerID: provider.id), Data("new-sealed".utf8), "no secret given keeps it")
+            let removeAudit = Fixture.audit("provider.remove", detail: "bare")
+            try await e.audits(store, "deleteProvider", [AuditShape(removeAudit, at: Fixture.at(93))]) {
+                try await store.deleteProvider(id: publicProvider.id, audit: removeAudit, at: Fixture.at(93))
+            }
+            e.equal(try await store.provider(serverID: bare.id), nil, "a deleted provider is gone")
+            e.expect(try await store.server(slug: "bare") != nil, "its server stays")
+            await e.throwsCode(.notFound, "deleting an unknown provider") {
+                try await store.deleteProvider(id: publicProvider.id, audit: Fixture.audit("provider.remove"), at: Fixture.at(94))
+            }
             await e.throwsCode(.notFound, "updating an unknown provider") {
                 _ = try await store.updateProvider(id: provider.id + 1000, clientID: "x", sealedSecret: nil, scopes: [],
                                                    audit: Fixture.audit("provider.update"), at: Fixture.at(92))
