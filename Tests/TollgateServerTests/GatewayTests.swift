@@ -159,6 +159,8 @@ struct GatewayTests {
                                              headers: [.authorization: "Bearer \(pair.accessToken.value)", .accept: "text/event-stream"])
             #expect(r.status == .ok)
             #expect(r.header("Content-Type") == "text/event-stream")
+            // A reverse proxy in front (nginx) must not buffer the stream.
+            #expect(r.header("X-Accel-Buffering") == "no")
             #expect(r.text.components(separatedBy: "event: message").count == 4)
             #expect(r.text.contains(#"data: {"n":2}"#))
         }

@@ -133,10 +133,12 @@ public struct GatewayForwarder: Sendable {
             observe(502)
             return Responses.json(["error": "bad_gateway", "error_description": "the MCP server did not answer"], status: .badGateway)
         }
-        let headers = endToEndHeaders(of: response)
+        var headers = endToEndHeaders(of: response)
         let status = Int(response.status.code)
         observe(status)
         let isStream = (response.headers.first(name: "content-type") ?? "").lowercased().hasPrefix("text/event-stream")
+        // Each event must reach the client as it comes: a reverse proxy in front (nginx) is told not to buffer.
+        if isStream { headers[HTTPField.Name("X-Accel-Buffering")!] = "no" }
         if !isStream, let length = response.headers.first(name: "content-length").flatMap(Int.init), length <= maxBodyBytes * 8 {
             // A small, complete answer: send it with a Content-Length.
             do {
