@@ -142,8 +142,15 @@ struct ClientCommand: AsyncParsableCommand {
         @Argument(help: "The client id.")
         var id: String
 
+        @Flag(help: "Go on without asking (required when not at a terminal).")
+        var yes = false
+
         func run() async throws {
-            let count = try await CoreSession.run(database) { tollgate in try await tollgate.admin.revokeClient(id: id) }
+            let count = try await CoreSession.run(database) { tollgate in
+                let grants = try await tollgate.admin.planBulk(.revoke, GrantScope(clientID: try await tollgate.admin.client(id: id).id), listing: 0).count
+                try Confirmation.require(yes, "Revoke client \(id) and its \(grants) grant(s)?")
+                return try await tollgate.admin.revokeClient(id: id)
+            }
             print("client \(id) revoked; \(count) grant(s) revoked")
         }
     }

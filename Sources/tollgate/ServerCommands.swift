@@ -197,8 +197,15 @@ struct ServerCommand: AsyncParsableCommand {
         @Argument(help: "The server's slug.")
         var slug: String
 
+        @Flag(help: "Go on without asking (required when not at a terminal).")
+        var yes = false
+
         func run() async throws {
-            let removed = try await CoreSession.run(database) { tollgate in try await tollgate.admin.removeServer(slug: slug) }
+            let removed = try await CoreSession.run(database) { tollgate in
+                let grants = try await tollgate.admin.planBulk(.revoke, GrantScope(serverSlug: slug), listing: 0).count
+                try Confirmation.require(yes, "Remove server '\(slug)' with its provider, clients and \(grants) live grant(s)?")
+                return try await tollgate.admin.removeServer(slug: slug)
+            }
             print("server '\(slug)' removed with \(removed) grant(s)")
         }
     }

@@ -83,8 +83,15 @@ struct CLITests {
             #expect(try await h.grant(grantID).state == .revoked)
             let shown = try await run("grant", "show", String(grantID))
             #expect(shown.stdout.contains("revoked"))
-            _ = try await run("client", "revoke", h.client.client.id)
-            _ = try await run("server", "remove", "mail")
+            // Destructive commands confirm: without --yes (no terminal here) nothing changes and the exit is 2.
+            let unconfirmed = try await CLI.run(binary, ["client", "revoke", h.client.client.id], environment: ["TOLLGATE_DB": h.databasePath])
+            #expect(unconfirmed.status == 2 && unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
+            #expect(try await h.tollgate.admin.client(id: h.client.client.id).revokedAt == nil)
+            let keep = try await CLI.run(binary, ["server", "remove", "mail"], environment: ["TOLLGATE_DB": h.databasePath])
+            #expect(keep.status == 2 && keep.stderr.contains("Remove server 'mail'"), "\(keep.stderr)")
+            #expect(try await h.tollgate.admin.servers().count == 2)
+            _ = try await run("client", "revoke", h.client.client.id, "--yes")
+            _ = try await run("server", "remove", "mail", "--yes")
             #expect(try await h.tollgate.admin.servers().map(\.slug) == ["files"])
         }
     }

@@ -65,7 +65,7 @@ struct ClientMetadataCLITests {
             #expect(document["clientID"] as? String == url)
             #expect((document["metadataDocument"] as? [String: Any])?["lastError"] as? String == "the document URL answered HTTP 503")
             #expect(clients.first { $0["id"] as? String == h.client.client.id }?["clientID"] as? String == h.client.client.id)
-            let revoked = try await run("client", "revoke", rowID)
+            let revoked = try await run("client", "revoke", rowID, "--yes")
             #expect(revoked.stdout.contains("revoked"))
             #expect(try await h.tollgate.admin.client(id: rowID).revokedAt != nil)
         }
