@@ -44,11 +44,7 @@ struct ProviderCommand: AsyncParsableCommand {
         @Option(name: .customLong("client-id"), help: ArgumentHelp("Tollgate's client id at the provider.", valueName: "id"))
         var clientID: String
 
-        @Option(name: .customLong("client-secret-env"), help: ArgumentHelp("Read the client secret from this environment variable.", valueName: "var"))
-        var clientSecretEnv: String?
-
-        @Option(name: .customLong("client-secret-file"), help: ArgumentHelp("Read the client secret from this file (trailing newline removed).", valueName: "path"))
-        var clientSecretFile: String?
+        @OptionGroup var clientSecret: ClientSecretOptions
 
         @Option(name: .customLong("auth-method"),
                 help: "Client authentication at the token endpoint (default: client_secret_basic with a secret, else none).")
@@ -79,7 +75,7 @@ struct ProviderCommand: AsyncParsableCommand {
                     throw ValidationError("an oauth2 provider needs --authorization-endpoint and --token-endpoint")
                 }
             }
-            let secret = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)
+            let secret = try clientSecret.source
             if authMethod == ClientAuthMethod.none, secret != nil {
                 throw ValidationError("--auth-method none takes no client secret")
             }
@@ -96,7 +92,7 @@ struct ProviderCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let secret = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)?.read()
+            let secret = try clientSecret.source?.read()
             let new = NewProvider(
                 kind: kind, issuer: issuer, authorizationEndpoint: authorizationEndpoint, tokenEndpoint: tokenEndpoint,
                 revocationEndpoint: revocationEndpoint, userinfoEndpoint: userinfoEndpoint, clientID: clientID,
@@ -128,21 +124,13 @@ struct ProviderCommand: AsyncParsableCommand {
         @Option(name: .customLong("client-id"), help: ArgumentHelp("Tollgate's new client id at the provider.", valueName: "id"))
         var clientID: String?
 
-        @Option(name: .customLong("client-secret-env"), help: ArgumentHelp("Read the new client secret from this environment variable.", valueName: "var"))
-        var clientSecretEnv: String?
-
-        @Option(name: .customLong("client-secret-file"), help: ArgumentHelp("Read the new client secret from this file (trailing newline removed).", valueName: "path"))
-        var clientSecretFile: String?
+        @OptionGroup var clientSecret: ClientSecretOptions
 
         @Option(help: ArgumentHelp("The scopes requested upstream, space-separated (replaces them).", valueName: "scopes"), transform: Parse.scopes)
         var scopes: ScopeList?
 
-        func validate() throws {
-            _ = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)
-        }
-
         func run() async throws {
-            let secret = try SecretSource.from(env: clientSecretEnv, file: clientSecretFile)?.read()
+            let secret = try clientSecret.source?.read()
             let provider = try await CoreSession.run(database) { tollgate in
                 try await tollgate.admin.setProvider(serverSlug: server, clientID: clientID, clientSecret: secret, scopes: scopes?.items)
             }
@@ -279,4 +267,19 @@ struct ProviderCommand: AsyncParsableCommand {
             ])
         }
     }
+}
+
+/// `--client-secret-env VAR` or `--client-secret-file PATH`: where a provider's client secret is read from, never the
+/// command line (`provider add`, `provider set`).
+struct ClientSecretOptions: ParsableArguments {
+    @Option(name: .customLong("client-secret-env"), help: ArgumentHelp("Read the client secret from this environment variable.", valueName: "var"))
+    var env: String?
+
+    @Option(name: .customLong("client-secret-file"), help: ArgumentHelp("Read the client secret from this file (trailing newline removed).", valueName: "path"))
+    var file: String?
+
+    /// Where the secret comes from; `nil` when neither option was given.
+    var source: SecretSource? { get throws { try SecretSource.from(env: env, file: file) } }
+
+    func validate() throws { _ = try source }
 }
